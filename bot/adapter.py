@@ -1,0 +1,164 @@
+"""The Bot Framework CloudAdapter, configured from Settings, with connector clients reused.
+
+Why the reuse: for every turn the SDK (4.17) builds a new ConnectorClient and a new
+UserTokenClient, and msrest's `ClientRetryPolicy.__init__` computes
+`[i for i in range(999) if i not in self.safe_codes]` against a 500-item *list* for each: about
+250,000 comparisons, twice per turn, which profiling showed to be most of a bare echo bot's CPU.
+Instead of patching msrest, `CachingBotFrameworkAuthentication` wraps the SDK's authentication
+and hands out one ConnectorClient per (app id, service URL, audience) and one UserTokenClient per
+app id. Both are safe to share: their credentials fetch and refresh tokens per request, and
+nothing turn-specific is stored on them. benchmarks/answer_roundtrip.py measures the difference.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import (
+    AuthenticateRequestResult,
+    BotFrameworkAuthentication,
+    ClaimsIdentity,
+    ConnectorFactory,
+    UserTokenClient,
+)
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_CACHED_CLIENTS = 64  # service URLs are a handful per cloud region; this only bounds a misuse
+
+
+@dataclass(frozen=True)
+class _AuthConfiguration:
+    """The attribute names ConfigurationBotFrameworkAuthentication reads."""
+
+    APP_ID: str
+    APP_PASSWORD: str
+    APP_TYPE: str
+    APP_TENANTID: str
+
+
+class _CachingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+    def __init__(self, inner: ConnectorFactory, app_id: str, cache: _ClientCache) -> None:
+        self._inner = inner
+        self._app_id = app_id
+        self._cache = cache
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        key = (self._app_id, service_url, audience or "")
+        client = self._cache.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            self._cache.put(key, client)
+        return client
+
+
+class _ClientCache:
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: OrderedDict[tuple[str, ...], Any] = OrderedDict()
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: tuple[str, ...], item: Any) -> None:
+        self._items[key] = item
+        self._items.move_to_end(key)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
+    """Delegates everything to the SDK's authentication; reuses the clients it creates."""
+
+    def __init__(self, inner: BotFrameworkAuthentication, limit: int = MAX_CACHED_CLIENTS) -> None:
+        self._inner = inner
+        self.connector_clients = _ClientCache(limit)
+        self.user_token_clients = _ClientCache(limit)
+
+    @staticmethod
+    def _app_id(claims_identity: ClaimsIdentity | None) -> str:
+        if claims_identity is None:
+            return ""
+        for claim in ("aud", "appid", "azp"):
+            value = claims_identity.get_claim_value(claim)
+            if value:
+                return str(value)
+        return ""
+
+    def _wrap(self, factory: ConnectorFactory | None, app_id: str) -> ConnectorFactory | None:
+        if factory is None:
+            return None
+        return _CachingConnectorFactory(factory, app_id, self.connector_clients)
+
+    async def authenticate_request(
+        self, activity: Any, auth_header: str
+    ) -> AuthenticateRequestResult:
+        result = await self._inner.authenticate_request(activity, auth_header)
+        result.connector_factory = self._wrap(
+            result.connector_factory, self._app_id(result.claims_identity)
+        )
+        return result
+
+    async def authenticate_streaming_request(
+        self, auth_header: str, channel_id_header: str
+    ) -> AuthenticateRequestResult:
+        result = await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
+        result.connector_factory = self._wrap(
+            result.connector_factory, self._app_id(result.claims_identity)
+        )
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return self._wrap(
+            self._inner.create_connector_factory(claims_identity), self._app_id(claims_identity)
+        )
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        key = (self._app_id(claims_identity),)
+        client = self.user_token_clients.get(key)
+        if client is None:
+            client = await self._inner.create_user_token_client(claims_identity)
+            self.user_token_clients.put(key, client)
+        return client
+
+    def create_bot_framework_client(self) -> Any:
+        return self._inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return str(self._inner.get_originating_audience())
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        return await self._inner.authenticate_channel_request(auth_header)
+
+
+def sdk_authentication(settings: Settings) -> BotFrameworkAuthentication:
+    """The SDK's own authentication for these settings (token validation unless local mode)."""
+    return ConfigurationBotFrameworkAuthentication(
+        _AuthConfiguration(
+            APP_ID=settings.app_id,
+            APP_PASSWORD=settings.app_password,
+            APP_TYPE=settings.app_type.value,
+            APP_TENANTID=settings.app_tenant_id,
+        ),
+        logger=log,
+    )
+
+
+def build_adapter(settings: Settings) -> CloudAdapter:
+    return CloudAdapter(CachingBotFrameworkAuthentication(sdk_authentication(settings)))

@@ -1,0 +1,140 @@
+"""The one configuration object, read once at start-up from the environment and an optional `.env`.
+
+Bot Framework names (`MicrosoftAppId`, ...) are kept as Azure Bot Service documents them, so the
+same app settings work in Azure App Service; the bot's own settings carry the `IMPACT_` prefix.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class AppType(StrEnum):
+    MULTI_TENANT = "MultiTenant"
+    SINGLE_TENANT = "SingleTenant"
+    USER_ASSIGNED_MSI = "UserAssignedMSI"
+
+
+def _split_ids(value: object) -> object:
+    """Accept `a,b , c` (and a JSON-less env string) as a list of trimmed, non-empty ids."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def _env(*names: str) -> AliasChoices:
+    return AliasChoices(*names)
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    port: int = Field(default=3978, ge=1, le=65535, validation_alias=_env("PORT"))
+    database_url: str = Field(
+        default_factory=lambda: f"sqlite:///{Path.cwd() / 'impact-bot.db'}",
+        min_length=1,
+        validation_alias=_env("DATABASE_URL"),
+    )
+    app_id: str = Field(default="", validation_alias=_env("MicrosoftAppId"))
+    app_password: str = Field(default="", validation_alias=_env("MicrosoftAppPassword"), repr=False)
+    app_type: AppType = Field(
+        default=AppType.MULTI_TENANT, validation_alias=_env("MicrosoftAppType")
+    )
+    app_tenant_id: str = Field(default="", validation_alias=_env("MicrosoftAppTenantId"))
+    allowed_tenants: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias=_env("IMPACT_ALLOWED_TENANTS")
+    )
+    admin_ids: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), validation_alias=_env("IMPACT_ADMIN_IDS")
+    )
+    timezone: str = Field(default="Europe/London", validation_alias=_env("IMPACT_TIMEZONE"))
+    comment_max_chars: int = Field(
+        default=1000, ge=1, le=4000, validation_alias=_env("IMPACT_COMMENT_MAX_CHARS")
+    )
+    log_level: str = Field(default="INFO", validation_alias=_env("IMPACT_LOG_LEVEL"))
+
+    @field_validator("allowed_tenants", "admin_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("must start with sqlite:// or postgresql://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @property
+    def local_mode(self) -> bool:
+        """No app id: no token validation, loopback only (Agents Playground, tests)."""
+        return not self.app_id
+
+    @property
+    def bind_host(self) -> str:
+        return "127.0.0.1" if self.local_mode else "0.0.0.0"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite:")
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or malformed; the message is one line naming the setting."""
+
+
+_SETTING_NAMES = {
+    name: (
+        field.validation_alias.choices[0]
+        if isinstance(field.validation_alias, AliasChoices)
+        else name
+    )
+    for name, field in Settings.model_fields.items()
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings once; turn pydantic's report into one clear line naming the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        setting = _SETTING_NAMES.get(field, field)
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise ConfigurationError(f"configuration error: {setting}: {message}") from exc

@@ -1,0 +1,371 @@
+"""The self-assessment conversation: turns a validated card action or a text command into a
+domain call (through the database's unit of work) and the outcome into cards.
+
+Explicit transitions, in the manner of a ConversationHandler:
+
+    verb / command        domain call                         reply
+    start | resume        store.start_or_resume               current screen's card
+    answer | skip | back  store.act → framework.decide         used card settles; next screen
+    change | submit       store.act → framework.decide         review settles; question / profile
+    restart (text)        (none)                              confirmation card
+    restart (button)      store.restart                       question 1
+    status                store.current                       progress, or the profile
+    help / anything else  (none)                              help card
+
+Refusals (stale card, double tap, someone else's assessment, already submitted) change nothing:
+the used card settles to what is stored and the person gets a short note with their current card.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from bot.actions import CardAction, clean_comment
+from bot.cards import assessment as cards
+from bot.cards.common import Card
+from bot.cards.views import (
+    ActionRef,
+    ConfirmRestartView,
+    LevelChoice,
+    NoticeView,
+    ProfileLine,
+    ProfileView,
+    QuestionView,
+    ReviewRow,
+    ReviewSection,
+    ReviewView,
+    SettledView,
+    WelcomeView,
+)
+from framework import assessment as domain
+from framework.content import Framework
+from framework.scoring import LevelSummary, profile
+from store.assessments import AssessmentStore, Clock, Identity, Outcome
+from store.db import Database
+from store.models import utcnow
+
+REFUSAL_NOTES = {
+    domain.Refusal.STALE: "That card is out of date, so nothing was changed. Here is where you are now.",
+    domain.Refusal.ALREADY_RECORDED: "That answer was already saved. Here is where you are now.",
+    domain.Refusal.NOT_YOURS: "That card is not part of your assessment, so nothing was changed.",
+    domain.Refusal.CLOSED: "That assessment has already been submitted, so it can't be changed.",
+    domain.Refusal.OUT_OF_RANGE: "That card asked for a question or level that doesn't exist, "
+    "so nothing was changed.",
+    domain.Refusal.NOTHING_ANSWERED: "Answer at least one question before you submit.",
+}
+
+START_WORDS = {"start", "resume", "begin", "continue", "carry on", "go"}
+
+
+@dataclass
+class Reply:
+    """What a turn sends back: an optional replacement for the card that was used, then cards."""
+
+    replace: Card | None = None
+    send: list[Card] = field(default_factory=list)
+
+
+class AssessmentDialog:
+    def __init__(
+        self,
+        db: Database,
+        framework: Framework,
+        *,
+        zone: ZoneInfo,
+        comment_max_chars: int,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.db = db
+        self.framework = framework
+        self.zone = zone
+        self.comment_max_chars = comment_max_chars
+        self.store = AssessmentStore(framework, clock)
+
+    # -- entry points ---------------------------------------------------------------------
+
+    async def welcome(self, identity: Identity) -> Reply:
+        snapshot = await self.db.run(lambda s: self.store.current(s, identity))
+        in_progress = snapshot is not None and snapshot.status is domain.Status.IN_PROGRESS
+        answered = len(snapshot.answers) if snapshot is not None and in_progress else 0
+        view = WelcomeView(
+            title=self.framework.title,
+            question_count=self.framework.question_count,
+            component_names=tuple(c.name for c in self.framework.components),
+            in_progress=in_progress,
+            answered=answered,
+        )
+        return Reply(send=[cards.welcome_card(view)])
+
+    async def on_text(self, identity: Identity, text: str) -> Reply:
+        command = " ".join(text.lower().split()).strip(" .!?")
+        if command in START_WORDS:
+            return await self.start(identity)
+        if command == "status":
+            return await self.status(identity)
+        if command == "restart":
+            return await self.confirm_restart(identity)
+        if command in {"help", "hi", "hello", "menu", "?"}:
+            return Reply(send=[cards.help_card(self.framework.question_count)])
+        note = NoticeView(f"Sorry, I didn't understand “{_shorten(text)}”. Here is what I can do.")
+        return Reply(send=[cards.notice_card(note), cards.help_card(self.framework.question_count)])
+
+    async def on_action(self, identity: Identity, action: CardAction) -> Reply:
+        if action.verb == "start":
+            return _acknowledge("Starting", await self.start(identity))
+        if action.verb == "help":
+            return _acknowledge(
+                "Help", Reply(send=[cards.help_card(self.framework.question_count)])
+            )
+        assert action.aid is not None and action.rev is not None  # checked by parse_card_action
+        if action.verb == "restart":
+            return await self.restart(identity, action.aid, action.rev)
+        if action.verb == "answer" and action.level is None:
+            return await self.ask_again(identity, action.aid)
+        command = self._command(action)
+        outcome = await self.db.run(lambda s: self.store.act(s, identity, action.aid or 0, command))
+        return self._reply_to(identity, command, outcome)
+
+    # -- conversations --------------------------------------------------------------------
+
+    async def start(self, identity: Identity) -> Reply:
+        snapshot = await self.db.run(lambda s: self.store.start_or_resume(s, identity))
+        return Reply(send=[self._screen_card(snapshot, identity)])
+
+    async def status(self, identity: Identity) -> Reply:
+        snapshot = await self.db.run(lambda s: self.store.current(s, identity))
+        if snapshot is None:
+            note = NoticeView("You haven't started the self-assessment yet.", (("start", "Start"),))
+            return Reply(send=[cards.notice_card(note)])
+        if snapshot.status is domain.Status.SUBMITTED:
+            return Reply(send=[self._profile_card(snapshot, identity)])
+        skipped = len(snapshot.answers) - snapshot.answered_count
+        where = (
+            "you are checking your answers"
+            if snapshot.position > snapshot.question_count
+            else f"you are on question {snapshot.position} of {snapshot.question_count}"
+        )
+        text = (
+            f"You have answered {snapshot.answered_count} of {snapshot.question_count}"
+            f"{f' and skipped {skipped}' if skipped else ''}; {where}."
+        )
+        return Reply(send=[cards.notice_card(NoticeView(text, (("start", "Resume"),)))])
+
+    async def confirm_restart(self, identity: Identity) -> Reply:
+        snapshot = await self.db.run(lambda s: self.store.current(s, identity))
+        if snapshot is None or snapshot.status is not domain.Status.IN_PROGRESS:
+            return await self.start(identity)
+        view = ConfirmRestartView(
+            ActionRef(snapshot.assessment_id, snapshot.revision),
+            answered=len(snapshot.answers),
+            total=snapshot.question_count,
+        )
+        return Reply(send=[cards.confirm_restart_card(view)])
+
+    async def restart(self, identity: Identity, assessment_id: int, token: int) -> Reply:
+        result = await self.db.run(lambda s: self.store.restart(s, identity, assessment_id, token))
+        if isinstance(result, domain.Refused):
+            note = REFUSAL_NOTES[result.reason]
+            current = await self.start(identity)
+            settled = cards.notice_card(NoticeView(f"ⓘ {note}"))
+            return Reply(replace=settled, send=current.send)
+        settled = cards.notice_card(
+            NoticeView("✓ Started again. Your earlier answers were set aside.")
+        )
+        return Reply(replace=settled, send=[self._screen_card(result, identity)])
+
+    async def ask_again(self, identity: Identity, assessment_id: int) -> Reply:
+        """Next without a level (Teams enforces the choice; another client might not)."""
+        snapshot = await self.db.run(lambda s: self.store.owned(s, identity, assessment_id))
+        note = "Choose a level (or tap Skip) before Next. Nothing was changed."
+        if snapshot is None:
+            return Reply(
+                replace=cards.notice_card(
+                    NoticeView(f"ⓘ {REFUSAL_NOTES[domain.Refusal.NOT_YOURS]}")
+                )
+            )
+        return Reply(replace=self._screen_card(snapshot, identity, notice=note))
+
+    # -- outcome → cards ------------------------------------------------------------------
+
+    def _command(self, action: CardAction) -> domain.Command:
+        token = action.rev or 0
+        match action.verb:
+            case "answer":
+                assert action.level is not None
+                comment = clean_comment(action.comment)
+                return domain.Answer(action.q or 0, action.level, comment, token)
+            case "skip":
+                return domain.Skip(action.q or 0, token)
+            case "back":
+                return domain.Back(action.q or 0, token)
+            case "change":
+                return domain.Change(action.change_q or 0, token)
+            case "submit":
+                return domain.Submit(token)
+        raise AssertionError(action.verb)  # pragma: no cover
+
+    def _reply_to(self, identity: Identity, command: domain.Command, outcome: Outcome) -> Reply:
+        result, snapshot = outcome.result, outcome.snapshot
+        if isinstance(result, domain.Refused):
+            return self._refused(identity, command, result, snapshot)
+        assert snapshot is not None
+        return Reply(
+            replace=self._settled_card(snapshot, command, result),
+            send=[self._screen_card(snapshot, identity)],
+        )
+
+    def _refused(
+        self,
+        identity: Identity,
+        command: domain.Command,
+        refusal: domain.Refused,
+        snapshot: domain.Snapshot | None,
+    ) -> Reply:
+        note = REFUSAL_NOTES[refusal.reason]
+        if snapshot is None or refusal.reason is domain.Refusal.NOT_YOURS:
+            return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
+        if refusal.reason is domain.Refusal.NOTHING_ANSWERED:
+            return Reply(replace=self._review_card(snapshot, notice=note))
+        question = refusal.question
+        if question is not None and 1 <= question <= snapshot.question_count:
+            status_line = (
+                "Already saved"
+                if refusal.reason is domain.Refusal.ALREADY_RECORDED
+                else "No longer active"
+            )
+            settled = cards.settled_card(self._settled_view(snapshot, question, status_line))
+        else:
+            settled = cards.notice_card(NoticeView(f"ⓘ {note}"))
+        return Reply(replace=settled, send=[self._screen_card(snapshot, identity, notice=note)])
+
+    def _settled_card(
+        self, snapshot: domain.Snapshot, command: domain.Command, decision: domain.Decision
+    ) -> Card:
+        answered = snapshot.answered_count
+        total = snapshot.question_count
+        match command:
+            case domain.Submit():
+                return cards.review_settled_card(total, answered, "Submitted")
+            case domain.Change(question=q):
+                return cards.review_settled_card(
+                    total, answered, f"You chose to change question {q}"
+                )
+            case domain.Back(question=q) if q > total:
+                return cards.review_settled_card(total, answered, "You went back to the questions")
+        question = decision.settled_question
+        assert question is not None
+        status_line = {
+            domain.Back: f"You went back to question {question - 1}",
+            domain.Skip: "Skipped"
+            if question not in snapshot.answers or snapshot.answers[question].skipped
+            else "Kept",
+        }.get(type(command), "Saved")
+        return cards.settled_card(self._settled_view(snapshot, question, status_line))
+
+    def _settled_view(
+        self, snapshot: domain.Snapshot, number: int, status_line: str
+    ) -> SettledView:
+        question = self.framework.question(number)
+        recorded = snapshot.answers.get(number)
+        level = recorded.level if recorded else None
+        return SettledView(
+            component_name=self.framework.component_of(number).name,
+            number=number,
+            total=snapshot.question_count,
+            title=question.title,
+            level_name=self.framework.level(level).name if level else None,
+            comment=recorded.comment if recorded else None,
+            status_line=status_line,
+        )
+
+    def _screen_card(
+        self, snapshot: domain.Snapshot, identity: Identity, notice: str | None = None
+    ) -> Card:
+        screen = domain.current_screen(snapshot)
+        if screen.kind == "finished":
+            return self._profile_card(snapshot, identity, notice=notice)
+        if screen.kind == "review":
+            return self._review_card(snapshot, notice=notice)
+        assert screen.question is not None
+        return cards.question_card(self._question_view(snapshot, screen.question, notice))
+
+    def _question_view(
+        self, snapshot: domain.Snapshot, number: int, notice: str | None
+    ) -> QuestionView:
+        question = self.framework.question(number)
+        component = self.framework.component_of(number)
+        recorded = snapshot.answers.get(number)
+        return QuestionView(
+            ref=ActionRef(snapshot.assessment_id, snapshot.revision),
+            component_name=component.name,
+            number=number,
+            total=snapshot.question_count,
+            title=question.title,
+            levels=tuple(
+                LevelChoice(level.value, level.name, descriptor.text)
+                for level, descriptor in zip(self.framework.levels, question.levels, strict=True)
+            ),
+            practice=component.practice,
+            selected_level=recorded.level if recorded else None,
+            comment=recorded.comment if recorded else None,
+            comment_max_chars=self.comment_max_chars,
+            notice=notice,
+        )
+
+    def _review_card(self, snapshot: domain.Snapshot, notice: str | None = None) -> Card:
+        sections = tuple(
+            ReviewSection(
+                component_name=component.name,
+                rows=tuple(
+                    ReviewRow(q.number, q.title, self._level_name(snapshot, q.number))
+                    for q in component.questions
+                ),
+            )
+            for component in self.framework.components
+        )
+        view = ReviewView(
+            ref=ActionRef(snapshot.assessment_id, snapshot.revision),
+            total=snapshot.question_count,
+            answered=snapshot.answered_count,
+            skipped=snapshot.question_count - snapshot.answered_count,
+            sections=sections,
+            notice=notice,
+        )
+        return cards.review_card(view)
+
+    def _level_name(self, snapshot: domain.Snapshot, number: int) -> str | None:
+        recorded = snapshot.answers.get(number)
+        if recorded is None or recorded.level is None:
+            return None
+        return self.framework.level(recorded.level).name
+
+    def _profile_card(
+        self, snapshot: domain.Snapshot, identity: Identity, notice: str | None = None
+    ) -> Card:
+        levels = {number: answer.level for number, answer in snapshot.answers.items()}
+        result = profile(self.framework, levels)
+
+        def line(name: str, summary: LevelSummary) -> ProfileLine:
+            return ProfileLine(name, summary.label(self.framework), summary.answered, summary.of)
+
+        submitted = snapshot.submitted_at
+        view = ProfileView(
+            person_first_name=identity.name.split()[0] if identity.name.strip() else "",
+            submitted_on=submitted.astimezone(self.zone).strftime("%-d %B %Y") if submitted else "",
+            components=tuple(line(c.name, c.summary) for c in result.components),
+            overall=line("Overall", result.overall),
+            notice=notice,
+        )
+        return cards.profile_card(view)
+
+
+def _acknowledge(label: str, reply: Reply) -> Reply:
+    """Buttons on cards that hold no state (welcome, help, notices) settle to a one-line card."""
+    reply.replace = cards.notice_card(NoticeView(f"✓ {label}"))
+    return reply
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,161 @@
+"""The Teams activity handler: who is this, which tenant, which action → one dialog call.
+
+It holds no conversation logic: it reads the activity, validates card actions with one pydantic
+model (bot.actions), calls the dialog, and hands the dialog's reply to bot.teams_io.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from botbuilder.core import InvokeResponse, Middleware, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import ActivityTypes, ChannelAccount
+
+from bot import teams_io
+from bot.actions import InvalidAction, parse_card_action, unwrap_invoke
+from bot.cards import assessment as cards
+from bot.cards.views import NoticeView
+from bot.dialogs.assessment import AssessmentDialog, Reply
+from store.assessments import Identity, ensure_person, save_reference
+from store.db import Database
+from store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
+
+
+def tenant_of(turn_context: TurnContext) -> str:
+    activity = turn_context.activity
+    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
+    if not tenant and isinstance(activity.channel_data, dict):
+        tenant = (activity.channel_data.get("tenant") or {}).get("id")
+    return str(tenant or "")
+
+
+def identity_of(turn_context: TurnContext) -> Identity:
+    sender: ChannelAccount = turn_context.activity.from_property
+    return Identity(
+        tenant_id=tenant_of(turn_context),
+        teams_user_id=str(sender.id),
+        aad_object_id=getattr(sender, "aad_object_id", None) or None,
+        name=(sender.name or "").strip()[:256],
+    )
+
+
+class TenantGate(Middleware):  # type: ignore[misc]
+    """Refuses activities from tenants outside IMPACT_ALLOWED_TENANTS (empty: any tenant)."""
+
+    def __init__(self, allowed_tenants: tuple[str, ...]) -> None:
+        self._allowed = frozenset(allowed_tenants)
+
+    async def on_turn(self, context: TurnContext, logic: Any) -> None:
+        if not self._allowed or tenant_of(context) in self._allowed:
+            await logic()
+            return
+        activity = context.activity
+        log.warning(
+            "refused activity from tenant %r (type=%s, from=%s)",
+            tenant_of(context),
+            activity.type,
+            getattr(activity.from_property, "id", None),
+        )
+        if activity.type == ActivityTypes.invoke:
+            teams_io.set_invoke_response(context, HTTPStatus.FORBIDDEN)
+        elif activity.type == ActivityTypes.message:
+            await context.send_activity("Sorry, this bot isn't available for your organisation.")
+
+
+class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
+    def __init__(self, db: Database, dialog: AssessmentDialog, comment_max_chars: int) -> None:
+        self.db = db
+        self.dialog = dialog
+        self.comment_max_chars = comment_max_chars
+
+    # -- messages and card actions --------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        identity = identity_of(turn_context)
+        if activity.value is not None:  # Action.Submit (the Action.Execute fallback)
+            reply = await self._card_action(identity, activity.value, invoked=False)
+            await teams_io.deliver(turn_context, reply, replace_activity_id=activity.reply_to_id)
+            return
+        await self._remember_conversation(turn_context, identity)
+        text = TurnContext.remove_recipient_mention(activity) or activity.text or ""
+        reply = await self.dialog.on_text(identity, text)
+        await teams_io.deliver(turn_context, reply)
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
+        if turn_context.activity.name != ADAPTIVE_CARD_ACTION:
+            return await super().on_invoke_activity(turn_context)
+        identity = identity_of(turn_context)
+        payload = unwrap_invoke(turn_context.activity.value)
+        reply = await self._card_action(identity, payload, invoked=True)
+        return await teams_io.deliver_invoke(turn_context, reply)
+
+    async def _card_action(self, identity: Identity, payload: Any, *, invoked: bool) -> Reply:
+        try:
+            action = parse_card_action(payload, comment_max_chars=self.comment_max_chars)
+        except InvalidAction as exc:
+            log.info("invalid card action from %s: %s", identity.teams_user_id, exc)
+            note = cards.notice_card(
+                NoticeView(f"ⓘ Sorry, {exc}. Nothing was changed; type resume to carry on.")
+            )
+            # An invoke must be answered with a card; a message turn just gets the note.
+            return Reply(replace=note) if invoked else Reply(send=[note])
+        return await self.dialog.on_action(identity, action)
+
+    # -- installation and membership ------------------------------------------------------
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._remember_conversation(turn_context, identity_of(turn_context))
+
+    async def on_teams_members_added(
+        self,
+        teams_members_added: list[Any],
+        team_info: Any,
+        turn_context: TurnContext,
+    ) -> None:
+        activity = turn_context.activity
+        if getattr(activity.conversation, "conversation_type", None) not in (None, "personal"):
+            return  # channels and group chats come with rounds and huddles
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not any(member.id == bot_id for member in teams_members_added):
+            return  # welcome once, when the bot joins the chat
+        identity = identity_of(turn_context)
+        await self._remember_conversation(turn_context, identity)
+        await teams_io.deliver(turn_context, await self.dialog.welcome(identity))
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _remember_conversation(self, turn_context: TurnContext, identity: Identity) -> None:
+        """Store where this person can be reached proactively (rounds, nudges)."""
+        activity = turn_context.activity
+        if activity.conversation is None or not activity.service_url:
+            return
+        scope = getattr(activity.conversation, "conversation_type", None) or "personal"
+        if scope != "personal" or not identity.teams_user_id:
+            return
+        reference = TurnContext.get_conversation_reference(activity)
+        reference_json = json.dumps(reference.serialize(), sort_keys=True)
+
+        def save(session: Any) -> None:
+            now = utcnow()
+            person = ensure_person(session, identity, now)
+            save_reference(
+                session,
+                person_id=person.id,
+                scope=scope,
+                conversation_id=str(activity.conversation.id),
+                tenant_id=identity.tenant_id,
+                service_url=str(activity.service_url),
+                reference_json=reference_json,
+                now=now,
+            )
+
+        await self.db.run(save)

@@ -1,0 +1,67 @@
+"""A person's own profile: their level per component and overall.
+
+Levels are ordinal (Starting < Developing < ...), so the summary is the median, not the mean.
+A median that falls between two levels (an even number of answers) is shown as the span
+between them. Skipped questions do not count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from statistics import median
+
+from framework.content import Framework
+
+
+@dataclass(frozen=True)
+class LevelSummary:
+    answered: int
+    of: int
+    median: float | None  # None when nothing in the group was answered
+
+    def label(self, framework: Framework) -> str:
+        if self.median is None:
+            return "Not answered"
+        low, high = int(self.median // 1), int(-(-self.median // 1))
+        if low == high:
+            return framework.level(low).name
+        return f"{framework.level(low).name} to {framework.level(high).name}"
+
+
+@dataclass(frozen=True)
+class ComponentSummary:
+    component_id: str
+    number: int
+    name: str
+    summary: LevelSummary
+
+
+@dataclass(frozen=True)
+class Profile:
+    components: tuple[ComponentSummary, ...]
+    overall: LevelSummary
+
+
+def summarise(levels: Iterable[int | None], of: int) -> LevelSummary:
+    answered = [level for level in levels if level is not None]
+    return LevelSummary(
+        answered=len(answered), of=of, median=float(median(answered)) if answered else None
+    )
+
+
+def profile(framework: Framework, levels_by_question: Mapping[int, int | None]) -> Profile:
+    components = tuple(
+        ComponentSummary(
+            component_id=component.id,
+            number=component.number,
+            name=component.name,
+            summary=summarise(
+                (levels_by_question.get(q.number) for q in component.questions),
+                of=len(component.questions),
+            ),
+        )
+        for component in framework.components
+    )
+    overall = summarise(levels_by_question.values(), of=framework.question_count)
+    return Profile(components=components, overall=overall)

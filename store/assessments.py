@@ -1,0 +1,347 @@
+"""Storing people, their conversation references and their assessments.
+
+Functions here take an open session (one transaction, see store.db) and are called through
+`Database.run`. The decisions themselves are framework.assessment's; this module loads the
+snapshot it decides on and writes the decision with a compare-and-set on the revision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from framework.assessment import (
+    Command,
+    Decision,
+    RecordedAnswer,
+    Refusal,
+    Refused,
+    Snapshot,
+    Status,
+    decide,
+    resume_position,
+)
+from framework.content import Framework
+from store.models import Answer, Assessment, ConversationRef, Person
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is speaking, as the activity says (validated by the Bot Framework token upstream)."""
+
+    tenant_id: str
+    teams_user_id: str
+    aad_object_id: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of a command: the decision (or refusal) and the state afterwards."""
+
+    result: Decision | Refused
+    snapshot: Snapshot | None  # None when the assessment does not exist or is not theirs
+
+
+def find_person(session: Session, identity: Identity) -> Person | None:
+    return session.exec(
+        select(Person).where(
+            Person.tenant_id == identity.tenant_id,
+            Person.teams_user_id == identity.teams_user_id,
+        )
+    ).first()
+
+
+def ensure_person(session: Session, identity: Identity, now: datetime) -> Person:
+    person = find_person(session, identity)
+    if person is None:
+        person = Person(
+            tenant_id=identity.tenant_id,
+            teams_user_id=identity.teams_user_id,
+            aad_object_id=identity.aad_object_id,
+            name=identity.name,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(person)
+        session.flush()
+    elif (person.name, person.aad_object_id) != (identity.name, identity.aad_object_id):
+        person.name = identity.name
+        person.aad_object_id = identity.aad_object_id or person.aad_object_id
+        person.updated_at = now
+    return person
+
+
+def save_reference(
+    session: Session,
+    *,
+    person_id: int | None,
+    scope: str,
+    conversation_id: str,
+    tenant_id: str,
+    service_url: str,
+    reference_json: str,
+    now: datetime,
+) -> None:
+    """Insert or refresh where this conversation can be reached proactively."""
+    row = session.exec(
+        select(ConversationRef).where(ConversationRef.conversation_id == conversation_id)
+    ).first()
+    if row is None:
+        session.add(
+            ConversationRef(
+                conversation_id=conversation_id,
+                scope=scope,
+                person_id=person_id,
+                tenant_id=tenant_id,
+                service_url=service_url,
+                reference=reference_json,
+                updated_at=now,
+            )
+        )
+    elif (row.service_url, row.reference, row.person_id) != (
+        service_url,
+        reference_json,
+        person_id,
+    ):
+        row.service_url = service_url
+        row.reference = reference_json
+        row.person_id = person_id
+        row.updated_at = now
+
+
+class AssessmentStore:
+    """The assessment aggregate: load a snapshot, apply a decision, nothing more."""
+
+    def __init__(self, framework: Framework, clock: Clock) -> None:
+        self.framework = framework
+        self.clock = clock
+
+    # -- reading --------------------------------------------------------------------------
+
+    def open_assessment(self, session: Session, person_id: int) -> Assessment | None:
+        return session.exec(
+            select(Assessment).where(
+                Assessment.person_id == person_id,
+                Assessment.framework_id == self.framework.id,
+                Assessment.status == Status.IN_PROGRESS.value,
+            )
+        ).first()
+
+    def latest_submitted(self, session: Session, person_id: int) -> Assessment | None:
+        return session.exec(
+            select(Assessment)
+            .where(
+                Assessment.person_id == person_id,
+                Assessment.framework_id == self.framework.id,
+                Assessment.status == Status.SUBMITTED.value,
+            )
+            .order_by(col(Assessment.submitted_at).desc(), col(Assessment.id).desc())
+        ).first()
+
+    def snapshot(self, session: Session, assessment: Assessment) -> Snapshot:
+        assert assessment.id is not None
+        rows = session.exec(
+            select(Answer.question_number, Answer.level, Answer.comment).where(
+                Answer.assessment_id == assessment.id
+            )
+        ).all()
+        return Snapshot(
+            assessment_id=assessment.id,
+            person_id=assessment.person_id,
+            status=Status(assessment.status),
+            position=assessment.position,
+            revision=assessment.revision,
+            question_count=self.framework.question_count,
+            answers={number: RecordedAnswer(level, comment) for number, level, comment in rows},
+            submitted_at=assessment.submitted_at,
+        )
+
+    def current(self, session: Session, identity: Identity) -> Snapshot | None:
+        """The person's open assessment, else their latest submitted one, else None."""
+        person = find_person(session, identity)
+        if person is None or person.id is None:
+            return None
+        assessment = self.open_assessment(session, person.id) or self.latest_submitted(
+            session, person.id
+        )
+        return None if assessment is None else self.snapshot(session, assessment)
+
+    def owned(self, session: Session, identity: Identity, assessment_id: int) -> Snapshot | None:
+        """The assessment's snapshot if it belongs to this person, else None."""
+        person = find_person(session, identity)
+        assessment = session.get(Assessment, assessment_id)
+        if person is None or assessment is None or assessment.person_id != person.id:
+            return None
+        return self.snapshot(session, assessment)
+
+    # -- changing -------------------------------------------------------------------------
+
+    def start_or_resume(self, session: Session, identity: Identity) -> Snapshot:
+        """The person's open assessment positioned at its first unanswered question, or a new one."""
+        now = self.clock()
+        person = ensure_person(session, identity, now)
+        assert person.id is not None
+        assessment = self.open_assessment(session, person.id) or self._create(
+            session, person.id, now
+        )
+        snapshot = self.snapshot(session, assessment)
+        position = resume_position(snapshot)
+        if position != snapshot.position:
+            if not self._compare_and_set(session, snapshot, position, Status.IN_PROGRESS, now):
+                return self.snapshot(session, self._reload(session, snapshot.assessment_id))
+            return self._moved(snapshot, position, Status.IN_PROGRESS)
+        return snapshot
+
+    def restart(
+        self, session: Session, identity: Identity, assessment_id: int, token: int
+    ) -> Snapshot | Refused:
+        """Abandon the open assessment (kept, not deleted) and begin a new one."""
+        person = find_person(session, identity)
+        assessment = session.get(Assessment, assessment_id)
+        if person is None or assessment is None or assessment.person_id != person.id:
+            return Refused(Refusal.NOT_YOURS)
+        if assessment.status != Status.IN_PROGRESS.value:
+            return Refused(Refusal.CLOSED)
+        snapshot = self.snapshot(session, assessment)
+        now = self.clock()
+        if token != snapshot.revision or not self._compare_and_set(
+            session, snapshot, snapshot.position, Status.ABANDONED, now
+        ):
+            return Refused(Refusal.STALE)
+        return self.snapshot(session, self._create(session, snapshot.person_id, now))
+
+    def act(
+        self, session: Session, identity: Identity, assessment_id: int, command: Command
+    ) -> Outcome:
+        """Decide on a command and store the decision, only if nothing changed meanwhile."""
+        person = find_person(session, identity)
+        assessment = session.get(Assessment, assessment_id)
+        if person is None or person.id is None or assessment is None:
+            return Outcome(Refused(Refusal.NOT_YOURS), None)
+        if assessment.person_id != person.id:
+            return Outcome(Refused(Refusal.NOT_YOURS), None)
+        snapshot = self.snapshot(session, assessment)
+        result = decide(snapshot, person.id, command)
+        if isinstance(result, Refused):
+            return Outcome(result, snapshot)
+        now = self.clock()
+        if not self._compare_and_set(session, snapshot, result.position, result.status, now):
+            fresh = self.snapshot(session, self._reload(session, assessment_id))
+            return Outcome(Refused(Refusal.STALE), fresh)
+        if result.record is not None:
+            self._record(session, snapshot, result, now)
+        after = self._moved(snapshot, result.position, result.status, result)
+        if result.status is Status.SUBMITTED:
+            after = dataclasses.replace(after, submitted_at=now)
+        return Outcome(result, after)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _create(self, session: Session, person_id: int, now: datetime) -> Assessment:
+        assessment = Assessment(
+            person_id=person_id,
+            framework_id=self.framework.id,
+            framework_version=self.framework.version,
+            status=Status.IN_PROGRESS.value,
+            position=1,
+            revision=1,
+            started_at=now,
+            updated_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(assessment)
+                session.flush()
+        except sa.exc.IntegrityError:
+            # Someone (a double-tapped Start) created it first: use theirs.
+            existing = self.open_assessment(session, person_id)
+            assert existing is not None
+            return existing
+        return assessment
+
+    def _reload(self, session: Session, assessment_id: int) -> Assessment:
+        session.expire_all()
+        assessment = session.get(Assessment, assessment_id)
+        assert assessment is not None
+        return assessment
+
+    def _compare_and_set(
+        self, session: Session, snapshot: Snapshot, position: int, status: Status, now: datetime
+    ) -> bool:
+        """Move the assessment on, only if its revision is still the one we decided on."""
+        values: dict[str, object] = {
+            "position": position,
+            "status": status.value,
+            "revision": snapshot.revision + 1,
+            "updated_at": now,
+        }
+        if status is Status.SUBMITTED:
+            values["submitted_at"] = now
+        result = session.execute(
+            sa.update(Assessment)
+            .where(
+                col(Assessment.id) == snapshot.assessment_id,
+                col(Assessment.revision) == snapshot.revision,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def _record(
+        self, session: Session, snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> None:
+        record = decision.record
+        assert record is not None
+        question = self.framework.question(record.question)
+        if record.question in snapshot.answers:
+            session.execute(
+                sa.update(Answer)
+                .where(
+                    col(Answer.assessment_id) == snapshot.assessment_id,
+                    col(Answer.question_number) == record.question,
+                )
+                .values(
+                    level=record.level,
+                    comment=record.comment,
+                    answered_at=now,
+                    revision=col(Answer.revision) + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            session.add(
+                Answer(
+                    assessment_id=snapshot.assessment_id,
+                    question_id=question.id,
+                    question_number=record.question,
+                    level=record.level,
+                    comment=record.comment,
+                    answered_at=now,
+                    revision=1,
+                )
+            )
+
+    @staticmethod
+    def _moved(
+        snapshot: Snapshot, position: int, status: Status, decision: Decision | None = None
+    ) -> Snapshot:
+        answers = dict(snapshot.answers)
+        if decision is not None and decision.record is not None:
+            record = decision.record
+            answers[record.question] = RecordedAnswer(record.level, record.comment)
+        return dataclasses.replace(
+            snapshot,
+            status=status,
+            position=position,
+            revision=snapshot.revision + 1,
+            answers=answers,
+        )
