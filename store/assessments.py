@@ -70,8 +70,15 @@ def ensure_person(session: Session, identity: Identity, now: datetime) -> Person
             created_at=now,
             updated_at=now,
         )
-        session.add(person)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(person)
+                session.flush()
+        except sa.exc.IntegrityError:
+            # Their first two activities raced (two service processes): use the row that won.
+            winner = find_person(session, identity)
+            assert winner is not None
+            return winner
     elif (person.name, person.aad_object_id) != (identity.name, identity.aad_object_id):
         person.name = identity.name
         person.aad_object_id = identity.aad_object_id or person.aad_object_id

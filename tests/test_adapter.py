@@ -1,0 +1,53 @@
+"""Connector clients are reused across turns instead of being rebuilt for each one.
+
+This test fails if a botbuilder upgrade changes how CloudAdapter obtains its clients (then our
+wrapper would no longer be used and each turn would pay msrest's ClientRetryPolicy cost again)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from msrest.universal_http import requests as msrest_requests
+
+from bot.adapter import CachingBotFrameworkAuthentication
+from bot.app import ADAPTER_KEY, create_app
+from bot.config import Settings
+from store.db import Database
+from tests.conftest import Clock, serve
+from tests.fakes.connector import FakeConnector
+from tests.fakes.teams_client import TeamsUser
+
+
+async def test_connector_clients_are_built_once_not_per_turn(
+    monkeypatch: pytest.MonkeyPatch,
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: Any,
+) -> None:
+    built = []
+    original_init = msrest_requests.ClientRetryPolicy.__init__
+
+    def counting_init(self: Any) -> None:
+        built.append(self)
+        original_init(self)
+
+    monkeypatch.setattr(msrest_requests.ClientRetryPolicy, "__init__", counting_init)
+    app = create_app(settings_factory(), db=db, clock=clock)
+    runner, url = await serve(app)
+    try:
+        user = TeamsUser(bot_url=url, connector=connector, session=http)
+        for _ in range(5):
+            await user.say("help")
+        assert len(user.cards()) == 5
+    finally:
+        await runner.cleanup()
+    auth = app[ADAPTER_KEY].bot_framework_authentication
+    assert isinstance(auth, CachingBotFrameworkAuthentication)
+    assert len(auth.connector_clients) == 1
+    assert len(auth.user_token_clients) == 1
+    # one connector client + one user token client, each with one retry policy: not 2 per turn
+    assert len(built) <= 2
