@@ -241,8 +241,12 @@ class AssessmentStore:
             return Outcome(result, snapshot)
         now = self.clock()
         if not self._compare_and_set(session, snapshot, result.position, result.status, now):
+            # Another transaction moved it on first: judge the command again on what it wrote
+            # (a double tap then reads as "already saved").
             fresh = self.snapshot(session, self._reload(session, assessment_id))
-            return Outcome(Refused(Refusal.STALE), fresh)
+            again = decide(fresh, person.id, command)
+            refusal = again if isinstance(again, Refused) else Refused(Refusal.STALE)
+            return Outcome(refusal, fresh)
         if result.record is not None:
             self._record(session, snapshot, result, now)
         after = self._moved(snapshot, result.position, result.status, result)

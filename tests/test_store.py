@@ -113,7 +113,7 @@ def test_racing_answers_on_the_same_card_record_once(database_url: str, db: Data
     decisions = [r for r in results if isinstance(r, Decision)]
     refusals = [r for r in results if isinstance(r, Refused)]
     assert len(decisions) == 1
-    assert refusals == [Refused(Refusal.STALE)]
+    assert refusals == [Refused(Refusal.STALE, 1)]
 
     def stored(session: Any) -> list[tuple[int, int | None]]:
         return list(session.exec(select(Answer.question_number, Answer.level)).all())
