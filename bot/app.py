@@ -17,7 +17,7 @@ from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
-from msrest.exceptions import DeserializationError
+from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
 from bot import teams_io
 from bot.adapter import build_adapter

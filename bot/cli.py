@@ -10,9 +10,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigurationError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from store.db import Database
 
 log = logging.getLogger("impact_bot")
 
@@ -24,6 +30,7 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,14 +103,17 @@ def _serve(settings: Settings) -> int:
             "listening on 127.0.0.1 only. Set MicrosoftAppId/MicrosoftAppPassword for Teams."
         )
     app = create_app(settings, db=db)
-    app.on_cleanup.append(lambda _app: _dispose(db))
+    app.on_cleanup.append(_dispose_on_cleanup(db))
     log.info("impact-bot listening on http://%s:%d/api/messages", settings.bind_host, settings.port)
     web.run_app(app, host=settings.bind_host, port=settings.port, print=None)
     return 0
 
 
-async def _dispose(db: object) -> None:
-    db.dispose()
+def _dispose_on_cleanup(db: Database) -> Callable[[web.Application], Awaitable[None]]:
+    async def dispose(_app: web.Application) -> None:
+        db.dispose()
+
+    return dispose
 
 
 if __name__ == "__main__":  # pragma: no cover

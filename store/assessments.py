@@ -192,7 +192,7 @@ class AssessmentStore:
     # -- changing -------------------------------------------------------------------------
 
     def start_or_resume(self, session: Session, identity: Identity) -> Snapshot:
-        """The person's open assessment positioned at its first unanswered question, or a new one."""
+        """The person's open assessment, at its first unanswered question; else a new one."""
         now = self.clock()
         person = ensure_person(session, identity, now)
         assert person.id is not None

@@ -1,4 +1,4 @@
-"""Typed view models: everything a card shows, and nothing else. Cards are pure functions of these."""
+"""Typed view models: everything a card shows and nothing else; cards are pure functions of them."""
 
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ from store.db import Database
 from store.models import utcnow
 
 REFUSAL_NOTES = {
-    domain.Refusal.STALE: "That card is out of date, so nothing was changed. Here is where you are now.",
+    domain.Refusal.STALE: "That card is out of date, so nothing was changed. "
+    "Here is where you are now.",
     domain.Refusal.ALREADY_RECORDED: "That answer was already saved. Here is where you are now.",
     domain.Refusal.NOT_YOURS: "That card is not part of your assessment, so nothing was changed.",
     domain.Refusal.CLOSED: "That assessment has already been submitted, so it can't be changed.",
@@ -117,7 +118,9 @@ class AssessmentDialog:
             return _acknowledge(
                 "Help", Reply(send=[cards.help_card(self.framework.question_count)])
             )
-        assert action.aid is not None and action.rev is not None  # checked by parse_card_action
+        # parse_card_action made sure these verbs carry both
+        assert action.aid is not None
+        assert action.rev is not None
         if action.verb == "restart":
             return await self.restart(identity, action.aid, action.rev)
         if action.verb == "answer" and action.level is None:

@@ -92,7 +92,9 @@ class FakeConnector:
 
     # -- test controls --------------------------------------------------------------------
 
-    def add_conversation(self, conversation_id: str, members: list[dict[str, Any]] | None = None) -> None:
+    def add_conversation(
+        self, conversation_id: str, members: list[dict[str, Any]] | None = None
+    ) -> None:
         self.conversations.setdefault(conversation_id, ConversationState(members=members or []))
 
     def fail_next(self, count: int, failure: Failure) -> None:
@@ -106,13 +108,15 @@ class FakeConnector:
         state = self.conversations[conversation_id]
         return [(aid, state.activities[aid]) for aid in state.order]
 
-    def replace_shown(self, conversation_id: str, activity_id: str, activity: dict[str, Any]) -> None:
+    def replace_shown(
+        self, conversation_id: str, activity_id: str, activity: dict[str, Any]
+    ) -> None:
         """What Teams does with an Action.Execute invoke response: the card changes in place."""
         self.conversations[conversation_id].activities[activity_id] = activity
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async def wait_for(self, predicate: Callable[[], bool], within_s: float = 10.0) -> None:
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+            await asyncio.wait_for(self._changed.wait_for(predicate), within_s)
 
     # -- handlers -------------------------------------------------------------------------
 

@@ -194,7 +194,10 @@ class TeamsUser:
                 {
                     "type": "message",
                     "attachments": [
-                        {"contentType": "application/vnd.microsoft.card.adaptive", "content": body["value"]}
+                        {
+                            "contentType": "application/vnd.microsoft.card.adaptive",
+                            "content": body["value"],
+                        }
                     ],
                 },
             )

@@ -8,7 +8,6 @@ Create Date: 2026-11-25 12:49:42.723967
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision = "0001"
@@ -22,11 +21,11 @@ def upgrade() -> None:
     op.create_table(
         "people",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("teams_user_id", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
-        sa.Column("aad_object_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=256), nullable=False),
-        sa.Column("time_zone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("teams_user_id", sa.String(length=256), nullable=False),
+        sa.Column("aad_object_id", sa.String(length=64), nullable=True),
+        sa.Column("name", sa.String(length=256), nullable=False),
+        sa.Column("time_zone", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
@@ -41,9 +40,9 @@ def upgrade() -> None:
         "assessments",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=False),
-        sa.Column("framework_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("framework_version", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("framework_id", sa.String(length=64), nullable=False),
+        sa.Column("framework_version", sa.String(length=32), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
@@ -68,11 +67,11 @@ def upgrade() -> None:
     op.create_table(
         "conversation_refs",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("conversation_id", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
-        sa.Column("scope", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("conversation_id", sa.String(length=512), nullable=False),
+        sa.Column("scope", sa.String(length=16), nullable=False),
         sa.Column("person_id", sa.Integer(), nullable=True),
-        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("service_url", sqlmodel.sql.sqltypes.AutoString(length=512), nullable=False),
+        sa.Column("tenant_id", sa.String(length=64), nullable=False),
+        sa.Column("service_url", sa.String(length=512), nullable=False),
         sa.Column("reference", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -91,7 +90,7 @@ def upgrade() -> None:
         "answers",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("assessment_id", sa.Integer(), nullable=False),
-        sa.Column("question_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("question_id", sa.String(length=32), nullable=False),
         sa.Column("question_number", sa.Integer(), nullable=False),
         sa.Column("level", sa.Integer(), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
