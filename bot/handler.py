@@ -10,6 +10,7 @@ import json
 import logging
 from http import HTTPStatus
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botbuilder.core import InvokeResponse, Middleware, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
@@ -44,7 +45,33 @@ def identity_of(turn_context: TurnContext) -> Identity:
         teams_user_id=str(sender.id),
         aad_object_id=getattr(sender, "aad_object_id", None) or None,
         name=(sender.name or "").strip()[:256],
+        time_zone=_valid_zone(getattr(turn_context.activity, "local_timezone", None)),
     )
+
+
+def _valid_zone(value: str | None) -> str | None:
+    """Teams sends an IANA zone name; anything else is ignored rather than stored."""
+    if not value or len(value) > 64:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return value
+
+
+def is_personal(turn_context: TurnContext) -> bool:
+    conversation = turn_context.activity.conversation
+    return getattr(conversation, "conversation_type", None) in (None, "personal")
+
+
+# Individual answers never appear where others can see them.
+PERSONAL_ONLY_CARD = cards.notice_card(
+    NoticeView(
+        "I run the self-assessment privately, in a 1:1 chat. Open a chat with me "
+        "(select my name, then Chat) and type start."
+    )
+)
 
 
 class TenantGate(Middleware):  # type: ignore[misc]
@@ -80,6 +107,9 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
+        if not is_personal(turn_context):
+            await teams_io.deliver(turn_context, Reply(send=[PERSONAL_ONLY_CARD]))
+            return
         identity = identity_of(turn_context)
         if activity.value is not None:  # Action.Submit (the Action.Execute fallback)
             reply = await self._card_action(identity, activity.value, invoked=False)
@@ -93,6 +123,8 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         if turn_context.activity.name != ADAPTIVE_CARD_ACTION:
             return await super().on_invoke_activity(turn_context)
+        if not is_personal(turn_context):
+            return await teams_io.deliver_invoke(turn_context, Reply(replace=PERSONAL_ONLY_CARD))
         identity = identity_of(turn_context)
         payload = unwrap_invoke(turn_context.activity.value)
         reply = await self._card_action(identity, payload, invoked=True)
@@ -122,7 +154,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
         turn_context: TurnContext,
     ) -> None:
         activity = turn_context.activity
-        if getattr(activity.conversation, "conversation_type", None) not in (None, "personal"):
+        if not is_personal(turn_context):
             return  # channels and group chats come with rounds and huddles
         bot_id = activity.recipient.id if activity.recipient else None
         if not any(member.id == bot_id for member in teams_members_added):

@@ -40,6 +40,7 @@ class Identity:
     teams_user_id: str
     aad_object_id: str | None
     name: str
+    time_zone: str | None = None  # the Teams client's zone (`localTimezone`), for nudges
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ def ensure_person(session: Session, identity: Identity, now: datetime) -> Person
             teams_user_id=identity.teams_user_id,
             aad_object_id=identity.aad_object_id,
             name=identity.name,
+            time_zone=identity.time_zone,
             created_at=now,
             updated_at=now,
         )
@@ -79,9 +81,14 @@ def ensure_person(session: Session, identity: Identity, now: datetime) -> Person
             winner = find_person(session, identity)
             assert winner is not None
             return winner
-    elif (person.name, person.aad_object_id) != (identity.name, identity.aad_object_id):
+    elif (person.name, person.aad_object_id, person.time_zone) != (
+        identity.name,
+        identity.aad_object_id,
+        identity.time_zone or person.time_zone,
+    ):
         person.name = identity.name
         person.aad_object_id = identity.aad_object_id or person.aad_object_id
+        person.time_zone = identity.time_zone or person.time_zone
         person.updated_at = now
     return person
 

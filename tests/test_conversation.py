@@ -49,18 +49,24 @@ async def start(user: TeamsUser) -> None:
     await user.press("Start")
 
 
-async def answer_all(user: TeamsUser, level_for: Callable[[int], int], via: str = "execute") -> None:
+async def answer_all(
+    user: TeamsUser, level_for: Callable[[int], int], via: str = "execute"
+) -> None:
     for expected in range(1, QUESTIONS + 1):
         _, card = user.last_card()
         assert question_number(card) == expected
-        result = await user.press("Next", {"level": str(level_for(expected)), "comment": ""}, via=via)
+        result = await user.press(
+            "Next", {"level": str(level_for(expected)), "comment": ""}, via=via
+        )
         assert result.status in (200, 201)
 
 
 # ---- the happy path -------------------------------------------------------------------------
 
 
-async def test_welcome_on_install_says_what_and_how_long(teams_user: Callable[..., TeamsUser]) -> None:
+async def test_welcome_on_install_says_what_and_how_long(
+    teams_user: Callable[..., TeamsUser],
+) -> None:
     user = teams_user()
     await user.install()
     _, card = user.last_card()
@@ -71,7 +77,9 @@ async def test_welcome_on_install_says_what_and_how_long(teams_user: Callable[..
     assert [a["title"] for a in card["actions"]] == ["Start", "Help"]
 
 
-async def test_question_card_shows_the_framework_content(teams_user: Callable[..., TeamsUser]) -> None:
+async def test_question_card_shows_the_framework_content(
+    teams_user: Callable[..., TeamsUser],
+) -> None:
     user = teams_user()
     await start(user)
     _, card = user.last_card()
@@ -243,7 +251,9 @@ async def test_double_tap_records_once(
     )
     assert first.status == second.status == 200
     assert answers_in_db(db, user) == {1: (3, None)}
-    question_cards = [c for _i, c in user.cards() if question_number(c) == 2 and "Next" in card_text(c)]
+    question_cards = [
+        c for _i, c in user.cards() if question_number(c) == 2 and "Next" in card_text(c)
+    ]
     assert len(question_cards) == 2  # the next card, and the same card again with a note
     assert any("already saved" in card_text(c) for c in question_cards)
 
@@ -376,16 +386,22 @@ async def test_invoke_without_data_and_message_with_odd_value(
     assert result.status == 200
     assert result.body["type"] == "application/vnd.microsoft.card.adaptive"
     assert "Nothing was changed" in card_text(result.body["value"])
-    result = await user.post(user.activity(type="message", value="just a string", replyToId=card_id))
+    result = await user.post(
+        user.activity(type="message", value="just a string", replyToId=card_id)
+    )
     assert result.status == 201
     assert "Nothing was changed" in card_text(user.last_card()[1])
 
 
-async def test_malformed_http_bodies_get_a_clear_status(teams_user: Callable[..., TeamsUser]) -> None:
+async def test_malformed_http_bodies_get_a_clear_status(
+    teams_user: Callable[..., TeamsUser],
+) -> None:
     user = teams_user()
     assert user.session is not None
     url = f"{user.bot_url}/api/messages"
-    async with user.session.post(url, data="not json", headers={"Content-Type": "application/json"}) as r:
+    async with user.session.post(
+        url, data="not json", headers={"Content-Type": "application/json"}
+    ) as r:
         assert r.status == 400
         assert "activity" in (await r.json())["error"]
     async with user.session.post(url, data="x", headers={"Content-Type": "text/plain"}) as r:
@@ -410,7 +426,9 @@ async def test_activity_from_a_tenant_outside_the_allow_list_is_refused(
     app = create_app(settings_factory(allowed_tenants="tenant-ours"), db=db, clock=clock)
     runner, url = await serve(app)
     try:
-        stranger = TeamsUser(bot_url=url, connector=connector, session=http, tenant_id="tenant-other")
+        stranger = TeamsUser(
+            bot_url=url, connector=connector, session=http, tenant_id="tenant-other"
+        )
         await stranger.say("start")
         assert stranger.texts() == ["Sorry, this bot isn't available for your organisation."]
         result = await stranger.execute("x", "start", {"verb": "start"})
@@ -471,6 +489,16 @@ async def test_conversation_reference_is_stored_for_proactive_messages(
         return list(session.exec(select(ConversationRef)).all())
 
     [ref] = db.run_sync(refs)
+
+    def person(session: Any) -> Person:
+        return session.exec(select(Person)).one()
+
+    stored = db.run_sync(person)
+    assert (stored.teams_user_id, stored.aad_object_id, stored.time_zone) == (
+        user.user_id,
+        user.aad_object_id,
+        "Europe/London",
+    )
     assert ref.conversation_id == user.conversation_id
     assert ref.scope == "personal"
     reference = json.loads(ref.reference)
@@ -509,9 +537,7 @@ async def test_broken_database_gets_a_clear_apology_and_loses_nothing(
     assert answers_in_db(db, user) == {1: (3, None), 2: (4, None)}
 
 
-async def test_health_and_readiness(
-    bot_url: str, http: Any, db: Database
-) -> None:
+async def test_health_and_readiness(bot_url: str, http: Any, db: Database) -> None:
     async with http.get(f"{bot_url}/healthz") as r:
         assert r.status == 200
     async with http.get(f"{bot_url}/readyz") as r:
@@ -523,3 +549,31 @@ async def test_health_and_readiness(
     async with http.get(f"{bot_url}/readyz") as r:
         assert r.status == 503
         assert "out of date" in (await r.json())["reason"]
+
+
+async def test_the_assessment_never_runs_in_a_channel_or_group_chat(
+    teams_user: Callable[..., TeamsUser], db: Database
+) -> None:
+    user = teams_user()
+    for kind in ("channel", "groupChat"):
+        conversation = {
+            "id": user.conversation_id,
+            "conversationType": kind,
+            "tenantId": user.tenant_id,
+        }
+        await user.post(user.activity(type="message", text="start", conversation=conversation))
+        assert "privately, in a 1:1 chat" in card_text(user.last_card()[1])
+        result = await user.post(
+            user.activity(
+                type="invoke",
+                name="adaptiveCard/action",
+                conversation=conversation,
+                value={"action": {"type": "Action.Execute", "verb": "start", "data": {}}},
+            )
+        )
+        assert "privately, in a 1:1 chat" in card_text(result.body["value"])
+
+    def people(session: Any) -> int:
+        return session.exec(select(sa.func.count()).select_from(Person)).one()
+
+    assert db.run_sync(people) == 0
