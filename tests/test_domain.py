@@ -28,8 +28,12 @@ N = 22
 ME = 7
 
 
-def snap(position: int = 1, revision: int = 1, answers: dict[int, RecordedAnswer] | None = None,
-         status: Status = Status.IN_PROGRESS) -> Snapshot:
+def snap(
+    position: int = 1,
+    revision: int = 1,
+    answers: dict[int, RecordedAnswer] | None = None,
+    status: Status = Status.IN_PROGRESS,
+) -> Snapshot:
     return Snapshot(1, ME, status, position, revision, N, answers or {})
 
 

@@ -65,7 +65,9 @@ def test_at_most_one_open_assessment_per_person_is_enforced_by_the_database(db: 
         db.run_sync(second_open)
 
 
-def test_double_start_from_two_connections_makes_one_assessment(database_url: str, db: Database) -> None:
+def test_double_start_from_two_connections_makes_one_assessment(
+    database_url: str, db: Database
+) -> None:
     """Two service processes (two Databases) handling a double-tapped Start at once."""
     framework = default_framework()
     others = [Database(database_url, pool_size=2) for _ in range(2)]
@@ -96,7 +98,9 @@ def test_racing_answers_on_the_same_card_record_once(database_url: str, db: Data
     if db.is_sqlite:
         pytest.skip("SQLite has one writer (BEGIN IMMEDIATE): transactions cannot interleave")
     framework = default_framework()
-    snapshot = db.run_sync(lambda s: AssessmentStore(framework, lambda: NOW).start_or_resume(s, ALEX))
+    snapshot = db.run_sync(
+        lambda s: AssessmentStore(framework, lambda: NOW).start_or_resume(s, ALEX)
+    )
     barrier = threading.Barrier(2, timeout=10)
 
     def clock() -> datetime:
