@@ -66,6 +66,45 @@ class Settings(BaseSettings):
         default=1000, ge=1, le=4000, validation_alias=_env("IMPACT_COMMENT_MAX_CHARS")
     )
     log_level: str = Field(default="INFO", validation_alias=_env("IMPACT_LOG_LEVEL"))
+    public_url: str = Field(default="", validation_alias=_env("IMPACT_PUBLIC_URL"))
+    improvement_team_id: str = Field(
+        default="", validation_alias=_env("IMPACT_IMPROVEMENT_TEAM_ID")
+    )
+
+    # Anonymity: no group result below these numbers of submitted responses.
+    min_group_size: int = Field(default=5, ge=2, validation_alias=_env("IMPACT_MIN_GROUP_SIZE"))
+    min_comment_group_size: int = Field(
+        default=10, ge=2, validation_alias=_env("IMPACT_MIN_COMMENT_GROUP_SIZE")
+    )
+
+    # Teams' limits for proactive messages. Microsoft, "Optimize your bot with rate limiting and
+    # best practices in Teams" (learn.microsoft.com/microsoftteams/platform/bots/how-to/
+    # rate-limit), as of 2026: per bot per conversation 7 operations/s, 8 per 2 s, 60 per 30 s,
+    # 1,800 per hour; 50 requests/s per app per tenant (creating a conversation counts).
+    per_conversation_per_second: int = Field(
+        default=7, ge=1, validation_alias=_env("IMPACT_TEAMS_PER_CONVERSATION_PER_SECOND")
+    )
+    per_conversation_per_2s: int = Field(
+        default=8, ge=1, validation_alias=_env("IMPACT_TEAMS_PER_CONVERSATION_PER_2S")
+    )
+    per_conversation_per_30s: int = Field(
+        default=60, ge=1, validation_alias=_env("IMPACT_TEAMS_PER_CONVERSATION_PER_30S")
+    )
+    per_conversation_per_hour: int = Field(
+        default=1800, ge=1, validation_alias=_env("IMPACT_TEAMS_PER_CONVERSATION_PER_HOUR")
+    )
+    per_tenant_per_second: int = Field(
+        default=50, ge=1, validation_alias=_env("IMPACT_TEAMS_PER_TENANT_PER_SECOND")
+    )
+    send_max_attempts: int = Field(
+        default=8, ge=1, validation_alias=_env("IMPACT_SEND_MAX_ATTEMPTS")
+    )
+    send_backoff_cap_seconds: float = Field(
+        default=120.0, gt=0, validation_alias=_env("IMPACT_SEND_BACKOFF_CAP_SECONDS")
+    )
+    reconcile_seconds: float = Field(
+        default=5.0, gt=0, le=60, validation_alias=_env("IMPACT_RECONCILE_SECONDS")
+    )
 
     @field_validator("allowed_tenants", "admin_ids", mode="before")
     @classmethod
