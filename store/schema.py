@@ -16,6 +16,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Tables other libraries own in the same database (APScheduler's job store).
+EXTERNAL_TABLES = frozenset({"apscheduler_jobs"})
 
 
 def _alembic_config() -> Config:
