@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
+from bot import admin_cli
 from bot.config import ConfigurationError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply all migrations")
     db_commands.add_parser("status", help="is the schema current?")
+    admin_cli.add_commands(commands)
     return parser
 
 
@@ -54,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     if args.command == "serve":
         return _serve(settings)
-    return _db(settings, args.db_command)
+    if args.command == "db":
+        return _db(settings, args.db_command)
+    return admin_cli.run(settings, args)
 
 
 def _db(settings: Settings, command: str) -> int:

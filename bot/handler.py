@@ -24,6 +24,7 @@ from bot.dialogs.assessment import AssessmentDialog, Reply
 from store.assessments import Identity, ensure_person, save_reference
 from store.db import Database
 from store.models import utcnow
+from store.teams import TeamInstall, record_install, record_removal, record_rename
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +155,51 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
         turn_context: TurnContext,
     ) -> None:
         activity = turn_context.activity
+        if team_info is not None and getattr(team_info, "id", None):
+            await self._team_installed(turn_context, team_info, teams_members_added)
+            return
         if not is_personal(turn_context):
-            return  # channels and group chats come with rounds and huddles
+            return  # group chats: nothing to do
         bot_id = activity.recipient.id if activity.recipient else None
         if not any(member.id == bot_id for member in teams_members_added):
             return  # welcome once, when the bot joins the chat
         identity = identity_of(turn_context)
         await self._remember_conversation(turn_context, identity)
         await teams_io.deliver(turn_context, await self.dialog.welcome(identity))
+
+    async def _team_installed(
+        self, turn_context: TurnContext, team_info: Any, members_added: list[Any]
+    ) -> None:
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        if not any(member.id == bot_id for member in members_added):
+            return  # someone joined the team: rosters are read when a round opens
+        reference = TurnContext.get_conversation_reference(activity)
+        install = TeamInstall(
+            tenant_id=tenant_of(turn_context),
+            team_id=str(team_info.id),
+            aad_group_id=getattr(team_info, "aad_group_id", None),
+            name=str(getattr(team_info, "name", "") or ""),
+            channel_conversation_id=str(activity.conversation.id),
+            service_url=str(activity.service_url),
+            reference_json=json.dumps(reference.serialize(), sort_keys=True),
+        )
+        await self.db.run(lambda session: record_install(session, install, utcnow()))
+        log.info("installed in team %s (%s)", install.name, install.team_id)
+
+    async def on_teams_members_removed(
+        self, teams_members_removed: list[Any], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
+        if team_info is None or not any(m.id == bot_id for m in teams_members_removed):
+            return
+        team_id = str(team_info.id)
+        await self.db.run(lambda session: record_removal(session, team_id, utcnow()))
+        log.info("removed from team %s", team_id)
+
+    async def on_teams_team_renamed(self, team_info: Any, turn_context: TurnContext) -> None:
+        team_id, name = str(team_info.id), str(team_info.name or "")
+        await self.db.run(lambda session: record_rename(session, team_id, name, utcnow()))
 
     # -- helpers --------------------------------------------------------------------------
 

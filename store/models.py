@@ -13,9 +13,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# Timestamps are stored as UTC; SQLite keeps no zone, so every read path treats them as UTC.
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on every database. SQLite keeps no zone, so values read
+    back from it are naive: they were written as UTC, and are made aware here."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _timestamp(*, nullable: bool = False) -> sa.Column[datetime]:
-    return sa.Column(sa.DateTime(timezone=True), nullable=nullable)
+    return sa.Column(UTCDateTime(), nullable=nullable)
 
 
 class Person(SQLModel, table=True):

@@ -120,6 +120,27 @@ class TeamsUser:
             )
         )
 
+    async def add_bot_to_team(self, team_id: str, team_name: str) -> PostResult:
+        """What Teams sends when this person adds the bot to a team (General channel)."""
+        self.connector.add_conversation(team_id)
+        return await self.post(
+            self.activity(
+                type="conversationUpdate",
+                membersAdded=[{"id": BOT_ID}],
+                conversation={
+                    "id": team_id,
+                    "conversationType": "channel",
+                    "isGroup": True,
+                    "tenantId": self.tenant_id,
+                },
+                channelData={
+                    "tenant": {"id": self.tenant_id},
+                    "eventType": "teamMemberAdded",
+                    "team": {"id": team_id, "name": team_name, "aadGroupId": str(uuid.uuid4())},
+                },
+            )
+        )
+
     async def say(self, text: str) -> PostResult:
         return await self.post(self.activity(type="message", text=text))
 
