@@ -51,3 +51,29 @@ async def test_connector_clients_are_built_once_not_per_turn(
     assert len(auth.user_token_clients) == 1
     # one connector client + one user token client, each with one retry policy: not 2 per turn
     assert len(built) <= 2
+
+
+def test_fast_json_objects_matches_msrest_and_falls_back() -> None:
+    """Our fast path returns exactly what msrest's own serializer returns for plain JSON, and
+    leaves anything else to msrest. Fails if msrest stops dispatching "object" this way."""
+    from botbuilder.core import CardFactory, MessageFactory
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    from bot.adapter import use_fast_json_objects
+    from bot.cards.assessment import help_card
+
+    plain = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="http://127.0.0.1:1/")
+    fast = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="http://127.0.0.1:1/")
+    assert "object" in fast._serialize.serialize_type
+    use_fast_json_objects(fast)
+    activity = MessageFactory.attachment(CardFactory.adaptive_card(help_card(22)))
+    activity.attachments[0].content["nested"] = [1, 2.5, True, None, {"x": "ü"}]
+    assert fast._serialize.body(activity, "Activity") == plain._serialize.body(activity, "Activity")
+
+    class Odd:
+        def __str__(self) -> str:
+            return "odd"
+
+    activity.attachments[0].content["odd"] = Odd()
+    assert fast._serialize.body(activity, "Activity") == plain._serialize.body(activity, "Activity")
