@@ -1,0 +1,413 @@
+"""The outbox: proactive messages queued in the same transaction as the change that caused them.
+
+Functions here take an open session (one transaction, see store.db) and do nothing else: the
+sender (bot/sender.py) claims due rows, sends them within Teams' limits and records the outcome.
+
+- `enqueue` inserts a message; its `dedupe_key` is unique, so queuing the same message twice is
+  a silent no-op (INSERT ... ON CONFLICT DO NOTHING on SQLite and PostgreSQL alike).
+- `claim_due` leases due rows to one sender process: `lease_owner` + `lease_until`. On
+  PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED, so several processes claim
+  disjoint rows at the same moment; on SQLite transactions begin IMMEDIATE (one writer), which
+  serialises claims. A row whose lease ran out (its process died) is claimed again.
+- `mark_sent` / `mark_retry` / `mark_failed` / `release` are compare-and-set: they change a row
+  only while it is still pending and leased by the same owner, so a process whose lease expired
+  cannot overwrite the outcome another process recorded.
+
+Timestamps are UTC. SQLite keeps no zone, so they are normalised to UTC before binding and read
+back as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from store.models import OutboxMessage
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATUSES = (PENDING, SENT, FAILED, CANCELLED)
+
+MAX_ERROR_CHARS = 500
+
+_outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_c = _outbox.c
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a proactive message goes.
+
+    Either an existing conversation (a team channel, a group chat, a known 1:1 chat):
+    `Target.conversation(conversation_id, service_url)`; or the 1:1 chat with a person, which
+    the sender creates if no conversation with them is stored yet:
+    `Target.person(user_id=29:..., tenant_id, service_url, bot_id=28:...)`.
+    """
+
+    service_url: str
+    conversation_id: str | None = None
+    user_id: str | None = None
+    tenant_id: str | None = None
+    bot_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.service_url:
+            raise ValueError("a target needs a service URL")
+        person = (self.user_id, self.tenant_id, self.bot_id)
+        if self.conversation_id:
+            if any(person):
+                raise ValueError("a target is a conversation or a person, not both")
+        elif not all(person):
+            raise ValueError("a person target needs user_id, tenant_id and bot_id")
+
+    @classmethod
+    def conversation(cls, conversation_id: str, service_url: str) -> Target:
+        return cls(service_url=service_url, conversation_id=conversation_id)
+
+    @classmethod
+    def person(cls, *, user_id: str, tenant_id: str, service_url: str, bot_id: str) -> Target:
+        return cls(service_url=service_url, user_id=user_id, tenant_id=tenant_id, bot_id=bot_id)
+
+    @property
+    def is_person(self) -> bool:
+        return self.conversation_id is None
+
+    def to_json(self) -> dict[str, str]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Target:
+        fields = ("service_url", "conversation_id", "user_id", "tenant_id", "bot_id")
+        return cls(**{key: data[key] for key in fields if data.get(key) is not None})
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row leased to one sender: everything needed to send it and record the outcome."""
+
+    id: int
+    dedupe_key: str
+    kind: str
+    tenant_id: str
+    person_id: int | None
+    team_id: int | None
+    round_id: int | None
+    target: Target
+    activity: dict[str, Any]
+    attempts: int  # attempts made before this one
+    lease_until: datetime
+
+
+@dataclass(frozen=True)
+class FailedMessage:
+    """A message that will not be sent, for a round's status view."""
+
+    id: int
+    dedupe_key: str
+    kind: str
+    person_id: int | None
+    team_id: int | None
+    status: int | None  # the HTTP status Teams answered, None for a network error
+    error: str  # e.g. "ConversationBlockedByUser: ..."
+    attempts: int
+
+
+def utc(moment: datetime) -> datetime:
+    """Aware UTC; a naive value (SQLite) is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def _payload(target: Target, activity: Mapping[str, Any]) -> str:
+    return json.dumps(
+        {"target": target.to_json(), "activity": dict(activity)},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def enqueue(
+    session: Session,
+    *,
+    dedupe_key: str,
+    kind: str,
+    tenant_id: str,
+    target: Target,
+    activity: Mapping[str, Any],
+    now: datetime,
+    not_before: datetime | None = None,
+    person_id: int | None = None,
+    team_id: int | None = None,
+    round_id: int | None = None,
+) -> bool:
+    """Queue a message in the caller's transaction. False if `dedupe_key` is already queued
+    (whatever its status): the same message can never be queued twice."""
+    if not dedupe_key or len(dedupe_key) > 200:
+        raise ValueError("dedupe_key must be 1..200 characters")
+    values = {
+        "dedupe_key": dedupe_key,
+        "kind": kind,
+        "tenant_id": tenant_id,
+        "person_id": person_id,
+        "team_id": team_id,
+        "round_id": round_id,
+        "payload": _payload(target, activity),
+        "status": PENDING,
+        "attempts": 0,
+        "not_before": utc(not_before or now),
+        "created_at": utc(now),
+    }
+    connection = session.connection()
+    statement: sa.Executable
+    if connection.dialect.name == "postgresql":
+        statement = (
+            postgresql.insert(_outbox)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[_c.dedupe_key])
+            .returning(_c.id)
+        )
+    elif connection.dialect.name == "sqlite":
+        statement = (
+            sqlite.insert(_outbox)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[_c.dedupe_key])
+            .returning(_c.id)
+        )
+    else:  # pragma: no cover - the service supports these two only
+        raise NotImplementedError(connection.dialect.name)
+    # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... RETURNING.
+    return connection.execute(statement).first() is not None
+
+
+def claim_due(
+    session: Session, *, owner: str, now: datetime, limit: int, lease_seconds: float
+) -> list[Claimed]:
+    """Lease up to `limit` due rows (pending, `not_before <= now`, no live lease) to `owner`
+    until `now + lease_seconds`, oldest first."""
+    if limit <= 0:
+        return []
+    now = utc(now)
+    until = now + timedelta(seconds=lease_seconds)
+    connection = session.connection()
+    due = (
+        sa.select(_c.id)
+        .where(
+            _c.status == PENDING,
+            _c.not_before <= now,
+            sa.or_(_c.lease_until.is_(None), _c.lease_until <= now),
+        )
+        .order_by(_c.not_before, _c.id)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        # Rows another process is claiming right now are skipped, not waited for.
+        due = due.with_for_update(skip_locked=True)
+    claim = (
+        sa.update(_outbox)
+        .where(_c.id.in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=until)
+        .returning(
+            _c.id,
+            _c.dedupe_key,
+            _c.kind,
+            _c.tenant_id,
+            _c.person_id,
+            _c.team_id,
+            _c.round_id,
+            _c.payload,
+            _c.attempts,
+            _c.not_before,
+        )
+    )
+    rows = sorted(connection.execute(claim).all(), key=lambda row: (utc(row.not_before), row.id))
+    claimed = []
+    for row in rows:
+        payload = json.loads(row.payload)
+        claimed.append(
+            Claimed(
+                id=row.id,
+                dedupe_key=row.dedupe_key,
+                kind=row.kind,
+                tenant_id=row.tenant_id,
+                person_id=row.person_id,
+                team_id=row.team_id,
+                round_id=row.round_id,
+                target=Target.from_json(payload["target"]),
+                activity=payload["activity"],
+                attempts=row.attempts,
+                lease_until=until,
+            )
+        )
+    return claimed
+
+
+def _leased(row_id: int, owner: str) -> sa.ColumnElement[bool]:
+    return sa.and_(_c.id == row_id, _c.status == PENDING, _c.lease_owner == owner)
+
+
+def _error(text: str | None) -> str | None:
+    return None if text is None else text[:MAX_ERROR_CHARS]
+
+
+def mark_sent(
+    session: Session,
+    *,
+    row_id: int,
+    owner: str,
+    now: datetime,
+    activity_id: str | None,
+    status: int = 201,
+) -> bool:
+    """Teams accepted the message. False if the row is no longer ours (nothing changed)."""
+    statement = (
+        sa.update(_outbox)
+        .where(_leased(row_id, owner))
+        .values(
+            status=SENT,
+            attempts=_c.attempts + 1,
+            sent_at=utc(now),
+            sent_activity_id=activity_id,
+            last_status=status,
+            last_error=None,
+            lease_until=None,
+        )
+    )
+    return session.connection().execute(statement).rowcount == 1
+
+
+def mark_retry(
+    session: Session,
+    *,
+    row_id: int,
+    owner: str,
+    not_before: datetime,
+    status: int | None,
+    error: str,
+) -> bool:
+    """A transient failure: count the attempt, try again at `not_before` (any process)."""
+    statement = (
+        sa.update(_outbox)
+        .where(_leased(row_id, owner))
+        .values(
+            attempts=_c.attempts + 1,
+            not_before=utc(not_before),
+            last_status=status,
+            last_error=_error(error),
+            lease_owner=None,
+            lease_until=None,
+        )
+    )
+    return session.connection().execute(statement).rowcount == 1
+
+
+def mark_failed(
+    session: Session,
+    *,
+    row_id: int,
+    owner: str,
+    status: int | None,
+    error: str,
+) -> bool:
+    """A permanent failure (or retries exhausted): the message will not be sent."""
+    statement = (
+        sa.update(_outbox)
+        .where(_leased(row_id, owner))
+        .values(
+            status=FAILED,
+            attempts=_c.attempts + 1,
+            last_status=status,
+            last_error=_error(error),
+            lease_until=None,
+        )
+    )
+    return session.connection().execute(statement).rowcount == 1
+
+
+def release(session: Session, *, row_id: int, owner: str, not_before: datetime) -> bool:
+    """Give a claimed row back unsent and without counting an attempt (the sender is stopping,
+    or the rate limit would keep it waiting longer than its lease)."""
+    statement = (
+        sa.update(_outbox)
+        .where(_leased(row_id, owner))
+        .values(not_before=utc(not_before), lease_owner=None, lease_until=None)
+    )
+    return session.connection().execute(statement).rowcount == 1
+
+
+def next_due(session: Session, now: datetime) -> datetime | None:
+    """When the earliest pending row becomes claimable (now or in the past if one is due):
+    its `not_before`, or the end of the lease a (perhaps dead) process holds on it."""
+    now = utc(now)
+    free = sa.select(sa.func.min(_c.not_before)).where(
+        _c.status == PENDING, sa.or_(_c.lease_until.is_(None), _c.lease_until <= now)
+    )
+    leased = sa.select(sa.func.min(sa.func.coalesce(_c.lease_until, _c.not_before))).where(
+        _c.status == PENDING, _c.lease_until > now
+    )
+    connection = session.connection()
+    moments: Iterable[datetime | None] = (
+        connection.execute(free).scalar(),
+        connection.execute(leased).scalar(),
+    )
+    found = [utc(moment) for moment in moments if moment is not None]
+    return min(found) if found else None
+
+
+def pending_count(session: Session) -> int:
+    return int(
+        session.connection()
+        .execute(sa.select(sa.func.count()).select_from(_outbox).where(_c.status == PENDING))
+        .scalar_one()
+    )
+
+
+def status_counts(session: Session, round_id: int) -> dict[str, int]:
+    """How many of a round's messages are pending, sent, failed and cancelled."""
+    rows = session.connection().execute(
+        sa.select(_c.status, sa.func.count()).where(_c.round_id == round_id).group_by(_c.status)
+    )
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in rows:
+        counts[str(status)] = int(count)
+    return counts
+
+
+def failures(session: Session, round_id: int) -> list[FailedMessage]:
+    """A round's messages that will not be sent, with what Teams said."""
+    rows = session.connection().execute(
+        sa.select(
+            _c.id,
+            _c.dedupe_key,
+            _c.kind,
+            _c.person_id,
+            _c.team_id,
+            _c.last_status,
+            _c.last_error,
+            _c.attempts,
+        )
+        .where(_c.round_id == round_id, _c.status == FAILED)
+        .order_by(_c.id)
+    )
+    return [
+        FailedMessage(
+            id=row.id,
+            dedupe_key=row.dedupe_key,
+            kind=row.kind,
+            person_id=row.person_id,
+            team_id=row.team_id,
+            status=row.last_status,
+            error=row.last_error or "",
+            attempts=row.attempts,
+        )
+        for row in rows
+    ]
