@@ -326,7 +326,9 @@ class ReminderPlan:
     def __str__(self) -> str:
         return ",".join(self.entries) if self.entries else "none"
 
-    def __len__(self) -> int:
+    @property
+    def count(self) -> int:
+        """How many reminders the plan has (a plan is not a container: `none` is not falsy)."""
         return len(self.entries)
 
     @property

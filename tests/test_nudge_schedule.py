@@ -104,12 +104,12 @@ def test_plan_parses_days_weeks_and_last_day() -> None:
     assert plan.last_day
     assert str(plan) == "3d,1w,last-day"
     assert ReminderPlan.parse(str(plan)) == plan
-    assert len(plan) == 3
+    assert plan.count == 3
 
 
 def test_plan_none_has_no_moments() -> None:
     plan = ReminderPlan.parse("none")
-    assert len(plan) == 0
+    assert plan.count == 0
     assert str(plan) == "none"
     assert plan.moments(OPENS, CLOSES, LONDON) == []
 
@@ -141,7 +141,7 @@ def test_plan_errors_name_the_bad_part(text: str, message: str) -> None:
 
 def test_plan_allows_ten_entries_and_a_trailing_comma() -> None:
     ten = ",".join(f"{n}d" for n in range(1, MAX_PLAN_ENTRIES + 1))
-    assert len(ReminderPlan.parse(ten + ",")) == MAX_PLAN_ENTRIES
+    assert ReminderPlan.parse(ten + ",").count == MAX_PLAN_ENTRIES
     assert issubclass(PlanError, ValueError)
 
 
