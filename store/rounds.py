@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from framework.content import Framework
+from rounds.schedule import PlanError, ReminderPlan
 from store.models import (
     Assessment,
     AuditEntry,
@@ -95,6 +96,10 @@ def create_round(
         raise RoundError("the round must close after it opens")
     if spec.closes_at <= now:
         raise RoundError("the closing time is already in the past")
+    try:
+        ReminderPlan.parse(spec.reminder_plan)
+    except PlanError as exc:
+        raise RoundError(f"reminder plan: {exc}") from None
     teams = _teams_by_teams_id(session, spec.team_ids)
     if missing := [tid for tid in dict.fromkeys(spec.team_ids) if tid not in teams]:
         raise RoundError(

@@ -112,6 +112,7 @@ async def test_round_commands_on_a_team_the_bot_was_added_to(
         (["--team", "19:ward7", "--opens", "+9d", "--closes", "+7d"], "must close after it opens"),
         (["--team", "19:ward7", "--closes", "someday"], "can't read 'someday'"),
         (["--team", "19:ward7", "--closes", "+7d", "--repeat-every", "often"], "as a period"),
+        (["--team", "19:ward7", "--closes", "+7d", "--reminders", "3d,soon"], "reminder plan: "),
     ],
 )
 def test_round_create_errors_are_one_line(
