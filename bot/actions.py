@@ -18,9 +18,12 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=False)]
 # Teams returns choice values as strings; accept exactly "1".."5" (or the int).
 LevelValue = Annotated[int, Field(ge=1, le=5)]
 
-Verb = Literal["start", "help", "answer", "skip", "back", "change", "submit", "restart"]
+Verb = Literal[
+    "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout"
+]
 VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart"}
 VERBS_WITH_QUESTION = {"answer", "skip", "back"}
+VERBS_WITH_ROUND = {"snooze", "optout"}
 
 
 class InvalidAction(Exception):
@@ -37,6 +40,7 @@ class CardAction(BaseModel):
     level: LevelValue | None = None
     comment: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     change_q: Annotated[int, Field(ge=1, le=1000)] | None = None
+    round: Id | None = None
 
 
 def _first_problem(error: ValidationError) -> str:
@@ -58,6 +62,8 @@ def parse_card_action(payload: Any, *, comment_max_chars: int) -> CardAction:
         ) from exc
     if action.verb in VERBS_WITH_ASSESSMENT and (action.aid is None or action.rev is None):
         raise InvalidAction("that card is missing which assessment it belongs to")
+    if action.verb in VERBS_WITH_ROUND and action.round is None:
+        raise InvalidAction("that card is missing which round it belongs to")
     if action.verb in VERBS_WITH_QUESTION and action.q is None:
         raise InvalidAction("that card is missing which question it belongs to")
     if action.comment is not None and len(action.comment) > comment_max_chars:

@@ -1,0 +1,48 @@
+"""Cards for assessment rounds as staff see them: the invitation and the nudge.
+Pure functions from view models to card JSON (see bot.cards.common for the rules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.cards.common import Card, card, execute, text
+
+
+@dataclass(frozen=True)
+class InvitationView:
+    round_id: int
+    round_name: str
+    team_names: tuple[str, ...]
+    closes_on: str  # e.g. "Friday 11 December"
+    question_count: int
+    minutes: int = 10
+    nudge: bool = False  # a reminder rather than the first invitation
+
+
+def invitation_card(view: InvitationView) -> Card:
+    teams = " and ".join(view.team_names) if view.team_names else "your team"
+    if view.nudge:
+        heading = f"A reminder: {view.round_name}"
+        lead = f"{teams} would still like your view. It closes on {view.closes_on}."
+    else:
+        heading = view.round_name
+        lead = (
+            f"{teams} is taking part in the NHS IMPACT self-assessment. "
+            f"It closes on {view.closes_on}."
+        )
+    body = [
+        text(heading, size="medium", weight="bolder", heading=True),
+        text(lead),
+        text(
+            f"{view.question_count} questions, about {view.minutes} minutes. Stop any time and "
+            "carry on later. Only you see your individual answers; teams see results only for "
+            "groups large enough to keep everyone anonymous."
+        ),
+    ]
+    data = {"round": view.round_id}
+    actions = [
+        execute("Start", "start", data, style="positive", inputs="none"),
+        execute("Remind me later", "snooze", data, inputs="none"),
+        execute("Stop reminding me", "optout", data, inputs="none"),
+    ]
+    return card(body, actions)
