@@ -577,3 +577,22 @@ async def test_the_assessment_never_runs_in_a_channel_or_group_chat(
         return session.exec(select(sa.func.count()).select_from(Person)).one()
 
     assert db.run_sync(people) == 0
+
+
+async def test_buttons_pressed_without_their_choice_ask_again(
+    teams_user: Callable[..., TeamsUser], db: Database
+) -> None:
+    user = teams_user()
+    await start(user)
+    card_id, _ = user.last_card()
+    await user.press("Next", {})  # a client that doesn't enforce isRequired
+    shown = card_text(card_of(user.connector.activity(user.conversation_id, card_id)) or {})
+    assert "Choose a level (or tap Skip) before Next. Nothing was changed." in shown
+    assert "Question 1 of 22" in shown
+    await answer_all(user, lambda _n: 2)
+    review_id, _ = user.last_card()
+    await user.press("Change answer", {})
+    shown = card_text(card_of(user.connector.activity(user.conversation_id, review_id)) or {})
+    assert "Choose the question you want to change" in shown
+    assert "Check your answers" in shown
+    assert len(answers_in_db(db, user)) == 22

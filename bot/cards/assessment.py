@@ -115,8 +115,6 @@ def review_card(view: ReviewView) -> Card:
             "id": CHANGE_INPUT,
             "label": "Change an answer",
             "style": "compact",
-            "isRequired": True,
-            "errorMessage": "Choose the question you want to change.",
             "placeholder": "Choose a question",
             "choices": [
                 {"title": f"{row.number}. {row.title}", "value": str(row.number)}

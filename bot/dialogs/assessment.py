@@ -124,7 +124,13 @@ class AssessmentDialog:
         if action.verb == "restart":
             return await self.restart(identity, action.aid, action.rev)
         if action.verb == "answer" and action.level is None:
-            return await self.ask_again(identity, action.aid)
+            return await self.ask_again(
+                identity, action.aid, "Choose a level (or tap Skip) before Next."
+            )
+        if action.verb == "change" and action.change_q is None:
+            return await self.ask_again(
+                identity, action.aid, "Choose the question you want to change, then Change answer."
+            )
         command = self._command(action)
         outcome = await self.db.run(lambda s: self.store.act(s, identity, action.aid or 0, command))
         return self._reply_to(identity, command, outcome)
@@ -177,10 +183,10 @@ class AssessmentDialog:
         )
         return Reply(replace=settled, send=[self._screen_card(result, identity)])
 
-    async def ask_again(self, identity: Identity, assessment_id: int) -> Reply:
-        """Next without a level (Teams enforces the choice; another client might not)."""
+    async def ask_again(self, identity: Identity, assessment_id: int, what: str) -> Reply:
+        """A button pressed without the choice it needs: the same card again, with a note."""
         snapshot = await self.db.run(lambda s: self.store.owned(s, identity, assessment_id))
-        note = "Choose a level (or tap Skip) before Next. Nothing was changed."
+        note = f"{what} Nothing was changed."
         if snapshot is None:
             return Reply(
                 replace=cards.notice_card(
