@@ -1,0 +1,238 @@
+"""Exports of a round's aggregated results: CSV and Excel.
+
+Only group figures, read through the `RoundResults` accessors, so a suppressed group's cells say
+"not enough responses" and nothing else. Never an individual answer, never a name, never a
+comment (comments are individual text; they are shown only in the bot, only where allowed).
+
+CSV: one row per (team, group, component or question). Excel: the same rows on a "Results"
+sheet, one row per team on "Teams", and a short "About" sheet saying what the figures mean.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+
+from framework.content import Framework, default_framework
+from rounds.results import GroupResult, RoundResults, TeamResult, level_label
+
+__all__ = ["NOT_ENOUGH", "ROUND_TOTAL", "export_csv", "export_xlsx", "result_rows", "team_rows"]
+
+NOT_ENOUGH = "not enough responses"
+ROUND_TOTAL = "All teams (whole round)"
+WHOLE_TEAM = "Whole team"
+WHOLE_ROUND = "Whole round"
+
+Cell = str | int | float
+
+
+def _columns(framework: Framework) -> list[str]:
+    return [
+        "round",
+        "team",
+        "group",
+        "responses",
+        "invited",
+        "response rate",
+        "item",
+        "number",
+        "title",
+        "answers",
+        *(f"{level.value} {level.name}" for level in framework.levels),
+        "median",
+        "median level",
+        "share at most common level",
+        "IQR",
+        "change since previous round",
+        "perception gap",
+    ]
+
+
+def _number(value: float | None) -> Cell:
+    return NOT_ENOUGH if value is None else round(value, 2)
+
+
+def _rate(submitted: int, roster: int | None) -> Cell:
+    if not roster:
+        return ""
+    return round(submitted / roster, 4)
+
+
+def _group_rows(
+    results: RoundResults,
+    framework: Framework,
+    team_name: str,
+    group_name: str,
+    group: GroupResult,
+    roster: int | None,
+    team: TeamResult | None,
+) -> Iterator[dict[str, Cell]]:
+    base: dict[str, Cell] = {
+        "round": results.name,
+        "team": team_name,
+        "group": group_name,
+        "responses": group.respondents,
+        "invited": "" if roster is None else roster,
+        "response rate": _rate(group.respondents, roster),
+    }
+    changes = team.change_since_previous() if team and group is team.figures else None
+    gaps = team.perception_gap() if team and group is team.figures else None
+    for component in group.components:
+        median = component.median()
+        histogram = component.histogram()
+        row = dict(base)
+        row.update(
+            {
+                "item": "component",
+                "number": component.number,
+                "title": component.name,
+                "answers": NOT_ENOUGH if histogram is None else histogram.total,
+                "median": _number(median),
+                "median level": NOT_ENOUGH if median is None else level_label(framework, median),
+                "share at most common level": NOT_ENOUGH,
+                "IQR": NOT_ENOUGH,
+                "change since previous round": "",
+                "perception gap": "",
+            }
+        )
+        for level in framework.levels:
+            row[f"{level.value} {level.name}"] = (
+                NOT_ENOUGH if histogram is None else histogram.counts[level.value - 1]
+            )
+        if histogram is not None:
+            row["share at most common level"] = _number(histogram.modal_share)
+            row["IQR"] = _number(histogram.iqr)
+        if changes is not None:
+            change = next(c for c in changes if c.number == component.number)
+            row["change since previous round"] = _number(change.delta())
+        if team is not None and group is team.figures and results.role_question:
+            gap = next((g for g in gaps or () if g.number == component.number), None)
+            row["perception gap"] = _number(gap.gap() if gap else None)
+        yield row
+    for question in group.questions:
+        histogram = question.histogram()
+        median = question.median()
+        row = dict(base)
+        row.update(
+            {
+                "item": "question",
+                "number": question.number,
+                "title": question.title,
+                "answers": NOT_ENOUGH if histogram is None else histogram.total,
+                "median": _number(median),
+                "median level": NOT_ENOUGH if median is None else level_label(framework, median),
+                "share at most common level": _number(question.modal_share()),
+                "IQR": _number(question.iqr()),
+                "change since previous round": "",
+                "perception gap": "",
+            }
+        )
+        for level in framework.levels:
+            row[f"{level.value} {level.name}"] = (
+                NOT_ENOUGH if histogram is None else histogram.counts[level.value - 1]
+            )
+        yield row
+
+
+def result_rows(
+    results: RoundResults, framework: Framework | None = None
+) -> Iterator[dict[str, Cell]]:
+    """Every row of the export: the whole round, then each team and its role groups."""
+    framework = framework or default_framework()
+    yield from _group_rows(
+        results, framework, ROUND_TOTAL, WHOLE_ROUND, results.whole, results.roster, None
+    )
+    for team in results.teams:
+        yield from _group_rows(
+            results, framework, team.name, WHOLE_TEAM, team.figures, team.roster, team
+        )
+        for group in team.role_groups:
+            yield from _group_rows(results, framework, team.name, group.label, group, None, None)
+
+
+def team_rows(
+    results: RoundResults, framework: Framework | None = None
+) -> Iterator[dict[str, Cell]]:
+    """One row per team (and the whole round): responses and component medians."""
+    framework = framework or default_framework()
+    entries: list[tuple[str, GroupResult, int]] = [(ROUND_TOTAL, results.whole, results.roster)]
+    entries += [(t.name, t.figures, t.roster) for t in results.teams]
+    for name, group, roster in entries:
+        row: dict[str, Cell] = {
+            "round": results.name,
+            "team": name,
+            "responses": group.respondents,
+            "invited": roster,
+            "response rate": _rate(group.respondents, roster),
+            "results": NOT_ENOUGH if group.suppressed else "shown",
+        }
+        for component in group.components:
+            row[f"{component.number}. {component.name} (median)"] = _number(component.median())
+        yield row
+
+
+def export_csv(results: RoundResults, path: Path | str, framework: Framework | None = None) -> None:
+    """The aggregated results of a round as CSV (UTF-8 with a byte-order mark, for Excel)."""
+    framework = framework or default_framework()
+    with Path(path).open("w", newline="", encoding="utf-8-sig") as handle:
+        writer = csv.DictWriter(handle, fieldnames=_columns(framework))
+        writer.writeheader()
+        for row in result_rows(results, framework):
+            writer.writerow(row)
+
+
+def _sheet(workbook: Workbook, title: str, columns: list[str], rows: list[dict[str, Cell]]) -> None:
+    sheet = workbook.create_sheet(title)
+    sheet.append(columns)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for row in rows:
+        sheet.append([row.get(column, "") for column in columns])
+    sheet.freeze_panes = "A2"
+    for index, column in enumerate(columns, start=1):
+        width = max([len(column), *(len(str(r.get(column, ""))) for r in rows[:200])])
+        sheet.column_dimensions[get_column_letter(index)].width = min(max(width + 2, 8), 60)
+
+
+def export_xlsx(
+    results: RoundResults, path: Path | str, framework: Framework | None = None
+) -> None:
+    """The aggregated results of a round as an Excel workbook."""
+    framework = framework or default_framework()
+    workbook = Workbook()
+    default = workbook.active
+    if default is not None:
+        workbook.remove(default)
+    teams = list(team_rows(results, framework))
+    team_columns = list(teams[0]) if teams else ["round", "team"]
+    _sheet(workbook, "Teams", team_columns, teams)
+    _sheet(workbook, "Results", _columns(framework), list(result_rows(results, framework)))
+    about = workbook.create_sheet("About")
+    notes: list[Any] = [
+        f"{results.name}: aggregated results per team. No individual answers, no names.",
+        f"A group's results are shown only with at least {results.min_group} responses, and only "
+        "when no smaller group could be worked out by subtracting other results; otherwise its "
+        f"cells say '{NOT_ENOUGH}'. Response counts are always shown.",
+        "Levels: "
+        + ", ".join(f"{level.value} {level.name}" for level in framework.levels)
+        + ". Medians between two levels are shown as x.5.",
+        "Share at most common level: the share of answers at the most frequent level "
+        "(agreement). IQR: the spread of the middle half of the answers, in levels.",
+        "Change since previous round: this round's median minus the previous round's, same team. "
+        "Perception gap: the leaders' median minus the frontline staff's.",
+    ]
+    for note in notes:
+        about.append([note])
+    about.column_dimensions["A"].width = 120
+    for row in about.iter_rows():
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    workbook.properties.creator = "impact-bot"
+    workbook.save(str(path))
