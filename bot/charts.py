@@ -1,0 +1,354 @@
+"""The summary chart: each component's median as a horizontal bar, drawn with Pillow.
+
+Made to be read at about 300 px wide (Teams on a phone shows card images at the card's width):
+the image is drawn at 2.4 times that, with text large enough to stay legible when scaled down.
+Component names sit on their own line above each bar, the median is printed at the end of each
+bar, and the axis names the levels (staggered on two lines so they never overlap). Meaning never
+depends on colour: one dark blue for every bar on white, numbers printed.
+
+Deterministic: the same results give the same bytes (no timestamps or metadata in the PNG), so
+the image can be served under a hash of its content (:class:`ChartCache`, :func:`chart_handler`).
+
+Figures come only through the `rounds.results` accessors, so a hidden group draws the
+"not enough responses" image, never a bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from threading import Lock
+
+from aiohttp import web
+from PIL import Image, ImageDraw, ImageFont
+
+from framework.content import Framework
+from rounds.results import TeamResult, format_level, level_label
+
+__all__ = [
+    "CHART_WIDTH",
+    "ChartCache",
+    "chart_alt_text",
+    "chart_handler",
+    "chart_token",
+    "chart_url",
+    "component_chart_png",
+]
+
+CHART_WIDTH = 720
+_MARGIN = 28
+_VALUE_SPACE = 84  # room right of the track for "3.5"
+_BAR_HEIGHT = 40
+
+_WHITE = (255, 255, 255)
+_TEXT = (33, 43, 50)  # NHS "black"
+_SUBTLE = (66, 84, 98)  # NHS dark grey
+_BAR = (0, 48, 135)  # NHS dark blue: 12.6:1 on white
+_TRACK = (232, 237, 238)  # NHS pale grey
+_GRID = (142, 154, 162)
+
+Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
+
+
+@dataclass(frozen=True)
+class _Fonts:
+    title: Font
+    label: Font
+    value: Font
+    axis: Font
+    note: Font
+
+
+def _fonts() -> _Fonts:
+    return _Fonts(
+        title=ImageFont.load_default(size=34),
+        label=ImageFont.load_default(size=28),
+        value=ImageFont.load_default(size=32),
+        axis=ImageFont.load_default(size=27),
+        note=ImageFont.load_default(size=25),
+    )
+
+
+def _width(draw: ImageDraw.ImageDraw, text: str, font: Font) -> float:
+    return draw.textlength(text, font=font)
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Font, width: float) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        trial = f"{current} {word}".strip()
+        if current and _width(draw, trial, font) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    if current:
+        lines.append(current)
+    return lines or [""]
+
+
+def _line_height(font: Font) -> int:
+    size = getattr(font, "size", 12)
+    return round(size * 1.25)
+
+
+def _text_block(
+    draw: ImageDraw.ImageDraw,
+    lines: list[str],
+    x: float,
+    y: float,
+    font: Font,
+    fill: tuple[int, int, int],
+    *,
+    bold: bool = False,
+) -> float:
+    for line in lines:
+        draw.text(
+            (x, y), line, font=font, fill=fill, stroke_width=1 if bold else 0, stroke_fill=fill
+        )
+        y += _line_height(font)
+    return y
+
+
+def _axis_labels(
+    draw: ImageDraw.ImageDraw, framework: Framework, x_of: Callable[[float], float], fonts: _Fonts
+) -> list[tuple[float, int, list[str]]]:
+    """(x, row, lines) for each level name, centred on its tick where it fits. Odd levels go on
+    the first row, between the neighbouring (even) ticks, whose lines run down to the second
+    row; even levels go on the second row. A name wraps when its space is too narrow."""
+    left, right = _MARGIN, CHART_WIDTH - _MARGIN
+    pad = 10
+    placed: list[tuple[float, int, list[str]]] = []
+    for level in framework.levels:
+        k = level.value
+        lo = left if k == 1 else x_of(k - 1) + pad
+        hi = right if k == len(framework.levels) else x_of(k + 1) - pad
+        text = f"{k} {level.name}"
+        lines = _wrap(draw, text, fonts.axis, hi - lo)
+        width = max(_width(draw, line, fonts.axis) for line in lines)
+        x0 = min(max(x_of(k) - width / 2, lo), hi - width)
+        placed.append((x0, 0 if k % 2 else 1, lines))
+    return placed
+
+
+def _is_hidden(team: TeamResult) -> bool:
+    return team.suppressed or all(c.median() is None for c in team.figures.components)
+
+
+def _hidden_message(team: TeamResult, min_group: int) -> str:
+    return (
+        f"Not enough responses to show results ({team.submitted} of {team.roster} responded; "
+        f"results appear from {min_group})"
+    )
+
+
+def component_chart_png(
+    team: TeamResult,
+    framework: Framework,
+    *,
+    round_name: str = "",
+    min_group: int = 5,
+) -> bytes:
+    """A PNG bar chart of the team's median level per component (1–5)."""
+    fonts = _fonts()
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    inner = CHART_WIDTH - 2 * _MARGIN
+    track_left = _MARGIN
+    track_right = CHART_WIDTH - _MARGIN - _VALUE_SPACE
+
+    def x_of(value: float) -> float:
+        return track_left + (track_right - track_left) * value / 5
+
+    title = _wrap(scratch, f"{team.name}: median level per component", fonts.title, inner)
+    subtitle_text = round_name
+    if not _is_hidden(team):
+        subtitle_text = f"{round_name} · {team.submitted} responses".strip(" ·")
+    subtitle = _wrap(scratch, subtitle_text, fonts.note, inner) if subtitle_text else []
+
+    # Measure first, then draw on an image of the right height.
+    rows: list[tuple[list[str], float | None]] = []
+    if not _is_hidden(team):
+        for component in team.figures.components:
+            label = _wrap(scratch, f"{component.number}. {component.name}", fonts.label, inner)
+            rows.append((label, component.median()))
+    axis = _axis_labels(scratch, framework, x_of, fonts) if rows else []
+
+    height = _MARGIN + _line_height(fonts.title) * len(title) + 6
+    height += _line_height(fonts.note) * len(subtitle) + 18
+    if rows:
+        for label, _ in rows:
+            height += _line_height(fonts.label) * len(label) + 4 + _BAR_HEIGHT + 20
+        axis_lines = [
+            max((len(lines) for _, r, lines in axis if r == row), default=1) for row in (0, 1)
+        ]
+        height += 18 + sum(_line_height(fonts.axis) * n for n in axis_lines) + 12
+    else:
+        message = _wrap(scratch, _hidden_message(team, min_group), fonts.label, inner - 40)
+        height += _line_height(fonts.label) * len(message) + 48
+    height += _MARGIN
+
+    image = Image.new("RGB", (CHART_WIDTH, height), _WHITE)
+    draw = ImageDraw.Draw(image)
+    y: float = _MARGIN
+    y = _text_block(draw, title, _MARGIN, y, fonts.title, _TEXT, bold=True) + 6
+    y = _text_block(draw, subtitle, _MARGIN, y, fonts.note, _SUBTLE) + 18
+
+    if not rows:
+        box_top = y
+        message = _wrap(scratch, _hidden_message(team, min_group), fonts.label, inner - 40)
+        box_bottom = box_top + _line_height(fonts.label) * len(message) + 32
+        draw.rectangle(
+            (_MARGIN, box_top, CHART_WIDTH - _MARGIN, box_bottom), outline=_TEXT, width=3
+        )
+        _text_block(draw, message, _MARGIN + 20, box_top + 16, fonts.label, _TEXT)
+        return _png(image)
+
+    bars: list[tuple[float, float | None]] = []
+    for label, median in rows:
+        y = _text_block(draw, label, _MARGIN, y, fonts.label, _TEXT) + 4
+        bars.append((y, median))
+        y += _BAR_HEIGHT + 20
+    plot_bottom = y - 20
+
+    # Track, gridlines at each level inside it, then the bars and their numbers.
+    for bar_top, _ in bars:
+        draw.rectangle((track_left, bar_top, track_right, bar_top + _BAR_HEIGHT), fill=_TRACK)
+        for value in range(1, 6):
+            x = round(x_of(value))
+            draw.line((x, bar_top, x, bar_top + _BAR_HEIGHT), fill=_GRID, width=2)
+    for bar_top, median in bars:
+        if median is None:
+            draw.text(
+                (track_left + 12, bar_top + _BAR_HEIGHT / 2),
+                "not enough answers",
+                font=fonts.axis,
+                fill=_TEXT,
+                anchor="lm",
+            )
+            continue
+        end = x_of(median)
+        draw.rectangle((track_left, bar_top, end, bar_top + _BAR_HEIGHT), fill=_BAR)
+        draw.text(
+            (end + 10, bar_top + _BAR_HEIGHT / 2),
+            format_level(median),
+            font=fonts.value,
+            fill=_TEXT,
+            anchor="lm",
+            stroke_width=1,
+            stroke_fill=_TEXT,
+        )
+
+    # The axis: a tick at each level and its name below, the even levels on a second row with a
+    # thin line up to their tick.
+    axis_y = plot_bottom + 6
+    draw.line((track_left, axis_y, track_right, axis_y), fill=_SUBTLE, width=2)
+    for value in range(1, 6):
+        x = round(x_of(value))
+        draw.line((x, axis_y, x, axis_y + 8), fill=_SUBTLE, width=2)
+    first_row_lines = max((len(lines) for _, r, lines in axis if r == 0), default=1)
+    row_tops = [axis_y + 12, axis_y + 12 + _line_height(fonts.axis) * first_row_lines + 6]
+    for x0, row, lines in axis:
+        _text_block(draw, lines, x0, row_tops[row], fonts.axis, _SUBTLE)
+    for level in framework.levels:
+        if level.value % 2 == 0:
+            x = round(x_of(level.value))
+            draw.line((x, axis_y + 8, x, row_tops[1] + 2), fill=_GRID, width=1)
+    return _png(image)
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=9)
+    return buffer.getvalue()
+
+
+def chart_alt_text(
+    team: TeamResult, framework: Framework, *, round_name: str = "", min_group: int = 5
+) -> str:
+    """The chart in words, for screen readers and clients that show no image."""
+    where = f"{team.name}, {round_name}" if round_name else team.name
+    if _is_hidden(team):
+        return f"{where}: {_hidden_message(team, min_group).lower()}."
+    lowest, highest = framework.levels[0], framework.levels[-1]
+    parts = [
+        f"Bar chart of the median level per component for {where} "
+        f"({team.submitted} responses), on a scale from 1 ({lowest.name}) to 5 ({highest.name})."
+    ]
+    for component in team.figures.components:
+        median = component.median()
+        if median is None:
+            parts.append(f"{component.name}: not enough answers.")
+        else:
+            parts.append(
+                f"{component.name}: {format_level(median)} ({level_label(framework, median)})."
+            )
+    return " ".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Serving: content-addressed PNGs
+# --------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def chart_token(png: bytes) -> str:
+    return hashlib.sha256(png).hexdigest()[:32]
+
+
+def chart_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/charts/{token}.png"
+
+
+class ChartCache:
+    """Rendered charts by content hash, the most recent `capacity` kept (thread-safe)."""
+
+    def __init__(self, capacity: int = 512) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._lock = Lock()
+
+    def put(self, png: bytes) -> str:
+        token = chart_token(png)
+        with self._lock:
+            self._items[token] = png
+            self._items.move_to_end(token)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+        return token
+
+    def get(self, token: str) -> bytes | None:
+        with self._lock:
+            png = self._items.get(token)
+            if png is not None:
+                self._items.move_to_end(token)
+            return png
+
+
+def chart_handler(cache: ChartCache) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET /charts/{token}.png → the PNG. Register as
+    ``app.router.add_get("/charts/{token}.png", chart_handler(cache))``."""
+
+    async def handle(request: web.Request) -> web.Response:
+        token = request.match_info.get("token", "")
+        if not _TOKEN.match(token):
+            return web.Response(status=404, text="no such chart")
+        png = cache.get(token)
+        if png is None:
+            return web.Response(status=404, text="no such chart")
+        etag = f'"{token}"'
+        headers = {
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "ETag": etag,
+            "X-Content-Type-Options": "nosniff",
+        }
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=png, content_type="image/png", headers=headers)
+
+    return handle
