@@ -27,7 +27,7 @@ from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
 from framework.content import Framework
-from rounds.results import TeamResult, format_level, level_label
+from rounds.results import RoundResults, TeamResult, format_level, level_label
 
 __all__ = [
     "CHART_WIDTH",
@@ -37,6 +37,7 @@ __all__ = [
     "chart_token",
     "chart_url",
     "component_chart_png",
+    "team_chart",
 ]
 
 CHART_WIDTH = 720
@@ -288,6 +289,16 @@ def chart_alt_text(
                 f"{component.name}: {format_level(median)} ({level_label(framework, median)})."
             )
     return " ".join(parts)
+
+
+def team_chart(results: RoundResults, team_id: int, framework: Framework) -> tuple[bytes, str]:
+    """The chart of one team in a round and its alt text (what the summary card needs)."""
+    team = results.team(team_id)
+    name, min_group = results.name, results.min_group
+    return (
+        component_chart_png(team, framework, round_name=name, min_group=min_group),
+        chart_alt_text(team, framework, round_name=name, min_group=min_group),
+    )
 
 
 # --------------------------------------------------------------------------------------------
