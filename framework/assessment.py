@@ -43,6 +43,7 @@ class Snapshot:
     question_count: int
     answers: Mapping[int, RecordedAnswer] = field(default_factory=dict)
     submitted_at: datetime | None = None
+    round_id: int | None = None
 
     @property
     def review_position(self) -> int:

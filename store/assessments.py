@@ -27,7 +27,7 @@ from framework.assessment import (
     resume_position,
 )
 from framework.content import Framework
-from store.models import Answer, Assessment, ConversationRef, Person
+from store.models import Answer, Assessment, ConversationRef, Person, Round, RoundParticipant
 
 Clock = Callable[[], datetime]
 
@@ -140,6 +140,7 @@ _OWNED_STATE = (
         col(Assessment.position),
         col(Assessment.revision),
         col(Assessment.submitted_at),
+        col(Assessment.round_id),
     )
     .join(Person, col(Person.id) == col(Assessment.person_id))
     .where(
@@ -193,7 +194,7 @@ class AssessmentStore:
         ).first()
         if row is None:
             return None
-        person_id, status, position, revision, submitted_at = row
+        person_id, status, position, revision, submitted_at, round_id = row
         return Snapshot(
             assessment_id=assessment_id,
             person_id=person_id,
@@ -203,6 +204,7 @@ class AssessmentStore:
             question_count=self.framework.question_count,
             answers=self._answers(session, assessment_id),
             submitted_at=submitted_at,
+            round_id=round_id,
         )
 
     def _answers(self, session: Session, assessment_id: int) -> dict[int, RecordedAnswer]:
@@ -225,6 +227,7 @@ class AssessmentStore:
             question_count=self.framework.question_count,
             answers={number: RecordedAnswer(level, comment) for number, level, comment in rows},
             submitted_at=assessment.submitted_at,
+            round_id=assessment.round_id,
         )
 
     def current(self, session: Session, identity: Identity) -> Snapshot | None:
@@ -247,14 +250,31 @@ class AssessmentStore:
 
     # -- changing -------------------------------------------------------------------------
 
-    def start_or_resume(self, session: Session, identity: Identity) -> Snapshot:
-        """The person's open assessment, at its first unanswered question; else a new one."""
+    def start_or_resume(
+        self, session: Session, identity: Identity, round_id: int | None = None
+    ) -> Snapshot:
+        """The person's open assessment, at its first unanswered question; else a new one.
+
+        From a round's invitation (`round_id`), the assessment is the round's: their open one is
+        adopted into the round if it belongs to none, and their participant row points at it.
+        If they already submitted for that round, the submitted one is shown (their profile).
+        """
         now = self.clock()
         person = ensure_person(session, identity, now)
         assert person.id is not None
+        participant = self._open_participant(session, round_id, person.id)
+        if participant is not None and participant.assessment_id is not None:
+            existing = session.get(Assessment, participant.assessment_id)
+            if existing is not None and existing.status == Status.SUBMITTED.value:
+                return self.snapshot(session, existing)
         assessment = self.open_assessment(session, person.id) or self._create(
             session, person.id, now
         )
+        if participant is not None:
+            if assessment.round_id is None:
+                assessment.round_id = participant.round_id
+            participant.assessment_id = assessment.id
+            session.flush()
         snapshot = self.snapshot(session, assessment)
         position = resume_position(snapshot)
         if position != snapshot.position:
@@ -262,6 +282,29 @@ class AssessmentStore:
                 return self.snapshot(session, self._reload(session, snapshot.assessment_id))
             return self._moved(snapshot, position, Status.IN_PROGRESS)
         return snapshot
+
+    @staticmethod
+    def _open_participant(
+        session: Session, round_id: int | None, person_id: int
+    ) -> RoundParticipant | None:
+        """Their place in that open round; without a round, the most recently opened open round
+        they are on and haven't submitted for (so typing `start` counts for the round too)."""
+        query = (
+            select(RoundParticipant)
+            .join(Round, col(Round.id) == col(RoundParticipant.round_id))
+            .outerjoin(Assessment, col(Assessment.id) == col(RoundParticipant.assessment_id))
+            .where(RoundParticipant.person_id == person_id, Round.status == "open")
+        )
+        if round_id is not None:
+            return session.exec(query.where(RoundParticipant.round_id == round_id)).first()
+        return session.exec(
+            query.where(
+                sa.or_(
+                    col(RoundParticipant.assessment_id).is_(None),
+                    col(Assessment.status) == Status.IN_PROGRESS.value,
+                )
+            ).order_by(col(Round.opened_at).desc())
+        ).first()
 
     def restart(
         self, session: Session, identity: Identity, assessment_id: int, token: int

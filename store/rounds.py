@@ -15,13 +15,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from framework.content import Framework
+from rounds.preferences import NudgePreferences
 from rounds.schedule import PlanError, ReminderPlan
 from store.assessments import Identity, ensure_person
 from store.models import (
     Assessment,
     AuditEntry,
     ConversationRef,
+    NudgePreference,
     OutboxMessage,
+    Person,
     Round,
     RoundParticipant,
     RoundParticipantTeam,
@@ -386,3 +389,87 @@ def participant_for(session: Session, round_id: int, person_id: int) -> RoundPar
             RoundParticipant.round_id == round_id, RoundParticipant.person_id == person_id
         )
     ).first()
+
+
+# ---- a participant's own choices: snooze, opt out, reminder preferences ---------------------
+
+
+@dataclass(frozen=True)
+class ParticipantView:
+    round_id: int
+    round_name: str
+    round_status: str
+    closes_at: datetime
+    person_id: int
+    person_time_zone: str | None
+    preferences: NudgePreferences
+
+
+def participant_view(session: Session, round_id: int, identity: Identity) -> ParticipantView | None:
+    """The person's place in a round, or None if they are not on its roster."""
+    row = session.exec(
+        select(Round, Person)
+        .join(RoundParticipant, col(RoundParticipant.round_id) == col(Round.id))
+        .join(Person, col(Person.id) == col(RoundParticipant.person_id))
+        .where(
+            Round.id == round_id,
+            Person.tenant_id == identity.tenant_id,
+            Person.teams_user_id == identity.teams_user_id,
+        )
+    ).first()
+    if row is None:
+        return None
+    round_, person = row
+    assert round_.id is not None
+    assert person.id is not None
+    return ParticipantView(
+        round_id=round_.id,
+        round_name=round_.name,
+        round_status=round_.status,
+        closes_at=round_.closes_at,
+        person_id=person.id,
+        person_time_zone=person.time_zone,
+        preferences=preferences_of(session, person.id),
+    )
+
+
+def preferences_of(session: Session, person_id: int) -> NudgePreferences:
+    row = session.get(NudgePreference, person_id)
+    if row is None:
+        return NudgePreferences.default()
+    return NudgePreferences.from_row(
+        row.days, row.window_start_minute, row.window_end_minute, row.away_until
+    )
+
+
+def save_preferences(
+    session: Session, person_id: int, preferences: NudgePreferences, now: datetime
+) -> None:
+    days, start, end, away_until = preferences.to_row()
+    row = session.get(NudgePreference, person_id)
+    if row is None:
+        row = NudgePreference(person_id=person_id, updated_at=now)
+        session.add(row)
+    row.days, row.window_start_minute, row.window_end_minute = days, start, end
+    row.away_until = away_until
+    row.updated_at = now
+
+
+def snooze(session: Session, round_id: int, person_id: int, until: datetime) -> None:
+    session.execute(
+        sa.update(RoundParticipant)
+        .where(
+            col(RoundParticipant.round_id) == round_id, col(RoundParticipant.person_id) == person_id
+        )
+        .values(snoozed_until=until)
+    )
+
+
+def opt_out(session: Session, round_id: int, person_id: int) -> None:
+    session.execute(
+        sa.update(RoundParticipant)
+        .where(
+            col(RoundParticipant.round_id) == round_id, col(RoundParticipant.person_id) == person_id
+        )
+        .values(opted_out=True)
+    )

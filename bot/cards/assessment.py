@@ -242,3 +242,9 @@ def help_card(question_count: int) -> Card:
         ],
         [execute("Start", "start", {}, style="positive", inputs="none")],
     )
+
+
+def round_notice_card(message: str, round_id: int, buttons: tuple[tuple[str, str], ...]) -> Card:
+    """A short message about a round, whose buttons act on that round."""
+    actions = [execute(title, verb, {"round": round_id}, inputs="none") for verb, title in buttons]
+    return card([text(message)], actions)

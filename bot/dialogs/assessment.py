@@ -41,6 +41,8 @@ from bot.cards.views import (
 from framework import assessment as domain
 from framework.content import Framework
 from framework.scoring import LevelSummary, profile
+from rounds.schedule import resolve_zone, snooze_until
+from store import rounds as rounds_store
 from store.assessments import AssessmentStore, Clock, Identity, Outcome
 from store.db import Database
 from store.models import utcnow
@@ -81,6 +83,7 @@ class AssessmentDialog:
         self.framework = framework
         self.zone = zone
         self.comment_max_chars = comment_max_chars
+        self.clock = clock
         self.store = AssessmentStore(framework, clock)
 
     # -- entry points ---------------------------------------------------------------------
@@ -113,7 +116,10 @@ class AssessmentDialog:
 
     async def on_action(self, identity: Identity, action: CardAction) -> Reply:
         if action.verb == "start":
-            return _acknowledge("Starting", await self.start(identity))
+            return _acknowledge("Starting", await self.start(identity, action.round))
+        if action.verb in ("snooze", "optout"):
+            assert action.round is not None  # checked by parse_card_action
+            return await self.round_choice(identity, action.verb, action.round)
         if action.verb == "help":
             return _acknowledge(
                 "Help", Reply(send=[cards.help_card(self.framework.question_count)])
@@ -137,9 +143,33 @@ class AssessmentDialog:
 
     # -- conversations --------------------------------------------------------------------
 
-    async def start(self, identity: Identity) -> Reply:
-        snapshot = await self.db.run(lambda s: self.store.start_or_resume(s, identity))
+    async def start(self, identity: Identity, round_id: int | None = None) -> Reply:
+        snapshot = await self.db.run(lambda s: self.store.start_or_resume(s, identity, round_id))
         return Reply(send=[self._screen_card(snapshot, identity)])
+
+    async def round_choice(self, identity: Identity, verb: str, round_id: int) -> Reply:
+        """ "Remind me later" and "Stop reminding me" on a round's invitation or nudge."""
+        view = await self.db.run(lambda s: rounds_store.participant_view(s, round_id, identity))
+        if view is None:
+            note = "That invitation isn't for you, so nothing was changed."
+            return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
+        zone = resolve_zone(view.person_time_zone, self.zone.key)
+        closes = view.closes_at.astimezone(zone)
+        if view.round_status != "open":
+            note = f"{view.round_name} has closed, so there is nothing to remind you about."
+            return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
+        if verb == "snooze":
+            until = snooze_until(self.clock(), view.preferences.window(zone))
+            await self.db.run(lambda s: rounds_store.snooze(s, round_id, view.person_id, until))
+            text = f"⏰ OK, I'll remind you on {until.astimezone(zone):%A %-d %B at %H:%M}."
+        else:
+            await self.db.run(lambda s: rounds_store.opt_out(s, round_id, view.person_id))
+            text = (
+                f"✓ OK, no more reminders for {view.round_name}. You can still answer until "
+                f"{closes:%A %-d %B}."
+            )
+        buttons = (("start", "Start"),)
+        return Reply(replace=cards.round_notice_card(text, round_id, buttons))
 
     async def status(self, identity: Identity) -> Reply:
         snapshot = await self.db.run(lambda s: self.store.current(s, identity))

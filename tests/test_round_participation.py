@@ -1,0 +1,130 @@
+"""What staff do with a round's invitation: start (the answers count for the round), remind me
+later, stop reminding me; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.app import ADAPTER_KEY, create_app
+from bot.config import Settings
+from bot.rounds_opener import RoundOpener
+from framework.content import default_framework
+from store.db import Database
+from store.models import Assessment, RoundParticipant
+from store.rounds import RoundSpec, create_round
+from tests.conftest import Clock, serve
+from tests.fakes.connector import FakeConnector
+from tests.fakes.teams_client import TeamsUser, card_text
+from tests.test_rounds_open import member
+
+WARD = "19:ward7@thread.tacv2"
+
+
+@pytest.fixture
+async def round_with_staff(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: Any,
+) -> Any:
+    app = create_app(settings_factory(), db=db, clock=clock)
+    runner, url = await serve(app)
+    lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+    await lead.add_bot_to_team(WARD, "Ward 7")
+    connector.conversations[WARD].members = [member(n, lead.tenant_id) for n in range(3)]
+    framework = default_framework()
+    spec = RoundSpec("Winter 2026", (WARD,), clock.now, clock.now + timedelta(days=14), "3d")
+    round_id = db.run_sync(
+        lambda s: create_round(s, spec, framework=framework, actor="t", now=clock.now).id
+    )
+    await RoundOpener(db, app[ADAPTER_KEY], settings_factory(), framework).open_due(clock.now)
+
+    def staff(n: int) -> TeamsUser:
+        person = TeamsUser(
+            bot_url=url,
+            connector=connector,
+            session=http,
+            user_id=f"29:staff-{n}",
+            name=f"Staff {n}",
+        )
+        person.tenant_id = lead.tenant_id
+        return person
+
+    yield round_id, staff, url
+    await runner.cleanup()
+
+
+def participant(db: Database, round_id: int, teams_user_id: str) -> RoundParticipant:
+    def read(session: Any) -> RoundParticipant:
+        from store.models import Person
+
+        return session.exec(
+            select(RoundParticipant)
+            .join(Person, Person.id == RoundParticipant.person_id)
+            .where(RoundParticipant.round_id == round_id, Person.teams_user_id == teams_user_id)
+        ).one()
+
+    return db.run_sync(read)
+
+
+async def test_start_from_the_invitation_counts_for_the_round(
+    round_with_staff: Any, db: Database
+) -> None:
+    round_id, staff, _url = round_with_staff
+    person = staff(1)
+    await person.execute("invitation", "start", {"verb": "start", "round": round_id})
+    _, card = person.last_card()
+    assert "Question 1 of 22" in card_text(card)
+    row = participant(db, round_id, "29:staff-1")
+    assessment = db.run_sync(lambda s: s.get(Assessment, row.assessment_id))
+    assert assessment.round_id == round_id
+
+
+async def test_typing_start_also_counts_for_the_open_round(
+    round_with_staff: Any, db: Database
+) -> None:
+    round_id, staff, _url = round_with_staff
+    person = staff(2)
+    await person.say("start")
+    row = participant(db, round_id, "29:staff-2")
+    assert row.assessment_id is not None
+
+
+async def test_remind_me_later_snoozes_to_the_next_working_morning(
+    round_with_staff: Any, db: Database
+) -> None:
+    round_id, staff, _url = round_with_staff
+    person = staff(0)
+    # the clock says Wednesday 25 November 2026, 10:00 in London
+    result = await person.execute("invitation", "snooze", {"verb": "snooze", "round": round_id})
+    text = card_text(result.body["value"])
+    assert "I'll remind you on Thursday 26 November at 09:00" in text
+    row = participant(db, round_id, "29:staff-0")
+    assert row.snoozed_until == datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    assert "Start" in text
+
+
+async def test_stop_reminding_me_opts_out_but_still_allows_answering(
+    round_with_staff: Any, db: Database
+) -> None:
+    round_id, staff, _url = round_with_staff
+    person = staff(0)
+    result = await person.execute("invitation", "optout", {"verb": "optout", "round": round_id})
+    assert "no more reminders for Winter 2026" in card_text(result.body["value"])
+    assert participant(db, round_id, "29:staff-0").opted_out is True
+
+
+async def test_someone_not_on_the_roster_cannot_snooze_the_round(
+    round_with_staff: Any, db: Database
+) -> None:
+    round_id, staff, _url = round_with_staff
+    stranger = staff(99)
+    result = await stranger.execute("x", "optout", {"verb": "optout", "round": round_id})
+    assert "isn't for you" in card_text(result.body["value"])
+    assert participant(db, round_id, "29:staff-0").opted_out is False
