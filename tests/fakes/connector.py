@@ -10,22 +10,63 @@ and records them:
     GET  /v3/conversations/{c}/pagedmembers                 roster page             200
 
 Unknown conversations get 404 ConversationNotFound; updates of unknown activities 404
-ActivityNotFound (as Teams does). `fail_next` queues injected failures (429 with Retry-After,
-503, 403 ...) in Teams' error shape. Used by the tests and the benchmarks; it is the only fake
-in the stack.
+ActivityNotFound (as Teams does). Creating the 1:1 chat with someone who already has one returns
+the same conversation, as Teams does. `fail_next` queues injected failures (429 with Retry-After,
+503, 403 ...) in Teams' error shape; `fail_conversation` / `fail_create_for` make every request
+to one conversation / every creation of one person's chat fail (a blocked user, say).
+
+Teams' rate limits, when `limits` is given (off by default: a turn's replies in the
+conversation tests need not care). Microsoft documents sliding windows per bot per conversation
+(7 operations per second, 8 per 2 s, 60 per 30 s, 1,800 per hour) and 50 requests per second
+per app per tenant, where every request counts, creating a conversation too. Each request is
+counted when it arrives, in its tenant's window and (send, reply, update) its conversation's
+window; one that arrives while a window is full is a *violation*: it is answered 429 Throttled
+with a Retry-After and recorded in `violations`, which a correct sender keeps empty. The limits
+can be multiplied by one factor (`TeamsLimits.scaled`) to shorten benchmarks.
+
+Besides, `throttle_share` and `unavailable_share` answer that share of requests 429 Throttled
+(Retry-After `retry_after` seconds) or 503, at random from a seeded generator: Teams throttles
+for its own reasons too. These are not violations.
+
+`hold()` makes requests wait, unanswered and unprocessed, until `release()`; a held request
+whose client went away in the meantime (a killed process) is dropped without effect, like a
+request that never reached Teams. The crash test uses it to choose its kill point.
+
+Used by the tests and the benchmarks; it is the only fake in the stack.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import json
-from collections import deque
+import random
+import time
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+Window = tuple[int, float]  # (at most this many requests, in any this many seconds)
+
+
+@dataclass(frozen=True)
+class TeamsLimits:
+    """Teams' documented limits for a bot (learn.microsoft.com/microsoftteams/platform/bots/
+    how-to/rate-limit): per conversation, and per app per tenant."""
+
+    per_conversation: tuple[Window, ...] = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
+    per_tenant: tuple[Window, ...] = ((50, 1.0),)
+
+    def scaled(self, factor: float) -> TeamsLimits:
+        """Every count times `factor` (windows unchanged): the same run, `factor` times faster."""
+        return TeamsLimits(
+            per_conversation=tuple((int(n * factor), w) for n, w in self.per_conversation),
+            per_tenant=tuple((int(n * factor), w) for n, w in self.per_tenant),
+        )
 
 
 @dataclass
@@ -37,6 +78,8 @@ class Call:
     activity_id: str | None
     body: dict[str, Any]
     status: int
+    tenant_id: str = ""
+    at: float = 0.0
 
 
 @dataclass
@@ -47,31 +90,94 @@ class Failure:
     kinds: frozenset[str] = frozenset({"send", "reply", "update", "create"})
 
 
+@dataclass(frozen=True)
+class Violation:
+    """A request that arrived while one of Teams' windows was already full."""
+
+    key: str  # "tenant:<id>" or "conversation:<id>"
+    window: Window
+    kind: str
+    at: float
+
+
 @dataclass
 class ConversationState:
     members: list[dict[str, Any]] = field(default_factory=list)
     # activity id -> the activity as Teams currently shows it (updates replace it)
     activities: dict[str, dict[str, Any]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    tenant_id: str = ""
 
 
 def teams_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
-class FakeConnector:
+class _Windows:
+    """Arrival times per key, and whether one more arrival would overfill a window."""
+
     def __init__(self) -> None:
+        self._arrivals: dict[str, deque[float]] = {}
+
+    def arrive(self, key: str, windows: tuple[Window, ...], now: float) -> tuple[Window, float]:
+        """Record an arrival. Returns the first window that was already full (or (0, 0.0)) and
+        how long until it would have had room."""
+        arrivals = self._arrivals.setdefault(key, deque())
+        longest = max(w for _, w in windows)
+        while arrivals and arrivals[0] <= now - longest:
+            arrivals.popleft()
+        full: tuple[Window, float] = ((0, 0.0), 0.0)
+        ordered = list(arrivals)
+        for count, seconds in windows:
+            inside = len(ordered) - bisect.bisect_right(ordered, now - seconds)
+            if inside >= count:
+                # the arrival that has to leave the window before another fits
+                oldest = ordered[len(ordered) - count]
+                full = ((count, seconds), max(oldest + seconds - now, 0.001))
+                break
+        arrivals.append(now)
+        return full
+
+
+class FakeConnector:
+    def __init__(
+        self,
+        *,
+        limits: TeamsLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        throttle_share: float = 0.0,
+        unavailable_share: float = 0.0,
+        retry_after: float = 1.0,
+        seed: int = 0,
+    ) -> None:
         self.calls: list[Call] = []
         self.conversations: dict[str, ConversationState] = {}
+        self.limits = limits
+        self.clock = clock
+        self.throttle_share = throttle_share
+        self.unavailable_share = unavailable_share
+        self.retry_after = retry_after
+        self.violations: list[Violation] = []
+        self.requests: Counter[str] = Counter()  # kind -> requests that arrived (not dropped)
+        self.throttled = 0  # random 429s answered (not violations)
+        self.unavailable = 0  # random 503s answered
+        self.dropped: list[Call] = []  # held requests whose client had gone
+        self._random = random.Random(seed)
+        self._windows = _Windows()
         self._failures: deque[Failure] = deque()
+        self._conversation_failures: dict[str, Failure] = {}
+        self._create_failures: dict[str, Failure] = {}
+        self._personal_chats: dict[tuple[str, str], str] = {}  # (tenant, user id) -> chat id
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
+        self._gate: asyncio.Event | None = None
+        self._held: list[web.Request] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def start(self) -> str:
+    async def start(self, port: int = 0) -> str:
         app = web.Application(client_max_size=1024 * 1024)
         app.router.add_post("/v3/conversations", self._create)
         app.router.add_post("/v3/conversations/{cid}/activities", self._send)
@@ -80,25 +186,53 @@ class FakeConnector:
         app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._members)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}/"
         return self.url
 
     async def stop(self) -> None:
+        self.release()
         if self._runner is not None:
             await self._runner.cleanup()
 
     # -- test controls --------------------------------------------------------------------
 
     def add_conversation(
-        self, conversation_id: str, members: list[dict[str, Any]] | None = None
+        self,
+        conversation_id: str,
+        members: list[dict[str, Any]] | None = None,
+        *,
+        tenant_id: str = "",
     ) -> None:
-        self.conversations.setdefault(conversation_id, ConversationState(members=members or []))
+        self.conversations.setdefault(
+            conversation_id, ConversationState(members=members or [], tenant_id=tenant_id)
+        )
+
+    def remove_conversation(self, conversation_id: str) -> None:
+        """The chat is gone (e.g. the person left the organisation): 404 from now on."""
+        self.conversations.pop(conversation_id, None)
+        for key, chat in list(self._personal_chats.items()):
+            if chat == conversation_id:
+                del self._personal_chats[key]
 
     def fail_next(self, count: int, failure: Failure) -> None:
         self._failures.extend([failure] * count)
+
+    def fail_conversation(self, conversation_id: str, failure: Failure | None) -> None:
+        """Every request to this conversation fails so (None: stop failing)."""
+        if failure is None:
+            self._conversation_failures.pop(conversation_id, None)
+        else:
+            self._conversation_failures[conversation_id] = failure
+
+    def fail_create_for(self, user_id: str, failure: Failure | None) -> None:
+        """Creating the 1:1 chat with this user fails so (None: stop failing)."""
+        if failure is None:
+            self._create_failures.pop(user_id, None)
+        else:
+            self._create_failures[user_id] = failure
 
     def activity(self, conversation_id: str, activity_id: str) -> dict[str, Any]:
         return self.conversations[conversation_id].activities[activity_id]
@@ -114,25 +248,106 @@ class FakeConnector:
         """What Teams does with an Action.Execute invoke response: the card changes in place."""
         self.conversations[conversation_id].activities[activity_id] = activity
 
+    def personal_chat(self, tenant_id: str, user_id: str) -> str | None:
+        """The 1:1 chat created with this user, if any."""
+        return self._personal_chats.get((tenant_id, user_id))
+
+    def received(self) -> Counter[str]:
+        """Messages accepted per conversation (sends and replies; what people were shown)."""
+        return Counter(
+            call.conversation_id
+            for call in self.calls
+            if call.kind in ("send", "reply") and call.status == 201
+        )
+
+    def accepted(self, kind: str) -> int:
+        return sum(1 for call in self.calls if call.kind == kind and call.status < 300)
+
     async def wait_for(self, predicate: Callable[[], bool], within_s: float = 10.0) -> None:
         async with self._changed:
             await asyncio.wait_for(self._changed.wait_for(predicate), within_s)
 
+    # -- holding requests -----------------------------------------------------------------
+
+    def hold(self) -> None:
+        """Requests arriving from now on wait, unprocessed, until `release()`."""
+        if self._gate is None:
+            self._gate = asyncio.Event()
+
+    def release(self) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.set()
+
+    @property
+    def held(self) -> int:
+        return len(self._held)
+
+    @property
+    def held_disconnected(self) -> int:
+        """Held requests whose client has gone away."""
+        return sum(1 for request in self._held if _gone(request))
+
+    async def _wait_at_gate(self, request: web.Request) -> bool:
+        """False if the request was held and its client went away meanwhile (drop it)."""
+        gate = self._gate
+        if gate is None:
+            return True
+        self._held.append(request)
+        await self._notify()
+        try:
+            await gate.wait()
+        finally:
+            self._held.remove(request)
+        return not _gone(request)
+
     # -- handlers -------------------------------------------------------------------------
 
-    def _injected(self, kind: str) -> web.Response | None:
+    def _injected(self, kind: str, conversation_id: str = "") -> web.Response | None:
+        failure: Failure | None = None
         if self._failures and kind in self._failures[0].kinds:
             failure = self._failures.popleft()
-            response = teams_error(failure.status, failure.code, f"injected {failure.code}")
-            if failure.retry_after is not None:
-                response.headers["Retry-After"] = f"{failure.retry_after:g}"
-            return response
+        elif conversation_id in self._conversation_failures:
+            candidate = self._conversation_failures[conversation_id]
+            failure = candidate if kind in candidate.kinds else None
+        if failure is None:
+            return None
+        return _error_response(failure.status, failure.code, f"injected {failure.code}", failure)
+
+    def _limited(self, kind: str, tenant_id: str, conversation_id: str) -> web.Response | None:
+        """Count the request in Teams' windows; 429 if one was already full (a violation), or
+        a random 429 / 503 if configured."""
+        self.requests[kind] += 1
+        now = self.clock()
+        if self.limits is not None:
+            keys = [(f"tenant:{tenant_id}", self.limits.per_tenant)]
+            if conversation_id and kind in ("send", "reply", "update"):
+                keys.append((f"conversation:{conversation_id}", self.limits.per_conversation))
+            for key, windows in keys:
+                window, wait = self._windows.arrive(key, windows, now)
+                if window[0]:
+                    self.violations.append(Violation(key, window, kind, now))
+                    return _error_response(
+                        429, "Throttled", f"{key} over {window[0]} per {window[1]:g}s", wait
+                    )
+        if kind in ("send", "reply", "update", "create"):
+            draw = self._random.random()
+            if draw < self.throttle_share:
+                self.throttled += 1
+                return _error_response(429, "Throttled", "Too many requests", self.retry_after)
+            if draw < self.throttle_share + self.unavailable_share:
+                self.unavailable += 1
+                return _error_response(503, "ServiceUnavailable", "Service unavailable")
         return None
 
-    async def _record(self, call: Call) -> None:
-        self.calls.append(call)
+    async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    async def _record(self, call: Call) -> None:
+        call.at = self.clock()
+        self.calls.append(call)
+        await self._notify()
 
     async def _body(self, request: web.Request) -> dict[str, Any] | web.Response:
         try:
@@ -143,23 +358,40 @@ class FakeConnector:
             return teams_error(400, "BadArgument", "Expected an object")
         return body
 
+    def _tenant(self, cid: str, body: dict[str, Any]) -> str:
+        state = self.conversations.get(cid)
+        if state is not None and state.tenant_id:
+            return state.tenant_id
+        conversation = body.get("conversation") or {}
+        tenant = (body.get("channelData") or {}).get("tenant") or {}
+        return str(conversation.get("tenantId") or tenant.get("id") or "")
+
     async def _post_activity(self, request: web.Request, kind: str) -> web.Response:
         cid = request.match_info["cid"]
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        tenant = self._tenant(cid, body)
+        if not await self._wait_at_gate(request):
+            self.dropped.append(Call(kind, cid, None, body, 0, tenant))
+            return teams_error(499, "ClientGone", "client went away while held")
+        if (limited := self._limited(kind, tenant, cid)) is not None:
+            await self._record(Call(kind, cid, None, body, limited.status, tenant))
+            return limited
         if cid not in self.conversations:
+            await self._record(Call(kind, cid, None, body, 404, tenant))
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
-        if (injected := self._injected(kind)) is not None:
-            await self._record(Call(kind, cid, None, body, injected.status))
+        if (injected := self._injected(kind, cid)) is not None:
+            await self._record(Call(kind, cid, None, body, injected.status, tenant))
             return injected
         if len(json.dumps(body)) > 40_000:  # Teams' message size limit is about 40 KB
+            await self._record(Call(kind, cid, None, body, 413, tenant))
             return teams_error(413, "MessageSizeTooBig", "Activity is too big")
         activity_id = f"1:{next(self._ids)}"
         state = self.conversations[cid]
         state.activities[activity_id] = body
         state.order.append(activity_id)
-        await self._record(Call(kind, cid, activity_id, body, 201))
+        await self._record(Call(kind, cid, activity_id, body, 201, tenant))
         return web.json_response({"id": activity_id}, status=201)
 
     async def _send(self, request: web.Request) -> web.Response:
@@ -173,28 +405,57 @@ class FakeConnector:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        tenant = self._tenant(cid, body)
+        if not await self._wait_at_gate(request):
+            self.dropped.append(Call("update", cid, aid, body, 0, tenant))
+            return teams_error(499, "ClientGone", "client went away while held")
+        if (limited := self._limited("update", tenant, cid)) is not None:
+            await self._record(Call("update", cid, aid, body, limited.status, tenant))
+            return limited
         if cid not in self.conversations:
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
-        if (injected := self._injected("update")) is not None:
-            await self._record(Call("update", cid, aid, body, injected.status))
+        if (injected := self._injected("update", cid)) is not None:
+            await self._record(Call("update", cid, aid, body, injected.status, tenant))
             return injected
         if aid not in self.conversations[cid].activities:
             return teams_error(404, "ActivityNotFound", "Activity not found.")
         self.conversations[cid].activities[aid] = body
-        await self._record(Call("update", cid, aid, body, 200))
+        await self._record(Call("update", cid, aid, body, 200, tenant))
         return web.json_response({"id": aid}, status=200)
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        tenant = str(
+            body.get("tenantId")
+            or body.get("tenantID")
+            or ((body.get("channelData") or {}).get("tenant") or {}).get("id")
+            or ""
+        )
+        if not await self._wait_at_gate(request):
+            self.dropped.append(Call("create", "", None, body, 0, tenant))
+            return teams_error(499, "ClientGone", "client went away while held")
+        if (limited := self._limited("create", tenant, "")) is not None:
+            await self._record(Call("create", "", None, body, limited.status, tenant))
+            return limited
         if (injected := self._injected("create")) is not None:
-            await self._record(Call("create", "", None, body, injected.status))
+            await self._record(Call("create", "", None, body, injected.status, tenant))
             return injected
         members = body.get("members") or []
-        cid = f"a:personal-{next(self._ids)}"
-        self.add_conversation(cid, members)
-        await self._record(Call("create", cid, None, body, 201))
+        personal = not body.get("isGroup") and len(members) == 1
+        if personal:
+            user_id = str(members[0].get("id") or "")
+            if (failure := self._create_failures.get(user_id)) is not None:
+                await self._record(Call("create", "", None, body, failure.status, tenant))
+                return _error_response(failure.status, failure.code, "injected", failure)
+            # Teams has one 1:1 chat per bot and person: creating it again returns it.
+            cid = self._personal_chats.get((tenant, user_id)) or f"a:personal-{next(self._ids)}"
+            self._personal_chats[(tenant, user_id)] = cid
+        else:
+            cid = f"a:personal-{next(self._ids)}"
+        self.add_conversation(cid, members, tenant_id=tenant)
+        await self._record(Call("create", cid, None, body, 201, tenant))
         return web.json_response({"id": cid, "serviceUrl": self.url}, status=201)
 
     async def _members(self, request: web.Request) -> web.Response:
@@ -210,3 +471,18 @@ class FakeConnector:
             body["continuationToken"] = str(start + page_size)
         await self._record(Call("members", cid, None, {}, 200))
         return web.json_response(body)
+
+
+def _gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _error_response(
+    status: int, code: str, message: str, retry_after: Failure | float | None = None
+) -> web.Response:
+    response = teams_error(status, code, message)
+    seconds = retry_after.retry_after if isinstance(retry_after, Failure) else retry_after
+    if seconds is not None:
+        response.headers["Retry-After"] = f"{seconds:g}"
+    return response
