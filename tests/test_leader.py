@@ -17,7 +17,6 @@ from scheduler.leader import LEADER_LOCK_KEY, LeaderElection
 from store.db import normalise_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-FAST = {"retry_seconds": 0.1, "check_seconds": 0.1, "timeout_seconds": 2.0}
 HANDOVER_TIMEOUT = 10.0  # seconds; handover is expected within one retry interval
 
 HOLD_LEADERSHIP = """
@@ -52,8 +51,12 @@ async def elections() -> AsyncIterator[list[LeaderElection]]:
         await election.release()
 
 
+def fast_election(url: str) -> LeaderElection:
+    return LeaderElection(url, retry_seconds=0.1, check_seconds=0.1, timeout_seconds=2.0)
+
+
 def _new(made: list[LeaderElection], url: str) -> LeaderElection:
-    election = LeaderElection(url, **FAST)
+    election = fast_election(url)
     made.append(election)
     return election
 
@@ -115,7 +118,7 @@ async def test_run_hands_over_when_the_leaders_connection_dies(
     events: list[tuple[str, str]] = []
     stop = asyncio.Event()
 
-    def callbacks(name: str) -> tuple[Callable[[], Awaitable[None]], ...]:
+    def callbacks(name: str) -> tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]:
         async def elected() -> None:
             events.append((name, "elected"))
 
@@ -141,7 +144,9 @@ async def test_run_hands_over_when_the_leaders_connection_dies(
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             terminated = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                " WHERE locktype = 'advisory' AND granted AND objid::bigint = %s",
+                " WHERE locktype = 'advisory' AND granted AND objid::bigint = %s"
+                " AND database = (SELECT oid FROM pg_database"
+                "                 WHERE datname = current_database())",
                 (LEADER_LOCK_KEY,),
             ).fetchall()
         assert terminated == [(True,)]
@@ -204,7 +209,7 @@ async def test_run_steps_down_when_starting_fails_and_tries_again(
 
 async def test_sqlite_leader_lock_is_a_file_beside_the_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'impact.db'}"
-    election = LeaderElection(url, **FAST)
+    election = fast_election(url)
     assert await election.acquire()
     assert (tmp_path / "impact.db.leader").exists()
     await election.release()
