@@ -1,0 +1,84 @@
+"""The jobs the rounds table asks for. Each is named after what it does, so it is idempotent.
+
+| Round                                              | Job               | When           |
+|----------------------------------------------------|-------------------|----------------|
+| scheduled                                          | `round:N:open`    | `opens_at`     |
+| open                                               | `round:N:close`   | `closes_at`    |
+| closed, `repeat_every` set, not paused, no successor | `round:N:repeat` | `closes_at`    |
+| any round open                                     | `nudges:tick`     | every minute   |
+
+A cancelled round asks for nothing, so its jobs are removed at the next reconcile. Each step's
+handler records its work in the table (status `open`, status `closed`, a successor round with
+`previous_round_id = N`), and the job is no longer asked for; until then a failed step is retried
+at every reconcile. Handlers are registered under the names below (`OPEN_ROUND`, ...), each as
+`async def handler(key, now)` with `key` the round id as text (empty for `nudges:tick`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from scheduler.service import JobSpec
+from store.db import Database
+from store.models import Round
+
+OPEN_ROUND = "round.open"
+CLOSE_ROUND = "round.close"
+REPEAT_ROUND = "round.repeat"
+NUDGES_TICK = "nudges.tick"
+
+NUDGE_TICK_EVERY = timedelta(minutes=1)
+
+
+class RoundJobs:
+    """A `JobSource` over the rounds table."""
+
+    def __init__(self, db: Database, *, nudge_every: timedelta = NUDGE_TICK_EVERY) -> None:
+        self._db = db
+        self._nudge_every = nudge_every
+
+    async def desired_jobs(self, now: datetime) -> list[JobSpec]:
+        return await self._db.run(self._read)
+
+    def _read(self, session: Session) -> list[JobSpec]:
+        successor = aliased(Round)
+        has_successor = (
+            sa.select(col(successor.id))
+            .where(col(successor.previous_round_id) == col(Round.id))
+            .exists()
+        )
+        rounds = session.exec(
+            select(Round)
+            .where(
+                sa.or_(
+                    col(Round.status).in_(("scheduled", "open")),
+                    sa.and_(
+                        col(Round.status) == "closed",
+                        col(Round.repeat_every).is_not(None),
+                        col(Round.repeat_paused).is_(False),
+                        ~has_successor,
+                    ),
+                )
+            )
+            .order_by(col(Round.id))
+        ).all()
+        jobs: list[JobSpec] = []
+        for round_ in rounds:
+            key = str(round_.id)
+            if round_.status == "scheduled":
+                jobs.append(JobSpec(f"round:{key}:open", OPEN_ROUND, key, run_at=round_.opens_at))
+            elif round_.status == "open":
+                jobs.append(
+                    JobSpec(f"round:{key}:close", CLOSE_ROUND, key, run_at=round_.closes_at)
+                )
+            else:
+                jobs.append(
+                    JobSpec(f"round:{key}:repeat", REPEAT_ROUND, key, run_at=round_.closes_at)
+                )
+        if any(round_.status == "open" for round_ in rounds):
+            jobs.append(JobSpec("nudges:tick", NUDGES_TICK, every=self._nudge_every))
+        return jobs
