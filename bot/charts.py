@@ -15,13 +15,10 @@ Figures come only through the `rounds.results` accessors, so a hidden group draw
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from threading import Lock
 
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
@@ -31,10 +28,8 @@ from rounds.results import RoundResults, TeamResult, format_level, level_label
 
 __all__ = [
     "CHART_WIDTH",
-    "ChartCache",
     "chart_alt_text",
     "chart_handler",
-    "chart_token",
     "chart_url",
     "component_chart_png",
     "team_chart",
@@ -308,48 +303,21 @@ def team_chart(results: RoundResults, team_id: int, framework: Framework) -> tup
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
-def chart_token(png: bytes) -> str:
-    return hashlib.sha256(png).hexdigest()[:32]
-
-
 def chart_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/charts/{token}.png"
 
 
-class ChartCache:
-    """Rendered charts by content hash, the most recent `capacity` kept (thread-safe)."""
-
-    def __init__(self, capacity: int = 512) -> None:
-        self.capacity = capacity
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = Lock()
-
-    def put(self, png: bytes) -> str:
-        token = chart_token(png)
-        with self._lock:
-            self._items[token] = png
-            self._items.move_to_end(token)
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
-        return token
-
-    def get(self, token: str) -> bytes | None:
-        with self._lock:
-            png = self._items.get(token)
-            if png is not None:
-                self._items.move_to_end(token)
-            return png
+ChartLookup = Callable[[str], Awaitable[bytes | None]]
 
 
-def chart_handler(cache: ChartCache) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """GET /charts/{token}.png → the PNG. Register as
-    ``app.router.add_get("/charts/{token}.png", chart_handler(cache))``."""
+def chart_handler(lookup: ChartLookup) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """GET /charts/{token}.png → the PNG that `lookup` finds for the token (store.charts)."""
 
     async def handle(request: web.Request) -> web.Response:
         token = request.match_info.get("token", "")
         if not _TOKEN.match(token):
             return web.Response(status=404, text="no such chart")
-        png = cache.get(token)
+        png = await lookup(token)
         if png is None:
             return web.Response(status=404, text="no such chart")
         etag = f'"{token}"'

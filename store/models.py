@@ -262,3 +262,14 @@ class AuditEntry(SQLModel, table=True):
     target: str = Field(default="", max_length=128)
     allowed: bool = Field(default=True)
     detail: str = Field(default="", sa_column=sa.Column(sa.Text, nullable=False, server_default=""))
+
+
+class ChartImage(SQLModel, table=True):
+    """A rendered summary chart, addressed by its content hash; served at /charts/{token}.png so
+    that every replica, and every card posted before a restart, can show it."""
+
+    __tablename__ = "chart_images"
+
+    token: str = Field(primary_key=True, max_length=32)
+    png: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=_timestamp())

@@ -4,6 +4,7 @@ the same results, its words for screen readers, and the endpoint that serves it.
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import aiohttp
 from aiohttp import web
@@ -11,16 +12,18 @@ from PIL import Image
 
 from bot.charts import (
     CHART_WIDTH,
-    ChartCache,
     chart_alt_text,
     chart_handler,
-    chart_token,
     chart_url,
     component_chart_png,
 )
 from rounds.results import TeamResult
+from store.charts import load_chart, save_chart
+from store.db import Database
 from tests.conftest import serve
 from tests.test_summary_card import FRAMEWORK, Person, by_component, flat, make_results
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 MEDIANS = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
 
@@ -68,7 +71,7 @@ def test_same_results_same_bytes_and_different_results_different_bytes() -> None
         team({1: 2, 2: 2, 3: 3, 4: 4, 5: 5}), FRAMEWORK, round_name="Autumn 2026"
     )
     assert first == again
-    assert chart_token(first) == chart_token(again)
+    assert first == again
     assert first != other
 
 
@@ -110,22 +113,16 @@ def test_half_levels_are_printed_and_described() -> None:
     assert "3.5 (Progressing to Spreading)" in chart_alt_text(result, FRAMEWORK)
 
 
-def test_cache_keeps_the_most_recent() -> None:
-    cache = ChartCache(capacity=2)
-    tokens = [cache.put(bytes([i]) * 10) for i in range(3)]
-    assert cache.get(tokens[0]) is None
-    assert cache.get(tokens[2]) == bytes([2]) * 10
-    assert chart_url("https://bot.example/", tokens[2]) == (
-        f"https://bot.example/charts/{tokens[2]}.png"
-    )
-
-
-async def test_the_endpoint_serves_charts_by_content_hash() -> None:
-    cache = ChartCache()
+async def test_the_endpoint_serves_stored_charts_by_content_hash(db: Database) -> None:
     data = component_chart_png(team(), FRAMEWORK)
-    token = cache.put(data)
+    token = db.run_sync(lambda s: save_chart(s, data, NOW))
+    assert token == db.run_sync(lambda s: save_chart(s, data, NOW)), "same picture, same token"
+
+    async def lookup(wanted: str) -> bytes | None:
+        return await db.run(lambda s: load_chart(s, wanted))
+
     app = web.Application()
-    app.router.add_get("/charts/{token}.png", chart_handler(cache))
+    app.router.add_get("/charts/{token}.png", chart_handler(lookup))
     runner, url = await serve(app)
     try:
         async with aiohttp.ClientSession() as http:

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlmodel import SQLModel
 
-import store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-
-# APScheduler creates and owns its job store table; it is not part of our schema.
-EXTERNAL_TABLES = frozenset({"apscheduler_jobs"})
+from store.models import UTCDateTime  # (importing store.models registers the tables)
+from store.schema import EXTERNAL_TABLES
 
 
 def include_object(_object: object, name: str | None, type_: str, *_args: object) -> bool:
     return not (type_ == "table" and name in EXTERNAL_TABLES)
+
+
+def render_item(type_: str, obj: object, _context: AutogenContext) -> str | Literal[False]:
+    """Migrations spell our column types in plain SQLAlchemy, never by importing app code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 connection = context.config.attributes["connection"]
@@ -20,6 +28,7 @@ context.configure(
     connection=connection,
     target_metadata=SQLModel.metadata,
     include_object=include_object,
+    render_item=render_item,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
 )
