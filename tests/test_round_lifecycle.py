@@ -1,0 +1,202 @@
+"""A round's scheduled steps with the clock moved by the test: nudges, closing with results and
+summaries to the team channel, repeating; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.app import ADAPTER_KEY, create_app
+from bot.config import Settings
+from bot.round_jobs import RoundJobs
+from bot.rounds_opener import RoundOpener
+from framework.assessment import Answer as AnswerCommand
+from framework.assessment import Submit
+from framework.content import default_framework
+from store.assessments import AssessmentStore, Identity
+from store.db import Database
+from store.models import OutboxMessage, Round, RoundTeam
+from store.rounds import RoundSpec, create_round
+from tests.conftest import Clock, serve
+from tests.fakes.connector import FakeConnector
+from tests.fakes.teams_client import TeamsUser, card_text
+from tests.test_rounds_open import member
+
+WARD = "19:ward7@thread.tacv2"
+FRAMEWORK = default_framework()
+
+
+def complete(db: Database, identity: Identity, round_id: int, level: int, now: datetime) -> None:
+    store = AssessmentStore(FRAMEWORK, lambda: now)
+    snapshot = db.run_sync(lambda s: store.start_or_resume(s, identity, round_id))
+    token = snapshot.revision
+    for q in range(1, FRAMEWORK.question_count + 1):
+        db.run_sync(
+            lambda s, q=q, t=token: store.act(
+                s, identity, snapshot.assessment_id, AnswerCommand(q, level, None, t)
+            )
+        )
+        token += 1
+    outcome = db.run_sync(lambda s: store.act(s, identity, snapshot.assessment_id, Submit(token)))
+    assert outcome.snapshot is not None
+    assert outcome.snapshot.status.value == "submitted"
+
+
+@pytest.fixture
+async def world(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: Any,
+) -> Any:
+    settings = settings_factory(public_url="https://impact.example.nhs.uk")
+    app = create_app(settings, db=db, clock=clock)
+    runner, url = await serve(app)
+    lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+    await lead.add_bot_to_team(WARD, "Ward 7")
+    connector.conversations[WARD].members = [member(n, lead.tenant_id) for n in range(7)]
+    opener = RoundOpener(db, app[ADAPTER_KEY], settings, FRAMEWORK)
+    jobs = RoundJobs(db, settings, FRAMEWORK, opener)
+
+    def new_round(days: int = 14, plan: str = "3d,last-day", repeat: str | None = None) -> int:
+        spec = RoundSpec(
+            "Winter 2026",
+            (WARD,),
+            clock.now,
+            clock.now + timedelta(days=days),
+            plan,
+            repeat_every=repeat,
+        )
+        return db.run_sync(
+            lambda s: create_round(s, spec, framework=FRAMEWORK, actor="t", now=clock.now).id
+        )
+
+    def staff(n: int) -> TeamsUser:
+        person = TeamsUser(
+            bot_url=url,
+            connector=connector,
+            session=http,
+            user_id=f"29:staff-{n}",
+            name=f"Staff {n}",
+        )
+        person.tenant_id = lead.tenant_id
+        return person
+
+    yield jobs, new_round, staff, lead
+    await runner.cleanup()
+
+
+def outbox(db: Database, kind: str) -> list[OutboxMessage]:
+    return db.run_sync(
+        lambda s: list(
+            s.exec(
+                select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)
+            ).all()
+        )
+    )
+
+
+async def test_nudges_follow_the_plan_and_working_hours(
+    world: Any, db: Database, clock: Clock
+) -> None:
+    jobs, new_round, staff, _lead = world
+    round_id = new_round(plan="3d")
+    await jobs.run_due(clock.now)  # opens: Wednesday 25 November 10:00
+    for n in (1, 2, 3):
+        await staff(n).say("help")  # they have a 1:1 chat with the bot now
+    complete(
+        db, Identity(staff(2).tenant_id, "29:staff-2", None, "Staff 2"), round_id, 3, clock.now
+    )
+    await staff(3).execute("x", "optout", {"verb": "optout", "round": round_id})
+
+    clock.now = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)  # Saturday: not a working day
+    assert await jobs.nudge_due(clock.now) == 0
+    clock.now = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)  # Monday morning
+    assert await jobs.nudge_due(clock.now) == 1  # staff 1 only: 2 submitted, 3 opted out
+    assert await jobs.nudge_due(clock.now) == 0, "never twice"
+    clock.now += timedelta(hours=3)
+    assert await jobs.nudge_due(clock.now) == 0, "the plan had one nudge"
+    [nudge] = outbox(db, "nudge")
+    card = json.loads(nudge.payload)["activity"]["attachments"][0]["content"]
+    assert "A reminder: Winter 2026" in card_text(card)
+
+
+async def test_closing_posts_the_summary_to_the_team_channel_once(
+    world: Any, db: Database, clock: Clock
+) -> None:
+    jobs, new_round, _staff, lead = world
+    round_id = new_round(days=7)
+    await jobs.run_due(clock.now)
+    for n, level in zip(range(6), (1, 2, 3, 3, 4, 5), strict=True):
+        complete(
+            db,
+            Identity(lead.tenant_id, f"29:staff-{n}", None, f"Staff {n}"),
+            round_id,
+            level,
+            clock.now,
+        )
+    clock.now += timedelta(days=8)
+    assert await jobs.close_due(clock.now) == [round_id]
+    assert await jobs.close_due(clock.now) == [], "a round closes once"
+    assert db.run_sync(lambda s: s.get(Round, round_id).status) == "closed"
+    [summary] = outbox(db, "summary")
+    payload = json.loads(summary.payload)
+    assert payload["target"]["conversation_id"] == WARD
+    card = payload["activity"]["attachments"][0]["content"]
+    text = card_text(card)
+    assert "6 of 7" in text
+    images = [e for e in card["body"] if e.get("type") == "Image"]
+    assert images
+    assert images[0]["url"].startswith("https://impact.example.nhs.uk/charts/")
+    assert images[0]["altText"]
+
+
+async def test_too_few_responses_show_no_results(world: Any, db: Database, clock: Clock) -> None:
+    jobs, new_round, _staff, lead = world
+    round_id = new_round(days=7)
+    await jobs.run_due(clock.now)
+    for n in range(3):
+        complete(
+            db,
+            Identity(lead.tenant_id, f"29:staff-{n}", None, f"Staff {n}"),
+            round_id,
+            4,
+            clock.now,
+        )
+    clock.now += timedelta(days=8)
+    await jobs.close_due(clock.now)
+    [summary] = outbox(db, "summary")
+    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
+    text = card_text(card)
+    assert "Not enough responses to show results" in text
+    assert "Improving" not in text
+    assert "Progressing" not in text
+
+
+async def test_a_repeating_round_schedules_the_next_one_when_it_closes(
+    world: Any, db: Database, clock: Clock
+) -> None:
+    jobs, new_round, _staff, _lead = world
+    round_id = new_round(days=14, repeat="6m")
+    await jobs.run_due(clock.now)
+    clock.now += timedelta(days=15)
+    await jobs.close_due(clock.now)
+
+    def following(session: Any) -> tuple[Round, list[int]]:
+        next_round = session.exec(select(Round).where(Round.previous_round_id == round_id)).one()
+        teams = list(
+            session.exec(select(RoundTeam.team_id).where(RoundTeam.round_id == next_round.id)).all()
+        )
+        return next_round, teams
+
+    next_round, teams = db.run_sync(following)
+    assert next_round.status == "scheduled"
+    assert next_round.opens_at == datetime(2027, 5, 25, 9, 0, tzinfo=UTC)  # 10:00 BST
+    assert next_round.closes_at - next_round.opens_at == timedelta(days=14)
+    assert len(teams) == 1
