@@ -21,10 +21,13 @@ from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
 
 from bot import teams_io
 from bot.adapter import build_adapter
+from bot.background import Background
+from bot.charts import chart_handler
 from bot.config import Settings
 from bot.dialogs.assessment import AssessmentDialog
 from bot.handler import ImpactBot, TenantGate
 from framework.content import Framework, default_framework
+from store.charts import load_chart
 from store.db import Database, DatabaseUnavailable
 from store.models import utcnow
 from store.schema import schema_status
@@ -45,7 +48,10 @@ def create_app(
     db: Database | None = None,
     framework: Framework | None = None,
     clock: Callable[[], Any] = utcnow,
+    background: bool = False,
 ) -> web.Application:
+    """The service. With `background`, also the outbox sender and (while leading) the scheduler,
+    as `impact-bot serve` runs it; tests drive those directly instead."""
     database = db or Database(settings.database_url)
     content = framework or default_framework()
     dialog = AssessmentDialog(
@@ -67,6 +73,15 @@ def create_app(
     app.router.add_post("/api/messages", _messages)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+
+    async def chart(token: str) -> bytes | None:
+        return await database.run(lambda session: load_chart(session, token))
+
+    app.router.add_get("/charts/{token}.png", chart_handler(chart))
+    if background:
+        work = Background(settings, database, adapter, content, clock)
+        app.on_startup.append(work.start)
+        app.on_cleanup.append(work.stop)
     if db is None:  # we made it, we close it
         app.on_cleanup.append(_close_database)
     return app

@@ -106,7 +106,7 @@ def _serve(settings: Settings) -> int:
             "LOCAL MODE: MicrosoftAppId is not set, so incoming requests are not authenticated; "
             "listening on 127.0.0.1 only. Set MicrosoftAppId/MicrosoftAppPassword for Teams."
         )
-    app = create_app(settings, db=db)
+    app = create_app(settings, db=db, background=True)
     app.on_cleanup.append(_dispose_on_cleanup(db))
     log.info("impact-bot listening on http://%s:%d/api/messages", settings.bind_host, settings.port)
     web.run_app(app, host=settings.bind_host, port=settings.port, print=None)

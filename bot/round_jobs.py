@@ -209,6 +209,27 @@ class RoundJobs:
             now=now,
         )
 
+    async def repeat_due(self, now: datetime) -> int:
+        """Successors for closed repeating rounds that have none (closing normally schedules it;
+        this covers a repetition resumed after a pause)."""
+        return await self.db.run(lambda s: self.schedule_missing_repeats(s, now))
+
+    def schedule_missing_repeats(self, session: Session, now: datetime) -> int:
+        successor_ids = select(Round.previous_round_id).where(
+            col(Round.previous_round_id).is_not(None)
+        )
+        waiting = session.exec(
+            select(Round).where(
+                Round.status == "closed",
+                col(Round.repeat_every).is_not(None),
+                col(Round.repeat_paused).is_(False),
+                col(Round.id).not_in(successor_ids),
+            )
+        ).all()
+        for round_ in waiting:
+            self._schedule_repeat(session, round_, now)
+        return len(waiting)
+
     # -- nudging ---------------------------------------------------------------------------
 
     async def nudge_due(self, now: datetime) -> int:
