@@ -19,8 +19,11 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID, strict=False)]
 LevelValue = Annotated[int, Field(ge=1, le=5)]
 
 Verb = Literal[
-    "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout"
-]
+    "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout",
+    "round_new", "round_create", "round_close", "round_cancel",
+]  # fmt: skip
+ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel"}
+Short = Annotated[str, StringConstraints(max_length=200)]
 VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart"}
 VERBS_WITH_QUESTION = {"answer", "skip", "back"}
 VERBS_WITH_ROUND = {"snooze", "optout"}
@@ -41,6 +44,14 @@ class CardAction(BaseModel):
     comment: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     change_q: Annotated[int, Field(ge=1, le=1000)] | None = None
     round: Id | None = None
+    # the new-round form (validated again, with clear messages, when the round is created)
+    name: Short | None = None
+    teams: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    opens: Short | None = None
+    closes: Short | None = None
+    reminders: Short | None = None
+    role_question: Literal["true", "false"] | None = None
+    repeat: Short | None = None
 
 
 def _first_problem(error: ValidationError) -> str:

@@ -24,9 +24,12 @@ from bot.adapter import build_adapter
 from bot.background import Background
 from bot.charts import chart_handler
 from bot.config import Settings
+from bot.dialogs.admin import AdminDialog
 from bot.dialogs.assessment import AssessmentDialog
-from bot.handler import ImpactBot, TenantGate
+from bot.dialogs.reminders import RemindersDialog
+from bot.handler import Dialogs, ImpactBot, TenantGate
 from framework.content import Framework, default_framework
+from rounds.access import Policy
 from store.charts import load_chart
 from store.db import Database, DatabaseUnavailable
 from store.models import utcnow
@@ -64,7 +67,14 @@ def create_app(
     adapter = build_adapter(settings)
     adapter.on_turn_error = _turn_error_handler
     adapter.use(TenantGate(settings.allowed_tenants))
-    bot = ImpactBot(database, dialog, settings.comment_max_chars)
+    dialogs = Dialogs(
+        assessment=dialog,
+        admin=AdminDialog(
+            database, content, Policy.of(settings.admin_ids), zone=settings.zone, clock=clock
+        ),
+        reminders=RemindersDialog(database, zone=settings.zone, clock=clock),
+    )
+    bot = ImpactBot(database, dialogs, settings.comment_max_chars)
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[DB_KEY] = database

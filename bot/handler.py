@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,10 +18,12 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ActivityTypes, ChannelAccount
 
 from bot import teams_io
-from bot.actions import InvalidAction, parse_card_action, unwrap_invoke
+from bot.actions import ADMIN_VERBS, InvalidAction, parse_card_action, unwrap_invoke
 from bot.cards import assessment as cards
 from bot.cards.views import NoticeView
+from bot.dialogs.admin import AdminDialog
 from bot.dialogs.assessment import AssessmentDialog, Reply
+from bot.dialogs.reminders import RemindersDialog
 from store.assessments import Identity, ensure_person, save_reference
 from store.db import Database
 from store.models import utcnow
@@ -98,10 +101,18 @@ class TenantGate(Middleware):  # type: ignore[misc]
             await context.send_activity("Sorry, this bot isn't available for your organisation.")
 
 
+@dataclass(frozen=True)
+class Dialogs:
+    assessment: AssessmentDialog
+    admin: AdminDialog
+    reminders: RemindersDialog
+
+
 class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
-    def __init__(self, db: Database, dialog: AssessmentDialog, comment_max_chars: int) -> None:
+    def __init__(self, db: Database, dialogs: Dialogs, comment_max_chars: int) -> None:
         self.db = db
-        self.dialog = dialog
+        self.dialogs = dialogs
+        self.dialog = dialogs.assessment
         self.comment_max_chars = comment_max_chars
 
     # -- messages and card actions --------------------------------------------------------
@@ -118,7 +129,12 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         await self._remember_conversation(turn_context, identity)
         text = TurnContext.remove_recipient_mention(activity) or activity.text or ""
-        reply = await self.dialog.on_text(identity, text)
+        if self.dialogs.reminders.handles(text):
+            reply = await self.dialogs.reminders.on_text(identity, text)
+        elif self.dialogs.admin.handles_text(text):
+            reply = await self.dialogs.admin.on_text(identity, text)
+        else:
+            reply = await self.dialog.on_text(identity, text)
         await teams_io.deliver(turn_context, reply)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
@@ -141,6 +157,8 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             )
             # An invoke must be answered with a card; a message turn just gets the note.
             return Reply(replace=note) if invoked else Reply(send=[note])
+        if action.verb in ADMIN_VERBS:
+            return await self.dialogs.admin.on_action(identity, action)
         return await self.dialog.on_action(identity, action)
 
     # -- installation and membership ------------------------------------------------------

@@ -225,6 +225,8 @@ def help_card(question_count: int) -> Card:
         ("start", "begin, or carry on where you left off (same as resume)"),
         ("status", "how far you have got"),
         ("restart", "set your answers aside and begin again (asks first)"),
+        ("reminders", "when you like to be reminded, e.g. reminders mon-fri 07:00-19:00"),
+        ("away until …", "no reminders while you are on leave, e.g. away until 24 December"),
         ("help", "this message"),
     ]
     return card(

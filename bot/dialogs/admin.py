@@ -1,0 +1,161 @@
+"""The improvement team's side, in the personal chat: `rounds` lists rounds; a form opens a new
+one; Close now and Cancel act on one. Every action is checked on the server (rounds.access) and
+written to the audit log, allowed or refused."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.actions import CardAction
+from bot.cards import admin as admin_cards
+from bot.cards import assessment as cards
+from bot.cards.views import NoticeView
+from bot.dialogs.assessment import Reply
+from framework.content import Framework
+from rounds.access import REFUSED, Permission, Policy
+from rounds.when import Period, WhenError, parse_when
+from store.assessments import Clock, Identity
+from store.db import Database
+from store.rounds import (
+    RoundError,
+    RoundSpec,
+    audit,
+    cancel_round,
+    create_round,
+    installed_teams,
+    list_rounds,
+    request_close,
+)
+
+
+class AdminDialog:
+    def __init__(
+        self,
+        db: Database,
+        framework: Framework,
+        policy: Policy,
+        *,
+        zone: ZoneInfo,
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.framework = framework
+        self.policy = policy
+        self.zone = zone
+        self.clock = clock
+
+    @staticmethod
+    def handles_text(text: str) -> bool:
+        return " ".join(text.lower().split()) in {"rounds", "round", "new round"}
+
+    async def on_text(self, identity: Identity, text: str) -> Reply:
+        if not await self._allowed(identity, "rounds.view"):
+            return _refused()
+        if " ".join(text.lower().split()) == "new round":
+            return Reply(send=[await self._form()])
+        return Reply(send=[await self._list()])
+
+    async def on_action(self, identity: Identity, action: CardAction) -> Reply:
+        if not await self._allowed(identity, action.verb):
+            return _refused(replace=True)
+        if action.verb == "round_new":
+            return Reply(replace=await self._list(), send=[await self._form()])
+        if action.verb == "round_create":
+            return await self._create(identity, action)
+        if action.round is None:
+            return Reply(replace=await self._list("ⓘ Choose a round first. Nothing was changed."))
+        round_id = action.round
+        change = request_close if action.verb == "round_close" else cancel_round
+        actor = _actor(identity)
+        try:
+            await self.db.run(lambda s: change(s, round_id, actor=actor, now=self.clock()))
+        except RoundError as exc:
+            return Reply(replace=await self._list(f"ⓘ {exc}. Nothing was changed."))
+        done = (
+            "is closing now: the summary goes to its teams shortly"
+            if action.verb == "round_close"
+            else "was cancelled"
+        )
+        return Reply(replace=await self._list(f"✓ Round {round_id} {done}."))
+
+    async def _create(self, identity: Identity, action: CardAction) -> Reply:
+        now = self.clock()
+        try:
+            spec = RoundSpec(
+                name=action.name or "",
+                team_ids=tuple(t for t in (action.teams or "").split(",") if t),
+                opens_at=self._date(action.opens or "now", now),
+                closes_at=self._date(action.closes or "", now),
+                reminder_plan=action.reminders or "3d,7d,last-day",
+                role_question=action.role_question == "true",
+                repeat_every=None
+                if action.repeat in (None, "none")
+                else str(Period.parse(action.repeat or "")),
+            )
+            actor = _actor(identity)
+            round_id = await self.db.run(
+                lambda s: create_round(s, spec, framework=self.framework, actor=actor, now=now).id
+            )
+        except (RoundError, WhenError) as exc:
+            note = cards.notice_card(NoticeView(f"ⓘ {exc}. Nothing was created."))
+            return Reply(send=[note, await self._form()])
+        opens = (
+            "now"
+            if spec.opens_at <= now
+            else f"on {spec.opens_at.astimezone(self.zone):%-d %B at %H:%M}"
+        )
+        return Reply(replace=await self._list(f"✓ Round {round_id} created: it opens {opens}."))
+
+    def _date(self, value: str, now: datetime) -> datetime:
+        moment = parse_when(value, now=now, zone=self.zone)
+        # A round opening "today" at 09:00 that has already passed opens now.
+        return max(moment, now) if moment.date() == now.date() else moment
+
+    async def _allowed(self, identity: Identity, action: str) -> bool:
+        allowed = self.policy.allows(identity.aad_object_id, Permission.MANAGE_ROUNDS)
+
+        def record(session: Session) -> None:
+            audit(session, actor=_actor(identity), action=action, allowed=allowed, now=self.clock())
+
+        await self.db.run(record)
+        return allowed
+
+    async def _list(self, notice: str | None = None) -> dict[str, object]:
+        summaries = await self.db.run(list_rounds)
+        lines = tuple(
+            admin_cards.RoundLine(
+                id=s.id,
+                name=s.name,
+                status=s.status,
+                when=f"{self._day(s.opens_at)} → {self._day(s.closes_at)}",
+                teams=", ".join(s.teams),
+                submitted=s.submitted,
+                participants=s.participants,
+            )
+            for s in summaries[:10]
+        )
+        return admin_cards.rounds_card(lines, notice)
+
+    def _day(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.zone):%-d %b}"
+
+    async def _form(self) -> dict[str, object]:
+        teams = await self.db.run(installed_teams)
+        today = self.clock().astimezone(self.zone).date()
+        return admin_cards.new_round_card(
+            tuple(admin_cards.TeamChoice(t.team_id, t.name) for t in teams),
+            today.isoformat(),
+            (today + timedelta(days=14)).isoformat(),
+        )
+
+
+def _actor(identity: Identity) -> str:
+    return identity.aad_object_id or f"teams:{identity.teams_user_id}"
+
+
+def _refused(*, replace: bool = False) -> Reply:
+    note = cards.notice_card(NoticeView(f"ⓘ {REFUSED}"))
+    return Reply(replace=note) if replace else Reply(send=[note])

@@ -1,0 +1,70 @@
+"""`reminders …`, `away until …`, `back on …`, `not away`: when a person likes to be nudged.
+
+reminders                      what is set now
+reminders mon-fri 07:00-19:00  days and hours (their own Teams time zone)
+reminders every day 20:00-06:00
+reminders default
+away until 24 December         no nudges until then (annual leave)
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.cards import assessment as cards
+from bot.cards.views import NoticeView
+from bot.dialogs.assessment import Reply
+from rounds.preferences import (
+    PreferencesError,
+    UpdatePreferences,
+    describe,
+    is_preferences_command,
+    parse_command,
+)
+from rounds.schedule import resolve_zone
+from store.assessments import Clock, Identity, ensure_person
+from store.db import Database
+from store.rounds import preferences_of, save_preferences
+
+HINT = (
+    "Try: reminders mon-fri 09:00-17:00, reminders every day 20:00-06:00, "
+    "or away until 24 December."
+)
+
+
+class RemindersDialog:
+    def __init__(self, db: Database, *, zone: ZoneInfo, clock: Clock) -> None:
+        self.db = db
+        self.zone = zone
+        self.clock = clock
+
+    @staticmethod
+    def handles(text: str) -> bool:
+        return is_preferences_command(text)
+
+    async def on_text(self, identity: Identity, text: str) -> Reply:
+        return Reply(
+            send=[
+                cards.notice_card(
+                    NoticeView(await self.db.run(lambda s: self._apply(s, identity, text)))
+                )
+            ]
+        )
+
+    def _apply(self, session: Session, identity: Identity, text: str) -> str:
+        now = self.clock()
+        person = ensure_person(session, identity, now)
+        assert person.id is not None
+        zone = resolve_zone(person.time_zone, self.zone.key)
+        today = now.astimezone(zone).date()
+        current = preferences_of(session, person.id)
+        try:
+            command = parse_command(text, current=current, today=today)
+        except PreferencesError as exc:
+            return f"ⓘ {exc} {HINT}"
+        if isinstance(command, UpdatePreferences):
+            save_preferences(session, person.id, command.preferences, now)
+            return f"✓ Reminders: {describe(command.preferences, zone, today=today)}."
+        return f"Reminders: {describe(current, zone, today=today)}. {HINT}"
