@@ -34,7 +34,7 @@ import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -71,20 +71,27 @@ def free_port() -> int:
         return port
 
 
+def unavailable(reason: str) -> NoReturn:
+    """Skip, or fail where the end-to-end test is required (CI sets IMPACT_REQUIRE_E2E=1)."""
+    if os.environ.get("IMPACT_REQUIRE_E2E") == "1":
+        pytest.fail(f"end-to-end test required but {reason}")
+    pytest.skip(reason)
+
+
 def require_node_playground() -> str:
     """Path of ``node``; skips the test if node or the Playground package is missing."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip(f"node is not installed; {INSTALL_HINT}")
+        unavailable(f"node is not installed; {INSTALL_HINT}")
     if not PLAYGROUND_CLI.is_file():
-        pytest.skip(f"{PLAYGROUND_CLI.relative_to(REPO_ROOT)} is missing; {INSTALL_HINT}")
+        unavailable(f"{PLAYGROUND_CLI.relative_to(REPO_ROOT)} is missing; {INSTALL_HINT}")
     return node
 
 
 def require_chromium() -> Path:
     """Path of Debian's Chromium; skips the test if it is missing."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"{CHROMIUM} is missing; {INSTALL_HINT}")
+        unavailable(f"{CHROMIUM} is missing; {INSTALL_HINT}")
     return CHROMIUM
 
 
