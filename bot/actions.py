@@ -20,9 +20,9 @@ LevelValue = Annotated[int, Field(ge=1, le=5)]
 
 Verb = Literal[
     "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout",
-    "round_new", "round_create", "round_close", "round_cancel",
+    "round_new", "round_create", "round_close", "round_cancel", "results",
 ]  # fmt: skip
-ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel"}
+ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel", "results"}
 Short = Annotated[str, StringConstraints(max_length=200)]
 VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart"}
 VERBS_WITH_QUESTION = {"answer", "skip", "back"}
@@ -44,6 +44,8 @@ class CardAction(BaseModel):
     comment: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     change_q: Annotated[int, Field(ge=1, le=1000)] | None = None
     round: Id | None = None
+    round_id: Id | None = None  # the summary card's Full results
+    team_id: Id | None = None
     # the new-round form (validated again, with clear messages, when the round is created)
     name: Short | None = None
     teams: Annotated[str, StringConstraints(max_length=4000)] | None = None

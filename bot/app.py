@@ -70,7 +70,13 @@ def create_app(
     dialogs = Dialogs(
         assessment=dialog,
         admin=AdminDialog(
-            database, content, Policy.of(settings.admin_ids), zone=settings.zone, clock=clock
+            database,
+            content,
+            Policy.of(settings.admin_ids),
+            zone=settings.zone,
+            clock=clock,
+            min_group=settings.min_group_size,
+            min_comment_group=settings.min_comment_group_size,
         ),
         reminders=RemindersDialog(database, zone=settings.zone, clock=clock),
     )

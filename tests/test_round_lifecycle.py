@@ -28,6 +28,7 @@ from tests.fakes.teams_client import TeamsUser, card_text
 from tests.test_rounds_open import member
 
 WARD = "19:ward7@thread.tacv2"
+ADMIN_AAD = "11111111-2222-3333-4444-555555555555"
 FRAMEWORK = default_framework()
 
 
@@ -55,7 +56,7 @@ async def world(
     connector: FakeConnector,
     http: Any,
 ) -> Any:
-    settings = settings_factory(public_url="https://impact.example.nhs.uk")
+    settings = settings_factory(public_url="https://impact.example.nhs.uk", admin_ids=ADMIN_AAD)
     app = create_app(settings, db=db, clock=clock)
     runner, url = await serve(app)
     lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
@@ -88,6 +89,7 @@ async def world(
         person.tenant_id = lead.tenant_id
         return person
 
+    lead.aad_object_id = ADMIN_AAD  # the team lead is on the improvement team here
     yield jobs, new_round, staff, lead
     await runner.cleanup()
 
@@ -200,3 +202,32 @@ async def test_a_repeating_round_schedules_the_next_one_when_it_closes(
     assert next_round.opens_at == datetime(2027, 5, 25, 9, 0, tzinfo=UTC)  # 10:00 BST
     assert next_round.closes_at - next_round.opens_at == timedelta(days=14)
     assert len(teams) == 1
+
+
+async def test_full_results_for_the_improvement_team_only(
+    world: Any, db: Database, clock: Clock
+) -> None:
+    jobs, new_round, staff, lead = world
+    round_id = new_round(days=7)
+    await jobs.run_due(clock.now)
+    for n, level in zip(range(6), (1, 2, 3, 3, 4, 5), strict=True):
+        complete(
+            db,
+            Identity(lead.tenant_id, f"29:staff-{n}", None, f"Staff {n}"),
+            round_id,
+            level,
+            clock.now,
+        )
+    clock.now += timedelta(days=8)
+    await jobs.close_due(clock.now)
+    [summary] = outbox(db, "summary")
+    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
+    action = next(a for a in card["actions"] if a["title"] == "Full results")
+    await lead.execute("summary", action["verb"], action["data"])
+    text = card_text(lead.last_card()[1])
+    assert "Winter 2026: Ward 7" in text
+    assert "6 of 7 responded" in text
+    assert "1. Board and executives setting the shared purpose and vision: Progressing" in text
+    nurse = staff(4)
+    result = await nurse.execute("summary", action["verb"], action["data"])
+    assert "Only the improvement team can do that" in card_text(result.body["value"])

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from bot.actions import CardAction
 from bot.cards import admin as admin_cards
 from bot.cards import assessment as cards
+from bot.cards.full_results import full_results_card
 from bot.cards.views import NoticeView
 from bot.dialogs.assessment import Reply
 from framework.content import Framework
@@ -19,6 +20,7 @@ from rounds.access import REFUSED, Permission, Policy
 from rounds.when import Period, WhenError, parse_when
 from store.assessments import Clock, Identity
 from store.db import Database
+from store.results import RoundNotFound, compute_round_results
 from store.rounds import (
     RoundError,
     RoundSpec,
@@ -40,7 +42,11 @@ class AdminDialog:
         *,
         zone: ZoneInfo,
         clock: Clock,
+        min_group: int = 5,
+        min_comment_group: int = 10,
     ) -> None:
+        self.min_group = min_group
+        self.min_comment_group = min_comment_group
         self.db = db
         self.framework = framework
         self.policy = policy
@@ -65,6 +71,8 @@ class AdminDialog:
             return Reply(replace=await self._list(), send=[await self._form()])
         if action.verb == "round_create":
             return await self._create(identity, action)
+        if action.verb == "results":
+            return await self._full_results(action)
         if action.round is None:
             return Reply(replace=await self._list("ⓘ Choose a round first. Nothing was changed."))
         round_id = action.round
@@ -108,6 +116,28 @@ class AdminDialog:
             else f"on {spec.opens_at.astimezone(self.zone):%-d %B at %H:%M}"
         )
         return Reply(replace=await self._list(f"✓ Round {round_id} created: it opens {opens}."))
+
+    async def _full_results(self, action: CardAction) -> Reply:
+        round_id, team_id = action.round_id, action.team_id
+        if round_id is None or team_id is None:
+            return Reply(
+                send=[cards.notice_card(NoticeView("ⓘ That card doesn't say which results."))]
+            )
+
+        def read(session: Session) -> dict[str, object]:
+            results = compute_round_results(
+                session,
+                round_id,
+                framework=self.framework,
+                min_group=self.min_group,
+                min_comment_group=self.min_comment_group,
+            )
+            return full_results_card(results, team_id, self.framework)
+
+        try:
+            return Reply(send=[await self.db.run(read)])
+        except (RoundNotFound, KeyError, LookupError):
+            return Reply(send=[cards.notice_card(NoticeView("ⓘ Those results don't exist."))])
 
     def _date(self, value: str, now: datetime) -> datetime:
         moment = parse_when(value, now=now, zone=self.zone)
