@@ -1,40 +1,71 @@
 """`impact-bot teams …` and `impact-bot rounds …`: improvement-team commands on the database named
 by DATABASE_URL. They work while the service runs: the service's scheduler reconciles from the
-rounds table within seconds. Errors go to stderr, one line, with a non-zero exit."""
+rounds table within seconds. Errors go to stderr, one line, with a non-zero exit.
+
+`rounds export` writes a round's aggregated results (store.export: group figures with the
+anonymity rules applied, never an answer, a name or a comment) and records who exported what in
+the audit trail. The file is written next to its destination and moved into place in the same
+transaction as the audit entry, so no export file appears without its audit entry, and an
+existing file is never replaced without --force.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import json
+import os
+import re
 import sys
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from framework.content import default_framework
+from rounds.results import RoundResults
 from rounds.when import Period, WhenError, parse_when
+from store import outbox
 from store.db import Database, DatabaseUnavailable
-from store.models import utcnow
+from store.export import export_csv, export_xlsx
+from store.models import (
+    Assessment,
+    Person,
+    RoundParticipant,
+    RoundParticipantTeam,
+    RoundTeam,
+    Team,
+    utcnow,
+)
+from store.results import RoundNotFound, compute_round_results
 from store.rounds import (
     RoundError,
     RoundSpec,
     RoundSummary,
+    audit,
     cancel_round,
     create_round,
     extend_round,
     get_round,
     installed_teams,
     list_rounds,
-    outbox_counts,
     request_close,
     summarise,
 )
 
 T = TypeVar("T")
+
+EXPORT_FORMATS = {"csv": export_csv, "xlsx": export_xlsx}
+
+
+class CliError(Exception):
+    """A command can't do what was asked; the message says why, in one line."""
 
 
 def add_commands(commands: Any) -> None:
@@ -64,6 +95,15 @@ def add_commands(commands: Any) -> None:
     extend.add_argument("--closes", required=True, metavar="WHEN")
     for name in ("close", "cancel"):
         sub.add_parser(name, help=f"{name} a round now").add_argument("round", type=int)
+    export = sub.add_parser(
+        "export", help="write a round's aggregated results (no answers, names or comments)"
+    )
+    export.add_argument("round", type=int)
+    export.add_argument(
+        "--format", metavar="csv|xlsx", help="default: from the file name's extension"
+    )
+    export.add_argument("--out", required=True, metavar="FILE")
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,7 +113,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         if args.command == "teams":
             return _teams_list(db, args.json)
         return _rounds(db, settings, args, actor)
-    except (RoundError, WhenError) as exc:
+    except (RoundError, WhenError, CliError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except DatabaseUnavailable as exc:
@@ -120,21 +160,9 @@ def _rounds(db: Database, settings: Settings, args: argparse.Namespace, actor: s
         _print_summaries(summaries, args.json, settings)
         return 0
     if command == "status":
-
-        def read(session: Session) -> tuple[RoundSummary, dict[str, int]]:
-            return summarise(session, get_round(session, args.round)), outbox_counts(
-                session, args.round
-            )
-
-        summary, outbox = db.run_sync(read)
-        if args.json:
-            print(json.dumps(_summary_json(summary) | {"outbox": outbox}, indent=2))
-        else:
-            _print_summaries([summary], False, settings)
-            print(
-                "messages: " + (", ".join(f"{k} {v}" for k, v in sorted(outbox.items())) or "none")
-            )
-        return 0
+        return _status(db, settings, args.round, args.json)
+    if command == "export":
+        return _export(db, settings, args, actor)
     if command == "extend":
         closes = parse_when(args.closes, now=now, zone=settings.zone)
         _write(db, lambda s: extend_round(s, args.round, closes, actor=actor, now=now))
@@ -148,6 +176,278 @@ def _rounds(db: Database, settings: Settings, args: argparse.Namespace, actor: s
         else f"round {args.round} cancelled"
     )
     return 0
+
+
+# ---- status: progress per team, what was not delivered ----------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamResponses:
+    team_id: str  # Teams' id
+    name: str
+    submitted: int
+    roster: int  # frozen when the round opened; 0 before
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    person_id: int | None
+    person: str | None  # their name, for whoever follows the failure up
+    team_id: str | None  # Teams' id of the team (channel) the message was for
+    team: str | None
+    http_status: int | None  # None: no answer (network)
+    code: str  # Teams' error code, e.g. ConversationBlockedByUser
+    message: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RoundStatus:
+    summary: RoundSummary
+    responses: list[TeamResponses]
+    messages: dict[str, int]
+    failures: list[Failure]
+
+
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")
+
+
+def _split_error(error: str) -> tuple[str, str]:
+    """The sender records `Code: message` (or just `Code`): split it back."""
+    code, _, message = error.partition(":")
+    if _CODE.fullmatch(code.strip()):
+        return code.strip(), message.strip()
+    return "", error.strip()
+
+
+def team_responses(session: Session, round_id: int) -> list[TeamResponses]:
+    """Per team of the round: who is on its frozen roster, and how many of them submitted."""
+    counts = {
+        team_pk: (int(roster), int(submitted))
+        for team_pk, roster, submitted in session.exec(
+            select(
+                RoundParticipantTeam.team_id,
+                sa.func.count(sa.distinct(col(RoundParticipant.id))),
+                sa.func.count(sa.distinct(col(Assessment.id))),
+            )
+            .select_from(RoundParticipant)
+            .join(
+                RoundParticipantTeam,
+                col(RoundParticipantTeam.participant_id) == col(RoundParticipant.id),
+            )
+            .outerjoin(
+                Assessment,
+                sa.and_(
+                    col(Assessment.id) == col(RoundParticipant.assessment_id),
+                    col(Assessment.status) == "submitted",
+                ),
+            )
+            .where(RoundParticipant.round_id == round_id)
+            .group_by(col(RoundParticipantTeam.team_id))
+        ).all()
+    }
+    teams = session.exec(
+        select(Team.id, Team.team_id, Team.name)
+        .join(RoundTeam, col(RoundTeam.team_id) == col(Team.id))
+        .where(RoundTeam.round_id == round_id)
+        .order_by(col(Team.name), col(Team.id))
+    ).all()
+    responses = []
+    for pk, team_id, name in teams:
+        roster, submitted = counts.get(pk, (0, 0)) if pk is not None else (0, 0)
+        responses.append(TeamResponses(team_id, name, submitted=submitted, roster=roster))
+    return responses
+
+
+def round_status(session: Session, round_id: int) -> RoundStatus:
+    summary = summarise(session, get_round(session, round_id))
+    failed = outbox.failures(session, round_id)
+    person_ids = {f.person_id for f in failed if f.person_id is not None}
+    team_ids = {f.team_id for f in failed if f.team_id is not None}
+    people = {
+        pid: name
+        for pid, name in session.exec(
+            select(Person.id, Person.name).where(col(Person.id).in_(person_ids))
+        ).all()
+    }
+    teams = {
+        pk: (tid, name)
+        for pk, tid, name in session.exec(
+            select(Team.id, Team.team_id, Team.name).where(col(Team.id).in_(team_ids))
+        ).all()
+    }
+    failures = []
+    for f in failed:
+        code, message = _split_error(f.error)
+        team = teams.get(f.team_id) if f.team_id is not None else None
+        failures.append(
+            Failure(
+                kind=f.kind,
+                person_id=f.person_id,
+                person=people.get(f.person_id) if f.person_id is not None else None,
+                team_id=team[0] if team else None,
+                team=team[1] if team else None,
+                http_status=f.status,
+                code=code,
+                message=message,
+                attempts=f.attempts,
+            )
+        )
+    return RoundStatus(
+        summary=summary,
+        responses=team_responses(session, round_id),
+        messages=outbox.status_counts(session, round_id),
+        failures=failures,
+    )
+
+
+def _status(db: Database, settings: Settings, round_id: int, as_json: bool) -> int:
+    status = db.run_sync(lambda s: round_status(s, round_id))
+    if as_json:
+        document = _summary_json(status.summary) | {
+            "responses": [vars(r) for r in status.responses],
+            "outbox": status.messages,
+            "failures": [vars(f) for f in status.failures],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    _print_summaries([status.summary], False, settings)
+    for team in status.responses:
+        print(f"  {team.name or team.team_id}\t{team.submitted}/{team.roster} submitted")
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(status.messages.items()) if v)
+    print("messages: " + (counts or "none"))
+    for f in status.failures:
+        who = f.person or (f"person {f.person_id}" if f.person_id is not None else None)
+        where = who or f.team or f.team_id or "?"
+        http = f"HTTP {f.http_status}" if f.http_status is not None else "no answer"
+        print(f"  failed {f.kind}\t{where}\t{http}\t{f.code or '-'}\t{f.message}")
+    return 0
+
+
+# ---- export: the aggregated results as a file ------------------------------------------------
+
+
+def _export_format(requested: str | None, out: Path) -> str:
+    suffix = out.suffix.lower().lstrip(".")
+    if requested is None:
+        if suffix in EXPORT_FORMATS:
+            return suffix
+        raise CliError(f"say --format csv or --format xlsx (can't tell from '{out.name}')")
+    chosen = requested.lower()
+    if chosen not in EXPORT_FORMATS:
+        raise CliError(f"unknown format '{requested}' (use csv or xlsx)")
+    if suffix in EXPORT_FORMATS and suffix != chosen:
+        raise CliError(f"--format {chosen} but '{out.name}' ends in .{suffix}")
+    return chosen
+
+
+def _cannot_write(out: Path, exc: OSError) -> CliError:
+    return CliError(f"can't write {out}: {exc.strerror or exc}")
+
+
+def _export(db: Database, settings: Settings, args: argparse.Namespace, actor: str) -> int:
+    out = Path(args.out).expanduser().absolute()
+    if out.is_dir():
+        raise CliError(f"{out} is a directory; give a file name")
+    fmt = _export_format(args.format, out)
+    if out.exists() and not args.force:
+        raise CliError(f"{out} already exists (use --force to overwrite it)")
+    if not out.parent.is_dir():
+        raise CliError(f"can't write {out}: no directory {out.parent}")
+    framework = default_framework()
+
+    def read(session: Session) -> tuple[str, datetime, RoundResults]:
+        round_ = get_round(session, args.round)
+        try:
+            results = compute_round_results(
+                session,
+                args.round,
+                framework=framework,
+                min_group=settings.min_group_size,
+                min_comment_group=settings.min_comment_group_size,
+            )
+        except RoundNotFound:
+            raise RoundError(f"there is no round {args.round}") from None
+        except ValueError as exc:  # a round of another framework
+            raise CliError(str(exc)) from None
+        return round_.status, round_.closes_at, results
+
+    status, closes_at, results = db.run_sync(read)
+    try:
+        handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    except OSError as exc:
+        raise _cannot_write(out, exc) from None
+    part = Path(name)
+    os.close(handle)
+    published = False
+    try:
+        try:
+            EXPORT_FORMATS[fmt](results, part, framework)
+            umask = os.umask(0)
+            os.umask(umask)
+            part.chmod(0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+        except OSError as exc:
+            raise _cannot_write(out, exc) from None
+        existed = out.exists()
+
+        def record(session: Session) -> None:
+            nonlocal published
+            audit(
+                session,
+                actor=actor,
+                action="round.export",
+                target=f"round:{args.round}",
+                detail={
+                    "format": fmt,
+                    "file": str(out),
+                    "overwrote": existed,
+                    "round_status": status,
+                    "responses": results.submitted,
+                    "min_group": results.min_group,
+                },
+                now=utcnow(),
+            )
+            session.flush()  # the audit entry is written before the file appears
+            _publish(part, out, force=args.force)
+            published = True
+
+        try:
+            db.run_sync(record)
+        except BaseException:
+            if published:  # the audit entry did not commit: take the file back
+                out.unlink(missing_ok=True)
+            raise
+    finally:
+        part.unlink(missing_ok=True)
+    if status == "open":
+        print(
+            f"note: round {args.round} is still open (closes {_local(closes_at, settings)}): "
+            f"these are the results so far, {results.submitted} of {results.roster} responses",
+            file=sys.stderr,
+        )
+    elif status == "scheduled":
+        print(f"note: round {args.round} has not opened yet: no responses", file=sys.stderr)
+    print(f"round {args.round}: aggregated results written to {out} ({fmt})")
+    return 0
+
+
+def _publish(part: Path, out: Path, *, force: bool) -> None:
+    """Move the finished file into place: over an existing file only with force."""
+    try:
+        if force:
+            os.replace(part, out)
+            return
+        try:
+            os.link(part, out)  # fails if `out` exists, even if it appeared a moment ago
+        except FileExistsError:
+            raise CliError(f"{out} already exists (use --force to overwrite it)") from None
+        except OSError:  # a file system without hard links
+            if out.exists():
+                raise CliError(f"{out} already exists (use --force to overwrite it)") from None
+            os.replace(part, out)
+    except OSError as exc:
+        raise _cannot_write(out, exc) from None
 
 
 def _write(db: Database, work: Callable[[Session], T]) -> T:
