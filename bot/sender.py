@@ -31,8 +31,13 @@ of a few milliseconds per message, or the network fails ambiguously:
 The window that remains: Teams has accepted a message, and the process dies (kill -9, power,
 OOM) or cannot reach the database before `mark_sent` commits. The row is still pending; when its
 lease ends another process sends it again, and that person sees it twice. The window is the
-response's trip back plus one small commit (milliseconds), and affects at most the rows in
-flight at that moment (`concurrency`). It cannot be closed from our side: the Bot Connector API
+response's trip back, the hop to the database thread and one small commit (one UPDATE; the new
+chat of a first contact is stored before the send, not in this transaction, to keep it short).
+Measured with two processes at 250 messages/s each on a busy 2-core machine (PostgreSQL): p50
+about 15 ms, p99 about 160 ms, most of it waiting for the GIL behind the HTTP worker threads;
+so a kill -9 at a random moment duplicated 1 to 7 of 500 invitations (6 runs, none lost). At
+Teams' real 50/s the process is mostly idle and the expected count is a fraction of one, plus
+the Teams round trip. It cannot be closed from our side: the Bot Connector API
 has no idempotency key for sends, and asking Teams whether a message arrived is not possible
 either. The other case is a network failure after the request left (a read timeout, a reset):
 we cannot know whether Teams took it, and retry, choosing a rare duplicate over a lost
