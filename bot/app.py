@@ -17,10 +17,10 @@ from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse
-from msrest.exceptions import DeserializationError  # type: ignore[attr-defined]
+from msrest.exceptions import DeserializationError
 
 from bot import teams_io
-from bot.adapter import build_adapter
+from bot.adapter import CachingBotFrameworkAuthentication, build_adapter
 from bot.background import Background
 from bot.charts import chart_handler
 from bot.config import Settings
@@ -94,6 +94,7 @@ def create_app(
         return await database.run(lambda session: load_chart(session, token))
 
     app.router.add_get("/charts/{token}.png", chart_handler(chart))
+    app.on_cleanup.append(_close_http)
     if background:
         work = Background(settings, database, adapter, content, clock)
         app.on_startup.append(work.start)
@@ -105,6 +106,12 @@ def create_app(
 
 async def _close_database(app: web.Application) -> None:
     app[DB_KEY].dispose()
+
+
+async def _close_http(app: web.Application) -> None:
+    auth = app[ADAPTER_KEY].bot_framework_authentication
+    if isinstance(auth, CachingBotFrameworkAuthentication):
+        await auth.close()
 
 
 def _problem(status: HTTPStatus, message: str) -> web.Response:

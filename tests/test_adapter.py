@@ -77,3 +77,40 @@ def test_fast_json_objects_matches_msrest_and_falls_back() -> None:
 
     activity.attachments[0].content["odd"] = Odd()
     assert fast._serialize.body(activity, "Activity") == plain._serialize.body(activity, "Activity")
+
+
+async def test_cached_clients_send_over_aiohttp_with_the_credentials_header() -> None:
+    """The replaced HTTP sender keeps msrest's signing: a bot with credentials sends its token."""
+    import aiohttp
+    from aiohttp import web
+    from botbuilder.core import MessageFactory
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    from bot.adapter import use_aiohttp
+    from tests.conftest import serve
+
+    seen: list[tuple[str | None, Any]] = []
+
+    async def send(request: web.Request) -> web.Response:
+        seen.append((request.headers.get("Authorization"), await request.json()))
+        return web.json_response({"id": "1:1"}, status=201)
+
+    class FixedToken(MicrosoftAppCredentials):  # type: ignore[misc]
+        def get_access_token(self, force_refresh: bool = False) -> str:
+            return "token-123"
+
+    app = web.Application()
+    app.router.add_post("/v3/conversations/{cid}/activities", send)
+    runner, url = await serve(app)
+    session = aiohttp.ClientSession()
+    try:
+        client = ConnectorClient(FixedToken("app-id", "secret"), base_url=url)
+        use_aiohttp(client, lambda: session)
+        result = await client.conversations.send_to_conversation("a:1", MessageFactory.text("hi"))
+        assert result.id == "1:1"
+        assert seen == [("Bearer token-123", seen[0][1])]
+        assert seen[0][1]["text"] == "hi"
+    finally:
+        await session.close()
+        await runner.cleanup()
