@@ -20,13 +20,13 @@ LevelValue = Annotated[int, Field(ge=1, le=5)]
 
 Verb = Literal[
     "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout",
-    "round_new", "round_create", "round_close", "round_cancel", "results",
+    "round_new", "round_create", "round_close", "round_cancel", "results", "role",
 ]  # fmt: skip
 ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel", "results"}
 Short = Annotated[str, StringConstraints(max_length=200)]
 VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart"}
 VERBS_WITH_QUESTION = {"answer", "skip", "back"}
-VERBS_WITH_ROUND = {"snooze", "optout"}
+VERBS_WITH_ROUND = {"snooze", "optout", "role"}
 
 
 class InvalidAction(Exception):
@@ -53,6 +53,7 @@ class CardAction(BaseModel):
     closes: Short | None = None
     reminders: Short | None = None
     role_question: Literal["true", "false"] | None = None
+    role: Annotated[str, StringConstraints(max_length=40)] | None = None
     repeat: Short | None = None
 
 

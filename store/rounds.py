@@ -473,3 +473,25 @@ def opt_out(session: Session, round_id: int, person_id: int) -> None:
         )
         .values(opted_out=True)
     )
+
+
+def role_question_for(session: Session, round_id: int, person_id: int) -> str | None:
+    """The round's name if this person is still to be asked its role question, else None."""
+    row = session.exec(
+        select(Round.name, Round.role_question, RoundParticipant.role)
+        .join(RoundParticipant, col(RoundParticipant.round_id) == col(Round.id))
+        .where(Round.id == round_id, RoundParticipant.person_id == person_id)
+    ).first()
+    if row is None or not row[1] or row[2] is not None:
+        return None
+    return str(row[0])
+
+
+def set_role(session: Session, round_id: int, person_id: int, role: str) -> None:
+    session.execute(
+        sa.update(RoundParticipant)
+        .where(
+            col(RoundParticipant.round_id) == round_id, col(RoundParticipant.person_id) == person_id
+        )
+        .values(role=role)
+    )

@@ -128,3 +128,29 @@ async def test_someone_not_on_the_roster_cannot_snooze_the_round(
     result = await stranger.execute("x", "optout", {"verb": "optout", "round": round_id})
     assert "isn't for you" in card_text(result.body["value"])
     assert participant(db, round_id, "29:staff-0").opted_out is False
+
+
+async def test_the_role_question_comes_first_when_the_round_asks_it(
+    round_with_staff: Any, db: Database
+) -> None:
+    round_id, staff, _url = round_with_staff
+
+    def ask_roles(session: Any) -> None:
+        from store.models import Round
+
+        session.get(Round, round_id).role_question = True
+
+    db.run_sync(ask_roles)
+    person = staff(1)
+    await person.execute("invitation", "start", {"verb": "start", "round": round_id})
+    card_id, card = person.last_card()
+    assert "Which best describes your role?" in card_text(card)
+    result = await person.press("Continue", {"role": "chief_of_everything"}, card_id=card_id)
+    assert result.status == 200
+    assert participant(db, round_id, "29:staff-1").role is None
+    result = await person.press("Continue", {"role": "frontline_clinical"}, card_id=card_id)
+    assert "Role: Frontline clinical" in card_text(result.body["value"])
+    assert participant(db, round_id, "29:staff-1").role == "frontline_clinical"
+    assert "Question 1 of 22" in card_text(person.last_card()[1])
+    await person.say("resume")  # asked once only
+    assert "Question 1 of 22" in card_text(person.last_card()[1])

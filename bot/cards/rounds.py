@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.cards.common import Card, card, execute, text
+from bot.cards.common import Card, Element, card, execute, text
+from bot.cards.common import notice as notice_block
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,28 @@ def invitation_card(view: InvitationView) -> Card:
         execute("Stop reminding me", "optout", data, inputs="none"),
     ]
     return card(body, actions)
+
+
+def role_card(
+    round_id: int, round_name: str, roles: tuple[tuple[str, str], ...], notice: str | None = None
+) -> Card:
+    body: list[Element] = [notice_block(notice)] if notice else []
+    body += [
+        text("Before you start: your role", size="medium", weight="bolder", heading=True),
+        text(
+            f"{round_name} compares how leaders and frontline staff see things, only where both "
+            "groups are large enough to keep everyone anonymous. Nobody sees your own answer."
+        ),
+        {
+            "type": "Input.ChoiceSet",
+            "id": "role",
+            "label": "Which best describes your role?",
+            "style": "expanded",
+            "wrap": True,
+            "isRequired": True,
+            "errorMessage": "Choose one, or Prefer not to say.",
+            "choices": [{"title": label, "value": key} for key, label in roles]
+            + [{"title": "Prefer not to say", "value": "undisclosed"}],
+        },
+    ]
+    return card(body, [execute("Continue", "role", {"round": round_id}, style="positive")])

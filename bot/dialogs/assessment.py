@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from bot.actions import CardAction, clean_comment
 from bot.cards import assessment as cards
 from bot.cards.common import Card
+from bot.cards.rounds import role_card
 from bot.cards.views import (
     ActionRef,
     ConfirmRestartView,
@@ -41,6 +42,7 @@ from bot.cards.views import (
 from framework import assessment as domain
 from framework.content import Framework
 from framework.scoring import LevelSummary, profile
+from rounds.roles import ROLE_KEYS, ROLES, role_label
 from rounds.schedule import resolve_zone, snooze_until
 from store import rounds as rounds_store
 from store.assessments import AssessmentStore, Clock, Identity, Outcome
@@ -117,6 +119,9 @@ class AssessmentDialog:
     async def on_action(self, identity: Identity, action: CardAction) -> Reply:
         if action.verb == "start":
             return _acknowledge("Starting", await self.start(identity, action.round))
+        if action.verb == "role":
+            assert action.round is not None  # checked by parse_card_action
+            return await self.set_role(identity, action.round, action.role)
         if action.verb in ("snooze", "optout"):
             assert action.round is not None  # checked by parse_card_action
             return await self.round_choice(identity, action.verb, action.round)
@@ -145,7 +150,25 @@ class AssessmentDialog:
 
     async def start(self, identity: Identity, round_id: int | None = None) -> Reply:
         snapshot = await self.db.run(lambda s: self.store.start_or_resume(s, identity, round_id))
+        if snapshot.round_id is not None and not snapshot.answers:
+            rid, pid = snapshot.round_id, snapshot.person_id
+            name = await self.db.run(lambda s: rounds_store.role_question_for(s, rid, pid))
+            if name is not None:
+                return Reply(send=[role_card(rid, name, ROLES)])
         return Reply(send=[self._screen_card(snapshot, identity)])
+
+    async def set_role(self, identity: Identity, round_id: int, role: str | None) -> Reply:
+        view = await self.db.run(lambda s: rounds_store.participant_view(s, round_id, identity))
+        if view is None:
+            note = "That question isn't for you, so nothing was changed."
+            return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
+        if role is None or role not in ROLE_KEYS:
+            note = "Choose one of the roles, or Prefer not to say. Nothing was changed."
+            return Reply(replace=role_card(round_id, view.round_name, ROLES, notice=note))
+        person_id = view.person_id
+        await self.db.run(lambda s: rounds_store.set_role(s, round_id, person_id, role))
+        settled = cards.notice_card(NoticeView(f"✓ Role: {role_label(role)}. Thank you."))
+        return Reply(replace=settled, send=(await self.start(identity, round_id)).send)
 
     async def round_choice(self, identity: Identity, verb: str, round_id: int) -> Reply:
         """ "Remind me later" and "Stop reminding me" on a round's invitation or nudge."""
