@@ -105,11 +105,11 @@ from botframework.connector.auth import (
     ClaimsIdentity,
 )
 from msrest.exceptions import ClientException, HttpOperationError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from store import outbox
-from store.assessments import save_reference
 from store.db import Database, DatabaseUnavailable
 from store.models import ConversationRef, Person, utcnow
 from store.outbox import Claimed
@@ -887,28 +887,28 @@ def _remember_chat(
     reference_json: str,
     now: datetime,
 ) -> None:
-    """Store a chat the sender created, unless it is known already (the reference the bot
-    stores from the person's own activity is richer: keep that one)."""
-    known = session.exec(
-        select(ConversationRef.id).where(ConversationRef.conversation_id == conversation_id)
-    ).first()
-    if known is not None:
-        return
-    try:
-        with session.begin_nested():
-            save_reference(
-                session,
-                person_id=person_id,
-                scope=PERSONAL,
-                conversation_id=conversation_id,
-                tenant_id=tenant_id,
-                service_url=service_url,
-                reference_json=reference_json,
-                now=now,
-            )
-            session.flush()
-    except sa.exc.IntegrityError:
-        pass  # the person's own activity stored it at the same moment
+    """Store a chat the sender created, unless it is known already: one INSERT ... ON CONFLICT
+    DO NOTHING. Not `store.assessments.save_reference`, which would overwrite the richer
+    reference the bot stores from the person's own activity, and on PostgreSQL would need a
+    savepoint for the race with it; this is a third of the cost, and the sender's busiest
+    write."""
+    table: sa.Table = ConversationRef.__table__  # type: ignore[attr-defined]
+    values = {
+        "conversation_id": conversation_id,
+        "scope": PERSONAL,
+        "person_id": person_id,
+        "tenant_id": tenant_id,
+        "service_url": service_url,
+        "reference": reference_json,
+        "updated_at": outbox.utc(now),
+    }
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        insert(table)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[table.c.conversation_id])
+    )
 
 
 def forget_conversation(session: Session, conversation_id: str) -> None:
