@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("impact_bot")
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level)
     if args.command == "serve":
         return _serve(settings)
     if args.command == "db":
@@ -84,21 +84,12 @@ def _serve(settings: Settings) -> int:
 
     from bot.app import create_app
     from store.db import Database
-    from store.schema import schema_status, upgrade
+    from store.schema import schema_problem
 
     db = Database(settings.database_url)
-    try:
-        status = schema_status(db.engine)
-        if not status.is_current and settings.local_mode and db.is_sqlite:
-            log.info("local mode on SQLite: upgrading the schema (%s)", status.describe())
-            upgrade(db.engine)
-            status = schema_status(db.engine)
-    except Exception as exc:
-        print(f"database error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        db.dispose()
-        return 1
-    if not status.is_current:
-        print(status.describe(), file=sys.stderr)
+    may_upgrade = settings.local_mode and db.is_sqlite
+    if problem := schema_problem(db.engine, may_upgrade=may_upgrade):
+        print(problem, file=sys.stderr)
         db.dispose()
         return 1
     if settings.local_mode:

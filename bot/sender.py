@@ -964,8 +964,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bot.cli import configure_logging
     from bot.config import ConfigurationError, load_settings
-    from store.schema import schema_status
+    from store.schema import schema_problem
 
     args = _parser().parse_args(argv)
     overrides: dict[str, object] = {}
@@ -976,20 +977,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    configure_logging(settings.log_level)
     db = Database(settings.database_url)
-    try:
-        status = schema_status(db.engine)
-    except Exception as exc:
-        print(f"database error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        db.dispose()
-        return 1
-    if not status.is_current:
-        print(status.describe(), file=sys.stderr)
+    if problem := schema_problem(db.engine):
+        print(problem, file=sys.stderr)
         db.dispose()
         return 1
     sender = OutboxSender.from_settings(

@@ -72,3 +72,16 @@ def downgrade(engine: Engine, revision: str) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def schema_problem(engine: Engine, *, may_upgrade: bool = False) -> str | None:
+    """Why the service must not run on this database, in one line; None when it may. With
+    `may_upgrade` (local mode on SQLite) an out-of-date schema is upgraded instead."""
+    try:
+        status = schema_status(engine)
+        if not status.is_current and may_upgrade:
+            upgrade(engine)
+            status = schema_status(engine)
+    except Exception as exc:
+        return f"database error: {str(exc).splitlines()[0]}"
+    return None if status.is_current else status.describe()
