@@ -94,6 +94,19 @@ async def world(
     await runner.cleanup()
 
 
+async def six_of_seven_answered(
+    jobs: RoundJobs, new_round: Callable[..., int], lead: TeamsUser, db: Database, clock: Clock
+) -> int:
+    """A week-long round in which six of the seven staff submit; the clock is then past its close."""
+    round_id = new_round(days=7)
+    await jobs.run_due(clock.now)
+    for n, level in zip(range(6), (1, 2, 3, 3, 4, 5), strict=True):
+        identity = Identity(lead.tenant_id, f"29:staff-{n}", None, f"Staff {n}")
+        complete(db, identity, round_id, level, clock.now)
+    clock.now += timedelta(days=8)
+    return round_id
+
+
 def outbox(db: Database, kind: str) -> list[OutboxMessage]:
     return db.run_sync(
         lambda s: list(
@@ -133,17 +146,7 @@ async def test_closing_posts_the_summary_to_the_team_channel_once(
     world: Any, db: Database, clock: Clock
 ) -> None:
     jobs, new_round, _staff, lead = world
-    round_id = new_round(days=7)
-    await jobs.run_due(clock.now)
-    for n, level in zip(range(6), (1, 2, 3, 3, 4, 5), strict=True):
-        complete(
-            db,
-            Identity(lead.tenant_id, f"29:staff-{n}", None, f"Staff {n}"),
-            round_id,
-            level,
-            clock.now,
-        )
-    clock.now += timedelta(days=8)
+    round_id = await six_of_seven_answered(jobs, new_round, lead, db, clock)
     assert await jobs.close_due(clock.now) == [round_id]
     assert await jobs.close_due(clock.now) == [], "a round closes once"
     assert db.run_sync(lambda s: s.get(Round, round_id).status) == "closed"
@@ -208,17 +211,7 @@ async def test_full_results_for_the_improvement_team_only(
     world: Any, db: Database, clock: Clock
 ) -> None:
     jobs, new_round, staff, lead = world
-    round_id = new_round(days=7)
-    await jobs.run_due(clock.now)
-    for n, level in zip(range(6), (1, 2, 3, 3, 4, 5), strict=True):
-        complete(
-            db,
-            Identity(lead.tenant_id, f"29:staff-{n}", None, f"Staff {n}"),
-            round_id,
-            level,
-            clock.now,
-        )
-    clock.now += timedelta(days=8)
+    round_id = await six_of_seven_answered(jobs, new_round, lead, db, clock)
     await jobs.close_due(clock.now)
     [summary] = outbox(db, "summary")
     card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
