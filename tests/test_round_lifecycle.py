@@ -97,7 +97,7 @@ async def world(
 async def six_of_seven_answered(
     jobs: RoundJobs, new_round: Callable[..., int], lead: TeamsUser, db: Database, clock: Clock
 ) -> int:
-    """A week-long round in which six of the seven staff submit; the clock is then past its close."""
+    """A week-long round; six of its seven staff submit; the clock is then past its close."""
     round_id = new_round(days=7)
     await jobs.run_due(clock.now)
     for n, level in zip(range(6), (1, 2, 3, 3, 4, 5), strict=True):
@@ -211,7 +211,7 @@ async def test_full_results_for_the_improvement_team_only(
     world: Any, db: Database, clock: Clock
 ) -> None:
     jobs, new_round, staff, lead = world
-    round_id = await six_of_seven_answered(jobs, new_round, lead, db, clock)
+    await six_of_seven_answered(jobs, new_round, lead, db, clock)
     await jobs.close_due(clock.now)
     [summary] = outbox(db, "summary")
     card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
