@@ -20,11 +20,11 @@ LevelValue = Annotated[int, Field(ge=1, le=5)]
 
 Verb = Literal[
     "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout",
-    "round_new", "round_create", "round_close", "round_cancel", "results", "role",
+    "round_new", "round_create", "round_close", "round_cancel", "results", "role", "reopen",
 ]  # fmt: skip
 ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel", "results"}
 Short = Annotated[str, StringConstraints(max_length=200)]
-VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart"}
+VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart", "reopen"}
 VERBS_WITH_QUESTION = {"answer", "skip", "back"}
 VERBS_WITH_ROUND = {"snooze", "optout", "role"}
 

@@ -555,11 +555,8 @@ class OutboxSender:
             rows = outbox.claim_due(
                 session, owner=self.owner, now=now, limit=limit, lease_seconds=self.lease_seconds
             )
-            found = []
-            for row in rows:
-                if row.id in held:  # still in flight here (cannot happen while leases hold)
-                    continue
-                found.append((row, *_where(session, row)))
+            # Skip a row still in flight here (cannot happen while leases hold).
+            found = _where(session, [row for row in rows if row.id not in held])
             if rows:
                 return found, None, -1
             return found, outbox.next_due(session, now), outbox.pending_count(session)
@@ -851,30 +848,53 @@ class OutboxSender:
 # -- stored conversations ---------------------------------------------------------------------
 
 
-def _where(session: Session, row: Claimed) -> tuple[str | None, str, int | None]:
-    """Where to send: the target's conversation, or the person's stored 1:1 chat (None if
-    there is none yet), its service URL, and the person's id if known."""
-    target = row.target
-    if not target.is_person:
-        return target.conversation_id, target.service_url, row.person_id
-    person_id = row.person_id
-    if person_id is None:
-        person_id = session.exec(
-            select(Person.id).where(
-                Person.tenant_id == target.tenant_id, Person.teams_user_id == target.user_id
+def _where(
+    session: Session, rows: Sequence[Claimed]
+) -> list[tuple[Claimed, str | None, str, int | None]]:
+    """Where to send each row: the target's conversation, or the person's latest stored 1:1
+    chat (None if there is none yet); its service URL; and the person's id if known. One query
+    for the chats of all the rows' people."""
+    people: dict[int, int | None] = {}  # row id -> person id
+    for row in rows:
+        target = row.target
+        if not target.is_person:
+            continue
+        person_id = row.person_id
+        if person_id is None:
+            person_id = session.exec(
+                select(Person.id).where(
+                    Person.tenant_id == target.tenant_id, Person.teams_user_id == target.user_id
+                )
+            ).first()
+        people[row.id] = person_id
+    chats: dict[int, tuple[str, str]] = {}
+    wanted = {person_id for person_id in people.values() if person_id is not None}
+    if wanted:
+        refs = session.exec(
+            select(
+                ConversationRef.person_id,
+                ConversationRef.conversation_id,
+                ConversationRef.service_url,
             )
-        ).first()
-    if person_id is None:
-        return None, target.service_url, None
-    ref = session.exec(
-        select(ConversationRef)
-        .where(ConversationRef.person_id == person_id, ConversationRef.scope == PERSONAL)
-        .order_by(col(ConversationRef.updated_at).desc(), col(ConversationRef.id).desc())
-        .limit(1)
-    ).first()
-    if ref is None:
-        return None, target.service_url, person_id
-    return ref.conversation_id, ref.service_url, person_id
+            .where(col(ConversationRef.person_id).in_(wanted), ConversationRef.scope == PERSONAL)
+            .order_by(col(ConversationRef.updated_at), col(ConversationRef.id))
+        ).all()
+        for person_id, conversation_id, service_url in refs:  # the latest wins
+            if person_id is not None:
+                chats[person_id] = (conversation_id, service_url)
+    found: list[tuple[Claimed, str | None, str, int | None]] = []
+    for row in rows:
+        target = row.target
+        if not target.is_person:
+            found.append((row, target.conversation_id, target.service_url, row.person_id))
+            continue
+        person_id = people[row.id]
+        chat = chats.get(person_id) if person_id is not None else None
+        if chat is None:
+            found.append((row, None, target.service_url, person_id))
+        else:
+            found.append((row, chat[0], chat[1], person_id))
+    return found
 
 
 def _remember_chat(

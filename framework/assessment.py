@@ -110,6 +110,8 @@ class Refusal(StrEnum):
     CLOSED = "closed"  # already submitted or abandoned
     OUT_OF_RANGE = "out_of_range"  # a question or level that does not exist
     NOTHING_ANSWERED = "nothing_answered"  # submit with every question skipped
+    ROUND_CLOSED = "round_closed"  # reopening after the round closed
+    OTHER_OPEN = "other_open"  # reopening while another assessment is in progress
 
 
 @dataclass(frozen=True)

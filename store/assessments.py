@@ -306,6 +306,66 @@ class AssessmentStore:
             ).order_by(col(Round.opened_at).desc())
         ).first()
 
+    def reopen(
+        self, session: Session, identity: Identity, assessment_id: int
+    ) -> Snapshot | Refused:
+        """Change a submitted round assessment while its round is open: a new draft holding the
+        same answers, at the review. The submitted one still counts until the draft is submitted
+        (then it is superseded), so a round's result is always each person's last submission."""
+        submitted = self._owned_snapshot(session, identity, assessment_id)
+        if submitted is None:
+            return Refused(Refusal.NOT_YOURS)
+        draft = self.open_assessment(session, submitted.person_id)
+        if draft is not None:
+            if draft.round_id == submitted.round_id and submitted.round_id is not None:
+                return self.snapshot(session, draft)  # a second tap: the draft already exists
+            return Refused(Refusal.OTHER_OPEN)
+        if submitted.status is not Status.SUBMITTED or submitted.round_id is None:
+            return Refused(Refusal.CLOSED)
+        round_ = session.get(Round, submitted.round_id)
+        if round_ is None or round_.status != "open":
+            return Refused(Refusal.ROUND_CLOSED)
+        now = self.clock()
+        created = self._create(session, submitted.person_id, now)
+        assert created.id is not None
+        created.round_id = submitted.round_id
+        created.position = submitted.review_position
+        session.flush()
+        session.execute(
+            sa.insert(Answer).from_select(
+                ["assessment_id", "question_id", "question_number", "level", "comment",
+                 "answered_at", "revision"],
+                sa.select(
+                    sa.literal(created.id), col(Answer.question_id), col(Answer.question_number),
+                    col(Answer.level), col(Answer.comment), col(Answer.answered_at),
+                    col(Answer.revision),
+                ).where(col(Answer.assessment_id) == assessment_id),
+            )
+        )  # fmt: skip
+        return self.snapshot(session, created)
+
+    def _supersede(self, session: Session, snapshot: Snapshot) -> None:
+        """A round assessment was submitted again: it is now the one that counts."""
+        assert snapshot.round_id is not None
+        session.execute(
+            sa.update(Assessment)
+            .where(
+                col(Assessment.person_id) == snapshot.person_id,
+                col(Assessment.round_id) == snapshot.round_id,
+                col(Assessment.status) == Status.SUBMITTED.value,
+                col(Assessment.id) != snapshot.assessment_id,
+            )
+            .values(status="superseded")
+        )
+        session.execute(
+            sa.update(RoundParticipant)
+            .where(
+                col(RoundParticipant.round_id) == snapshot.round_id,
+                col(RoundParticipant.person_id) == snapshot.person_id,
+            )
+            .values(assessment_id=snapshot.assessment_id)
+        )
+
     def restart(
         self, session: Session, identity: Identity, assessment_id: int, token: int
     ) -> Snapshot | Refused:
@@ -347,6 +407,8 @@ class AssessmentStore:
         after = self._moved(snapshot, result.position, result.status, result)
         if result.status is Status.SUBMITTED:
             after = dataclasses.replace(after, submitted_at=now)
+            if after.round_id is not None:
+                self._supersede(session, after)
         return Outcome(result, after)
 
     # -- internals ------------------------------------------------------------------------

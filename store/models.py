@@ -97,7 +97,7 @@ class Assessment(SQLModel, table=True):
     person_id: int = Field(foreign_key="people.id", index=True)
     framework_id: str = Field(max_length=64)
     framework_version: str = Field(max_length=32)
-    status: str = Field(max_length=16)  # in_progress | submitted | abandoned
+    status: str = Field(max_length=16)  # in_progress | submitted | superseded | abandoned
     position: int = Field(default=1)
     revision: int = Field(default=1)
     round_id: int | None = Field(default=None, foreign_key="rounds.id", index=True)

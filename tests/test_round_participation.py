@@ -154,3 +154,45 @@ async def test_the_role_question_comes_first_when_the_round_asks_it(
     assert "Question 1 of 22" in card_text(person.last_card()[1])
     await person.say("resume")  # asked once only
     assert "Question 1 of 22" in card_text(person.last_card()[1])
+
+
+async def test_a_submitted_round_assessment_can_be_changed_until_the_round_closes(
+    round_with_staff: Any, db: Database, clock: Clock
+) -> None:
+    from store.assessments import Identity
+    from store.models import Answer, Round
+    from tests.test_round_lifecycle import complete
+
+    round_id, staff, _url = round_with_staff
+    person = staff(1)
+    complete(db, Identity(person.tenant_id, "29:staff-1", None, "Staff 1"), round_id, 2, clock.now)
+    original = participant(db, round_id, "29:staff-1").assessment_id
+    await person.say("status")
+    assert "Thank you" in card_text(person.last_card()[1])
+    await person.press("Change my answers")
+    assert "Until you do, your earlier answers count" in card_text(person.last_card()[1])
+    await person.press("Change answer", {"change_q": "1"})
+    await person.press("Next", {"level": "5"})
+    # not submitted again yet: the submitted assessment is still the one that counts
+    assert participant(db, round_id, "29:staff-1").assessment_id == original
+    await person.press("Submit my answers")
+    latest = participant(db, round_id, "29:staff-1").assessment_id
+    assert latest != original
+
+    def state(session: Any) -> tuple[str, str, int]:
+        old = session.get(Assessment, original)
+        new = session.get(Assessment, latest)
+        q1 = session.exec(
+            select(Answer.level).where(Answer.assessment_id == latest, Answer.question_number == 1)
+        ).one()
+        return old.status, new.status, q1
+
+    assert db.run_sync(state) == ("superseded", "submitted", 5)
+
+    def close(session: Any) -> None:
+        session.get(Round, round_id).status = "closed"
+
+    db.run_sync(close)
+    await person.say("status")
+    result = await person.press("Change my answers")
+    assert "That round has closed" in card_text(result.body["value"])

@@ -172,7 +172,10 @@ def profile_card(view: ProfileView) -> Card:
             subtle=True,
         )
     )
-    return card(body)
+    if view.reopen is None:
+        return card(body)
+    change = execute("Change my answers", "reopen", _ids(view.reopen), inputs="none")
+    return card(body, [change])
 
 
 def welcome_card(view: WelcomeView) -> Card:

@@ -90,6 +90,7 @@ class ProfileView:
     components: tuple[ProfileLine, ...]
     overall: ProfileLine
     notice: str | None = None
+    reopen: ActionRef | None = None  # a round's assessment can be changed until the round closes
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,9 @@ REFUSAL_NOTES = {
     domain.Refusal.OUT_OF_RANGE: "That card asked for a question or level that doesn't exist, "
     "so nothing was changed.",
     domain.Refusal.NOTHING_ANSWERED: "Answer at least one question before you submit.",
+    domain.Refusal.ROUND_CLOSED: "That round has closed, so the answers can't be changed now.",
+    domain.Refusal.OTHER_OPEN: "You have another assessment in progress: finish or restart it "
+    "first.",
 }
 
 START_WORDS = {"start", "resume", "begin", "continue", "carry on", "go"}
@@ -134,6 +137,8 @@ class AssessmentDialog:
         assert action.rev is not None
         if action.verb == "restart":
             return await self.restart(identity, action.aid, action.rev)
+        if action.verb == "reopen":
+            return await self.reopen(identity, action.aid)
         if action.verb == "answer" and action.level is None:
             return await self.ask_again(
                 identity, action.aid, "Choose a level (or tap Skip) before Next."
@@ -223,6 +228,15 @@ class AssessmentDialog:
             total=snapshot.question_count,
         )
         return Reply(send=[cards.confirm_restart_card(view)])
+
+    async def reopen(self, identity: Identity, assessment_id: int) -> Reply:
+        result = await self.db.run(lambda s: self.store.reopen(s, identity, assessment_id))
+        if isinstance(result, domain.Refused):
+            note = REFUSAL_NOTES[result.reason]
+            return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
+        note = "Change any answer, then submit again. Until you do, your earlier answers count."
+        settled = cards.notice_card(NoticeView("✓ Your submitted answers are still counted."))
+        return Reply(replace=settled, send=[self._review_card(result, notice=note)])
 
     async def restart(self, identity: Identity, assessment_id: int, token: int) -> Reply:
         result = await self.db.run(lambda s: self.store.restart(s, identity, assessment_id, token))
@@ -418,6 +432,11 @@ class AssessmentDialog:
             components=tuple(line(c.name, c.summary) for c in result.components),
             overall=line("Overall", result.overall),
             notice=notice,
+            reopen=(
+                ActionRef(snapshot.assessment_id, snapshot.revision)
+                if snapshot.round_id is not None and snapshot.status is domain.Status.SUBMITTED
+                else None
+            ),
         )
         return cards.profile_card(view)
 
