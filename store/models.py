@@ -204,6 +204,11 @@ class RoundParticipantTeam(SQLModel, table=True):
 
     participant_id: int = Field(foreign_key="round_participants.id", primary_key=True)
     team_id: int = Field(foreign_key="teams.id", primary_key=True)
+    # Their role in that Team when the roster was frozen (owner | user | guest): owners may read
+    # their own team's results.
+    team_role: str = Field(
+        default="user", sa_column=sa.Column(sa.String(16), nullable=False, server_default="user")
+    )
 
 
 class NudgePreference(SQLModel, table=True):

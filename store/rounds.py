@@ -332,12 +332,14 @@ def open_round(
     round_ = get_round(session, round_id)
     session.refresh(round_)
     teams = {team.id: team for team in round_teams(session, round_)}
-    memberships: dict[str, list[Team]] = {}
+    memberships: dict[str, list[tuple[Team, str]]] = {}
     people: dict[str, Member] = {}
     for team_pk, members in rosters.items():
         for member in members:
             people.setdefault(member.teams_user_id, member)
-            memberships.setdefault(member.teams_user_id, []).append(teams[team_pk])
+            memberships.setdefault(member.teams_user_id, []).append(
+                (teams[team_pk], member.team_role)
+            )
     invited = 0
     for teams_user_id, member in people.items():
         person = ensure_person(
@@ -350,9 +352,13 @@ def open_round(
         session.add(participant)
         session.flush()
         assert participant.id is not None
-        for team in memberships[teams_user_id]:
+        for team, team_role in memberships[teams_user_id]:
             assert team.id is not None
-            session.add(RoundParticipantTeam(participant_id=participant.id, team_id=team.id))
+            session.add(
+                RoundParticipantTeam(
+                    participant_id=participant.id, team_id=team.id, team_role=team_role[:16]
+                )
+            )
         conversation = session.exec(
             select(ConversationRef).where(
                 ConversationRef.person_id == person.id, ConversationRef.scope == "personal"
@@ -362,10 +368,10 @@ def open_round(
             person_id=person.id,
             teams_user_id=teams_user_id,
             tenant_id=member.tenant_id,
-            team_names=tuple(t.name for t in memberships[teams_user_id]),
+            team_names=tuple(t.name for t, _role in memberships[teams_user_id]),
             conversation=conversation,
         )
-        invited += bool(invite(session, round_, invitee, memberships[teams_user_id][0]))
+        invited += bool(invite(session, round_, invitee, memberships[teams_user_id][0][0]))
     for team_pk in rosters:
         session.execute(
             sa.update(RoundTeam)
@@ -495,3 +501,21 @@ def set_role(session: Session, round_id: int, person_id: int, role: str) -> None
         )
         .values(role=role)
     )
+
+
+def is_team_owner(session: Session, round_id: int, team_id: int, identity: Identity) -> bool:
+    """Whether this person owned that Team when the round's roster was frozen."""
+    row = session.exec(
+        select(RoundParticipantTeam.team_role)
+        .join(
+            RoundParticipant, col(RoundParticipant.id) == col(RoundParticipantTeam.participant_id)
+        )
+        .join(Person, col(Person.id) == col(RoundParticipant.person_id))
+        .where(
+            RoundParticipant.round_id == round_id,
+            RoundParticipantTeam.team_id == team_id,
+            Person.tenant_id == identity.tenant_id,
+            Person.teams_user_id == identity.teams_user_id,
+        )
+    ).first()
+    return row == "owner"

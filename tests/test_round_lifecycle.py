@@ -224,3 +224,21 @@ async def test_full_results_for_the_improvement_team_only(
     nurse = staff(4)
     result = await nurse.execute("summary", action["verb"], action["data"])
     assert "Only the improvement team can do that" in card_text(result.body["value"])
+
+
+async def test_team_owners_read_their_own_teams_full_results(
+    world: Any, db: Database, clock: Clock, connector: FakeConnector
+) -> None:
+    jobs, new_round, staff, lead = world
+    connector.conversations[WARD].members[6]["userRole"] = "owner"  # staff 6: the ward's owner
+    await six_of_seven_answered(jobs, new_round, lead, db, clock)
+    await jobs.close_due(clock.now)
+    [summary] = outbox(db, "summary")
+    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
+    action = next(a for a in card["actions"] if a["title"] == "Full results")
+    owner = staff(6)
+    await owner.execute("summary", action["verb"], action["data"])
+    assert "Winter 2026: Ward 7" in card_text(owner.last_card()[1])
+    other_team = {**action["data"], "team_id": action["data"]["team_id"] + 1}
+    result = await owner.execute("summary", action["verb"], other_team)
+    assert "Only the improvement team can do that" in card_text(result.body["value"])

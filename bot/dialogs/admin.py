@@ -28,6 +28,7 @@ from store.rounds import (
     cancel_round,
     create_round,
     installed_teams,
+    is_team_owner,
     list_rounds,
     request_close,
 )
@@ -65,7 +66,7 @@ class AdminDialog:
         return Reply(send=[await self._list()])
 
     async def on_action(self, identity: Identity, action: CardAction) -> Reply:
-        if not await self._allowed(identity, action.verb):
+        if not await self._allowed(identity, action.verb, self._team_owner_of(action)):
             return _refused(replace=True)
         if action.verb == "round_new":
             return Reply(replace=await self._list(), send=[await self._form()])
@@ -144,14 +145,24 @@ class AdminDialog:
         # A round opening "today" at 09:00 that has already passed opens now.
         return max(moment, now) if moment.date() == now.date() else moment
 
-    async def _allowed(self, identity: Identity, action: str) -> bool:
-        allowed = self.policy.allows(identity.aad_object_id, Permission.MANAGE_ROUNDS)
+    @staticmethod
+    def _team_owner_of(action: CardAction) -> tuple[int, int] | None:
+        """Team owners may read their own team's results: (round, team) for that check."""
+        if action.verb == "results" and action.round_id and action.team_id:
+            return action.round_id, action.team_id
+        return None
 
-        def record(session: Session) -> None:
+    async def _allowed(
+        self, identity: Identity, action: str, owner_of: tuple[int, int] | None = None
+    ) -> bool:
+        def decide_and_record(session: Session) -> bool:
+            allowed = self.policy.allows(identity.aad_object_id, Permission.MANAGE_ROUNDS) or (
+                owner_of is not None and is_team_owner(session, *owner_of, identity)
+            )
             audit(session, actor=_actor(identity), action=action, allowed=allowed, now=self.clock())
+            return allowed
 
-        await self.db.run(record)
-        return allowed
+        return await self.db.run(decide_and_record)
 
     async def _list(self, notice: str | None = None) -> dict[str, object]:
         summaries = await self.db.run(list_rounds)
