@@ -21,8 +21,9 @@ LevelValue = Annotated[int, Field(ge=1, le=5)]
 Verb = Literal[
     "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout",
     "round_new", "round_create", "round_close", "round_cancel", "results", "role", "reopen",
+    "export",
 ]  # fmt: skip
-ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel", "results"}
+ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel", "results", "export"}
 Short = Annotated[str, StringConstraints(max_length=200)]
 VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart", "reopen"}
 VERBS_WITH_QUESTION = {"answer", "skip", "back"}
@@ -54,6 +55,7 @@ class CardAction(BaseModel):
     reminders: Short | None = None
     role_question: Literal["true", "false"] | None = None
     role: Annotated[str, StringConstraints(max_length=40)] | None = None
+    fmt: Literal["csv", "xlsx"] | None = None
     repeat: Short | None = None
 
 

@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.dialogs.admin import AdminDialog
 from bot.dialogs.assessment import AssessmentDialog
 from bot.dialogs.reminders import RemindersDialog
+from bot.downloads import export_handler
 from bot.handler import Dialogs, ImpactBot, TenantGate
 from framework.content import Framework, default_framework
 from rounds.access import Policy
@@ -77,6 +78,7 @@ def create_app(
             clock=clock,
             min_group=settings.min_group_size,
             min_comment_group=settings.min_comment_group_size,
+            public_url=settings.public_url,
         ),
         reminders=RemindersDialog(database, zone=settings.zone, clock=clock),
     )
@@ -94,6 +96,7 @@ def create_app(
         return await database.run(lambda session: load_chart(session, token))
 
     app.router.add_get("/charts/{token}.png", chart_handler(chart))
+    app.router.add_get("/exports/{token}", export_handler(database, content, settings, clock))
     app.on_cleanup.append(_close_http)
     if background:
         work = Background(settings, database, adapter, content, clock)

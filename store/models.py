@@ -278,3 +278,17 @@ class ChartImage(SQLModel, table=True):
     token: str = Field(primary_key=True, max_length=32)
     png: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     created_at: datetime = Field(sa_column=_timestamp())
+
+
+class ExportLink(SQLModel, table=True):
+    """A short-lived download of a round's aggregated results, made for one improvement-team
+    member in Teams; the token is the only key, and it expires."""
+
+    __tablename__ = "export_links"
+
+    token: str = Field(primary_key=True, max_length=64)
+    round_id: int = Field(foreign_key="rounds.id")
+    format: str = Field(max_length=8)  # csv | xlsx
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=_timestamp())
+    expires_at: datetime = Field(sa_column=_timestamp())

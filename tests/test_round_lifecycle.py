@@ -242,3 +242,34 @@ async def test_team_owners_read_their_own_teams_full_results(
     other_team = {**action["data"], "team_id": action["data"]["team_id"] + 1}
     result = await owner.execute("summary", action["verb"], other_team)
     assert "Only the improvement team can do that" in card_text(result.body["value"])
+
+
+async def test_the_improvement_team_downloads_the_export_from_teams(
+    world: Any, db: Database, clock: Clock
+) -> None:
+    jobs, new_round, staff, lead = world
+    await six_of_seven_answered(jobs, new_round, lead, db, clock)
+    await jobs.close_due(clock.now)
+    [summary] = outbox(db, "summary")
+    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
+    full = next(a for a in card["actions"] if a["title"] == "Full results")
+    await lead.execute("summary", full["verb"], full["data"])
+    await lead.press("Download CSV")
+    _, link_card = lead.last_card()
+    url = link_card["actions"][0]["url"]
+    assert url.startswith("https://impact.example.nhs.uk/exports/")
+    local = url.replace("https://impact.example.nhs.uk", lead.bot_url)
+    assert lead.session is not None
+    async with lead.session.get(local) as response:
+        assert response.status == 200
+        assert "attachment" in response.headers["Content-Disposition"]
+        body = await response.text()
+    assert "Ward 7" in body
+    assert not any(f"Staff {n}" in body or f"29:staff-{n}" in body for n in range(7)), "no names"
+    clock.now += timedelta(minutes=16)
+    async with lead.session.get(local) as response:
+        assert response.status == 404
+    nurse = staff(2)
+    export = {"verb": "export", "round_id": full["data"]["round_id"], "fmt": "csv"}
+    result = await nurse.execute("x", "export", export)
+    assert "Only the improvement team can do that" in card_text(result.body["value"])

@@ -4,7 +4,7 @@ suppressed figure, so the anonymity rules hold here as on every other surface.""
 
 from __future__ import annotations
 
-from bot.cards.common import Card, Element, card, plain, text
+from bot.cards.common import Card, Element, card, execute, plain, text
 from framework.content import Framework
 from rounds.results import RoundResults
 
@@ -16,15 +16,18 @@ def _level(framework: Framework, value: float) -> str:
     return f"{framework.level(low).name} to {framework.level(high).name}"
 
 
-def full_results_card(results: RoundResults, team_id: int, framework: Framework) -> Card:
+def full_results_card(
+    results: RoundResults, team_id: int, framework: Framework, *, can_export: bool = False
+) -> Card:
     team = results.team(team_id)
     body: list[Element] = [
         text(f"{results.name}: {team.name}", size="medium", weight="bolder", heading=True),
         text(f"{team.submitted} of {team.roster} responded."),
     ]
+    actions = _export_actions(results.round_id) if can_export else []
     if team.reason is not None:
         body.append(text(results.reason_text(team.reason).capitalize() + "."))
-        return card(body)
+        return card(body, actions)
     for component in team.figures.components:
         median = component.median()
         shown = "not enough answers" if median is None else _level(framework, median)
@@ -54,4 +57,28 @@ def full_results_card(results: RoundResults, team_id: int, framework: Framework)
                 subtle=True,
             )
         )
-    return card(body)
+    return card(body, actions)
+
+
+def _export_actions(round_id: int) -> list[Element]:
+    data = {"round_id": round_id}
+    return [
+        execute("Download CSV", "export", {**data, "fmt": "csv"}, inputs="none"),
+        execute("Download Excel", "export", {**data, "fmt": "xlsx"}, inputs="none"),
+    ]
+
+
+def export_link_card(round_name: str, fmt: str, url: str, minutes: int) -> Card:
+    label = "Excel" if fmt == "xlsx" else "CSV"
+    return card(
+        [
+            text(f"{round_name}: results for every team ({label})", weight="bolder"),
+            text(
+                f"Aggregated results only, with small groups suppressed. The link works for "
+                f"{minutes} minutes.",
+                size="small",
+                subtle=True,
+            ),
+        ],
+        [{"type": "Action.OpenUrl", "title": f"Download {label}", "url": url}],
+    )

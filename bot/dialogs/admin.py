@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.actions import CardAction
 from bot.cards import admin as admin_cards
 from bot.cards import assessment as cards
-from bot.cards.full_results import full_results_card
+from bot.cards.full_results import export_link_card, full_results_card
 from bot.cards.views import NoticeView
 from bot.dialogs.assessment import Reply
 from framework.content import Framework
@@ -20,6 +20,7 @@ from rounds.access import REFUSED, Permission, Policy
 from rounds.when import Period, WhenError, parse_when
 from store.assessments import Clock, Identity
 from store.db import Database
+from store.exports import LINK_LIFETIME, create_link
 from store.results import RoundNotFound, compute_round_results
 from store.rounds import (
     RoundError,
@@ -27,6 +28,7 @@ from store.rounds import (
     audit,
     cancel_round,
     create_round,
+    get_round,
     installed_teams,
     is_team_owner,
     list_rounds,
@@ -45,7 +47,9 @@ class AdminDialog:
         clock: Clock,
         min_group: int = 5,
         min_comment_group: int = 10,
+        public_url: str = "",
     ) -> None:
+        self.public_url = public_url
         self.min_group = min_group
         self.min_comment_group = min_comment_group
         self.db = db
@@ -73,7 +77,9 @@ class AdminDialog:
         if action.verb == "round_create":
             return await self._create(identity, action)
         if action.verb == "results":
-            return await self._full_results(action)
+            return await self._full_results(identity, action)
+        if action.verb == "export":
+            return await self._export(identity, action)
         if action.round is None:
             return Reply(replace=await self._list("ⓘ Choose a round first. Nothing was changed."))
         round_id = action.round
@@ -118,8 +124,38 @@ class AdminDialog:
         )
         return Reply(replace=await self._list(f"✓ Round {round_id} created: it opens {opens}."))
 
-    async def _full_results(self, action: CardAction) -> Reply:
+    async def _export(self, identity: Identity, action: CardAction) -> Reply:
+        if not self.public_url:
+            note = (
+                "Downloads from Teams need IMPACT_PUBLIC_URL (the bot's https address). Meanwhile "
+                "use `impact-bot rounds export`."
+            )
+            return Reply(send=[cards.notice_card(NoticeView(f"ⓘ {note}"))])
+        round_id, fmt = action.round_id, action.fmt or "csv"
+        if round_id is None:
+            return Reply(
+                send=[cards.notice_card(NoticeView("ⓘ That card doesn't say which round."))]
+            )
+        actor, now = _actor(identity), self.clock()
+
+        def make(session: Session) -> tuple[str, str]:
+            round_ = get_round(session, round_id)
+            link = create_link(session, round_id, fmt, created_by=actor, now=now)
+            audit(session, actor=actor, action="round.export", target=f"round:{round_id}",
+                  detail={"format": fmt, "via": "teams"}, now=now)  # fmt: skip
+            return round_.name, link.token
+
+        try:
+            name, token = await self.db.run(make)
+        except RoundError as exc:
+            return Reply(send=[cards.notice_card(NoticeView(f"ⓘ {exc}."))])
+        url = f"{self.public_url.rstrip('/')}/exports/{token}"
+        minutes = int(LINK_LIFETIME.total_seconds() // 60)
+        return Reply(send=[export_link_card(name, fmt, url, minutes)])
+
+    async def _full_results(self, identity: Identity, action: CardAction) -> Reply:
         round_id, team_id = action.round_id, action.team_id
+        can_export = self.policy.allows(identity.aad_object_id, Permission.MANAGE_ROUNDS)
         if round_id is None or team_id is None:
             return Reply(
                 send=[cards.notice_card(NoticeView("ⓘ That card doesn't say which results."))]
@@ -133,7 +169,7 @@ class AdminDialog:
                 min_group=self.min_group,
                 min_comment_group=self.min_comment_group,
             )
-            return full_results_card(results, team_id, self.framework)
+            return full_results_card(results, team_id, self.framework, can_export=can_export)
 
         try:
             return Reply(send=[await self.db.run(read)])

@@ -1,0 +1,70 @@
+"""GET /exports/{token}: a round's aggregated results as CSV or Excel, for a link the bot gave an
+improvement-team member in Teams (store.exports). Unknown or expired tokens get 404; every
+download is audited."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+from sqlmodel import Session
+
+from bot.config import Settings
+from framework.content import Framework
+from store.db import Database
+from store.export import export_csv, export_xlsx
+from store.exports import live_link
+from store.results import compute_round_results
+from store.rounds import audit
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def export_handler(
+    db: Database, framework: Framework, settings: Settings, clock: Callable[[], datetime]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def render(session: Session, token: str) -> tuple[str, bytes] | None:
+        now = clock()
+        link = live_link(session, token, now)
+        if link is None:
+            return None
+        results = compute_round_results(
+            session,
+            link.round_id,
+            framework=framework,
+            min_group=settings.min_group_size,
+            min_comment_group=settings.min_comment_group_size,
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"export.{link.format}"
+            (export_xlsx if link.format == "xlsx" else export_csv)(results, path, framework)
+            body = path.read_bytes()
+        audit(session, actor=link.created_by, action="round.export.download",
+              target=f"round:{link.round_id}", detail={"format": link.format}, now=now)  # fmt: skip
+        return link.format, body
+
+    async def handle(request: web.Request) -> web.Response:
+        token = request.match_info.get("token", "")
+        if not 20 <= len(token) <= 64:
+            return web.Response(status=404, text="no such export")
+        found = await db.run(lambda session: render(session, token))
+        if found is None:
+            return web.Response(status=404, text="no such export, or the link has expired")
+        fmt, body = found
+        return web.Response(
+            body=body,
+            content_type=CONTENT_TYPES[fmt].split(";")[0],
+            headers={
+                "Content-Disposition": f'attachment; filename="impact-results.{fmt}"',
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    return handle
