@@ -29,6 +29,8 @@ from bot.dialogs.assessment import AssessmentDialog
 from bot.dialogs.reminders import RemindersDialog
 from bot.downloads import export_handler
 from bot.handler import Dialogs, ImpactBot, TenantGate
+from bot.improvement_team import ImprovementTeamMembers
+from bot.rounds_opener import RoundOpener
 from framework.content import Framework, default_framework
 from rounds.access import Policy
 from store.charts import load_chart
@@ -68,6 +70,11 @@ def create_app(
     adapter = build_adapter(settings)
     adapter.on_turn_error = _turn_error_handler
     adapter.use(TenantGate(settings.allowed_tenants))
+    improvement_team = ImprovementTeamMembers(
+        database,
+        RoundOpener(database, adapter, settings, content),
+        settings.improvement_team_id,
+    )
     dialogs = Dialogs(
         assessment=dialog,
         admin=AdminDialog(
@@ -79,6 +86,7 @@ def create_app(
             min_group=settings.min_group_size,
             min_comment_group=settings.min_comment_group_size,
             public_url=settings.public_url,
+            in_improvement_team=improvement_team.contains,
         ),
         reminders=RemindersDialog(database, zone=settings.zone, clock=clock),
     )

@@ -128,3 +128,30 @@ async def test_reminders_are_set_shown_and_explained(people: Any, db: Database) 
     assert "25-3" in refusal
     await nurse.say("reminders")
     assert "Every day, 20:00–06:00" in card_text(nurse.last_card()[1])
+
+
+async def test_members_of_the_improvement_team_team_count_as_the_improvement_team(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: Any,
+) -> None:
+    improve = "19:improvement@thread.tacv2"
+    settings = settings_factory(improvement_team_id=improve)
+    app = create_app(settings, db=db, clock=clock)
+    runner, url = await serve(app)
+    try:
+        lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Lee Lead")
+        await lead.add_bot_to_team(improve, "Improvement team")
+        connector.conversations[improve].members = [
+            {"id": lead.user_id, "name": "Lee Lead", "aadObjectId": lead.aad_object_id,
+             "tenantId": lead.tenant_id, "userRole": "owner"},
+        ]  # fmt: skip
+        await lead.say("rounds")
+        assert "Assessment rounds" in card_text(lead.last_card()[1])
+        outsider = TeamsUser(bot_url=url, connector=connector, session=http, name="Olu Out")
+        await outsider.say("rounds")
+        assert "Only the improvement team can do that" in card_text(outsider.last_card()[1])
+    finally:
+        await runner.cleanup()

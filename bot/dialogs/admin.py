@@ -4,6 +4,7 @@ written to the audit log, allowed or refused."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,8 +49,10 @@ class AdminDialog:
         min_group: int = 5,
         min_comment_group: int = 10,
         public_url: str = "",
+        in_improvement_team: Callable[[Identity], Awaitable[bool]] | None = None,
     ) -> None:
         self.public_url = public_url
+        self.in_improvement_team = in_improvement_team
         self.min_group = min_group
         self.min_comment_group = min_comment_group
         self.db = db
@@ -155,7 +158,7 @@ class AdminDialog:
 
     async def _full_results(self, identity: Identity, action: CardAction) -> Reply:
         round_id, team_id = action.round_id, action.team_id
-        can_export = self.policy.allows(identity.aad_object_id, Permission.MANAGE_ROUNDS)
+        can_export = await self._is_improvement_team(identity)
         if round_id is None or team_id is None:
             return Reply(
                 send=[cards.notice_card(NoticeView("ⓘ That card doesn't say which results."))]
@@ -191,14 +194,21 @@ class AdminDialog:
     async def _allowed(
         self, identity: Identity, action: str, owner_of: tuple[int, int] | None = None
     ) -> bool:
+        member = await self._is_improvement_team(identity)
+
         def decide_and_record(session: Session) -> bool:
-            allowed = self.policy.allows(identity.aad_object_id, Permission.MANAGE_ROUNDS) or (
+            allowed = member or (
                 owner_of is not None and is_team_owner(session, *owner_of, identity)
             )
             audit(session, actor=_actor(identity), action=action, allowed=allowed, now=self.clock())
             return allowed
 
         return await self.db.run(decide_and_record)
+
+    async def _is_improvement_team(self, identity: Identity) -> bool:
+        if self.policy.allows(identity.aad_object_id, Permission.MANAGE_ROUNDS):
+            return True
+        return self.in_improvement_team is not None and await self.in_improvement_team(identity)
 
     async def _list(self, notice: str | None = None) -> dict[str, object]:
         summaries = await self.db.run(list_rounds)
