@@ -44,7 +44,9 @@ class Background:
         framework: Framework,
         clock: Callable[[], datetime],
     ) -> None:
-        self.sender = OutboxSender.from_settings(settings, db, clock=clock)
+        self.sender = OutboxSender.from_settings(
+            settings, db, clock=clock, share=1.0 / settings.service_processes
+        )
         opener = RoundOpener(db, adapter, settings, framework, on_queued=self.sender.wake)
         self.rounds = RoundJobs(db, settings, framework, opener, on_queued=self.sender.wake)
         self.scheduler = SchedulerService(

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     send_backoff_cap_seconds: float = Field(
         default=120.0, gt=0, validation_alias=_env("IMPACT_SEND_BACKOFF_CAP_SECONDS")
     )
+    # How many service processes share the database (and so Teams' limits): each process's
+    # sender keeps to 1/N of them.
+    service_processes: int = Field(
+        default=1, ge=1, le=64, validation_alias=_env("IMPACT_SERVICE_PROCESSES")
+    )
     reconcile_seconds: float = Field(
         default=5.0, gt=0, le=60, validation_alias=_env("IMPACT_RECONCILE_SECONDS")
     )
