@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench e2e-deps clean
+.PHONY: run test lint bench bench-fanout clean
 
 $(STAMP): requirements/runtime.lock requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/answer_roundtrip.py
+
+bench-fanout: $(STAMP)
+	$(BIN)/python benchmarks/fanout.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
