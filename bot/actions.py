@@ -21,7 +21,7 @@ LevelValue = Annotated[int, Field(ge=1, le=5)]
 Verb = Literal[
     "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout",
     "round_new", "round_create", "round_close", "round_cancel", "results", "role", "reopen",
-    "export",
+    "export", "reminder_times",
 ]  # fmt: skip
 ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel", "results", "export"}
 Short = Annotated[str, StringConstraints(max_length=200)]
@@ -56,6 +56,9 @@ class CardAction(BaseModel):
     role_question: Literal["true", "false"] | None = None
     role: Annotated[str, StringConstraints(max_length=40)] | None = None
     fmt: Literal["csv", "xlsx"] | None = None
+    remind_days: Short | None = None
+    remind_from: Annotated[str, StringConstraints(max_length=8)] | None = None
+    remind_to: Annotated[str, StringConstraints(max_length=8)] | None = None
     repeat: Short | None = None
 
 

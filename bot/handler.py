@@ -159,6 +159,8 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             return Reply(replace=note) if invoked else Reply(send=[note])
         if action.verb in ADMIN_VERBS:
             return await self.dialogs.admin.on_action(identity, action)
+        if action.verb == "reminder_times":
+            return await self.dialogs.reminders.on_form(identity, action)
         return await self.dialog.on_action(identity, action)
 
     # -- installation and membership ------------------------------------------------------

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from bot.cards import admin as admin_cards
 from bot.cards import assessment as cards
+from bot.cards.rounds import InvitationView, invitation_card, role_card
 from bot.cards.views import (
     ActionRef,
     ConfirmRestartView,
@@ -23,11 +25,13 @@ from bot.cards.views import (
     WelcomeView,
 )
 from framework.content import default_framework
+from rounds.roles import ROLES
 
 # Elements and actions Teams renders on desktop, web, iOS and Android at schema 1.5.
 ALLOWED_TYPES = {
     "AdaptiveCard", "TextBlock", "RichTextBlock", "TextRun", "Container", "FactSet",
-    "ColumnSet", "Column", "Image", "Input.ChoiceSet", "Input.Text",
+    "ColumnSet", "Column", "Image", "Input.ChoiceSet", "Input.Text", "Input.Time",
+    "Input.Date", "Input.Toggle", "ActionSet",
     "Action.Execute", "Action.Submit", "Action.ShowCard", "Action.OpenUrl",
 }  # fmt: skip
 # Teams' message size limit is about 28 KB for a card payload.
@@ -87,6 +91,16 @@ def all_cards() -> dict[str, dict[str, Any]]:
         "restart": cards.confirm_restart_card(ConfirmRestartView(ActionRef(1, 2), 3, 22)),
         "notice": cards.notice_card(NoticeView("hi", (("start", "Start"),))),
         "help": cards.help_card(22),
+        "invitation": invitation_card(
+            InvitationView(3, "Winter 2026", ("Ward 7",), "Friday 11 December", 22)
+        ),
+        "role": role_card(3, "Winter 2026", ROLES),
+        "rounds": admin_cards.rounds_card(
+            (admin_cards.RoundLine(3, "Winter 2026", "open", "25 Nov → 9 Dec", "Ward 7", 4, 9),)
+        ),
+        "new round": admin_cards.new_round_card(
+            (admin_cards.TeamChoice("19:a", "Ward 7"),), "2026-11-25", "2026-12-09"
+        ),
     }
 
 

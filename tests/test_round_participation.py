@@ -196,3 +196,19 @@ async def test_a_submitted_round_assessment_can_be_changed_until_the_round_close
     await person.say("status")
     result = await person.press("Change my answers")
     assert "That round has closed" in card_text(result.body["value"])
+
+
+async def test_reminder_times_from_the_invitation(round_with_staff: Any, db: Database) -> None:
+    from store.models import NudgePreference
+
+    _round_id, staff, _url = round_with_staff
+    person = staff(2)
+    form = {"verb": "reminder_times", "remind_days": "sat,sun", "remind_from": "20:00",
+            "remind_to": "06:00"}  # fmt: skip
+    await person.execute("invitation", "reminder_times", form)
+    assert "Saturdays and Sundays, 20:00–06:00 overnight" in card_text(person.last_card()[1])
+    row = db.run_sync(lambda s: s.exec(select(NudgePreference)).one())
+    assert (row.days, row.window_start_minute, row.window_end_minute) == ("sat,sun", 1200, 360)
+    await person.execute("invitation", "reminder_times", {**form, "remind_days": ""})
+    assert "Nothing was changed" in card_text(person.last_card()[1])
+    assert db.run_sync(lambda s: s.exec(select(NudgePreference)).one()).days == "sat,sun"

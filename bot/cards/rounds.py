@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.cards.common import Card, Element, card, execute, text
+from bot.cards.common import Card, Element, card, execute, show_card, text
 from bot.cards.common import notice as notice_block
 
 
@@ -45,8 +45,38 @@ def invitation_card(view: InvitationView) -> Card:
         execute("Start", "start", data, style="positive", inputs="none"),
         execute("Remind me later", "snooze", data, inputs="none"),
         execute("Stop reminding me", "optout", data, inputs="none"),
+        reminder_times_action(),
     ]
     return card(body, actions)
+
+
+WEEKDAYS = (("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"),
+            ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday"))  # fmt: skip
+
+
+def reminder_times_action() -> Element:
+    """When to be reminded, for shift workers: days and hours in their own Teams time zone."""
+    form: list[Element] = [
+        text("Remind me on these days, between these times (your Teams time zone)."),
+        {
+            "type": "Input.ChoiceSet",
+            "id": "remind_days",
+            "label": "Days",
+            "isMultiSelect": True,
+            "style": "expanded",
+            "value": "mon,tue,wed,thu,fri",
+            "choices": [{"title": name, "value": key} for key, name in WEEKDAYS],
+        },
+        {"type": "Input.Time", "id": "remind_from", "label": "From", "value": "09:00"},
+        {
+            "type": "Input.Time",
+            "id": "remind_to",
+            "label": "To (earlier than From: overnight)",
+            "value": "17:00",
+        },
+        {"type": "ActionSet", "actions": [execute("Save reminder times", "reminder_times", {})]},
+    ]
+    return show_card("Reminder times", form)
 
 
 def role_card(

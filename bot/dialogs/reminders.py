@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from bot.actions import CardAction
 from bot.cards import assessment as cards
 from bot.cards.views import NoticeView
 from bot.dialogs.assessment import Reply
@@ -22,6 +23,7 @@ from rounds.preferences import (
     describe,
     is_preferences_command,
     parse_command,
+    preferences_from_form,
 )
 from rounds.schedule import resolve_zone
 from store.assessments import Clock, Identity, ensure_person
@@ -52,6 +54,30 @@ class RemindersDialog:
                 )
             ]
         )
+
+    async def on_form(self, identity: Identity, action: CardAction) -> Reply:
+        """The invitation's "Reminder times" form."""
+
+        def save(session: Session) -> str:
+            now = self.clock()
+            person = ensure_person(session, identity, now)
+            assert person.id is not None
+            zone = resolve_zone(person.time_zone, self.zone.key)
+            current = preferences_of(session, person.id)
+            try:
+                chosen = preferences_from_form(
+                    action.remind_days or "",
+                    action.remind_from or "",
+                    action.remind_to or "",
+                    current=current,
+                )
+            except PreferencesError as exc:
+                return f"ⓘ {exc} Nothing was changed."
+            save_preferences(session, person.id, chosen, now)
+            return f"✓ Reminders: {describe(chosen, zone, today=now.astimezone(zone).date())}."
+
+        message = await self.db.run(save)
+        return Reply(send=[cards.notice_card(NoticeView(message))])
 
     def _apply(self, session: Session, identity: Identity, text: str) -> str:
         now = self.clock()
