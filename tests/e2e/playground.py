@@ -61,6 +61,12 @@ INSTALL_HINT: Final = (
 _LISTENING = re.compile(rb"Listening on (\d+)")
 _BOT_MESSAGE: Final = ".fai-OutputCard"
 _CARD: Final = ".ac-adaptiveCard"
+_CHANNEL_POST: Final = ".fui-Card[role=group]"  # a post in a Teams channel view
+
+# The sidebar's conversations with the built-in configuration (no .m365agentsplayground.yml):
+# one team, "My Team" (id ``team-id``, whose General channel has the same id), six members.
+PERSONAL_CHAT: Final = "Personal Chat"
+GENERAL_CHANNEL: Final = "My Team - General"
 
 
 def free_port() -> int:
@@ -303,6 +309,15 @@ class PlaygroundPage:
     def last_card(self) -> Locator:
         return self.cards.last
 
+    @property
+    def channel_posts(self) -> Locator:
+        """Every post in the channel being shown, oldest first (bot posts and user posts)."""
+        return self.page.locator(_CHANNEL_POST)
+
+    def log_entries(self, text: str | re.Pattern[str]) -> Locator:
+        """Log Panel traffic lines such as ``conversationUpdate 201`` (see ``wait_for_log``)."""
+        return self.page.get_by_text(text)
+
     # -- waiting ----------------------------------------------------------------------------
 
     async def wait_for_bot_message_count(self, count: int, timeout_s: float | None = None) -> None:
@@ -324,6 +339,12 @@ class PlaygroundPage:
         await card.wait_for(timeout=self._ms(timeout_s))
         return card
 
+    async def wait_for_post_containing(self, text: str, timeout_s: float | None = None) -> Locator:
+        """The newest channel post holding an Adaptive Card whose text contains ``text``."""
+        post = self.channel_posts.filter(has=self.page.locator(_CARD)).filter(has_text=text).last
+        await post.wait_for(timeout=self._ms(timeout_s))
+        return post
+
     async def wait_for_log(
         self, text: str | re.Pattern[str], timeout_s: float | None = None
     ) -> str:
@@ -337,6 +358,26 @@ class PlaygroundPage:
         return await entry.inner_text()
 
     # -- acting -----------------------------------------------------------------------------
+
+    async def open_conversation(self, name: str) -> None:
+        """Select a conversation in the sidebar: ``PERSONAL_CHAT``, ``"Group Chat"``,
+        ``GENERAL_CHANNEL`` or ``"My Team - Announcements"`` (built-in configuration: channels
+        are named "<team> - <channel>").
+
+        This is not a page load: messages already shown stay. The first time a channel is
+        opened in a page, the Playground installs the bot in the team: it sends
+        ``installationUpdate`` (``add``) and ``conversationUpdate`` (``membersAdded``: the bot;
+        in a channel with ``channelData.team``), as Teams does when the app is added to a team.
+        """
+        await self.page.get_by_role("treeitem", name=name, exact=True).click()
+        # The sidebar does not mark the selected item for assistive technology; a channel's
+        # view is the one with the "Start a new post" box.
+        new_post = self.page.get_by_text("Start a new post", exact=True)
+        if " - " in name:
+            await new_post.wait_for()
+        else:
+            await expect(new_post).to_have_count(0, timeout=self.timeout_ms)
+            await self.compose_box.wait_for()
 
     async def send_text(
         self, text: str, *, expect_replies: int = 1, timeout_s: float | None = None
