@@ -141,16 +141,17 @@ _OWNED_STATE = (
         col(Assessment.revision),
         col(Assessment.submitted_at),
         col(Assessment.round_id),
+        col(Answer.question_number),
+        col(Answer.level),
+        col(Answer.comment),
     )
     .join(Person, col(Person.id) == col(Assessment.person_id))
+    .outerjoin(Answer, col(Answer.assessment_id) == col(Assessment.id))
     .where(
         col(Assessment.id) == sa.bindparam("aid"),
         col(Person.tenant_id) == sa.bindparam("tenant"),
         col(Person.teams_user_id) == sa.bindparam("user"),
     )
-)
-_ANSWERS = sa.select(col(Answer.question_number), col(Answer.level), col(Answer.comment)).where(
-    col(Answer.assessment_id) == sa.bindparam("aid")
 )
 
 
@@ -188,13 +189,21 @@ class AssessmentStore:
     ) -> Snapshot | None:
         """The assessment's snapshot if it belongs to this person; one query for the ownership
         check and the state (this is every answer's hot path), one for the answers."""
-        row = session.execute(
-            _OWNED_STATE,
-            {"aid": assessment_id, "tenant": identity.tenant_id, "user": identity.teams_user_id},
-        ).first()
-        if row is None:
+        rows = (
+            session.connection()
+            .execute(
+                _OWNED_STATE,
+                {
+                    "aid": assessment_id,
+                    "tenant": identity.tenant_id,
+                    "user": identity.teams_user_id,
+                },
+            )
+            .all()
+        )
+        if not rows:
             return None
-        person_id, status, position, revision, submitted_at, round_id = row
+        person_id, status, position, revision, submitted_at, round_id = rows[0][:6]
         return Snapshot(
             assessment_id=assessment_id,
             person_id=person_id,
@@ -202,14 +211,14 @@ class AssessmentStore:
             position=position,
             revision=revision,
             question_count=self.framework.question_count,
-            answers=self._answers(session, assessment_id),
+            answers={
+                number: RecordedAnswer(level, comment)
+                for *_state, number, level, comment in rows
+                if number is not None
+            },
             submitted_at=submitted_at,
             round_id=round_id,
         )
-
-    def _answers(self, session: Session, assessment_id: int) -> dict[int, RecordedAnswer]:
-        rows = session.execute(_ANSWERS, {"aid": assessment_id}).all()
-        return {number: RecordedAnswer(level, comment) for number, level, comment in rows}
 
     def snapshot(self, session: Session, assessment: Assessment) -> Snapshot:
         assert assessment.id is not None
@@ -453,7 +462,7 @@ class AssessmentStore:
         }
         if status is Status.SUBMITTED:
             values["submitted_at"] = now
-        result = session.execute(
+        result = session.connection().execute(
             sa.update(Assessment)
             .where(
                 col(Assessment.id) == snapshot.assessment_id,
@@ -462,7 +471,7 @@ class AssessmentStore:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)
 
     def _record(
         self, session: Session, snapshot: Snapshot, decision: Decision, now: datetime
@@ -471,7 +480,7 @@ class AssessmentStore:
         assert record is not None
         question = self.framework.question(record.question)
         if record.question in snapshot.answers:
-            session.execute(
+            session.connection().execute(
                 sa.update(Answer)
                 .where(
                     col(Answer.assessment_id) == snapshot.assessment_id,
@@ -486,7 +495,7 @@ class AssessmentStore:
                 .execution_options(synchronize_session=False)
             )
         else:
-            session.execute(
+            session.connection().execute(
                 sa.insert(Answer).values(
                     assessment_id=snapshot.assessment_id,
                     question_id=question.id,
