@@ -56,6 +56,7 @@ from store.rounds import (
     installed_teams,
     list_rounds,
     request_close,
+    set_repetition,
     summarise,
 )
 
@@ -95,6 +96,9 @@ def add_commands(commands: Any) -> None:
     extend.add_argument("--closes", required=True, metavar="WHEN")
     for name in ("close", "cancel"):
         sub.add_parser(name, help=f"{name} a round now").add_argument("round", type=int)
+    repeat = sub.add_parser("repeat", help="pause, resume or stop a repeating round's series")
+    repeat.add_argument("round", type=int)
+    repeat.add_argument("change", choices=("pause", "resume", "stop"))
     export = sub.add_parser(
         "export", help="write a round's aggregated results (no answers, names or comments)"
     )
@@ -167,6 +171,11 @@ def _rounds(db: Database, settings: Settings, args: argparse.Namespace, actor: s
         closes = parse_when(args.closes, now=now, zone=settings.zone)
         _write(db, lambda s: extend_round(s, args.round, closes, actor=actor, now=now))
         print(f"round {args.round} now closes {closes.astimezone(settings.zone):%Y-%m-%d %H:%M}")
+        return 0
+    if command == "repeat":
+        _write(db, lambda s: set_repetition(s, args.round, args.change, actor=actor, now=now))
+        done = {"pause": "paused", "resume": "resumed", "stop": "stopped"}[args.change]
+        print(f"round {args.round}: repetition {done}")
         return 0
     action = {"close": request_close, "cancel": cancel_round}[command]
     _write(db, lambda s: action(s, args.round, actor=actor, now=now))

@@ -519,3 +519,24 @@ def is_team_owner(session: Session, round_id: int, team_id: int, identity: Ident
         )
     ).first()
     return row == "owner"
+
+
+def set_repetition(
+    session: Session, round_id: int, change: str, *, actor: str, now: datetime
+) -> Round:
+    """`pause` (no next round is scheduled from this one until resumed), `resume`, or `stop`
+    (the series ends here)."""
+    round_ = get_round(session, round_id)
+    if not round_.repeat_every:
+        raise RoundError(f"round {round_id} does not repeat")
+    if change == "stop":
+        round_.repeat_every = None
+    elif change in ("pause", "resume"):
+        round_.repeat_paused = change == "pause"
+    else:
+        raise RoundError(f"unknown change {change!r}: use pause, resume or stop")
+    round_.updated_at = now
+    audit(
+        session, actor=actor, action=f"round.repeat.{change}", target=f"round:{round_id}", now=now
+    )
+    return round_

@@ -273,3 +273,26 @@ async def test_the_improvement_team_downloads_the_export_from_teams(
     export = {"verb": "export", "round_id": full["data"]["round_id"], "fmt": "csv"}
     result = await nurse.execute("x", "export", export)
     assert "Only the improvement team can do that" in card_text(result.body["value"])
+
+
+async def test_a_paused_repetition_schedules_nothing_until_resumed(
+    world: Any, db: Database, clock: Clock
+) -> None:
+    from store.rounds import set_repetition
+
+    jobs, new_round, _staff, _lead = world
+    round_id = new_round(days=14, repeat="6m")
+    await jobs.run_due(clock.now)
+    db.run_sync(lambda s: set_repetition(s, round_id, "pause", actor="t", now=clock.now))
+    clock.now += timedelta(days=15)
+    await jobs.close_due(clock.now)
+    assert await jobs.repeat_due(clock.now) == 0
+
+    def successors(session: Any) -> int:
+        return len(session.exec(select(Round).where(Round.previous_round_id == round_id)).all())
+
+    assert db.run_sync(successors) == 0
+    db.run_sync(lambda s: set_repetition(s, round_id, "resume", actor="t", now=clock.now))
+    assert await jobs.repeat_due(clock.now) == 1
+    assert await jobs.repeat_due(clock.now) == 0, "once"
+    assert db.run_sync(successors) == 1

@@ -94,6 +94,9 @@ async def test_round_commands_on_a_team_the_bot_was_added_to(
     )
     extended = run_cli("rounds", "extend", str(round_id), "--closes", "+20d", env=env, cwd=tmp_path)
     assert extended.returncode == 0, extended.stderr
+    paused = run_cli("rounds", "repeat", str(round_id), "pause", env=env, cwd=tmp_path)
+    assert paused.stdout.strip() == f"round {round_id}: repetition paused"
+    assert db.run_sync(lambda s: s.get(Round, round_id).repeat_paused) is True
     assert run_cli("rounds", "cancel", str(round_id), env=env, cwd=tmp_path).returncode == 0
     again = run_cli("rounds", "close", str(round_id), env=env, cwd=tmp_path)
     assert again.returncode == 1
@@ -102,7 +105,9 @@ async def test_round_commands_on_a_team_the_bot_was_added_to(
     def audit(session: Any) -> list[str]:
         return list(session.exec(select(AuditEntry.action).order_by(AuditEntry.id)).all())
 
-    assert db.run_sync(audit) == ["round.create", "round.extend", "round.cancel"]
+    assert db.run_sync(audit) == [
+        "round.create", "round.extend", "round.repeat.pause", "round.cancel",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
