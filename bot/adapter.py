@@ -35,6 +35,7 @@ from botframework.connector.auth import (
     ConnectorFactory,
     UserTokenClient,
 )
+from msrest.exceptions import ClientRequestError
 from msrest.pipeline import AsyncPipeline, Request, Response
 from msrest.pipeline.async_abc import AsyncHTTPSender
 from msrest.pipeline.async_requests import AsyncRequestsCredentialsPolicy
@@ -128,11 +129,15 @@ class AioHttpSender(AsyncHTTPSender):  # type: ignore[misc]
             if key.lower() not in ("accept-encoding", "connection", "user-agent")
         }
         headers.update(http.headers)
-        raw = await self._session().request(
-            http.method, http.url, headers=headers, data=http.data, timeout=self._timeout
-        )
-        response = AioHttpClientResponse(http, raw)
-        await response.load_body()
+        try:
+            raw = await self._session().request(
+                http.method, http.url, headers=headers, data=http.data, timeout=self._timeout
+            )
+            response = AioHttpClientResponse(http, raw)
+            await response.load_body()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # What msrest's own sender raises for a request that got no answer.
+            raise ClientRequestError(f"{type(exc).__name__}: {exc}") from exc
         return Response(request, response)
 
 

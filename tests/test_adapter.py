@@ -114,3 +114,25 @@ async def test_cached_clients_send_over_aiohttp_with_the_credentials_header() ->
     finally:
         await session.close()
         await runner.cleanup()
+
+
+async def test_a_reply_that_gets_no_answer_raises_what_msrest_raises() -> None:
+    import aiohttp
+    from botbuilder.core import MessageFactory
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.auth import MicrosoftAppCredentials
+    from msrest.exceptions import ClientRequestError
+
+    from bot.adapter import use_aiohttp
+    from tests.test_cli import free_port
+
+    session = aiohttp.ClientSession()
+    try:
+        client = ConnectorClient(
+            MicrosoftAppCredentials("", ""), base_url=f"http://127.0.0.1:{free_port()}/"
+        )
+        use_aiohttp(client, lambda: session)
+        with pytest.raises(ClientRequestError, match="ClientConnectorError"):
+            await client.conversations.send_to_conversation("a:1", MessageFactory.text("hi"))
+    finally:
+        await session.close()
