@@ -21,9 +21,11 @@ LevelValue = Annotated[int, Field(ge=1, le=5)]
 Verb = Literal[
     "start", "help", "answer", "skip", "back", "change", "submit", "restart", "snooze", "optout",
     "round_new", "round_create", "round_close", "round_cancel", "results", "role", "reopen",
-    "export", "reminder_times",
+    "export", "reminder_times", "round_extend",
 ]  # fmt: skip
-ADMIN_VERBS = {"round_new", "round_create", "round_close", "round_cancel", "results", "export"}
+ADMIN_VERBS = {
+    "round_new", "round_create", "round_close", "round_cancel", "round_extend", "results", "export",
+}  # fmt: skip
 Short = Annotated[str, StringConstraints(max_length=200)]
 VERBS_WITH_ASSESSMENT = {"answer", "skip", "back", "change", "submit", "restart", "reopen"}
 VERBS_WITH_QUESTION = {"answer", "skip", "back"}

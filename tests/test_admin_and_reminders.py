@@ -72,10 +72,18 @@ async def test_admin_creates_and_closes_a_round_from_teams(
     assert rounds[0].closes_at == datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
     card_id, listing = admin.last_card()
     assert "Round 1 created: it opens now" in card_text(listing)
+    await admin.press("Extend a week", {"round": "1"}, card_id=card_id)
+    assert db.run_sync(lambda s: s.get(Round, 1).closes_at) == datetime(
+        2026, 12, 16, 9, 0, tzinfo=UTC
+    )
+    assert "now closes a week later" in card_text(
+        admin.connector.activity(admin.conversation_id, card_id)["attachments"][0]["content"]
+    )
     await admin.press("Close now", {"round": "1"}, card_id=card_id)
     assert db.run_sync(lambda s: s.get(Round, 1).closes_at) == clock.now
     assert ("round.create", True) in audit_log(db)
     assert ("round.close", True) in audit_log(db)
+    assert ("round.extend", True) in audit_log(db)
 
 
 async def test_a_bad_form_creates_nothing_and_says_why(people: Any, db: Database) -> None:

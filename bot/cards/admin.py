@@ -48,13 +48,14 @@ def rounds_card(lines: tuple[RoundLine, ...], notice: str | None = None) -> Card
             {
                 "type": "Input.ChoiceSet",
                 "id": "round",
-                "label": "Round to close or cancel",
+                "label": "Round to change",
                 "style": "compact",
                 "placeholder": "Choose a round",
                 "choices": [{"title": line.name, "value": str(line.id)} for line in open_lines],
             }
         )
         actions += [
+            execute("Extend a week", "round_extend", {}),
             execute("Close now", "round_close", {}),
             execute("Cancel round", "round_cancel", {}, style="destructive"),
         ]

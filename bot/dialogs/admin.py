@@ -29,6 +29,7 @@ from store.rounds import (
     audit,
     cancel_round,
     create_round,
+    extend_round,
     get_round,
     installed_teams,
     is_team_owner,
@@ -86,12 +87,24 @@ class AdminDialog:
         if action.round is None:
             return Reply(replace=await self._list("ⓘ Choose a round first. Nothing was changed."))
         round_id = action.round
-        change = request_close if action.verb == "round_close" else cancel_round
         actor = _actor(identity)
+
+        def change(session: Session) -> None:
+            now = self.clock()
+            if action.verb == "round_extend":
+                closes = get_round(session, round_id).closes_at + timedelta(days=7)
+                extend_round(session, round_id, closes, actor=actor, now=now)
+            elif action.verb == "round_close":
+                request_close(session, round_id, actor=actor, now=now)
+            else:
+                cancel_round(session, round_id, actor=actor, now=now)
+
         try:
-            await self.db.run(lambda s: change(s, round_id, actor=actor, now=self.clock()))
+            await self.db.run(change)
         except RoundError as exc:
             return Reply(replace=await self._list(f"ⓘ {exc}. Nothing was changed."))
+        if action.verb == "round_extend":
+            return Reply(replace=await self._list(f"✓ Round {round_id} now closes a week later."))
         done = (
             "is closing now: the summary goes to its teams shortly"
             if action.verb == "round_close"
