@@ -107,6 +107,17 @@ async def six_of_seven_answered(
     return round_id
 
 
+async def closed_with_full_results(
+    jobs: RoundJobs, new_round: Callable[..., int], lead: TeamsUser, db: Database, clock: Clock
+) -> dict[str, Any]:
+    """The six-of-seven round, closed: its summary card's Full results action."""
+    await six_of_seven_answered(jobs, new_round, lead, db, clock)
+    await jobs.close_due(clock.now)
+    [summary] = outbox(db, "summary")
+    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
+    return next(a for a in card["actions"] if a["title"] == "Full results")
+
+
 def outbox(db: Database, kind: str) -> list[OutboxMessage]:
     return db.run_sync(
         lambda s: list(
@@ -211,11 +222,7 @@ async def test_full_results_for_the_improvement_team_only(
     world: Any, db: Database, clock: Clock
 ) -> None:
     jobs, new_round, staff, lead = world
-    await six_of_seven_answered(jobs, new_round, lead, db, clock)
-    await jobs.close_due(clock.now)
-    [summary] = outbox(db, "summary")
-    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
-    action = next(a for a in card["actions"] if a["title"] == "Full results")
+    action = await closed_with_full_results(jobs, new_round, lead, db, clock)
     await lead.execute("summary", action["verb"], action["data"])
     text = card_text(lead.last_card()[1])
     assert "Winter 2026: Ward 7" in text
@@ -231,11 +238,7 @@ async def test_team_owners_read_their_own_teams_full_results(
 ) -> None:
     jobs, new_round, staff, lead = world
     connector.conversations[WARD].members[6]["userRole"] = "owner"  # staff 6: the ward's owner
-    await six_of_seven_answered(jobs, new_round, lead, db, clock)
-    await jobs.close_due(clock.now)
-    [summary] = outbox(db, "summary")
-    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
-    action = next(a for a in card["actions"] if a["title"] == "Full results")
+    action = await closed_with_full_results(jobs, new_round, lead, db, clock)
     owner = staff(6)
     await owner.execute("summary", action["verb"], action["data"])
     assert "Winter 2026: Ward 7" in card_text(owner.last_card()[1])
@@ -248,11 +251,7 @@ async def test_the_improvement_team_downloads_the_export_from_teams(
     world: Any, db: Database, clock: Clock
 ) -> None:
     jobs, new_round, staff, lead = world
-    await six_of_seven_answered(jobs, new_round, lead, db, clock)
-    await jobs.close_due(clock.now)
-    [summary] = outbox(db, "summary")
-    card = json.loads(summary.payload)["activity"]["attachments"][0]["content"]
-    full = next(a for a in card["actions"] if a["title"] == "Full results")
+    full = await closed_with_full_results(jobs, new_round, lead, db, clock)
     await lead.execute("summary", full["verb"], full["data"])
     await lead.press("Download CSV")
     _, link_card = lead.last_card()
