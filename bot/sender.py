@@ -60,10 +60,10 @@ ForbiddenOperationException), 404 ConversationNotFound and 413 MessageSizeTooBig
 as an error) are recorded as failed; for a blocked user, a bot no longer in the roster or a
 conversation that is gone, the stored ConversationRef is deleted.
 
-msrest (under the SDK's ConnectorClient) has its own urllib3 retry policy: 3 retries on 408 and
-5xx with back-off. With urllib3 2 it does not apply to POST, but with urllib3 1.26 it did, and
-for connection errors it always does. The sender's clients get a policy that never retries, so
-every retry is ours: counted, rate-limited, and with a fresh lease check.
+msrest (under the SDK's ConnectorClient) would send through requests with its own urllib3 retry
+policy (3 retries on 408, 5xx and connection errors). The sender's clients send through the
+adapter's aiohttp transport instead (bot.adapter.use_aiohttp), which never retries, so every
+retry is ours: counted, rate-limited, and with a fresh lease check.
 """
 
 from __future__ import annotations
@@ -84,12 +84,11 @@ import time
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
-import requests.adapters
+import aiohttp
 import sqlalchemy as sa
 from botbuilder.schema import (
     Activity,
@@ -108,6 +107,7 @@ from msrest.exceptions import ClientException, HttpOperationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from bot.adapter import use_aiohttp, use_fast_json_objects
 from bot.config import Settings
 from store import outbox
 from store.db import Database, DatabaseUnavailable
@@ -359,7 +359,8 @@ def classify(exc: BaseException) -> Problem:
     """Status, Teams' error code and Retry-After from what the SDK (msrest) raised."""
     if isinstance(exc, HttpOperationError):
         response = exc.response
-        status = getattr(response, "status_code", None)
+        # requests' response says status_code; aiohttp's (the transport we use) says status.
+        status = getattr(response, "status_code", None) or getattr(response, "status", None)
         headers = getattr(response, "headers", None) or {}
         code, message = _teams_error(exc, response)
         retry_after = parse_retry_after(headers.get("Retry-After"))
@@ -416,9 +417,8 @@ class OutboxSender:
 
     `auth` is the SDK's BotFrameworkAuthentication (`bot.adapter.sdk_authentication(settings)`),
     used through `create_connector_factory`. The sender keeps its own ConnectorClient per
-    service URL rather than the adapter's shared ones, because it changes their retry policy
-    and timeout. The SDK's HTTP client runs each request on the event loop's default executor,
-    so at most that many requests are in flight: give the loop at least `concurrency` threads.
+    service URL rather than the adapter's shared ones, with its own request timeout and its own
+    aiohttp connection pool (sized for `concurrency`).
     """
 
     def __init__(
@@ -465,6 +465,7 @@ class OutboxSender:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._clients: dict[str, ConnectorClient] = {}
+        self._http: aiohttp.ClientSession | None = None
         self._factory: Any = None
         self._wake = asyncio.Event()
         self._stopping = False
@@ -542,6 +543,20 @@ class OutboxSender:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             self._stopping = False
+            await self.aclose()
+
+    def _http_session(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.concurrency * 2, ttl_dns_cache=300)
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (the clients make a new session if used again)."""
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
 
     # -- claiming -----------------------------------------------------------------------------
 
@@ -639,15 +654,12 @@ class OutboxSender:
             if self._factory is None:
                 self._factory = self.auth.create_connector_factory(self._claims())
             found = await self._factory.create(service_url, None)
-            # msrest's own urllib3 policy, changed in place: the session the client already
-            # made holds this very object.
-            retry = found.config.retry_policy
-            retry.retries = 0  # total, connect and read
-            retry.policy.status_forcelist = frozenset()
-            retry.policy.raise_on_status = False  # a status is an answer, never an exception
-            retry.policy.respect_retry_after_header = False
+            # The adapter's transport (one aiohttp session, msrest's pipeline and signing kept):
+            # it never retries on its own, so every retry is ours and counted, and it costs a
+            # third of the CPU of msrest's requests-on-a-thread.
             found.config.connection.timeout = self.request_timeout
-            found.config.session_configuration_callback = _pool_for(self.concurrency, retry.policy)
+            use_fast_json_objects(found)
+            use_aiohttp(found, self._http_session)
             self._clients[service_url] = found
         return found
 
@@ -937,24 +949,6 @@ def forget_conversation(session: Session, conversation_id: str) -> None:
     session.connection().execute(sa.delete(table).where(table.c.conversation_id == conversation_id))
 
 
-def _pool_for(size: int, retry: Any) -> Callable[..., dict[str, Any]]:
-    """msrest's per-request session hook: give the requests session a connection pool as large
-    as our concurrency (requests' default keeps 10 and discards the rest), with our retry
-    policy. The hook runs on the event loop's thread, before the request goes to a worker."""
-
-    def configure(session: Any, _config: Any, _local: Any, **kwargs: Any) -> dict[str, Any]:
-        if getattr(session, "_impact_pool_size", None) != size:
-            adapter = requests.adapters.HTTPAdapter(
-                pool_connections=4, pool_maxsize=size, max_retries=retry
-            )
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            session._impact_pool_size = size
-        return kwargs
-
-    return configure
-
-
 def default_owner() -> str:
     """Unique per process run, readable in the outbox: host:pid:random."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -1016,12 +1010,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     async def drain() -> None:
-        loop = asyncio.get_running_loop()
-        # The SDK's HTTP client (requests) runs each request on the default executor.
-        loop.set_default_executor(
-            ThreadPoolExecutor(max_workers=args.concurrency + 4, thread_name_prefix="http")
-        )
         stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         log.info("outbox sender %s started", sender.owner)
