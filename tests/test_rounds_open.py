@@ -101,6 +101,6 @@ async def test_open_reads_every_page_freezes_the_roster_and_queues_one_invitatio
         assert all(t.get("user_id", "").startswith("29:staff-") for t in targets if "user_id" in t)
         card = payloads[next(iter(payloads))]["activity"]["attachments"][0]["content"]
         titles = [a["title"] for a in card["actions"]]
-        assert titles == ["Start", "Remind me later", "Stop reminding me"]
+        assert titles == ["Start", "Remind me later", "Stop reminding me", "Reminder times"]
     finally:
         await runner.cleanup()
