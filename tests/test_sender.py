@@ -84,7 +84,11 @@ async def teams(vtime: VirtualTime) -> AsyncIterator[FakeConnector]:
 
 
 @pytest.fixture
-def make_sender(db: Database, clock: Clock, vtime: VirtualTime) -> Callable[..., OutboxSender]:
+async def make_sender(
+    db: Database, clock: Clock, vtime: VirtualTime
+) -> AsyncIterator[Callable[..., OutboxSender]]:
+    made: list[OutboxSender] = []
+
     def make(**overrides: Any) -> OutboxSender:
         settings = load_settings(database_url=db.url, app_id="")
         options: dict[str, Any] = {
@@ -101,9 +105,13 @@ def make_sender(db: Database, clock: Clock, vtime: VirtualTime) -> Callable[...,
             "owner": "test-sender",
         }
         options.update(overrides)
-        return OutboxSender(db, sdk_authentication(settings), **options)
+        sender = OutboxSender(db, sdk_authentication(settings), **options)
+        made.append(sender)
+        return sender
 
-    return make
+    yield make
+    for sender in made:
+        await sender.aclose()
 
 
 async def drain(sender: OutboxSender, db: Database, clock: Clock, rounds: int = 2000) -> None:
@@ -573,6 +581,8 @@ async def test_a_sender_with_credentials_builds_its_own_clients_without_retries(
     assert await sender.client("https://smba.trafficmanager.net/uk/") is client
     local = OutboxSender.from_settings(load_settings(database_url=db.url, app_id=""), db)
     assert not (await local.client("http://127.0.0.1:1/")).config.credentials.microsoft_app_id
+    await sender.aclose()
+    await local.aclose()
 
 
 # -- the limiter and the SDK's errors ---------------------------------------------------------
