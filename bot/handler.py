@@ -64,6 +64,12 @@ def _valid_zone(value: str | None) -> str | None:
     return value
 
 
+def _bot_among(activity: Any, members: list[Any]) -> bool:
+    """Whether a membership change is about the bot itself (installed or removed)."""
+    bot_id = activity.recipient.id if activity.recipient else None
+    return any(member.id == bot_id for member in members)
+
+
 def is_personal(turn_context: TurnContext) -> bool:
     conversation = turn_context.activity.conversation
     return getattr(conversation, "conversation_type", None) in (None, "personal")
@@ -180,8 +186,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         if not is_personal(turn_context):
             return  # group chats: nothing to do
-        bot_id = activity.recipient.id if activity.recipient else None
-        if not any(member.id == bot_id for member in teams_members_added):
+        if not _bot_among(activity, teams_members_added):
             return  # welcome once, when the bot joins the chat
         identity = identity_of(turn_context)
         await self._remember_conversation(turn_context, identity)
@@ -191,8 +196,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
         self, turn_context: TurnContext, team_info: Any, members_added: list[Any]
     ) -> None:
         activity = turn_context.activity
-        bot_id = activity.recipient.id if activity.recipient else None
-        if not any(member.id == bot_id for member in members_added):
+        if not _bot_among(activity, members_added):
             return  # someone joined the team: rosters are read when a round opens
         reference = TurnContext.get_conversation_reference(activity)
         install = TeamInstall(
@@ -210,8 +214,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_teams_members_removed(
         self, teams_members_removed: list[Any], team_info: Any, turn_context: TurnContext
     ) -> None:
-        bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
-        if team_info is None or not any(m.id == bot_id for m in teams_members_removed):
+        if team_info is None or not _bot_among(turn_context.activity, teams_members_removed):
             return
         team_id = str(team_info.id)
         await self.db.run(lambda session: record_removal(session, team_id, utcnow()))

@@ -184,9 +184,7 @@ class AssessmentStore:
             .order_by(col(Assessment.submitted_at).desc(), col(Assessment.id).desc())
         ).first()
 
-    def _owned_snapshot(
-        self, session: Session, identity: Identity, assessment_id: int
-    ) -> Snapshot | None:
+    def owned(self, session: Session, identity: Identity, assessment_id: int) -> Snapshot | None:
         """The assessment's snapshot if it belongs to this person; one query for the ownership
         check and the state (this is every answer's hot path), one for the answers."""
         rows = (
@@ -248,14 +246,6 @@ class AssessmentStore:
             session, person.id
         )
         return None if assessment is None else self.snapshot(session, assessment)
-
-    def owned(self, session: Session, identity: Identity, assessment_id: int) -> Snapshot | None:
-        """The assessment's snapshot if it belongs to this person, else None."""
-        person = find_person(session, identity)
-        assessment = session.get(Assessment, assessment_id)
-        if person is None or assessment is None or assessment.person_id != person.id:
-            return None
-        return self.snapshot(session, assessment)
 
     # -- changing -------------------------------------------------------------------------
 
@@ -321,7 +311,7 @@ class AssessmentStore:
         """Change a submitted round assessment while its round is open: a new draft holding the
         same answers, at the review. The submitted one still counts until the draft is submitted
         (then it is superseded), so a round's result is always each person's last submission."""
-        submitted = self._owned_snapshot(session, identity, assessment_id)
+        submitted = self.owned(session, identity, assessment_id)
         if submitted is None:
             return Refused(Refusal.NOT_YOURS)
         draft = self.open_assessment(session, submitted.person_id)
@@ -379,13 +369,11 @@ class AssessmentStore:
         self, session: Session, identity: Identity, assessment_id: int, token: int
     ) -> Snapshot | Refused:
         """Abandon the open assessment (kept, not deleted) and begin a new one."""
-        person = find_person(session, identity)
-        assessment = session.get(Assessment, assessment_id)
-        if person is None or assessment is None or assessment.person_id != person.id:
+        snapshot = self.owned(session, identity, assessment_id)
+        if snapshot is None:
             return Refused(Refusal.NOT_YOURS)
-        if assessment.status != Status.IN_PROGRESS.value:
+        if snapshot.status is not Status.IN_PROGRESS:
             return Refused(Refusal.CLOSED)
-        snapshot = self.snapshot(session, assessment)
         now = self.clock()
         if token != snapshot.revision or not self._compare_and_set(
             session, snapshot, snapshot.position, Status.ABANDONED, now
@@ -397,7 +385,7 @@ class AssessmentStore:
         self, session: Session, identity: Identity, assessment_id: int, command: Command
     ) -> Outcome:
         """Decide on a command and store the decision, only if nothing changed meanwhile."""
-        snapshot = self._owned_snapshot(session, identity, assessment_id)
+        snapshot = self.owned(session, identity, assessment_id)
         if snapshot is None:
             return Outcome(Refused(Refusal.NOT_YOURS), None)
         result = decide(snapshot, snapshot.person_id, command)

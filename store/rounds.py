@@ -193,15 +193,6 @@ def summarise(session: Session, round_: Round) -> RoundSummary:
     )
 
 
-def outbox_counts(session: Session, round_id: int) -> dict[str, int]:
-    rows = session.exec(
-        select(OutboxMessage.status, sa.func.count())
-        .where(OutboxMessage.round_id == round_id)
-        .group_by(OutboxMessage.status)
-    ).all()
-    return {status: int(count) for status, count in rows}
-
-
 def extend_round(
     session: Session, round_id: int, closes_at: datetime, *, actor: str, now: datetime
 ) -> Round:
@@ -389,14 +380,6 @@ def open_round(
     return OpenResult(round_id, len(people), invited)
 
 
-def participant_for(session: Session, round_id: int, person_id: int) -> RoundParticipant | None:
-    return session.exec(
-        select(RoundParticipant).where(
-            RoundParticipant.round_id == round_id, RoundParticipant.person_id == person_id
-        )
-    ).first()
-
-
 # ---- a participant's own choices: snooze, opt out, reminder preferences ---------------------
 
 
@@ -461,24 +444,22 @@ def save_preferences(
     row.updated_at = now
 
 
-def snooze(session: Session, round_id: int, person_id: int, until: datetime) -> None:
+def _update_participant(session: Session, round_id: int, person_id: int, **values: object) -> None:
     session.execute(
         sa.update(RoundParticipant)
         .where(
             col(RoundParticipant.round_id) == round_id, col(RoundParticipant.person_id) == person_id
         )
-        .values(snoozed_until=until)
+        .values(**values)
     )
+
+
+def snooze(session: Session, round_id: int, person_id: int, until: datetime) -> None:
+    _update_participant(session, round_id, person_id, snoozed_until=until)
 
 
 def opt_out(session: Session, round_id: int, person_id: int) -> None:
-    session.execute(
-        sa.update(RoundParticipant)
-        .where(
-            col(RoundParticipant.round_id) == round_id, col(RoundParticipant.person_id) == person_id
-        )
-        .values(opted_out=True)
-    )
+    _update_participant(session, round_id, person_id, opted_out=True)
 
 
 def role_question_for(session: Session, round_id: int, person_id: int) -> str | None:
@@ -494,13 +475,7 @@ def role_question_for(session: Session, round_id: int, person_id: int) -> str | 
 
 
 def set_role(session: Session, round_id: int, person_id: int, role: str) -> None:
-    session.execute(
-        sa.update(RoundParticipant)
-        .where(
-            col(RoundParticipant.round_id) == round_id, col(RoundParticipant.person_id) == person_id
-        )
-        .values(role=role)
-    )
+    _update_participant(session, round_id, person_id, role=role)
 
 
 def is_team_owner(session: Session, round_id: int, team_id: int, identity: Identity) -> bool:
