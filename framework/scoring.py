@@ -7,11 +7,20 @@ between them. Skipped questions do not count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from statistics import median
 
 from framework.content import Framework
+
+
+def level_label(framework: Framework, median: float) -> str:
+    """The level name for a median: "Progressing", or "Progressing to Spreading" between two."""
+    low, high = math.floor(median), math.ceil(median)
+    if low == high:
+        return framework.level(low).name
+    return f"{framework.level(low).name} to {framework.level(high).name}"
 
 
 @dataclass(frozen=True)
@@ -21,12 +30,7 @@ class LevelSummary:
     median: float | None  # None when nothing in the group was answered
 
     def label(self, framework: Framework) -> str:
-        if self.median is None:
-            return "Not answered"
-        low, high = int(self.median // 1), int(-(-self.median // 1))
-        if low == high:
-            return framework.level(low).name
-        return f"{framework.level(low).name} to {framework.level(high).name}"
+        return "Not answered" if self.median is None else level_label(framework, self.median)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Self
 
 from framework.content import Framework
+from framework.scoring import level_label
 from rounds import anonymity
 from rounds.anonymity import ROUND, Disclosure, GroupId, Reason
 
@@ -170,14 +171,6 @@ class LevelHistogram:
 def format_level(value: float) -> str:
     """3.0 → "3", 3.5 → "3.5", 3.25 → "3.25"."""
     return f"{round(value, 2):g}"
-
-
-def level_label(framework: Framework, median: float) -> str:
-    """The level name for a median: "Progressing", or "Progressing to Spreading" between two."""
-    low, high = math.floor(median), math.ceil(median)
-    if low == high:
-        return framework.level(low).name
-    return f"{framework.level(low).name} to {framework.level(high).name}"
 
 
 def reason_text(reason: Reason, *, min_group: int) -> str:

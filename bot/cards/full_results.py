@@ -6,14 +6,8 @@ from __future__ import annotations
 
 from bot.cards.common import Card, Element, card, execute, plain, text
 from framework.content import Framework
+from framework.scoring import level_label
 from rounds.results import RoundResults
-
-
-def _level(framework: Framework, value: float) -> str:
-    low, high = int(value // 1), int(-(-value // 1))
-    if low == high:
-        return framework.level(low).name
-    return f"{framework.level(low).name} to {framework.level(high).name}"
 
 
 def full_results_card(
@@ -30,7 +24,7 @@ def full_results_card(
         return card(body, actions)
     for component in team.figures.components:
         median = component.median()
-        shown = "not enough answers" if median is None else _level(framework, median)
+        shown = "not enough answers" if median is None else level_label(framework, median)
         body.append(text(f"{component.name}: **{shown}**", weight="bolder", spacing="medium"))
         for question in team.figures.questions:
             if question.component_number != component.number:
@@ -39,9 +33,8 @@ def full_results_card(
             if q_median is None or agreement is None:
                 line = "not enough answers"
             else:
-                line = (
-                    f"{_level(framework, q_median)} ({agreement:.0%} chose the most common level)"
-                )
+                level = level_label(framework, q_median)
+                line = f"{level} ({agreement:.0%} chose the most common level)"
             body.append(
                 text(f"{question.number}. {question.title}: {line}", size="small", spacing="small")
             )
