@@ -62,7 +62,7 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.echo_bot import create_echo_app  # noqa: E402
-from bot.app import create_app  # noqa: E402
+from bot.web import create_app  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from store.db import Database  # noqa: E402

@@ -5,7 +5,7 @@
 
 N people are each sent an invitation for a round. Nobody has talked to the bot yet, so each one
 costs two requests: create the 1:1 chat (POST /v3/conversations), then send. The messages are
-queued in the outbox first (not timed); then `bot.sender.OutboxSender` drains it (timed), as the
+queued in the outbox first (not timed); then `bot.sender.outbox_sender.OutboxSender` drains it (timed), as the
 service would, against the fake Bot Connector (tests/fakes/connector.py) running in a separate
 process, which enforces Teams' limits (50 requests/s per tenant, every request counts; the
 per-conversation windows) and answers a share of requests (default 5%) with 429 Throttled and a
@@ -60,7 +60,7 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
     sys.path.insert(0, str(ROOT))
 
 from bot.config import load_settings  # noqa: E402
-from bot.sender import OutboxSender  # noqa: E402
+from bot.sender.outbox_sender import OutboxSender  # noqa: E402
 from store import outbox  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.models import OutboxMessage, Person  # noqa: E402

@@ -2,7 +2,7 @@
 
 - the outbox sender, in every process (PostgreSQL: several processes drain one outbox);
 - the scheduler, only in the process that leads (scheduler.leader), waking the round steps
-  (bot.round_jobs) at their times and reconciling from the rounds table every few seconds.
+  (rounds.services.steps) at their times and reconciling from the rounds table every few seconds.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.config import Settings
-from bot.round_jobs import RoundJobs
-from bot.rounds_opener import RoundOpener
-from bot.sender import OutboxSender
+from rounds.services.steps import RoundJobs
+from rounds.services.opening import RoundOpener
+from bot.sender.outbox_sender import OutboxSender
 from framework.content import Framework
-from scheduler import jobs as scheduled
+from rounds.services import jobs as scheduled
 from scheduler.leader import LeaderElection
 from scheduler.service import Handler, SchedulerService
 from store.db import Database

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from framework.content import Framework
-from rounds.results import (
+from rounds.rules.results import (
     ROLE_GROUPS,
     Comment,
     LevelHistogram,
@@ -281,7 +281,7 @@ def compute_round_results(
     min_comment_group: int,
     with_previous: bool = True,
 ) -> RoundResults:
-    """A round's results with the anonymity rules applied (see rounds.anonymity).
+    """A round's results with the anonymity rules applied (see rounds.rules.anonymity).
 
     With `with_previous`, the previous round (`rounds.previous_round_id`) is computed too, under
     its own anonymity decisions, for the change per component.

@@ -1,7 +1,7 @@
 """Rounds as stored: creating, listing, changing, and the audit trail of every admin action.
 
 Functions take an open session (one transaction). Authorisation is decided by the caller
-(rounds.access) and recorded here with `audit`, whether the action was allowed or refused.
+(rounds.rules.access) and recorded here with `audit`, whether the action was allowed or refused.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from framework.content import Framework
-from rounds.preferences import NudgePreferences
-from rounds.schedule import PlanError, ReminderPlan
+from rounds.rules.preferences import NudgePreferences
+from rounds.rules.schedule import PlanError, ReminderPlan
 from store.assessments import Identity, ensure_person
 from store.models import (
     Assessment,

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from psycopg import sql
 
-from bot.app import create_app
+from bot.web import create_app
 from bot.config import Settings, load_settings
 from store.db import Database
 from store.schema import upgrade

@@ -12,7 +12,7 @@ import pytest
 from msrest.universal_http import requests as msrest_requests
 
 from bot.adapter import CachingBotFrameworkAuthentication
-from bot.app import ADAPTER_KEY, create_app
+from bot.web import ADAPTER_KEY, create_app
 from bot.config import Settings
 from store.db import Database
 from tests.conftest import Clock, serve

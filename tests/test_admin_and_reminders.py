@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.app import create_app
+from bot.web import create_app
 from bot.config import Settings
 from store.db import Database
 from store.models import AuditEntry, NudgePreference, Round

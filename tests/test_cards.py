@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from bot.cards import admin as admin_cards
+from bot.cards.rounds import admin as admin_cards
 from bot.cards import assessment as cards
-from bot.cards.rounds import InvitationView, invitation_card, role_card
-from bot.cards.views import (
+from bot.cards.rounds.invitation import InvitationView, invitation_card, role_card
+from bot.cards.assessment_views import (
     ActionRef,
     ConfirmRestartView,
     LevelChoice,
@@ -25,7 +25,7 @@ from bot.cards.views import (
     WelcomeView,
 )
 from framework.content import default_framework
-from rounds.roles import ROLES
+from rounds.rules.roles import ROLES
 
 # Elements and actions Teams renders on desktop, web, iOS and Android at schema 1.5.
 ALLOWED_TYPES = {

@@ -10,14 +10,14 @@ import aiohttp
 from aiohttp import web
 from PIL import Image
 
-from bot.charts import (
+from rounds.services.charts import (
     CHART_WIDTH,
     chart_alt_text,
     chart_handler,
     chart_url,
     component_chart_png,
 )
-from rounds.results import TeamResult
+from rounds.rules.results import TeamResult
 from store.charts import load_chart, save_chart
 from store.db import Database
 from tests.conftest import serve

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "impact.main", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -71,12 +71,12 @@ def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert line.startswith("database error: ")
 
 
-def test_python_m_bot_starts_locally_and_upgrades_sqlite_itself(tmp_path: Path) -> None:
+def test_python_m_impact_starts_locally_and_upgrades_sqlite_itself(tmp_path: Path) -> None:
     """What `make run` does: local mode, SQLite file in the working directory, loopback only."""
     port = free_port()
     env = base_env(PORT=str(port))
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot"],
+        [sys.executable, "-m", "impact"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from bot.app import create_app
+from bot.web import create_app
 from bot.config import Settings
 from store.db import Database
 from store.models import Answer, Assessment, ConversationRef, Person

@@ -1,4 +1,4 @@
-"""When to nudge (rounds.schedule): plans, windows, bank holidays, DST, downtime. Pure, no clock."""
+"""When to nudge (rounds.rules.schedule): plans, windows, bank holidays, DST, downtime. Pure, no clock."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rounds.schedule import (
+from rounds.rules.schedule import (
     MAX_PLAN_ENTRIES,
     NudgeState,
     NudgeWindow,

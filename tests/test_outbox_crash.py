@@ -1,6 +1,6 @@
 """Crash recovery with two real sender processes on PostgreSQL.
 
-Two `python -m bot.sender --once-until-empty` processes drain 500 first-contact invitations
+Two `python -m bot.sender.outbox_sender --once-until-empty` processes drain 500 first-contact invitations
 (create the 1:1 chat, then send) into the fake connector, which runs here with Teams' limits
 (times 10, each process taking half). Halfway through, one of them is killed with SIGKILL; the
 other takes over its rows when their leases run out and finishes. Every person must get exactly
@@ -53,7 +53,7 @@ def sender_process(url: str, owner: str, log: IO[bytes]) -> subprocess.Popen[byt
     env.update(PYTHONPATH=str(REPO), IMPACT_LOG_LEVEL="WARNING")
     return subprocess.Popen(
         [
-            sys.executable, "-m", "bot.sender", "--database-url", url, "--once-until-empty",
+            sys.executable, "-m", "bot.sender.outbox_sender", "--database-url", url, "--once-until-empty",
             "--owner", owner, "--scale", str(SCALE), "--rate-share", "0.5",
             "--lease-seconds", "6", "--request-timeout", "3", "--lease-margin", "0.5",
         ],

@@ -1,4 +1,4 @@
-"""What people say about when to be nudged (rounds.preferences): chat, card form, descriptions."""
+"""What people say about when to be nudged (rounds.rules.preferences): chat, card form, descriptions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from rounds.preferences import (
+from rounds.rules.preferences import (
     EVERY_DAY,
     WEEKENDS,
     NudgePreferences,
@@ -25,7 +25,7 @@ from rounds.preferences import (
     parse_days,
     preferences_from_form,
 )
-from rounds.schedule import WORKING_DAYS, NudgeState, next_nudge_at
+from rounds.rules.schedule import WORKING_DAYS, NudgeState, next_nudge_at
 
 TODAY = date(2026, 12, 20)  # a Sunday
 DEFAULT = NudgePreferences()

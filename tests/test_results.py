@@ -20,14 +20,14 @@ from openpyxl import load_workbook
 from PIL import Image
 from sqlmodel import Session
 
-from bot.cards.summary import summary_card
-from bot.cards.summary_views import summary_view
-from bot.charts import chart_alt_text, component_chart_png, team_chart
+from bot.cards.rounds.summary import summary_card
+from rounds.rules.summary import summary_view
+from rounds.services.charts import chart_alt_text, component_chart_png, team_chart
 from framework.content import default_framework
-from rounds.anonymity import Reason
-from rounds.results import LevelHistogram, RoundResults, format_level
+from rounds.rules.anonymity import Reason
+from rounds.rules.results import LevelHistogram, RoundResults, format_level
 from store.db import Database
-from store.export import NOT_ENOUGH, export_csv, export_xlsx
+from rounds.services.export_files import NOT_ENOUGH, export_csv, export_xlsx
 from store.models import (
     Answer,
     Assessment,

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.app import ADAPTER_KEY, create_app
+from bot.web import ADAPTER_KEY, create_app
 from bot.config import Settings
-from bot.round_jobs import RoundJobs
-from bot.rounds_opener import RoundOpener
+from rounds.services.steps import RoundJobs
+from rounds.services.opening import RoundOpener
 from framework.assessment import Answer as AnswerCommand
 from framework.assessment import Submit
 from framework.content import default_framework

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.app import ADAPTER_KEY, create_app
+from bot.web import ADAPTER_KEY, create_app
 from bot.config import Settings
-from bot.rounds_opener import RoundOpener
+from rounds.services.opening import RoundOpener
 from framework.content import default_framework
 from store.db import Database
 from store.models import Assessment, RoundParticipant

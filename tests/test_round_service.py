@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.app import create_app
+from bot.web import create_app
 from bot.config import Settings
 from framework.content import default_framework
 from store.db import Database

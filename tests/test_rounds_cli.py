@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from rounds.when import Period, WhenError, parse_when
+from rounds.rules.when import Period, WhenError, parse_when
 from store.db import Database
 from store.models import AuditEntry, Round, RoundTeam
 from tests.fakes.teams_client import TeamsUser

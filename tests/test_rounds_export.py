@@ -24,7 +24,7 @@ from framework.assessment import Submit
 from framework.content import default_framework
 from store.assessments import AssessmentStore, Identity
 from store.db import Database
-from store.export import NOT_ENOUGH
+from rounds.services.export_files import NOT_ENOUGH
 from store.models import AuditEntry, OutboxMessage, Person, Round, Team
 from store.results import compute_round_results
 from store.rounds import Member, RoundSpec, create_round, open_round

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-from scheduler.jobs import CLOSE_ROUND, NUDGES_TICK, OPEN_ROUND, REPEAT_ROUND, RoundJobs
+from rounds.services.jobs import CLOSE_ROUND, NUDGES_TICK, OPEN_ROUND, REPEAT_ROUND, RoundJobs
 from scheduler.leader import LeaderElection
 from scheduler.service import (
     JOB_TABLE,

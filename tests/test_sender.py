@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 
 from bot.adapter import sdk_authentication
 from bot.config import load_settings
-from bot.sender import (
+from bot.sender.outbox_sender import (
     OutboxSender,
     Permit,
     RateLimiter,
@@ -373,7 +373,7 @@ async def test_permanent_failures_are_recorded_once_and_dead_chats_forgotten(
             round_id=round_id,
         )  # fmt: skip
 
-        with caplog.at_level(logging.INFO, logger="bot.sender"):
+        with caplog.at_level(logging.INFO, logger="bot.sender.outbox_sender"):
             await drain(make_sender(), db, clock)
 
         failed = {f.dedupe_key: f for f in db.run_sync(lambda s: outbox.failures(s, round_id))}

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from bot.cards.summary import summary_card
-from bot.cards.summary_views import change_words, gap_words, response_line, summary_view
+from bot.cards.rounds.summary import summary_card
+from rounds.rules.summary import change_words, gap_words, response_line, summary_view
 from framework.content import default_framework
-from rounds.results import (
+from rounds.rules.results import (
     Comment,
     LevelHistogram,
     RoundData,

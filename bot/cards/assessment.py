@@ -1,4 +1,4 @@
-"""The self-assessment's cards: pure functions from view models (bot.cards.views) to card JSON."""
+"""The self-assessment's cards: pure functions from view models (bot.cards.assessment_views) to card JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bot.cards.common import (
     show_card,
     text,
 )
-from bot.cards.views import (
+from bot.cards.assessment_views import (
     ActionRef,
     ConfirmRestartView,
     NoticeView,

@@ -24,8 +24,8 @@ from zoneinfo import ZoneInfo
 from bot.actions import CardAction, clean_comment
 from bot.cards import assessment as cards
 from bot.cards.common import Card
-from bot.cards.rounds import role_card
-from bot.cards.views import (
+from bot.cards.rounds.invitation import role_card
+from bot.cards.assessment_views import (
     ActionRef,
     ConfirmRestartView,
     LevelChoice,
@@ -42,8 +42,8 @@ from bot.cards.views import (
 from framework import assessment as domain
 from framework.content import Framework
 from framework.scoring import LevelSummary, profile
-from rounds.roles import ROLE_KEYS, ROLES, role_label
-from rounds.schedule import resolve_zone, snooze_until
+from rounds.rules.roles import ROLE_KEYS, ROLES, role_label
+from rounds.rules.schedule import resolve_zone, snooze_until
 from store import rounds as rounds_store
 from store.assessments import AssessmentStore, Clock, Identity, Outcome
 from store.db import Database

@@ -18,7 +18,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Locator, expect
 from sqlmodel import select
 
-from bot.app import create_app
+from bot.web import create_app
 from bot.config import load_settings
 from framework.content import Framework, default_framework
 from store.db import Database

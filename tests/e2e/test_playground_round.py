@@ -32,7 +32,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Locator, expect
 from sqlmodel import Session, col, select
 
-from bot.app import create_app
+from bot.web import create_app
 from bot.config import load_settings
 from framework.assessment import Answer as AnswerCommand
 from framework.assessment import Submit

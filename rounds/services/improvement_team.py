@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from sqlmodel import select
 
-from bot.rounds_opener import RoundOpener
+from rounds.services.opening import RoundOpener
 from store.assessments import Identity
 from store.db import Database
 from store.models import Team

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from datetime import date, time, timedelta
 from zoneinfo import ZoneInfo
 
-from rounds.schedule import (
+from rounds.rules.schedule import (
     DEFAULT_END,
     DEFAULT_START,
     DEFAULT_ZONE,

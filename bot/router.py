@@ -1,7 +1,7 @@
 """The Teams activity handler: who is this, which tenant, which action → one dialog call.
 
 It holds no conversation logic: it reads the activity, validates card actions with one pydantic
-model (bot.actions), calls the dialog, and hands the dialog's reply to bot.teams_io.
+model (bot.actions), calls the dialog, and hands the dialog's reply to bot.replies.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from botbuilder.core import InvokeResponse, Middleware, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ActivityTypes, ChannelAccount
 
-from bot import teams_io
+from bot import replies as teams_io
 from bot.actions import ADMIN_VERBS, InvalidAction, parse_card_action, unwrap_invoke
 from bot.cards import assessment as cards
-from bot.cards.views import NoticeView
-from bot.dialogs.admin import AdminDialog
+from bot.cards.assessment_views import NoticeView
+from bot.dialogs.rounds.admin import AdminDialog
 from bot.dialogs.assessment import AssessmentDialog, Reply
-from bot.dialogs.reminders import RemindersDialog
+from bot.dialogs.rounds.reminders import RemindersDialog
 from store.assessments import Identity, ensure_person, save_reference
 from store.db import Database
 from store.models import utcnow

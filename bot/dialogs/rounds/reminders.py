@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from bot.actions import CardAction
 from bot.cards import assessment as cards
-from bot.cards.views import NoticeView
+from bot.cards.assessment_views import NoticeView
 from bot.dialogs.assessment import Reply
-from rounds.preferences import (
+from rounds.rules.preferences import (
     PreferencesError,
     UpdatePreferences,
     describe,
@@ -25,7 +25,7 @@ from rounds.preferences import (
     parse_command,
     preferences_from_form,
 )
-from rounds.schedule import resolve_zone
+from rounds.rules.schedule import resolve_zone
 from store.assessments import Clock, Identity, ensure_person
 from store.db import Database
 from store.rounds import preferences_of, save_preferences

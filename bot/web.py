@@ -19,20 +19,20 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse
 from msrest.exceptions import DeserializationError
 
-from bot import teams_io
+from bot import replies as teams_io
 from bot.adapter import CachingBotFrameworkAuthentication, build_adapter
 from bot.background import Background
-from bot.charts import chart_handler
+from rounds.services.charts import chart_handler
 from bot.config import Settings
-from bot.dialogs.admin import AdminDialog
+from bot.dialogs.rounds.admin import AdminDialog
 from bot.dialogs.assessment import AssessmentDialog
-from bot.dialogs.reminders import RemindersDialog
-from bot.downloads import export_handler
-from bot.handler import Dialogs, ImpactBot, TenantGate
-from bot.improvement_team import ImprovementTeamMembers
-from bot.rounds_opener import RoundOpener
+from bot.dialogs.rounds.reminders import RemindersDialog
+from bot.routes.exports import export_handler
+from bot.router import Dialogs, ImpactBot, TenantGate
+from rounds.services.improvement_team import ImprovementTeamMembers
+from rounds.services.opening import RoundOpener
 from framework.content import Framework, default_framework
-from rounds.access import Policy
+from rounds.rules.access import Policy
 from store.charts import load_chart
 from store.db import Database, DatabaseUnavailable
 from store.models import utcnow

@@ -2,7 +2,7 @@
 by DATABASE_URL. They work while the service runs: the service's scheduler reconciles from the
 rounds table within seconds. Errors go to stderr, one line, with a non-zero exit.
 
-`rounds export` writes a round's aggregated results (store.export: group figures with the
+`rounds export` writes a round's aggregated results (rounds.services.export_files: group figures with the
 anonymity rules applied, never an answer, a name or a comment) and records who exported what in
 the audit trail. The file is written next to its destination and moved into place in the same
 transaction as the audit entry, so no export file appears without its audit entry, and an
@@ -29,11 +29,11 @@ from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from framework.content import default_framework
-from rounds.results import RoundResults
-from rounds.when import Period, WhenError, parse_when
+from rounds.rules.results import RoundResults
+from rounds.rules.when import Period, WhenError, parse_when
 from store import outbox
 from store.db import Database, DatabaseUnavailable
-from store.export import export_csv, export_xlsx
+from rounds.services.export_files import export_csv, export_xlsx
 from store.models import (
     Assessment,
     Person,

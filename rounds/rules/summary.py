@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from framework.content import Framework
-from rounds.results import RoundResults, TeamResult, format_level, level_label
+from rounds.rules.results import RoundResults, TeamResult, format_level, level_label
 
 __all__ = [
     "ChangeFact",

@@ -1,10 +1,10 @@
 """The scheduled steps of a round, each idempotent and safe to run late or twice:
 
-    open_due(now)    rounds whose opening time has come: roster, invitations (bot.rounds_opener)
+    open_due(now)    rounds whose opening time has come: roster, invitations (rounds.services.opening)
     close_due(now)   rounds whose closing time has come: results, a summary per team channel (and
                      to the improvement team), pending nudges cancelled, the next round of a
                      repeating series scheduled; all in the transaction that closes the round
-    nudge_due(now)   people who have not submitted and whose next nudge is due (rounds.schedule)
+    nudge_due(now)   people who have not submitted and whose next nudge is due (rounds.rules.schedule)
 
 The scheduler (scheduler/) only wakes these up; tests call them with a moved clock.
 """
@@ -18,16 +18,16 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.cards.rounds import InvitationView, invitation_card
-from bot.cards.summary import summary_card
-from bot.cards.summary_views import summary_view
-from bot.charts import chart_url, team_chart
+from bot.cards.rounds.invitation import InvitationView, invitation_card
+from bot.cards.rounds.summary import summary_card
+from rounds.rules.summary import summary_view
+from rounds.services.charts import chart_url, team_chart
 from bot.config import Settings
-from bot.rounds_opener import RoundOpener
-from bot.teams_io import card_activity
+from rounds.services.opening import RoundOpener
+from bot.replies import card_activity
 from framework.content import Framework
-from rounds.schedule import NudgeState, ReminderPlan, is_due, resolve_zone
-from rounds.when import Period
+from rounds.rules.schedule import NudgeState, ReminderPlan, is_due, resolve_zone
+from rounds.rules.when import Period
 from store.charts import save_chart
 from store.db import Database
 from store.models import (

@@ -9,7 +9,7 @@ questions, the change since the last round and the leaders/frontline gap when th
 from __future__ import annotations
 
 from bot.cards.common import Card, Element, card, execute, notice, text
-from bot.cards.summary_views import QuestionFact, SummaryView
+from rounds.rules.summary import QuestionFact, SummaryView
 
 __all__ = ["summary_card"]
 

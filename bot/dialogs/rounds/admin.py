@@ -1,5 +1,5 @@
 """The improvement team's side, in the personal chat: `rounds` lists rounds; a form opens a new
-one; Close now and Cancel act on one. Every action is checked on the server (rounds.access) and
+one; Close now and Cancel act on one. Every action is checked on the server (rounds.rules.access) and
 written to the audit log, allowed or refused."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.actions import CardAction
-from bot.cards import admin as admin_cards
+from bot.cards.rounds import admin as admin_cards
 from bot.cards import assessment as cards
-from bot.cards.full_results import export_link_card, full_results_card
-from bot.cards.views import NoticeView
+from bot.cards.rounds.full_results import export_link_card, full_results_card
+from bot.cards.assessment_views import NoticeView
 from bot.dialogs.assessment import Reply
 from framework.content import Framework
-from rounds.access import REFUSED, Permission, Policy
-from rounds.when import Period, WhenError, parse_when
+from rounds.rules.access import REFUSED, Permission, Policy
+from rounds.rules.when import Period, WhenError, parse_when
 from store.assessments import Clock, Identity
 from store.db import Database
-from store.exports import LINK_LIFETIME, create_link
+from store.export_links import LINK_LIFETIME, create_link
 from store.results import RoundNotFound, compute_round_results
 from store.rounds import (
     RoundError,

@@ -20,7 +20,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from framework.content import Framework, default_framework
-from rounds.results import GroupResult, RoundResults, TeamResult, level_label
+from rounds.rules.results import GroupResult, RoundResults, TeamResult, level_label
 
 __all__ = ["NOT_ENOUGH", "ROUND_TOTAL", "export_csv", "export_xlsx", "result_rows", "team_rows"]
 

@@ -5,7 +5,7 @@ the same transaction as the change that caused them. `OutboxSender` drains it: i
 due rows at a time under a lease, sends each through the Bot Framework SDK's ConnectorClient
 within Teams' rate limits, retries what Teams says is transient, and records every outcome.
 
-    python -m bot.sender [--database-url URL] [--once-until-empty] ...
+    python -m bot.sender.outbox_sender [--database-url URL] [--once-until-empty] ...
 
 runs it on its own (see `main`); the service runs `OutboxSender.run` beside the bot.
 
@@ -959,7 +959,7 @@ def default_owner() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.sender", description="Send the outbox's proactive messages to Teams."
+        prog="python -m bot.sender.outbox_sender", description="Send the outbox's proactive messages to Teams."
     )
     parser.add_argument("--database-url", help="default: DATABASE_URL")
     parser.add_argument(
@@ -978,7 +978,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bot.cli import configure_logging
+    from impact.main import configure_logging
     from bot.config import ConfigurationError, load_settings
     from store.schema import schema_problem
 

@@ -9,7 +9,7 @@ depends on colour: one dark blue for every bar on white, numbers printed.
 Deterministic: the same results give the same bytes (no timestamps or metadata in the PNG), so
 the image can be served under a hash of its content (:class:`ChartCache`, :func:`chart_handler`).
 
-Figures come only through the `rounds.results` accessors, so a hidden group draws the
+Figures come only through the `rounds.rules.results` accessors, so a hidden group draws the
 "not enough responses" image, never a bar.
 """
 
@@ -24,7 +24,7 @@ from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
 from framework.content import Framework
-from rounds.results import RoundResults, TeamResult, format_level, level_label
+from rounds.rules.results import RoundResults, TeamResult, format_level, level_label
 
 __all__ = [
     "CHART_WIDTH",

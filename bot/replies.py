@@ -16,7 +16,7 @@ from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeRespons
 
 from bot.cards.assessment import notice_card
 from bot.cards.common import CARD_CONTENT_TYPE, Card
-from bot.cards.views import NoticeView
+from bot.cards.assessment_views import NoticeView
 from bot.dialogs.assessment import Reply
 
 

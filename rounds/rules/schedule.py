@@ -24,7 +24,7 @@ The rules, in one place:
   (or any time that day) finds nothing due.
 * Bank holidays (England and Wales, from the `holidays` package including substitute days) close
   a window only when its `respect_bank_holidays` is set. The default window sets it; personal
-  windows set it when the chosen days are weekdays only (see `rounds.preferences`). Only weekday
+  windows set it when the chosen days are weekdays only (see `rounds.rules.preferences`). Only weekday
   dates count: the package also lists e.g. Christmas Day on a Saturday, which is not itself a
   day off — its substitute Monday or Tuesday is.
 * Away: `away_until` is the last day away, inclusive. No nudge on that date (for a window that

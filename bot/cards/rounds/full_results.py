@@ -1,5 +1,5 @@
 """The full results of one team in a round (the summary card's "Full results"), for the
-improvement team. Everything goes through rounds.results' accessors, which return nothing for a
+improvement team. Everything goes through rounds.rules.results' accessors, which return nothing for a
 suppressed figure, so the anonymity rules hold here as on every other surface."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from bot.cards.common import Card, Element, card, execute, plain, text
 from framework.content import Framework
 from framework.scoring import level_label
-from rounds.results import RoundResults
+from rounds.rules.results import RoundResults
 
 
 def full_results_card(

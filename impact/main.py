@@ -13,7 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from bot import admin_cli
+from cli import rounds as admin_cli
 from bot.config import ConfigurationError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def _db(settings: Settings, command: str) -> int:
 def _serve(settings: Settings) -> int:
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.web import create_app
     from store.db import Database
     from store.schema import schema_problem
 

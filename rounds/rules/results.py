@@ -1,7 +1,7 @@
 """A round's results as pure data: histograms, figures per group, and what may be shown.
 
 `store.results` runs the SQL (GROUP BY counts) and hands the aggregated rows to
-:func:`build_round_results`, which applies the anonymity rules (`rounds.anonymity`) and builds
+:func:`build_round_results`, which applies the anonymity rules (`rounds.rules.anonymity`) and builds
 these objects. Nothing here does I/O.
 
 **Suppression is structural.** A figure object that may not be shown is built *without* its data:
@@ -28,8 +28,8 @@ from typing import Self
 
 from framework.content import Framework
 from framework.scoring import level_label
-from rounds import anonymity
-from rounds.anonymity import ROUND, Disclosure, GroupId, Reason
+from rounds.rules import anonymity
+from rounds.rules.anonymity import ROUND, Disclosure, GroupId, Reason
 
 __all__ = [
     "LEVEL_COUNT",

@@ -15,9 +15,9 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
 from sqlmodel import Session
 
-from bot.cards.rounds import InvitationView, invitation_card
+from bot.cards.rounds.invitation import InvitationView, invitation_card
 from bot.config import Settings
-from bot.teams_io import card_activity
+from bot.replies import card_activity
 from framework.content import Framework
 from store.db import Database
 from store.models import Round, Team
