@@ -18,11 +18,11 @@ from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.config import Settings
-from rounds.services.steps import RoundJobs
-from rounds.services.opening import RoundOpener
 from bot.sender.outbox_sender import OutboxSender
 from framework.content import Framework
 from rounds.services import jobs as scheduled
+from rounds.services.opening import RoundOpener
+from rounds.services.steps import RoundJobs
 from scheduler.leader import LeaderElection
 from scheduler.service import Handler, SchedulerService
 from store.db import Database

@@ -15,8 +15,8 @@ from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnCon
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse
 
 from bot.cards.assessment import notice_card
-from bot.cards.common import CARD_CONTENT_TYPE, Card
 from bot.cards.assessment_views import NoticeView
+from bot.cards.common import CARD_CONTENT_TYPE, Card
 from bot.dialogs.assessment import Reply
 
 

@@ -21,13 +21,14 @@ from bot import replies as teams_io
 from bot.actions import ADMIN_VERBS, InvalidAction, parse_card_action, unwrap_invoke
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import NoticeView
-from bot.dialogs.rounds.admin import AdminDialog
 from bot.dialogs.assessment import AssessmentDialog, Reply
+from bot.dialogs.rounds.admin import AdminDialog
 from bot.dialogs.rounds.reminders import RemindersDialog
-from store.assessments import Identity, ensure_person, save_reference
+from framework.identity import Identity
 from store.db import Database
-from store.models import utcnow
+from store.people import ensure_person, save_reference
 from store.teams import TeamInstall, record_install, record_removal, record_rename
+from store.types import utcnow
 
 log = logging.getLogger(__name__)
 

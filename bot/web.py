@@ -22,21 +22,21 @@ from msrest.exceptions import DeserializationError
 from bot import replies as teams_io
 from bot.adapter import CachingBotFrameworkAuthentication, build_adapter
 from bot.background import Background
-from rounds.services.charts import chart_handler
 from bot.config import Settings
-from bot.dialogs.rounds.admin import AdminDialog
 from bot.dialogs.assessment import AssessmentDialog
+from bot.dialogs.rounds.admin import AdminDialog
 from bot.dialogs.rounds.reminders import RemindersDialog
-from bot.routes.exports import export_handler
 from bot.router import Dialogs, ImpactBot, TenantGate
-from rounds.services.improvement_team import ImprovementTeamMembers
-from rounds.services.opening import RoundOpener
+from bot.routes.exports import export_handler
 from framework.content import Framework, default_framework
 from rounds.rules.access import Policy
-from store.charts import load_chart
+from rounds.services.charts import chart_handler
+from rounds.services.improvement_team import ImprovementTeamMembers
+from rounds.services.opening import RoundOpener
 from store.db import Database, DatabaseUnavailable
-from store.models import utcnow
+from store.rounds.charts import load_chart
 from store.schema import schema_status
+from store.types import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -31,34 +31,29 @@ from bot.config import Settings
 from framework.content import default_framework
 from rounds.rules.results import RoundResults
 from rounds.rules.when import Period, WhenError, parse_when
-from store import outbox
-from store.db import Database, DatabaseUnavailable
 from rounds.services.export_files import export_csv, export_xlsx
-from store.models import (
-    Assessment,
-    Person,
-    RoundParticipant,
-    RoundParticipantTeam,
-    RoundTeam,
-    Team,
-    utcnow,
-)
-from store.results import RoundNotFound, compute_round_results
-from store.rounds import (
+from store import outbox
+from store.assessments.tables import Assessment
+from store.audit import audit
+from store.db import Database, DatabaseUnavailable
+from store.people import Person
+from store.rounds.lifecycle import (
     RoundError,
     RoundSpec,
     RoundSummary,
-    audit,
     cancel_round,
     create_round,
     extend_round,
     get_round,
-    installed_teams,
     list_rounds,
     request_close,
     set_repetition,
     summarise,
 )
+from store.rounds.results import RoundNotFound, compute_round_results
+from store.rounds.tables import RoundParticipant, RoundParticipantTeam, RoundTeam
+from store.teams import Team, installed_teams
+from store.types import utcnow
 
 T = TypeVar("T")
 

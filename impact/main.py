@@ -13,8 +13,8 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from cli import rounds as admin_cli
 from bot.config import ConfigurationError, Settings, load_settings
+from cli import rounds as admin_cli
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -27,9 +27,41 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel
 
-from store.models import OutboxMessage
+from store.types import timestamp_column
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A proactive message, written in the same transaction as the change that caused it.
+
+    `dedupe_key` (e.g. `round:12:invite:person:55`) makes queuing the same message twice
+    impossible. The sender claims due rows (FOR UPDATE SKIP LOCKED on PostgreSQL), sends them
+    within Teams' limits and records the outcome here.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "not_before"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=32)  # invitation | nudge | summary | huddle | notice
+    tenant_id: str = Field(max_length=64)
+    person_id: int | None = Field(default=None, foreign_key="people.id")
+    team_id: int | None = Field(default=None, foreign_key="teams.id")
+    round_id: int | None = Field(default=None, foreign_key="rounds.id", index=True)
+    payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))  # the activity, JSON
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed | cancelled
+    attempts: int = Field(default=0)
+    not_before: datetime = Field(sa_column=timestamp_column())
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    last_status: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_activity_id: str | None = Field(default=None, max_length=256)
+    created_at: datetime = Field(sa_column=timestamp_column())
+    sent_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+
 
 PENDING = "pending"
 SENT = "sent"

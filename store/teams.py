@@ -5,9 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel, col, select
 
-from store.models import Team
+from store.types import timestamp_column
+
+
+class Team(SQLModel, table=True):
+    """A Team the bot is installed in, with where to post in its channel."""
+
+    __tablename__ = "teams"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: str = Field(max_length=64)
+    team_id: str = Field(max_length=256, unique=True)  # Teams' id, e.g. 19:…@thread.tacv2
+    aad_group_id: str | None = Field(default=None, max_length=64)
+    name: str = Field(default="", max_length=256)
+    channel_conversation_id: str = Field(max_length=512)
+    service_url: str = Field(max_length=512)
+    reference: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    installed: bool = Field(default=True)
+    updated_at: datetime = Field(sa_column=timestamp_column())
 
 
 @dataclass(frozen=True)
@@ -57,3 +75,9 @@ def record_removal(session: Session, team_id: str, now: datetime) -> None:
     if team is not None:
         team.installed = False
         team.updated_at = now
+
+
+def installed_teams(session: Session) -> list[Team]:
+    return list(
+        session.exec(select(Team).where(col(Team.installed).is_(True)).order_by(Team.name)).all()
+    )

@@ -23,8 +23,8 @@ import pytest
 from aiohttp import web
 from psycopg import sql
 
-from bot.web import create_app
 from bot.config import Settings, load_settings
+from bot.web import create_app
 from store.db import Database
 from store.schema import upgrade
 from tests.fakes.connector import FakeConnector

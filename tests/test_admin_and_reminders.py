@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.web import create_app
 from bot.config import Settings
+from bot.web import create_app
+from store.audit import AuditEntry
 from store.db import Database
-from store.models import AuditEntry, NudgePreference, Round
+from store.rounds.tables import NudgePreference, Round
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_text

@@ -7,9 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.cards.rounds import admin as admin_cards
 from bot.cards import assessment as cards
-from bot.cards.rounds.invitation import InvitationView, invitation_card, role_card
 from bot.cards.assessment_views import (
     ActionRef,
     ConfirmRestartView,
@@ -24,6 +22,8 @@ from bot.cards.assessment_views import (
     SettledView,
     WelcomeView,
 )
+from bot.cards.rounds import admin as admin_cards
+from bot.cards.rounds.invitation import InvitationView, invitation_card, role_card
 from framework.content import default_framework
 from rounds.rules.roles import ROLES
 

@@ -10,6 +10,7 @@ import aiohttp
 from aiohttp import web
 from PIL import Image
 
+from rounds.rules.results import TeamResult
 from rounds.services.charts import (
     CHART_WIDTH,
     chart_alt_text,
@@ -17,9 +18,8 @@ from rounds.services.charts import (
     chart_url,
     component_chart_png,
 )
-from rounds.rules.results import TeamResult
-from store.charts import load_chart, save_chart
 from store.db import Database
+from store.rounds.charts import load_chart, save_chart
 from tests.conftest import serve
 from tests.test_summary_card import FRAMEWORK, Person, by_component, flat, make_results
 

@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from bot.web import create_app
 from bot.config import Settings
+from bot.web import create_app
+from store.assessments.tables import Answer, Assessment
 from store.db import Database
-from store.models import Answer, Assessment, ConversationRef, Person
+from store.people import ConversationRef, Person
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action

@@ -9,7 +9,14 @@ import pytest
 from openpyxl import load_workbook
 
 from rounds.rules.results import RoundResults
-from rounds.services.export_files import NOT_ENOUGH, ROUND_TOTAL, export_csv, export_xlsx, result_rows, team_rows
+from rounds.services.export_files import (
+    NOT_ENOUGH,
+    ROUND_TOTAL,
+    export_csv,
+    export_xlsx,
+    result_rows,
+    team_rows,
+)
 from tests.test_summary_card import (
     FRAMEWORK,
     FRONTLINE,

@@ -15,8 +15,9 @@ from sqlmodel import Session, select
 
 from store import outbox
 from store.db import Database
-from store.models import OutboxMessage, Person, Round
-from store.outbox import Target
+from store.outbox import OutboxMessage, Target
+from store.people import Person
+from store.rounds.tables import Round
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 SERVICE = "https://smba.trafficmanager.net/uk/"

@@ -1,6 +1,6 @@
 """Crash recovery with two real sender processes on PostgreSQL.
 
-Two `python -m bot.sender.outbox_sender --once-until-empty` processes drain 500 first-contact invitations
+Two sender processes (`--once-until-empty`) drain 500 first-contact invitations
 (create the 1:1 chat, then send) into the fake connector, which runs here with Teams' limits
 (times 10, each process taking half). Halfway through, one of them is killed with SIGKILL; the
 other takes over its rows when their leases run out and finishes. Every person must get exactly
@@ -35,8 +35,8 @@ from sqlmodel import Session, func, select
 
 from store import outbox
 from store.db import Database
-from store.models import OutboxMessage, Person
-from store.outbox import Target
+from store.outbox import OutboxMessage, Target
+from store.people import Person
 from store.schema import upgrade
 from tests.fakes.connector import FakeConnector, TeamsLimits
 

@@ -1,4 +1,4 @@
-"""What people say about when to be nudged (rounds.rules.preferences): chat, card form, descriptions."""
+"""What people say about when to be nudged (rounds.rules.preferences): chat, card, words."""
 
 from __future__ import annotations
 

@@ -21,24 +21,18 @@ from PIL import Image
 from sqlmodel import Session
 
 from bot.cards.rounds.summary import summary_card
-from rounds.rules.summary import summary_view
-from rounds.services.charts import chart_alt_text, component_chart_png, team_chart
 from framework.content import default_framework
 from rounds.rules.anonymity import Reason
 from rounds.rules.results import LevelHistogram, RoundResults, format_level
-from store.db import Database
+from rounds.rules.summary import summary_view
+from rounds.services.charts import chart_alt_text, component_chart_png, team_chart
 from rounds.services.export_files import NOT_ENOUGH, export_csv, export_xlsx
-from store.models import (
-    Answer,
-    Assessment,
-    Person,
-    Round,
-    RoundParticipant,
-    RoundParticipantTeam,
-    RoundTeam,
-    Team,
-)
-from store.results import compute_round_results
+from store.assessments.tables import Answer, Assessment
+from store.db import Database
+from store.people import Person
+from store.rounds.results import compute_round_results
+from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam, RoundTeam
+from store.teams import Team
 from tests.test_charts import bar_lengths
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

@@ -11,17 +11,19 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.web import ADAPTER_KEY, create_app
 from bot.config import Settings
-from rounds.services.steps import RoundJobs
-from rounds.services.opening import RoundOpener
+from bot.web import ADAPTER_KEY, create_app
 from framework.assessment import Answer as AnswerCommand
 from framework.assessment import Submit
 from framework.content import default_framework
-from store.assessments import AssessmentStore, Identity
+from framework.identity import Identity
+from rounds.services.opening import RoundOpener
+from rounds.services.steps import RoundJobs
+from store.assessments.aggregate import AssessmentStore
 from store.db import Database
-from store.models import OutboxMessage, Round, RoundTeam
-from store.rounds import RoundSpec, create_round
+from store.outbox import OutboxMessage
+from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.tables import Round, RoundTeam
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_text
@@ -277,7 +279,7 @@ async def test_the_improvement_team_downloads_the_export_from_teams(
 async def test_a_paused_repetition_schedules_nothing_until_resumed(
     world: Any, db: Database, clock: Clock
 ) -> None:
-    from store.rounds import set_repetition
+    from store.rounds.lifecycle import set_repetition
 
     jobs, new_round, _staff, _lead = world
     round_id = new_round(days=14, repeat="6m")

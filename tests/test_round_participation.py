@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.web import ADAPTER_KEY, create_app
 from bot.config import Settings
-from rounds.services.opening import RoundOpener
+from bot.web import ADAPTER_KEY, create_app
 from framework.content import default_framework
+from rounds.services.opening import RoundOpener
+from store.assessments.tables import Assessment
 from store.db import Database
-from store.models import Assessment, RoundParticipant
-from store.rounds import RoundSpec, create_round
+from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.tables import RoundParticipant
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_text
@@ -62,7 +63,7 @@ async def round_with_staff(
 
 def participant(db: Database, round_id: int, teams_user_id: str) -> RoundParticipant:
     def read(session: Any) -> RoundParticipant:
-        from store.models import Person
+        from store.people import Person
 
         return session.exec(
             select(RoundParticipant)
@@ -136,7 +137,7 @@ async def test_the_role_question_comes_first_when_the_round_asks_it(
     round_id, staff, _url = round_with_staff
 
     def ask_roles(session: Any) -> None:
-        from store.models import Round
+        from store.rounds.tables import Round
 
         session.get(Round, round_id).role_question = True
 
@@ -159,8 +160,9 @@ async def test_the_role_question_comes_first_when_the_round_asks_it(
 async def test_a_submitted_round_assessment_can_be_changed_until_the_round_closes(
     round_with_staff: Any, db: Database, clock: Clock
 ) -> None:
-    from store.assessments import Identity
-    from store.models import Answer, Round
+    from framework.identity import Identity
+    from store.assessments.tables import Answer
+    from store.rounds.tables import Round
     from tests.test_round_lifecycle import complete
 
     round_id, staff, _url = round_with_staff
@@ -199,7 +201,7 @@ async def test_a_submitted_round_assessment_can_be_changed_until_the_round_close
 
 
 async def test_reminder_times_from_the_invitation(round_with_staff: Any, db: Database) -> None:
-    from store.models import NudgePreference
+    from store.rounds.tables import NudgePreference
 
     _round_id, staff, _url = round_with_staff
     person = staff(2)

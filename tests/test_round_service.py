@@ -10,12 +10,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from bot.web import create_app
 from bot.config import Settings
+from bot.web import create_app
 from framework.content import default_framework
 from store.db import Database
-from store.models import utcnow
-from store.rounds import RoundSpec, create_round, request_close
+from store.rounds.lifecycle import RoundSpec, create_round, request_close
+from store.types import utcnow
 from tests.conftest import serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_of, card_text

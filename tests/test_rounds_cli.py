@@ -14,8 +14,9 @@ import pytest
 from sqlmodel import select
 
 from rounds.rules.when import Period, WhenError, parse_when
+from store.audit import AuditEntry
 from store.db import Database
-from store.models import AuditEntry, Round, RoundTeam
+from store.rounds.tables import Round, RoundTeam
 from tests.fakes.teams_client import TeamsUser
 from tests.test_cli import base_env, run_cli
 

@@ -22,12 +22,17 @@ from sqlmodel import Session, select
 from framework.assessment import Answer as AnswerCommand
 from framework.assessment import Submit
 from framework.content import default_framework
-from store.assessments import AssessmentStore, Identity
-from store.db import Database
+from framework.identity import Identity
 from rounds.services.export_files import NOT_ENOUGH
-from store.models import AuditEntry, OutboxMessage, Person, Round, Team
-from store.results import compute_round_results
-from store.rounds import Member, RoundSpec, create_round, open_round
+from store.assessments.aggregate import AssessmentStore
+from store.audit import AuditEntry
+from store.db import Database
+from store.outbox import OutboxMessage
+from store.people import Person
+from store.rounds.lifecycle import Member, RoundSpec, create_round, open_round
+from store.rounds.results import compute_round_results
+from store.rounds.tables import Round
+from store.teams import Team
 from tests.test_cli import base_env, run_cli
 
 FRAMEWORK = default_framework()

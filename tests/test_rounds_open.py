@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot.web import ADAPTER_KEY, create_app
 from bot.config import Settings
-from rounds.services.opening import RoundOpener
+from bot.web import ADAPTER_KEY, create_app
 from framework.content import default_framework
+from rounds.services.opening import RoundOpener
 from store.db import Database
-from store.models import OutboxMessage, Round, RoundParticipant, RoundParticipantTeam
-from store.rounds import RoundSpec, create_round
+from store.outbox import OutboxMessage
+from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser

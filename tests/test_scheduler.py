@@ -33,7 +33,7 @@ from scheduler.service import (
     run_job,
 )
 from store.db import Database
-from store.models import Round
+from store.rounds.tables import Round
 from store.schema import upgrade
 from tests.conftest import Clock
 

@@ -35,8 +35,9 @@ from bot.sender.outbox_sender import (
 )
 from store import outbox
 from store.db import Database
-from store.models import ConversationRef, OutboxMessage, Person, Round
-from store.outbox import Target
+from store.outbox import OutboxMessage, Target
+from store.people import ConversationRef, Person
+from store.rounds.tables import Round
 from tests.conftest import Clock
 from tests.fakes.connector import Failure, FakeConnector, TeamsLimits
 
@@ -540,7 +541,7 @@ async def test_run_sends_as_soon_as_woken_and_stops_cleanly(db: Database) -> Non
     try:
         fake.add_conversation("a:now", tenant_id=T1)
         await asyncio.sleep(0.05)  # let it find the outbox empty and start waiting
-        from store.models import utcnow
+        from store.types import utcnow
 
         enqueue_now = utcnow()
         db.run_sync(

@@ -14,13 +14,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
-import store.models  # noqa: F401  (tables on the metadata)
+import store.tables  # noqa: F401  (tables on the metadata)
 from framework.assessment import Answer as AnswerCommand
 from framework.assessment import Decision, Refusal, Refused
 from framework.content import default_framework
-from store.assessments import AssessmentStore, Identity
+from framework.identity import Identity
+from store.assessments.aggregate import AssessmentStore
+from store.assessments.tables import Answer, Assessment
 from store.db import Database
-from store.models import Answer, Assessment
 from store.schema import EXTERNAL_TABLES, downgrade, head_revision, schema_status, upgrade
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)

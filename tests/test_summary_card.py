@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from bot.cards.rounds.summary import summary_card
-from rounds.rules.summary import change_words, gap_words, response_line, summary_view
 from framework.content import default_framework
 from rounds.rules.results import (
     Comment,
@@ -23,6 +22,7 @@ from rounds.rules.results import (
     format_level,
     level_label,
 )
+from rounds.rules.summary import change_words, gap_words, response_line, summary_view
 from tests.test_cards import ALLOWED_TYPES, MAX_CARD_BYTES, walk
 
 FRAMEWORK = default_framework()

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from bot.cards.assessment_views import (
+    ActionRef,
+    ConfirmRestartView,
+    NoticeView,
+    ProfileView,
+    QuestionView,
+    ReviewView,
+    SettledView,
+    WelcomeView,
+)
 from bot.cards.common import (
     Card,
     Element,
@@ -12,16 +22,6 @@ from bot.cards.common import (
     plain,
     show_card,
     text,
-)
-from bot.cards.assessment_views import (
-    ActionRef,
-    ConfirmRestartView,
-    NoticeView,
-    ProfileView,
-    QuestionView,
-    ReviewView,
-    SettledView,
-    WelcomeView,
 )
 
 LEVEL_INPUT = "level"

@@ -23,8 +23,6 @@ from zoneinfo import ZoneInfo
 
 from bot.actions import CardAction, clean_comment
 from bot.cards import assessment as cards
-from bot.cards.common import Card
-from bot.cards.rounds.invitation import role_card
 from bot.cards.assessment_views import (
     ActionRef,
     ConfirmRestartView,
@@ -39,15 +37,18 @@ from bot.cards.assessment_views import (
     SettledView,
     WelcomeView,
 )
+from bot.cards.common import Card
+from bot.cards.rounds.invitation import role_card
 from framework import assessment as domain
 from framework.content import Framework
+from framework.identity import Identity
 from framework.scoring import LevelSummary, profile
 from rounds.rules.roles import ROLE_KEYS, ROLES, role_label
 from rounds.rules.schedule import resolve_zone, snooze_until
-from store import rounds as rounds_store
-from store.assessments import AssessmentStore, Clock, Identity, Outcome
+from store.assessments.aggregate import AssessmentStore, Clock, Outcome
 from store.db import Database
-from store.models import utcnow
+from store.rounds import lifecycle as rounds_store
+from store.types import utcnow
 
 REFUSAL_NOTES = {
     domain.Refusal.STALE: "That card is out of date, so nothing was changed. "

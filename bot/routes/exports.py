@@ -1,5 +1,5 @@
 """GET /exports/{token}: a round's aggregated results as CSV or Excel, for a link the bot gave an
-improvement-team member in Teams (store.export_links). Unknown or expired tokens get 404; every
+improvement-team member in Teams (store.rounds.export_links). Unknown or expired tokens get 404; every
 download is audited."""
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from sqlmodel import Session
 
 from bot.config import Settings
 from framework.content import Framework
-from store.db import Database
 from rounds.services.export_files import export_csv, export_xlsx
-from store.export_links import live_link
-from store.results import compute_round_results
-from store.rounds import audit
+from store.audit import audit
+from store.db import Database
+from store.rounds.export_links import live_link
+from store.rounds.results import compute_round_results
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",

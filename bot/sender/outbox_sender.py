@@ -89,7 +89,6 @@ from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp
-import sqlalchemy as sa
 from botbuilder.schema import (
     Activity,
     ChannelAccount,
@@ -104,15 +103,15 @@ from botframework.connector.auth import (
     ClaimsIdentity,
 )
 from msrest.exceptions import ClientException, HttpOperationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from bot.adapter import use_aiohttp, use_fast_json_objects
 from bot.config import Settings
 from store import outbox
 from store.db import Database, DatabaseUnavailable
-from store.models import ConversationRef, Person, utcnow
 from store.outbox import Claimed
+from store.people import ConversationRef, Person, forget_conversation, remember_chat
+from store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -740,7 +739,7 @@ class OutboxSender:
         conversation_id, service_url = job.conversation_id, job.service_url
 
         def remember(session: Session) -> None:
-            _remember_chat(
+            remember_chat(
                 session,
                 person_id=job.person_id,
                 conversation_id=conversation_id,
@@ -909,46 +908,6 @@ def _where(
     return found
 
 
-def _remember_chat(
-    session: Session,
-    *,
-    person_id: int | None,
-    conversation_id: str,
-    tenant_id: str,
-    service_url: str,
-    reference_json: str,
-    now: datetime,
-) -> None:
-    """Store a chat the sender created, unless it is known already: one INSERT ... ON CONFLICT
-    DO NOTHING. Not `store.assessments.save_reference`, which would overwrite the richer
-    reference the bot stores from the person's own activity, and on PostgreSQL would need a
-    savepoint for the race with it; this is a third of the cost, and the sender's busiest
-    write."""
-    table: sa.Table = ConversationRef.__table__  # type: ignore[attr-defined]
-    values = {
-        "conversation_id": conversation_id,
-        "scope": PERSONAL,
-        "person_id": person_id,
-        "tenant_id": tenant_id,
-        "service_url": service_url,
-        "reference": reference_json,
-        "updated_at": outbox.utc(now),
-    }
-    connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    connection.execute(
-        insert(table)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=[table.c.conversation_id])
-    )
-
-
-def forget_conversation(session: Session, conversation_id: str) -> None:
-    """The conversation can no longer be used (blocked, removed, gone)."""
-    table: sa.Table = ConversationRef.__table__  # type: ignore[attr-defined]
-    session.connection().execute(sa.delete(table).where(table.c.conversation_id == conversation_id))
-
-
 def default_owner() -> str:
     """Unique per process run, readable in the outbox: host:pid:random."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -959,7 +918,8 @@ def default_owner() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.sender.outbox_sender", description="Send the outbox's proactive messages to Teams."
+        prog="python -m bot.sender.outbox_sender",
+        description="Send the outbox's proactive messages to Teams.",
     )
     parser.add_argument("--database-url", help="default: DATABASE_URL")
     parser.add_argument(
@@ -978,8 +938,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from impact.main import configure_logging
     from bot.config import ConfigurationError, load_settings
+    from impact.main import configure_logging
     from store.schema import schema_problem
 
     args = _parser().parse_args(argv)

@@ -140,7 +140,7 @@ class NudgePreferences:
     def is_away(self, local_date: date) -> bool:
         return self.away_until is not None and local_date <= self.away_until
 
-    # Storage shape (store.models.NudgePreference): days as "mon,tue,…", minutes since midnight.
+    # Storage shape (store.rounds.tables.NudgePreference): days as "mon,tue,…", minutes since midnight.
 
     def to_row(self) -> tuple[str, int, int, date | None]:
         """(days, window_start_minute, window_end_minute, away_until) for the database."""

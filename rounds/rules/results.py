@@ -1,6 +1,6 @@
 """A round's results as pure data: histograms, figures per group, and what may be shown.
 
-`store.results` runs the SQL (GROUP BY counts) and hands the aggregated rows to
+`store.rounds.results` runs the SQL (GROUP BY counts) and hands the aggregated rows to
 :func:`build_round_results`, which applies the anonymity rules (`rounds.rules.anonymity`) and builds
 these objects. Nothing here does I/O.
 

@@ -311,7 +311,7 @@ ChartLookup = Callable[[str], Awaitable[bytes | None]]
 
 
 def chart_handler(lookup: ChartLookup) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """GET /charts/{token}.png → the PNG that `lookup` finds for the token (store.charts)."""
+    """GET /charts/{token}.png → the PNG that `lookup` finds for the token (store.rounds.charts)."""
 
     async def handle(request: web.Request) -> web.Response:
         token = request.match_info.get("token", "")

@@ -9,10 +9,10 @@ from collections.abc import Callable
 
 from sqlmodel import select
 
+from framework.identity import Identity
 from rounds.services.opening import RoundOpener
-from store.assessments import Identity
 from store.db import Database
-from store.models import Team
+from store.teams import Team
 
 ROSTER_SECONDS = 300.0
 

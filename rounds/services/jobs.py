@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from scheduler.service import JobSpec
 from store.db import Database
-from store.models import Round
+from store.rounds.tables import Round
 
 OPEN_ROUND = "round.open"
 CLOSE_ROUND = "round.close"

@@ -1,5 +1,5 @@
 """Opening due rounds: read each team's roster from Teams, then freeze it and queue the
-invitations in one transaction (store.rounds.open_round). Runs on the scheduler's leader."""
+invitations in one transaction (store.rounds.lifecycle.open_round). Runs on the scheduler's leader."""
 
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from bot.config import Settings
 from bot.replies import card_activity
 from framework.content import Framework
 from store.db import Database
-from store.models import Round, Team
 from store.outbox import Target, enqueue
-from store.rounds import Invitee, Member, OpenResult, due_to_open, open_round
+from store.rounds.lifecycle import Invitee, Member, OpenResult, due_to_open, open_round
+from store.rounds.tables import Round
+from store.teams import Team
 
 log = logging.getLogger(__name__)
 

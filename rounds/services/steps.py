@@ -20,30 +20,24 @@ from sqlmodel import Session, col, select
 
 from bot.cards.rounds.invitation import InvitationView, invitation_card
 from bot.cards.rounds.summary import summary_card
-from rounds.rules.summary import summary_view
-from rounds.services.charts import chart_url, team_chart
 from bot.config import Settings
-from rounds.services.opening import RoundOpener
 from bot.replies import card_activity
 from framework.content import Framework
 from rounds.rules.schedule import NudgeState, ReminderPlan, is_due, resolve_zone
+from rounds.rules.summary import summary_view
 from rounds.rules.when import Period
-from store.charts import save_chart
+from rounds.services.charts import chart_url, team_chart
+from rounds.services.opening import RoundOpener
+from store.assessments.tables import Assessment
+from store.audit import audit
 from store.db import Database
-from store.models import (
-    Assessment,
-    ConversationRef,
-    OutboxMessage,
-    Person,
-    Round,
-    RoundParticipant,
-    RoundParticipantTeam,
-    RoundTeam,
-    Team,
-)
-from store.outbox import Target, enqueue
-from store.results import compute_round_results
-from store.rounds import audit, preferences_of, round_teams
+from store.outbox import OutboxMessage, Target, enqueue
+from store.people import ConversationRef, Person
+from store.rounds.charts import save_chart
+from store.rounds.lifecycle import preferences_of, round_teams
+from store.rounds.results import compute_round_results
+from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam, RoundTeam
+from store.teams import Team
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ from typing import Literal
 
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
-from sqlmodel import SQLModel
 
-from store.models import UTCDateTime  # (importing store.models registers the tables)
 from store.schema import EXTERNAL_TABLES
+from store.tables import metadata  # every table
+from store.types import UTCDateTime
 
 
 def include_object(_object: object, name: str | None, type_: str, *_args: object) -> bool:
@@ -26,7 +26,7 @@ def render_item(type_: str, obj: object, _context: AutogenContext) -> str | Lite
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
-    target_metadata=SQLModel.metadata,
+    target_metadata=metadata,
     include_object=include_object,
     render_item=render_item,
     render_as_batch=connection.dialect.name == "sqlite",

@@ -18,11 +18,12 @@ from aiohttp import web
 from playwright.async_api import Browser, Locator, expect
 from sqlmodel import select
 
-from bot.web import create_app
 from bot.config import load_settings
+from bot.web import create_app
 from framework.content import Framework, default_framework
+from store.assessments.tables import Answer, Assessment
 from store.db import Database
-from store.models import Answer, Assessment, Person
+from store.people import Person
 from store.schema import upgrade
 from tests.e2e.playground import REPO_ROOT, PlaygroundPage, start_playground
 

@@ -32,16 +32,22 @@ from aiohttp import web
 from playwright.async_api import Browser, Locator, expect
 from sqlmodel import Session, col, select
 
-from bot.web import create_app
 from bot.config import load_settings
+from bot.web import create_app
 from framework.assessment import Answer as AnswerCommand
 from framework.assessment import Submit
 from framework.content import Framework, default_framework
-from store.assessments import AssessmentStore, Identity, Outcome
+from framework.identity import Identity
+from store.assessments.aggregate import AssessmentStore, Outcome
+from store.assessments.tables import Assessment
 from store.db import Database
-from store.models import Assessment, OutboxMessage, Person, RoundParticipant, Team, utcnow
-from store.rounds import RoundSpec, create_round, request_close
+from store.outbox import OutboxMessage
+from store.people import Person
+from store.rounds.lifecycle import RoundSpec, create_round, request_close
+from store.rounds.tables import RoundParticipant
 from store.schema import upgrade
+from store.teams import Team
+from store.types import utcnow
 from tests.e2e.playground import (
     GENERAL_CHANNEL,
     PERSONAL_CHAT,

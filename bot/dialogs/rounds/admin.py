@@ -11,31 +11,32 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from bot.actions import CardAction
-from bot.cards.rounds import admin as admin_cards
 from bot.cards import assessment as cards
-from bot.cards.rounds.full_results import export_link_card, full_results_card
 from bot.cards.assessment_views import NoticeView
+from bot.cards.rounds import admin as admin_cards
+from bot.cards.rounds.full_results import export_link_card, full_results_card
 from bot.dialogs.assessment import Reply
 from framework.content import Framework
+from framework.identity import Identity
 from rounds.rules.access import REFUSED, Permission, Policy
 from rounds.rules.when import Period, WhenError, parse_when
-from store.assessments import Clock, Identity
+from store.assessments.aggregate import Clock
+from store.audit import audit
 from store.db import Database
-from store.export_links import LINK_LIFETIME, create_link
-from store.results import RoundNotFound, compute_round_results
-from store.rounds import (
+from store.rounds.export_links import LINK_LIFETIME, create_link
+from store.rounds.lifecycle import (
     RoundError,
     RoundSpec,
-    audit,
     cancel_round,
     create_round,
     extend_round,
     get_round,
-    installed_teams,
     is_team_owner,
     list_rounds,
     request_close,
 )
+from store.rounds.results import RoundNotFound, compute_round_results
+from store.teams import installed_teams
 
 
 class AdminDialog:

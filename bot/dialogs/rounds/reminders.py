@@ -17,6 +17,7 @@ from bot.actions import CardAction
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import NoticeView
 from bot.dialogs.assessment import Reply
+from framework.identity import Identity
 from rounds.rules.preferences import (
     PreferencesError,
     UpdatePreferences,
@@ -26,9 +27,10 @@ from rounds.rules.preferences import (
     preferences_from_form,
 )
 from rounds.rules.schedule import resolve_zone
-from store.assessments import Clock, Identity, ensure_person
+from store.assessments.aggregate import Clock
 from store.db import Database
-from store.rounds import preferences_of, save_preferences
+from store.people import ensure_person
+from store.rounds.lifecycle import preferences_of, save_preferences
 
 HINT = (
     "Try: reminders mon-fri 09:00-17:00, reminders every day 20:00-06:00, "

@@ -27,20 +27,12 @@ from framework.assessment import (
     resume_position,
 )
 from framework.content import Framework
-from store.models import Answer, Assessment, ConversationRef, Person, Round, RoundParticipant
+from framework.identity import Identity
+from store.assessments.tables import Answer, Assessment
+from store.people import Person, ensure_person, find_person
+from store.rounds.tables import Round, RoundParticipant
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who is speaking, as the activity says (validated by the Bot Framework token upstream)."""
-
-    tenant_id: str
-    teams_user_id: str
-    aad_object_id: str | None
-    name: str
-    time_zone: str | None = None  # the Teams client's zone (`localTimezone`), for nudges
 
 
 @dataclass(frozen=True)
@@ -49,86 +41,6 @@ class Outcome:
 
     result: Decision | Refused
     snapshot: Snapshot | None  # None when the assessment does not exist or is not theirs
-
-
-def find_person(session: Session, identity: Identity) -> Person | None:
-    return session.exec(
-        select(Person).where(
-            Person.tenant_id == identity.tenant_id,
-            Person.teams_user_id == identity.teams_user_id,
-        )
-    ).first()
-
-
-def ensure_person(session: Session, identity: Identity, now: datetime) -> Person:
-    person = find_person(session, identity)
-    if person is None:
-        person = Person(
-            tenant_id=identity.tenant_id,
-            teams_user_id=identity.teams_user_id,
-            aad_object_id=identity.aad_object_id,
-            name=identity.name,
-            time_zone=identity.time_zone,
-            created_at=now,
-            updated_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(person)
-                session.flush()
-        except sa.exc.IntegrityError:
-            # Their first two activities raced (two service processes): use the row that won.
-            winner = find_person(session, identity)
-            assert winner is not None
-            return winner
-    elif (person.name, person.aad_object_id, person.time_zone) != (
-        identity.name,
-        identity.aad_object_id,
-        identity.time_zone or person.time_zone,
-    ):
-        person.name = identity.name
-        person.aad_object_id = identity.aad_object_id or person.aad_object_id
-        person.time_zone = identity.time_zone or person.time_zone
-        person.updated_at = now
-    return person
-
-
-def save_reference(
-    session: Session,
-    *,
-    person_id: int | None,
-    scope: str,
-    conversation_id: str,
-    tenant_id: str,
-    service_url: str,
-    reference_json: str,
-    now: datetime,
-) -> None:
-    """Insert or refresh where this conversation can be reached proactively."""
-    row = session.exec(
-        select(ConversationRef).where(ConversationRef.conversation_id == conversation_id)
-    ).first()
-    if row is None:
-        session.add(
-            ConversationRef(
-                conversation_id=conversation_id,
-                scope=scope,
-                person_id=person_id,
-                tenant_id=tenant_id,
-                service_url=service_url,
-                reference=reference_json,
-                updated_at=now,
-            )
-        )
-    elif (row.service_url, row.reference, row.person_id) != (
-        service_url,
-        reference_json,
-        person_id,
-    ):
-        row.service_url = service_url
-        row.reference = reference_json
-        row.person_id = person_id
-        row.updated_at = now
 
 
 # The answer hot path's statements, built once (building and caching them per call was a

@@ -6,7 +6,6 @@ Functions take an open session (one transaction). Authorisation is decided by th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,22 +14,21 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from framework.content import Framework
+from framework.identity import Identity
 from rounds.rules.preferences import NudgePreferences
 from rounds.rules.schedule import PlanError, ReminderPlan
-from store.assessments import Identity, ensure_person
-from store.models import (
-    Assessment,
-    AuditEntry,
-    ConversationRef,
+from store.assessments.tables import Assessment
+from store.audit import audit
+from store.outbox import OutboxMessage
+from store.people import ConversationRef, Person, ensure_person
+from store.rounds.tables import (
     NudgePreference,
-    OutboxMessage,
-    Person,
     Round,
     RoundParticipant,
     RoundParticipantTeam,
     RoundTeam,
-    Team,
 )
+from store.teams import Team
 
 MAX_NAME = 200
 
@@ -60,34 +58,6 @@ class RoundSummary:
     teams: tuple[str, ...]
     participants: int
     submitted: int
-
-
-def audit(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    target: str = "",
-    allowed: bool = True,
-    detail: dict[str, object] | None = None,
-    now: datetime,
-) -> None:
-    session.add(
-        AuditEntry(
-            at=now,
-            actor=actor[:128],
-            action=action[:64],
-            target=target[:128],
-            allowed=allowed,
-            detail=json.dumps(detail or {}, sort_keys=True, default=str),
-        )
-    )
-
-
-def installed_teams(session: Session) -> list[Team]:
-    return list(
-        session.exec(select(Team).where(col(Team.installed).is_(True)).order_by(Team.name)).all()
-    )
 
 
 def create_round(

@@ -30,15 +30,9 @@ from rounds.rules.results import (
     build_round_results,
     decide_round,
 )
-from store.models import (
-    Answer,
-    Assessment,
-    Round,
-    RoundParticipant,
-    RoundParticipantTeam,
-    RoundTeam,
-    Team,
-)
+from store.assessments.tables import Answer, Assessment
+from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam, RoundTeam
+from store.teams import Team
 
 __all__ = ["RoundNotFound", "compute_round_results", "load_round_data"]
 

@@ -6,9 +6,24 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Field, Session, SQLModel
 
-from store.models import ExportLink
+from store.types import timestamp_column
+
+
+class ExportLink(SQLModel, table=True):
+    """A short-lived download of a round's aggregated results, made for one improvement-team
+    member in Teams; the token is the only key, and it expires."""
+
+    __tablename__ = "export_links"
+
+    token: str = Field(primary_key=True, max_length=64)
+    round_id: int = Field(foreign_key="rounds.id")
+    format: str = Field(max_length=8)  # csv | xlsx
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_column=timestamp_column())
+    expires_at: datetime = Field(sa_column=timestamp_column())
+
 
 LINK_LIFETIME = timedelta(minutes=15)
 

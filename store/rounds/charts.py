@@ -5,9 +5,21 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel
 
-from store.models import ChartImage
+from store.types import timestamp_column
+
+
+class ChartImage(SQLModel, table=True):
+    """A rendered summary chart, addressed by its content hash; served at /charts/{token}.png so
+    that every replica, and every card posted before a restart, can show it."""
+
+    __tablename__ = "chart_images"
+
+    token: str = Field(primary_key=True, max_length=32)
+    png: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    created_at: datetime = Field(sa_column=timestamp_column())
 
 
 def chart_token(png: bytes) -> str:

@@ -1,0 +1,16 @@
+"""Who is speaking: the identity a turn carries, as Teams says (validated by the token upstream)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is speaking, as the activity says (validated by the Bot Framework token upstream)."""
+
+    tenant_id: str
+    teams_user_id: str
+    aad_object_id: str | None
+    name: str
+    time_zone: str | None = None  # the Teams client's zone (`localTimezone`), for nudges
