@@ -59,7 +59,7 @@ from psycopg import sql
 
 from benchmarks.echo_bot import create_echo_app
 from bot.config import load_settings
-from bot.web import create_app
+from impact.service import create_app
 from framework.content import default_framework
 from store.db import Database
 from store.schema import upgrade

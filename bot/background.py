@@ -1,8 +1,8 @@
 """The service's background work, started with the web app (`impact-bot serve`):
 
 - the outbox sender, in every process (PostgreSQL: several processes drain one outbox);
-- the scheduler, only in the process that leads (scheduler.leader), waking the round steps
-  (rounds.services.steps) at their times and reconciling from the rounds table every few seconds.
+- the scheduler, only in the process that leads (scheduler.leader), waking the features' steps
+  at their times and reconciling from the features' job sources every few seconds.
 """
 
 from __future__ import annotations
@@ -10,21 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from aiohttp import web
-from botbuilder.integration.aiohttp import CloudAdapter
 
-from bot.config import Settings
 from bot.sender.outbox_sender import OutboxSender
-from framework.content import Framework
-from rounds.services import jobs as scheduled
-from rounds.services.opening import RoundOpener
-from rounds.services.steps import RoundJobs
 from scheduler.leader import LeaderElection
-from scheduler.service import Handler, SchedulerService
+from scheduler.service import ScheduledWork, SchedulerService, combine
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -38,41 +32,22 @@ HTTP_THREADS = 32
 class Background:
     def __init__(
         self,
-        settings: Settings,
         db: Database,
-        adapter: CloudAdapter,
-        framework: Framework,
+        sender: OutboxSender,
+        works: Sequence[ScheduledWork],
+        *,
+        database_url: str,
+        reconcile_seconds: float,
         clock: Callable[[], datetime],
     ) -> None:
-        self.sender = OutboxSender.from_settings(
-            settings, db, clock=clock, share=1.0 / settings.service_processes
-        )
-        opener = RoundOpener(db, adapter, settings, framework, on_queued=self.sender.wake)
-        self.rounds = RoundJobs(db, settings, framework, opener, on_queued=self.sender.wake)
+        self.sender = sender
+        source, handlers = combine(works)
         self.scheduler = SchedulerService(
-            db,
-            clock=clock,
-            reconcile_seconds=settings.reconcile_seconds,
-            jobs=scheduled.RoundJobs(db),
-            handlers={
-                scheduled.OPEN_ROUND: self._step(self.rounds.open_due),
-                scheduled.CLOSE_ROUND: self._step(self.rounds.close_due),
-                scheduled.REPEAT_ROUND: self._step(self.rounds.repeat_due),
-                scheduled.NUDGES_TICK: self._step(self.rounds.nudge_due),
-            },
+            db, clock=clock, reconcile_seconds=reconcile_seconds, jobs=source, handlers=handlers
         )
-        self.leader = LeaderElection(settings.database_url)
+        self.leader = LeaderElection(database_url)
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-
-    @staticmethod
-    def _step(step: Callable[[datetime], Awaitable[object]]) -> Handler:
-        """Every round step looks at all rounds, so the job's key (the round id) is not needed."""
-
-        async def handler(_key: str, now: datetime) -> None:
-            await step(now)
-
-        return handler
 
     async def start(self, _app: web.Application) -> None:
         asyncio.get_running_loop().set_default_executor(

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from rounds.services.ports import RoundOptions
+
 
 class AppType(StrEnum):
     MULTI_TENANT = "MultiTenant"
@@ -156,6 +158,17 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
+
+    def round_options(self) -> RoundOptions:
+        """What the rounds services read from these settings."""
+        return RoundOptions(
+            zone=self.zone,
+            min_group=self.min_group_size,
+            min_comment_group=self.min_comment_group_size,
+            public_url=self.public_url,
+            improvement_team_id=self.improvement_team_id,
+            app_id=self.app_id,
+        )
 
 
 class ConfigurationError(Exception):

@@ -17,7 +17,7 @@ from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeRespons
 from bot.cards.assessment import notice_card
 from bot.cards.assessment_views import NoticeView
 from bot.cards.common import CARD_CONTENT_TYPE, Card
-from bot.dialogs.assessment import Reply
+from bot.registry import Reply
 
 
 def card_activity(content: Card) -> Activity:

@@ -1,29 +1,28 @@
-"""The Teams activity handler: who is this, which tenant, which action → one dialog call.
+"""The Teams activity handler: who is this, where, and which registered handler takes it.
 
-It holds no conversation logic: it reads the activity, validates card actions with one pydantic
-model (bot.actions), calls the dialog, and hands the dialog's reply to bot.replies.
+It holds no conversation logic and names no feature. `Dispatch` is built once from every
+feature's declarations (bot.registry): text commands by their words or matchers, card verbs by
+their models (one discriminated union validates every card's data). The handler's `Reply` goes
+out through bot.replies.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from botbuilder.core import InvokeResponse, Middleware, TurnContext
+from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import ActivityTypes, ChannelAccount
 
-from bot import replies as teams_io
-from bot.actions import ADMIN_VERBS, InvalidAction, parse_card_action, unwrap_invoke
+from bot import replies
+from bot.actions.base import CardAction, InvalidAction, VerbTable, unwrap_invoke
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import NoticeView
-from bot.dialogs.assessment import AssessmentDialog, Reply
-from bot.dialogs.rounds.admin import AdminDialog
-from bot.dialogs.rounds.reminders import RemindersDialog
+from bot.identity import bot_among, identity_of, tenant_of, turn_of
+from bot.registry import CardVerb, Reply, Scope, TextCommand, Turn, normalise_text
 from framework.identity import Identity
 from store.db import Database
 from store.people import ensure_person, save_reference
@@ -34,47 +33,8 @@ log = logging.getLogger(__name__)
 
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 
-
-def tenant_of(turn_context: TurnContext) -> str:
-    activity = turn_context.activity
-    tenant = getattr(activity.conversation, "tenant_id", None) if activity.conversation else None
-    if not tenant and isinstance(activity.channel_data, dict):
-        tenant = (activity.channel_data.get("tenant") or {}).get("id")
-    return str(tenant or "")
-
-
-def identity_of(turn_context: TurnContext) -> Identity:
-    sender: ChannelAccount = turn_context.activity.from_property
-    return Identity(
-        tenant_id=tenant_of(turn_context),
-        teams_user_id=str(sender.id),
-        aad_object_id=getattr(sender, "aad_object_id", None) or None,
-        name=(sender.name or "").strip()[:256],
-        time_zone=_valid_zone(getattr(turn_context.activity, "local_timezone", None)),
-    )
-
-
-def _valid_zone(value: str | None) -> str | None:
-    """Teams sends an IANA zone name; anything else is ignored rather than stored."""
-    if not value or len(value) > 64:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return value
-
-
-def _bot_among(activity: Any, members: list[Any]) -> bool:
-    """Whether a membership change is about the bot itself (installed or removed)."""
-    bot_id = activity.recipient.id if activity.recipient else None
-    return any(member.id == bot_id for member in members)
-
-
-def is_personal(turn_context: TurnContext) -> bool:
-    conversation = turn_context.activity.conversation
-    return getattr(conversation, "conversation_type", None) in (None, "personal")
-
+BoundText = Callable[[Turn, str], Awaitable[Reply]]
+BoundVerb = Callable[[Turn, Any], Awaitable[Reply]]
 
 # Individual answers never appear where others can see them.
 PERSONAL_ONLY_CARD = cards.notice_card(
@@ -85,90 +45,140 @@ PERSONAL_ONLY_CARD = cards.notice_card(
 )
 
 
-class TenantGate(Middleware):  # type: ignore[misc]
-    """Refuses activities from tenants outside IMPACT_ALLOWED_TENANTS (empty: any tenant)."""
-
-    def __init__(self, allowed_tenants: tuple[str, ...]) -> None:
-        self._allowed = frozenset(allowed_tenants)
-
-    async def on_turn(self, context: TurnContext, logic: Any) -> None:
-        if not self._allowed or tenant_of(context) in self._allowed:
-            await logic()
-            return
-        activity = context.activity
-        log.warning(
-            "refused activity from tenant %r (type=%s, from=%s)",
-            tenant_of(context),
-            activity.type,
-            getattr(activity.from_property, "id", None),
-        )
-        if activity.type == ActivityTypes.invoke:
-            teams_io.set_invoke_response(context, HTTPStatus.FORBIDDEN)
-        elif activity.type == ActivityTypes.message:
-            await context.send_activity("Sorry, this bot isn't available for your organisation.")
+@dataclass(frozen=True)
+class _Command:
+    handle: BoundText
+    scopes: frozenset[Scope]
 
 
 @dataclass(frozen=True)
-class Dialogs:
-    assessment: AssessmentDialog
-    admin: AdminDialog
-    reminders: RemindersDialog
+class _Verb:
+    handle: BoundVerb
+    scopes: frozenset[Scope]
+
+
+class Dispatch:
+    """Every feature's text commands and card verbs, bound to their dialogs."""
+
+    def __init__(self) -> None:
+        self._words: dict[str, _Command] = {}
+        self._matchers: list[tuple[Callable[[str], bool], _Command]] = []
+        self._verbs: dict[type[CardAction], _Verb] = {}
+        self._fallback: BoundText | None = None
+        self._welcome: Callable[[Turn], Awaitable[Reply]] | None = None
+        self._table: VerbTable | None = None
+
+    def add_commands(self, dialog: object, commands: Iterable[TextCommand[Any]]) -> None:
+        for command in commands:
+            bound = _Command(_bind(dialog, command.handle), command.scopes)
+            for word in command.words:
+                if word in self._words:
+                    raise ValueError(f"the command {word!r} is registered twice")
+                self._words[word] = bound
+            if command.matches is not None:
+                self._matchers.append((command.matches, bound))
+
+    def add_verbs(self, dialog: object, verbs: Iterable[CardVerb[Any, Any]]) -> None:
+        for verb in verbs:
+            if verb.model in self._verbs or verb.verb in self.verb_names():
+                raise ValueError(f"the card verb {verb.verb!r} is registered twice")
+            self._verbs[verb.model] = _Verb(_bind(dialog, verb.handle), verb.scopes)
+        self._table = None
+
+    def set_fallback(self, handle: BoundText) -> None:
+        if self._fallback is not None:
+            raise ValueError("only one feature may answer what nobody else understands")
+        self._fallback = handle
+
+    def set_welcome(self, handle: Callable[[Turn], Awaitable[Reply]]) -> None:
+        if self._welcome is not None:
+            raise ValueError("only one feature may welcome people")
+        self._welcome = handle
+
+    def verb_names(self) -> set[str]:
+        return {model.verb_name() for model in self._verbs}
+
+    def parse(self, payload: Any) -> CardAction:
+        if self._table is None:
+            self._table = VerbTable(self._verbs)
+        return self._table.parse(payload)
+
+    def verb_for(self, action: CardAction) -> _Verb:
+        return self._verbs[type(action)]
+
+    def command_for(self, text: str) -> _Command | None:
+        normalised = normalise_text(text)
+        if found := self._words.get(normalised):
+            return found
+        for matches, command in self._matchers:
+            if matches(text):
+                return command
+        return None
+
+    async def welcome(self, turn: Turn) -> Reply:
+        return await self._welcome(turn) if self._welcome else Reply()
+
+    async def fallback(self, turn: Turn, text: str) -> Reply:
+        return await self._fallback(turn, text) if self._fallback else Reply()
+
+
+def _bind(dialog: object, handle: Callable[..., Awaitable[Reply]]) -> Callable[..., Any]:
+    """`Dialog.method` (declared on the class) → the method of this dialog instance."""
+    name = getattr(handle, "__name__", "")
+    if getattr(type(dialog), name, None) is not handle:
+        raise ValueError(f"{handle!r} is not a method of {type(dialog).__name__}")
+    bound: Callable[..., Any] = getattr(dialog, name)
+    return bound
 
 
 class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
-    def __init__(self, db: Database, dialogs: Dialogs, comment_max_chars: int) -> None:
+    def __init__(self, db: Database, dispatch: Dispatch) -> None:
         self.db = db
-        self.dialogs = dialogs
-        self.dialog = dialogs.assessment
-        self.comment_max_chars = comment_max_chars
+        self.dispatch = dispatch
 
     # -- messages and card actions --------------------------------------------------------
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        if not is_personal(turn_context):
-            await teams_io.deliver(turn_context, Reply(send=[PERSONAL_ONLY_CARD]))
-            return
-        identity = identity_of(turn_context)
+        turn = turn_of(turn_context, invoked=False)
         if activity.value is not None:  # Action.Submit (the Action.Execute fallback)
-            reply = await self._card_action(identity, activity.value, invoked=False)
-            await teams_io.deliver(turn_context, reply, replace_activity_id=activity.reply_to_id)
+            reply = await self._card_action(turn, activity.value)
+            await replies.deliver(turn_context, reply, replace_activity_id=activity.reply_to_id)
             return
-        await self._remember_conversation(turn_context, identity)
+        if turn.scope == "personal":
+            await self._remember_conversation(turn_context, turn.identity)
         text = TurnContext.remove_recipient_mention(activity) or activity.text or ""
-        if self.dialogs.reminders.handles(text):
-            reply = await self.dialogs.reminders.on_text(identity, text)
-        elif self.dialogs.admin.handles_text(text):
-            reply = await self.dialogs.admin.on_text(identity, text)
+        command = self.dispatch.command_for(text)
+        if command is not None and turn.scope in command.scopes:
+            reply = await command.handle(turn, text)
+        elif turn.scope != "personal":
+            reply = Reply(send=[PERSONAL_ONLY_CARD])
         else:
-            reply = await self.dialog.on_text(identity, text)
-        await teams_io.deliver(turn_context, reply)
+            reply = await self.dispatch.fallback(turn, text)
+        await replies.deliver(turn_context, reply)
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         if turn_context.activity.name != ADAPTIVE_CARD_ACTION:
             return await super().on_invoke_activity(turn_context)
-        if not is_personal(turn_context):
-            return await teams_io.deliver_invoke(turn_context, Reply(replace=PERSONAL_ONLY_CARD))
-        identity = identity_of(turn_context)
+        turn = turn_of(turn_context, invoked=True)
         payload = unwrap_invoke(turn_context.activity.value)
-        reply = await self._card_action(identity, payload, invoked=True)
-        return await teams_io.deliver_invoke(turn_context, reply)
+        reply = await self._card_action(turn, payload)
+        return await replies.deliver_invoke(turn_context, reply)
 
-    async def _card_action(self, identity: Identity, payload: Any, *, invoked: bool) -> Reply:
+    async def _card_action(self, turn: Turn, payload: Any) -> Reply:
         try:
-            action = parse_card_action(payload, comment_max_chars=self.comment_max_chars)
+            action = self.dispatch.parse(payload)
         except InvalidAction as exc:
-            log.info("invalid card action from %s: %s", identity.teams_user_id, exc)
+            log.info("invalid card action from %s: %s", turn.identity.teams_user_id, exc)
             note = cards.notice_card(
                 NoticeView(f"ⓘ Sorry, {exc}. Nothing was changed; type resume to carry on.")
             )
             # An invoke must be answered with a card; a message turn just gets the note.
-            return Reply(replace=note) if invoked else Reply(send=[note])
-        if action.verb in ADMIN_VERBS:
-            return await self.dialogs.admin.on_action(identity, action)
-        if action.verb == "reminder_times":
-            return await self.dialogs.reminders.on_form(identity, action)
-        return await self.dialog.on_action(identity, action)
+            return Reply(replace=note) if turn.invoked else Reply(send=[note])
+        verb = self.dispatch.verb_for(action)
+        if turn.scope not in verb.scopes:
+            return Reply(replace=PERSONAL_ONLY_CARD) if turn.invoked else _personal_only()
+        return await verb.handle(turn, action)
 
     # -- installation and membership ------------------------------------------------------
 
@@ -185,19 +195,17 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
         if team_info is not None and getattr(team_info, "id", None):
             await self._team_installed(turn_context, team_info, teams_members_added)
             return
-        if not is_personal(turn_context):
-            return  # group chats: nothing to do
-        if not _bot_among(activity, teams_members_added):
-            return  # welcome once, when the bot joins the chat
-        identity = identity_of(turn_context)
-        await self._remember_conversation(turn_context, identity)
-        await teams_io.deliver(turn_context, await self.dialog.welcome(identity))
+        turn = turn_of(turn_context, invoked=False)
+        if turn.scope != "personal" or not bot_among(activity, teams_members_added):
+            return  # group chats, or someone else joining: nothing to do
+        await self._remember_conversation(turn_context, turn.identity)
+        await replies.deliver(turn_context, await self.dispatch.welcome(turn))
 
     async def _team_installed(
         self, turn_context: TurnContext, team_info: Any, members_added: list[Any]
     ) -> None:
         activity = turn_context.activity
-        if not _bot_among(activity, members_added):
+        if not bot_among(activity, members_added):
             return  # someone joined the team: rosters are read when a round opens
         reference = TurnContext.get_conversation_reference(activity)
         install = TeamInstall(
@@ -210,12 +218,12 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             reference_json=json.dumps(reference.serialize(), sort_keys=True),
         )
         await self.db.run(lambda session: record_install(session, install, utcnow()))
-        log.info("installed in team %s (%s)", install.name, install.team_id)
+        log.info("installed in team %s", install.team_id)
 
     async def on_teams_members_removed(
         self, teams_members_removed: list[Any], team_info: Any, turn_context: TurnContext
     ) -> None:
-        if team_info is None or not _bot_among(turn_context.activity, teams_members_removed):
+        if team_info is None or not bot_among(turn_context.activity, teams_members_removed):
             return
         team_id = str(team_info.id)
         await self.db.run(lambda session: record_removal(session, team_id, utcnow()))
@@ -253,3 +261,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             )
 
         await self.db.run(save)
+
+
+def _personal_only() -> Reply:
+    return Reply(send=[PERSONAL_ONLY_CARD])

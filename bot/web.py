@@ -1,7 +1,6 @@
-"""The aiohttp service: POST /api/messages (Bot Framework), GET /healthz, GET /readyz.
-
-`create_app` wires one Settings, one Database, the framework content, the adapter and the bot;
-nothing is a module-level singleton, so tests build as many apps as they like.
+"""The aiohttp service: POST /api/messages (Bot Framework), GET /healthz, GET /readyz, and the
+routes features declare. The composition root (impact.service) builds it; nothing here is a
+module-level singleton, so tests build as many apps as they like.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -19,24 +18,12 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse
 from msrest.exceptions import DeserializationError
 
-from bot import replies as teams_io
-from bot.adapter import CachingBotFrameworkAuthentication, build_adapter
-from bot.background import Background
-from bot.config import Settings
-from bot.dialogs.assessment import AssessmentDialog
-from bot.dialogs.rounds.admin import AdminDialog
-from bot.dialogs.rounds.reminders import RemindersDialog
-from bot.router import Dialogs, ImpactBot, TenantGate
-from bot.routes.exports import export_handler
-from framework.content import Framework, default_framework
-from rounds.rules.access import Policy
-from rounds.services.charts import chart_handler
-from rounds.services.improvement_team import ImprovementTeamMembers
-from rounds.services.opening import RoundOpener
+from bot import replies
+from bot.adapter import CachingBotFrameworkAuthentication
+from bot.registry import RouteHandler
+from bot.router import ImpactBot
 from store.db import Database, DatabaseUnavailable
-from store.rounds.charts import load_chart
 from store.schema import schema_status
-from store.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,75 +35,24 @@ ADAPTER_KEY = web.AppKey("adapter", CloudAdapter)
 BOT_KEY = web.AppKey("bot", ImpactBot)
 
 
-def create_app(
-    settings: Settings,
-    *,
-    db: Database | None = None,
-    framework: Framework | None = None,
-    clock: Callable[[], Any] = utcnow,
-    background: bool = False,
+def web_app(
+    adapter: CloudAdapter,
+    bot: ImpactBot,
+    db: Database,
+    routes: Sequence[tuple[str, str, RouteHandler]] = (),
 ) -> web.Application:
-    """The service. With `background`, also the outbox sender and (while leading) the scheduler,
-    as `impact-bot serve` runs it; tests drive those directly instead."""
-    database = db or Database(settings.database_url)
-    content = framework or default_framework()
-    dialog = AssessmentDialog(
-        database,
-        content,
-        zone=settings.zone,
-        comment_max_chars=settings.comment_max_chars,
-        clock=clock,
-    )
-    adapter = build_adapter(settings)
-    adapter.on_turn_error = _turn_error_handler
-    adapter.use(TenantGate(settings.allowed_tenants))
-    improvement_team = ImprovementTeamMembers(
-        database,
-        RoundOpener(database, adapter, settings, content),
-        settings.improvement_team_id,
-    )
-    dialogs = Dialogs(
-        assessment=dialog,
-        admin=AdminDialog(
-            database,
-            content,
-            Policy.of(settings.admin_ids),
-            zone=settings.zone,
-            clock=clock,
-            min_group=settings.min_group_size,
-            min_comment_group=settings.min_comment_group_size,
-            public_url=settings.public_url,
-            in_improvement_team=improvement_team.contains,
-        ),
-        reminders=RemindersDialog(database, zone=settings.zone, clock=clock),
-    )
-    bot = ImpactBot(database, dialogs, settings.comment_max_chars)
-
+    """/api/messages, /healthz, /readyz and the features' own routes; the caller owns `db`."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[DB_KEY] = database
+    app[DB_KEY] = db
     app[ADAPTER_KEY] = adapter
     app[BOT_KEY] = bot
     app.router.add_post("/api/messages", _messages)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
-
-    async def chart(token: str) -> bytes | None:
-        return await database.run(lambda session: load_chart(session, token))
-
-    app.router.add_get("/charts/{token}.png", chart_handler(chart))
-    app.router.add_get("/exports/{token}", export_handler(database, content, settings, clock))
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
     app.on_cleanup.append(_close_http)
-    if background:
-        work = Background(settings, database, adapter, content, clock)
-        app.on_startup.append(work.start)
-        app.on_cleanup.append(work.stop)
-    if db is None:  # we made it, we close it
-        app.on_cleanup.append(_close_database)
     return app
-
-
-async def _close_database(app: web.Application) -> None:
-    app[DB_KEY].dispose()
 
 
 async def _close_http(app: web.Application) -> None:
@@ -184,7 +120,7 @@ async def _readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "schema": status.head})
 
 
-async def _turn_error_handler(context: TurnContext, error: Exception) -> None:
+async def turn_error_handler(context: TurnContext, error: Exception) -> None:
     """Log the failure with a reference; tell the person briefly, never with a stack trace."""
     reference = uuid.uuid4().hex[:8]
     activity = context.activity
@@ -213,7 +149,7 @@ async def _turn_error_handler(context: TurnContext, error: Exception) -> None:
             "type": ERROR_CONTENT_TYPE,
             "value": {"code": "InternalError", "message": message},
         }
-        teams_io.set_invoke_response(context, HTTPStatus.OK, body)
+        replies.set_invoke_response(context, HTTPStatus.OK, body)
     try:
         await context.send_activity(message)
     except Exception:

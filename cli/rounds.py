@@ -12,47 +12,33 @@ existing file is never replaced without --force.
 from __future__ import annotations
 
 import argparse
-import getpass
+import asyncio
 import json
 import os
-import re
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.config import Settings
-from framework.content import default_framework
+from cli.registry import CliCommand, CliContext, CliError
 from rounds.rules.results import RoundResults
 from rounds.rules.when import Period, WhenError, parse_when
+from rounds.services.admin import RoundAdmin
 from rounds.services.export_files import export_csv, export_xlsx
-from store import outbox
-from store.assessments.tables import Assessment
 from store.audit import audit
-from store.db import Database, DatabaseUnavailable
-from store.people import Person
+from store.db import DatabaseUnavailable
 from store.rounds.lifecycle import (
     RoundError,
     RoundSpec,
     RoundSummary,
-    cancel_round,
-    create_round,
-    extend_round,
     get_round,
-    list_rounds,
-    request_close,
-    set_repetition,
-    summarise,
 )
 from store.rounds.results import RoundNotFound, compute_round_results
-from store.rounds.tables import RoundParticipant, RoundParticipantTeam, RoundTeam
-from store.teams import Team, installed_teams
 from store.types import utcnow
 
 T = TypeVar("T")
@@ -60,18 +46,14 @@ T = TypeVar("T")
 EXPORT_FORMATS = {"csv": export_csv, "xlsx": export_xlsx}
 
 
-class CliError(Exception):
-    """A command can't do what was asked; the message says why, in one line."""
-
-
-def add_commands(commands: Any) -> None:
-    teams = commands.add_parser("teams", help="Teams the bot is installed in")
-    teams_commands = teams.add_subparsers(dest="teams_command", required=True)
+def _configure_teams(parser: argparse.ArgumentParser) -> None:
+    teams_commands = parser.add_subparsers(dest="teams_command", required=True)
     listing = teams_commands.add_parser("list", help="id, name, members")
     listing.add_argument("--json", action="store_true")
 
-    rounds = commands.add_parser("rounds", help="assessment rounds")
-    sub = rounds.add_subparsers(dest="rounds_command", required=True)
+
+def _configure_rounds(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="rounds_command", required=True)
     create = sub.add_parser("create", help="create a round (prints its id)")
     create.add_argument("--name", required=True)
     create.add_argument("--team", action="append", required=True, dest="teams", metavar="TEAM_ID")
@@ -81,8 +63,7 @@ def add_commands(commands: Any) -> None:
     create.add_argument("--role-question", action="store_true")
     create.add_argument("--repeat-every", metavar="PERIOD")
     create.add_argument("--json", action="store_true")
-    for name in ("list",):
-        sub.add_parser(name, help="all rounds").add_argument("--json", action="store_true")
+    sub.add_parser("list", help="all rounds").add_argument("--json", action="store_true")
     status = sub.add_parser("status", help="one round's progress")
     status.add_argument("round", type=int)
     status.add_argument("--json", action="store_true")
@@ -105,27 +86,35 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    db = Database(settings.database_url, pool_size=1)
-    actor = f"cli:{getpass.getuser()}"
-    try:
-        if args.command == "teams":
-            return _teams_list(db, args.json)
-        return _rounds(db, settings, args, actor)
-    except (RoundError, WhenError, CliError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except DatabaseUnavailable as exc:
-        print(f"database error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
+def _guarded(
+    work: Callable[[CliContext, argparse.Namespace], int],
+) -> Callable[[CliContext, argparse.Namespace], int]:
+    """Errors a person can act on: one line on stderr, exit status 1."""
+
+    def run(ctx: CliContext, args: argparse.Namespace) -> int:
+        try:
+            return work(ctx, args)
+        except (RoundError, WhenError, CliError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except DatabaseUnavailable as exc:
+            print(f"database error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            ctx.close()
+
+    return run
 
 
-def _teams_list(db: Database, as_json: bool) -> int:
-    teams = db.run_sync(installed_teams)
+def _admin(ctx: CliContext) -> RoundAdmin:
+    settings = ctx.settings
+    return RoundAdmin(ctx.db, ctx.framework, settings.round_options(), utcnow)
+
+
+def _teams_list(ctx: CliContext, args: argparse.Namespace) -> int:
+    teams = asyncio.run(_admin(ctx).teams())
     rows = [{"id": t.team_id, "name": t.name, "tenant": t.tenant_id} for t in teams]
-    if as_json:
+    if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
         print("The bot is not installed in any team yet (add it to a team in Teams).")
@@ -135,7 +124,8 @@ def _teams_list(db: Database, as_json: bool) -> int:
     return 0
 
 
-def _rounds(db: Database, settings: Settings, args: argparse.Namespace, actor: str) -> int:
+def _rounds(ctx: CliContext, args: argparse.Namespace) -> int:
+    settings, actor, admin = ctx.settings, ctx.actor, _admin(ctx)
     command = args.rounds_command
     now = utcnow()
     if command == "create":
@@ -148,166 +138,47 @@ def _rounds(db: Database, settings: Settings, args: argparse.Namespace, actor: s
             role_question=args.role_question,
             repeat_every=str(Period.parse(args.repeat_every)) if args.repeat_every else None,
         )
-        framework = default_framework()
-        round_id = _write(
-            db, lambda s: create_round(s, spec, framework=framework, actor=actor, now=now).id
-        )
+        round_id = asyncio.run(admin.create(spec, actor=actor))
         print(json.dumps({"id": round_id}) if args.json else round_id)
         return 0
     if command == "list":
-        summaries = db.run_sync(list_rounds)
-        _print_summaries(summaries, args.json, settings)
+        _print_summaries(asyncio.run(admin.rounds()), args.json, settings)
         return 0
     if command == "status":
-        return _status(db, settings, args.round, args.json)
+        return _status(ctx, admin, args.round, args.json)
     if command == "export":
-        return _export(db, settings, args, actor)
+        return _export(ctx, args)
     if command == "extend":
         closes = parse_when(args.closes, now=now, zone=settings.zone)
-        _write(db, lambda s: extend_round(s, args.round, closes, actor=actor, now=now))
+        asyncio.run(admin.extend(args.round, closes, actor=actor))
         print(f"round {args.round} now closes {closes.astimezone(settings.zone):%Y-%m-%d %H:%M}")
         return 0
     if command == "repeat":
-        _write(db, lambda s: set_repetition(s, args.round, args.change, actor=actor, now=now))
+        asyncio.run(admin.set_repetition(args.round, args.change, actor=actor))
         done = {"pause": "paused", "resume": "resumed", "stop": "stopped"}[args.change]
         print(f"round {args.round}: repetition {done}")
         return 0
-    action = {"close": request_close, "cancel": cancel_round}[command]
-    _write(db, lambda s: action(s, args.round, actor=actor, now=now))
-    print(
-        f"round {args.round}: {command} requested"
-        if command == "close"
-        else f"round {args.round} cancelled"
-    )
+    if command == "close":
+        asyncio.run(admin.close(args.round, actor=actor))
+        print(f"round {args.round}: close requested")
+        return 0
+    asyncio.run(admin.cancel(args.round, actor=actor))
+    print(f"round {args.round} cancelled")
     return 0
+
+
+TEAMS = CliCommand(
+    "teams", "Teams the bot is installed in", _configure_teams, _guarded(_teams_list)
+)
+ROUNDS = CliCommand("rounds", "assessment rounds", _configure_rounds, _guarded(_rounds))
 
 
 # ---- status: progress per team, what was not delivered ----------------------------------------
 
 
-@dataclass(frozen=True)
-class TeamResponses:
-    team_id: str  # Teams' id
-    name: str
-    submitted: int
-    roster: int  # frozen when the round opened; 0 before
-
-
-@dataclass(frozen=True)
-class Failure:
-    kind: str
-    person_id: int | None
-    person: str | None  # their name, for whoever follows the failure up
-    team_id: str | None  # Teams' id of the team (channel) the message was for
-    team: str | None
-    http_status: int | None  # None: no answer (network)
-    code: str  # Teams' error code, e.g. ConversationBlockedByUser
-    message: str
-    attempts: int
-
-
-@dataclass(frozen=True)
-class RoundStatus:
-    summary: RoundSummary
-    responses: list[TeamResponses]
-    messages: dict[str, int]
-    failures: list[Failure]
-
-
-_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.]*")
-
-
-def _split_error(error: str) -> tuple[str, str]:
-    """The sender records `Code: message` (or just `Code`): split it back."""
-    code, _, message = error.partition(":")
-    if _CODE.fullmatch(code.strip()):
-        return code.strip(), message.strip()
-    return "", error.strip()
-
-
-def team_responses(session: Session, round_id: int) -> list[TeamResponses]:
-    """Per team of the round: who is on its frozen roster, and how many of them submitted."""
-    counts = {
-        team_pk: (int(roster), int(submitted))
-        for team_pk, roster, submitted in session.exec(
-            select(
-                RoundParticipantTeam.team_id,
-                sa.func.count(sa.distinct(col(RoundParticipant.id))),
-                sa.func.count(sa.distinct(col(Assessment.id))),
-            )
-            .select_from(RoundParticipant)
-            .join(
-                RoundParticipantTeam,
-                col(RoundParticipantTeam.participant_id) == col(RoundParticipant.id),
-            )
-            .outerjoin(
-                Assessment,
-                sa.and_(
-                    col(Assessment.id) == col(RoundParticipant.assessment_id),
-                    col(Assessment.status) == "submitted",
-                ),
-            )
-            .where(RoundParticipant.round_id == round_id)
-            .group_by(col(RoundParticipantTeam.team_id))
-        ).all()
-    }
-    teams = session.exec(
-        select(Team.id, Team.team_id, Team.name)
-        .join(RoundTeam, col(RoundTeam.team_id) == col(Team.id))
-        .where(RoundTeam.round_id == round_id)
-        .order_by(col(Team.name), col(Team.id))
-    ).all()
-    responses = []
-    for pk, team_id, name in teams:
-        roster, submitted = counts.get(pk, (0, 0)) if pk is not None else (0, 0)
-        responses.append(TeamResponses(team_id, name, submitted=submitted, roster=roster))
-    return responses
-
-
-def round_status(session: Session, round_id: int) -> RoundStatus:
-    summary = summarise(session, get_round(session, round_id))
-    failed = outbox.failures(session, round_id)
-    person_ids = {f.person_id for f in failed if f.person_id is not None}
-    team_ids = {f.team_id for f in failed if f.team_id is not None}
-    people = {
-        pid: name
-        for pid, name in session.exec(
-            select(Person.id, Person.name).where(col(Person.id).in_(person_ids))
-        ).all()
-    }
-    teams = {
-        pk: (tid, name)
-        for pk, tid, name in session.exec(
-            select(Team.id, Team.team_id, Team.name).where(col(Team.id).in_(team_ids))
-        ).all()
-    }
-    failures = []
-    for f in failed:
-        code, message = _split_error(f.error)
-        team = teams.get(f.team_id) if f.team_id is not None else None
-        failures.append(
-            Failure(
-                kind=f.kind,
-                person_id=f.person_id,
-                person=people.get(f.person_id) if f.person_id is not None else None,
-                team_id=team[0] if team else None,
-                team=team[1] if team else None,
-                http_status=f.status,
-                code=code,
-                message=message,
-                attempts=f.attempts,
-            )
-        )
-    return RoundStatus(
-        summary=summary,
-        responses=team_responses(session, round_id),
-        messages=outbox.status_counts(session, round_id),
-        failures=failures,
-    )
-
-
-def _status(db: Database, settings: Settings, round_id: int, as_json: bool) -> int:
-    status = db.run_sync(lambda s: round_status(s, round_id))
+def _status(ctx: CliContext, admin: RoundAdmin, round_id: int, as_json: bool) -> int:
+    settings = ctx.settings
+    status = asyncio.run(admin.status(round_id))
     if as_json:
         document = _summary_json(status.summary) | {
             "responses": [vars(r) for r in status.responses],
@@ -350,7 +221,8 @@ def _cannot_write(out: Path, exc: OSError) -> CliError:
     return CliError(f"can't write {out}: {exc.strerror or exc}")
 
 
-def _export(db: Database, settings: Settings, args: argparse.Namespace, actor: str) -> int:
+def _export(ctx: CliContext, args: argparse.Namespace) -> int:
+    db, settings, actor = ctx.db, ctx.settings, ctx.actor
     out = Path(args.out).expanduser().absolute()
     if out.is_dir():
         raise CliError(f"{out} is a directory; give a file name")
@@ -359,7 +231,7 @@ def _export(db: Database, settings: Settings, args: argparse.Namespace, actor: s
         raise CliError(f"{out} already exists (use --force to overwrite it)")
     if not out.parent.is_dir():
         raise CliError(f"can't write {out}: no directory {out.parent}")
-    framework = default_framework()
+    framework = ctx.framework
 
     def read(session: Session) -> tuple[str, datetime, RoundResults]:
         round_ = get_round(session, args.round)
@@ -452,10 +324,6 @@ def _publish(part: Path, out: Path, *, force: bool) -> None:
             os.replace(part, out)
     except OSError as exc:
         raise _cannot_write(out, exc) from None
-
-
-def _write(db: Database, work: Callable[[Session], T]) -> T:
-    return db.run_sync(work)
 
 
 def _summary_json(summary: RoundSummary) -> dict[str, Any]:

@@ -14,3 +14,14 @@ class Identity:
     aad_object_id: str | None
     name: str
     time_zone: str | None = None  # the Teams client's zone (`localTimezone`), for nudges
+
+
+@dataclass(frozen=True)
+class TeamMember:
+    """A team member as Teams' paged roster gives them (never by email: it no longer does)."""
+
+    teams_user_id: str
+    aad_object_id: str | None
+    name: str
+    tenant_id: str
+    team_role: str = "user"  # owner | user | guest

@@ -125,6 +125,25 @@ class CombinedJobs:
 
 
 @dataclass(frozen=True)
+class ScheduledWork:
+    """What a feature hands the scheduler: where its jobs come from, and the handler of each
+    job name it uses."""
+
+    source: JobSource
+    handlers: Mapping[str, Handler]
+
+
+def combine(works: Sequence[ScheduledWork]) -> tuple[JobSource, dict[str, Handler]]:
+    """Every feature's work as one source and one handler table (a job name is one feature's)."""
+    handlers: dict[str, Handler] = {}
+    for work in works:
+        if clash := handlers.keys() & work.handlers.keys():
+            raise ValueError(f"job names registered twice: {', '.join(sorted(clash))}")
+        handlers.update(work.handlers)
+    return CombinedJobs(*(work.source for work in works)), handlers
+
+
+@dataclass(frozen=True)
 class ReconcileResult:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()

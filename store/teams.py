@@ -81,3 +81,10 @@ def installed_teams(session: Session) -> list[Team]:
     return list(
         session.exec(select(Team).where(col(Team.installed).is_(True)).order_by(Team.name)).all()
     )
+
+
+def installed_team(session: Session, team_id: str) -> Team | None:
+    """The team with this Teams id, if the bot is (still) installed in it."""
+    return session.exec(
+        select(Team).where(Team.team_id == team_id, col(Team.installed).is_(True))
+    ).first()

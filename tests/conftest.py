@@ -24,7 +24,7 @@ from aiohttp import web
 from psycopg import sql
 
 from bot.config import Settings, load_settings
-from bot.web import create_app
+from impact.service import create_app
 from store.db import Database
 from store.schema import upgrade
 from tests.fakes.connector import FakeConnector

@@ -13,7 +13,8 @@ from msrest.universal_http import requests as msrest_requests
 
 from bot.adapter import CachingBotFrameworkAuthentication
 from bot.config import Settings
-from bot.web import ADAPTER_KEY, create_app
+from bot.web import ADAPTER_KEY
+from impact.service import create_app
 from store.db import Database
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.web import create_app
+from impact.service import create_app
 from store.audit import AuditEntry
 from store.db import Database
 from store.rounds.tables import NudgePreference, Round

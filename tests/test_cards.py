@@ -23,9 +23,10 @@ from bot.cards.assessment_views import (
     WelcomeView,
 )
 from bot.cards.rounds import admin as admin_cards
-from bot.cards.rounds.invitation import InvitationView, invitation_card, role_card
+from bot.cards.rounds.invitation import invitation_card, role_card
 from framework.content import default_framework
 from rounds.rules.roles import ROLES
+from rounds.rules.views import InvitationView
 
 # Elements and actions Teams renders on desktop, web, iOS and Android at schema 1.5.
 ALLOWED_TYPES = {

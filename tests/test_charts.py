@@ -10,11 +10,11 @@ import aiohttp
 from aiohttp import web
 from PIL import Image
 
+from bot.routes.charts import chart_handler
 from rounds.rules.results import TeamResult
 from rounds.services.charts import (
     CHART_WIDTH,
     chart_alt_text,
-    chart_handler,
     chart_url,
     component_chart_png,
 )

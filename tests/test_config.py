@@ -72,7 +72,7 @@ def test_cli_stops_with_one_clear_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPACT_", "Microsoft"))}
     env["PORT"] = "not-a-port"
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"],
+        [sys.executable, "-m", "impact", "serve"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.web import create_app
+from impact.service import create_app
 from store.assessments.tables import Answer, Assessment
 from store.db import Database
 from store.people import ConversationRef, Person

@@ -1,4 +1,4 @@
-"""The assessment state machine (framework.assessment): pure, no database, no bot."""
+"""The assessment state machine (assessment.rules): pure, no database, no bot."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from framework.assessment import (
+from assessment.rules import (
     Answer,
     Back,
     Change,

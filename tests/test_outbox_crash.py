@@ -49,11 +49,10 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 def sender_process(url: str, owner: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMPACT_", "Microsoft"))}
-    env.pop("DATABASE_URL", None)
-    env.update(PYTHONPATH=str(REPO), IMPACT_LOG_LEVEL="WARNING")
+    env.update(PYTHONPATH=str(REPO), IMPACT_LOG_LEVEL="WARNING", DATABASE_URL=url)
     return subprocess.Popen(
         [
-            sys.executable, "-m", "bot.sender.outbox_sender", "--database-url", url, "--once-until-empty",
+            sys.executable, "-m", "impact.main", "outbox", "send", "--once-until-empty",
             "--owner", owner, "--scale", str(SCALE), "--rate-share", "0.5",
             "--lease-seconds", "6", "--request-timeout", "3", "--lease-margin", "0.5",
         ],

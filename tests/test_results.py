@@ -105,7 +105,7 @@ def flat(level: int | None) -> Levels:
 
 
 @dataclass
-class Member:
+class TeamMember:
     teams: tuple[str, ...]
     levels: Levels = field(default_factory=lambda: flat(3))
     role: str | None = None
@@ -146,7 +146,7 @@ class World:
 
     def round(
         self,
-        members: Sequence[Member],
+        members: Sequence[TeamMember],
         *,
         name: str = "Autumn 2026",
         role_question: bool = False,
@@ -252,13 +252,13 @@ def by_component(levels: dict[int, int]) -> Levels:
 def test_counts_medians_and_agreement_come_out_of_the_database(db: Database) -> None:
     world = World(db)
     # Ward A: levels 1,2,3,4,5 on every question, one more at 3, and one who skipped question 1.
-    members = [Member(("ward-a",), flat(level)) for level in (1, 2, 3, 4, 5, 3)]
-    members.append(Member(("ward-a",), lambda q: None if q == 1 else 4))
+    members = [TeamMember(("ward-a",), flat(level)) for level in (1, 2, 3, 4, 5, 3)]
+    members.append(TeamMember(("ward-a",), lambda q: None if q == 1 else 4))
     # Not counted: still answering, abandoned, never started.
     members += [
-        Member(("ward-a",), flat(1), status="in_progress"),
-        Member(("ward-a",), flat(1), status="abandoned"),
-        Member(("ward-a",), status=None),
+        TeamMember(("ward-a",), flat(1), status="in_progress"),
+        TeamMember(("ward-a",), flat(1), status="abandoned"),
+        TeamMember(("ward-a",), status=None),
     ]
     built = world.round(members)
     results = world.results(built.round_id)
@@ -291,9 +291,9 @@ def test_counts_medians_and_agreement_come_out_of_the_database(db: Database) -> 
 
 def test_someone_in_two_teams_counts_for_each_and_once_for_the_round(db: Database) -> None:
     world = World(db)
-    members = [Member(("ward-a",), flat(2)) for _ in range(5)]
-    members += [Member(("ward-b",), flat(4)) for _ in range(5)]
-    members += [Member(("ward-a", "ward-b"), flat(5)) for _ in range(5)]
+    members = [TeamMember(("ward-a",), flat(2)) for _ in range(5)]
+    members += [TeamMember(("ward-b",), flat(4)) for _ in range(5)]
+    members += [TeamMember(("ward-a", "ward-b"), flat(5)) for _ in range(5)]
     built = world.round(members)
     results = world.results(built.round_id)
     a, b = results.team(built.teams["ward-a"]), results.team(built.teams["ward-b"])
@@ -314,7 +314,7 @@ def test_strongest_and_weakest_questions(db: Database) -> None:
     def levels(q: int) -> int:
         return strong.get(q) or weak.get(q) or (4 if q == 5 else 3)
 
-    built = world.round([Member(("ward-a",), levels) for _ in range(6)])
+    built = world.round([TeamMember(("ward-a",), levels) for _ in range(6)])
     team = world.results(built.round_id).team(built.teams["ward-a"])
     assert [q.number for q in team.strongest_questions()] == [3, 17]
     assert [q.number for q in team.weakest_questions()] == [8, 21]
@@ -323,18 +323,18 @@ def test_strongest_and_weakest_questions(db: Database) -> None:
 def test_change_since_previous_round_and_perception_gap(db: Database) -> None:
     world = World(db)
     spring = world.round(
-        [Member(("ward-a",), by_component({1: 2, 2: 2, 3: 3, 4: 4, 5: 1})) for _ in range(6)]
-        + [Member(("ward-b",), flat(3)) for _ in range(3)],
+        [TeamMember(("ward-a",), by_component({1: 2, 2: 2, 3: 3, 4: 4, 5: 1})) for _ in range(6)]
+        + [TeamMember(("ward-b",), flat(3)) for _ in range(3)],
         name="Spring 2026",
     )
     leaders = by_component({1: 4, 2: 3, 3: 3, 4: 4, 5: 2})
     frontline = by_component({1: 2, 2: 3, 3: 4, 4: 4, 5: 2})
     autumn = world.round(
-        [Member(("ward-a",), leaders, role="board_executive") for _ in range(2)]
-        + [Member(("ward-a",), leaders, role="senior_leader_manager") for _ in range(4)]
-        + [Member(("ward-a",), frontline, role="frontline_clinical") for _ in range(3)]
-        + [Member(("ward-a",), frontline, role="frontline_non_clinical") for _ in range(3)]
-        + [Member(("ward-b",), flat(3), role="frontline_clinical") for _ in range(6)],
+        [TeamMember(("ward-a",), leaders, role="board_executive") for _ in range(2)]
+        + [TeamMember(("ward-a",), leaders, role="senior_leader_manager") for _ in range(4)]
+        + [TeamMember(("ward-a",), frontline, role="frontline_clinical") for _ in range(3)]
+        + [TeamMember(("ward-a",), frontline, role="frontline_non_clinical") for _ in range(3)]
+        + [TeamMember(("ward-b",), flat(3), role="frontline_clinical") for _ in range(6)],
         name="Autumn 2026",
         role_question=True,
         previous=spring.round_id,
@@ -367,11 +367,11 @@ def test_change_since_previous_round_and_perception_gap(db: Database) -> None:
 def test_comments_only_from_big_enough_teams_never_attributed(db: Database) -> None:
     world = World(db)
     members = [
-        Member(("ward-a",), flat(3), role="frontline_clinical", comments={4: f"idea {i}"})
+        TeamMember(("ward-a",), flat(3), role="frontline_clinical", comments={4: f"idea {i}"})
         for i in range(10)
     ]
-    members += [Member(("ward-b",), flat(3), comments={4: f"hidden {i}"}) for i in range(9)]
-    members.append(Member(("ward-a",), flat(3), comments={2: "   "}))  # blank: not a comment
+    members += [TeamMember(("ward-b",), flat(3), comments={4: f"hidden {i}"}) for i in range(9)]
+    members.append(TeamMember(("ward-a",), flat(3), comments={2: "   "}))  # blank: not a comment
     built = world.round(members, role_question=True)
     results = world.results(built.round_id)
     a = results.team(built.teams["ward-a"])
@@ -391,8 +391,10 @@ def test_the_sql_does_not_grow_with_the_number_of_answers(db: Database) -> None:
     """Figures are GROUP BY counts: the same statements however many people answered, and every
     statement that reads answers groups them (except the one for comments, which are text)."""
     world = World(db)
-    small = world.round([Member(("ward-a",), flat(2)) for _ in range(12)])
-    large = world.round([Member(("ward-a",), lambda q: 1 + q % 5) for _ in range(60)], name="Large")
+    small = world.round([TeamMember(("ward-a",), flat(2)) for _ in range(12)])
+    large = world.round(
+        [TeamMember(("ward-a",), lambda q: 1 + q % 5) for _ in range(60)], name="Large"
+    )
     statements: list[str] = []
 
     def record(_c: Any, _cur: Any, statement: str, *_args: Any) -> None:
@@ -426,17 +428,17 @@ def test_no_surface_leaks_a_small_or_derivable_group(db: Database, tmp_path: Pat
     world = World(db)
     # Ward A: 4 responses, all at level 1 (a distribution nobody may see).
     members = [
-        Member(("ward-a",), flat(1), role="frontline_clinical", comments={1: SECRET_COMMENT})
+        TeamMember(("ward-a",), flat(1), role="frontline_clinical", comments={1: SECRET_COMMENT})
         for _ in range(4)
     ]
-    members += [Member(("ward-a",), status=None) for _ in range(3)]
+    members += [TeamMember(("ward-a",), status=None) for _ in range(3)]
     # Ward B: 12 responses; 9 leaders at 5 and 3 frontline at 2. The frontline group is too small
     # and the leaders group is 12 − 3: showing it would show the frontline group by subtraction.
     members += [
-        Member(("ward-b",), flat(5), role="senior_leader_manager", comments={2: LEADER_COMMENT})
+        TeamMember(("ward-b",), flat(5), role="senior_leader_manager", comments={2: LEADER_COMMENT})
         for _ in range(9)
     ]
-    members += [Member(("ward-b",), flat(2), role="frontline_clinical") for _ in range(3)]
+    members += [TeamMember(("ward-b",), flat(2), role="frontline_clinical") for _ in range(3)]
     built = world.round(members, role_question=True, name="Winter 2026")
     results = world.results(built.round_id)
     a = results.team(built.teams["ward-a"])

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from assessment.rules import Answer as AnswerCommand
+from assessment.rules import Submit
 from bot.config import Settings
-from bot.web import ADAPTER_KEY, create_app
-from framework.assessment import Answer as AnswerCommand
-from framework.assessment import Submit
 from framework.content import default_framework
 from framework.identity import Identity
-from rounds.services.opening import RoundOpener
-from rounds.services.steps import RoundJobs
+from impact.features.rounds import round_steps
+from impact.service import CONTEXT_KEY, create_app
+from rounds.services.steps import RoundSteps
 from store.assessments.aggregate import AssessmentStore
 from store.db import Database
 from store.outbox import OutboxMessage
@@ -64,8 +64,7 @@ async def world(
     lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
     await lead.add_bot_to_team(WARD, "Ward 7")
     connector.conversations[WARD].members = [member(n, lead.tenant_id) for n in range(7)]
-    opener = RoundOpener(db, app[ADAPTER_KEY], settings, FRAMEWORK)
-    jobs = RoundJobs(db, settings, FRAMEWORK, opener)
+    jobs = round_steps(app[CONTEXT_KEY])
 
     def new_round(days: int = 14, plan: str = "3d,last-day", repeat: str | None = None) -> int:
         spec = RoundSpec(
@@ -97,7 +96,7 @@ async def world(
 
 
 async def six_of_seven_answered(
-    jobs: RoundJobs, new_round: Callable[..., int], lead: TeamsUser, db: Database, clock: Clock
+    jobs: RoundSteps, new_round: Callable[..., int], lead: TeamsUser, db: Database, clock: Clock
 ) -> int:
     """A week-long round; six of its seven staff submit; the clock is then past its close."""
     round_id = new_round(days=7)
@@ -110,7 +109,7 @@ async def six_of_seven_answered(
 
 
 async def closed_with_full_results(
-    jobs: RoundJobs, new_round: Callable[..., int], lead: TeamsUser, db: Database, clock: Clock
+    jobs: RoundSteps, new_round: Callable[..., int], lead: TeamsUser, db: Database, clock: Clock
 ) -> dict[str, Any]:
     """The six-of-seven round, closed: its summary card's Full results action."""
     await six_of_seven_answered(jobs, new_round, lead, db, clock)

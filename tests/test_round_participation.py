@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.web import ADAPTER_KEY, create_app
 from framework.content import default_framework
-from rounds.services.opening import RoundOpener
+from impact.features.rounds import round_steps
+from impact.service import CONTEXT_KEY, create_app
 from store.assessments.tables import Assessment
 from store.db import Database
 from store.rounds.lifecycle import RoundSpec, create_round
@@ -44,7 +44,7 @@ async def round_with_staff(
     round_id = db.run_sync(
         lambda s: create_round(s, spec, framework=framework, actor="t", now=clock.now).id
     )
-    await RoundOpener(db, app[ADAPTER_KEY], settings_factory(), framework).open_due(clock.now)
+    await round_steps(app[CONTEXT_KEY]).opener.open_due(clock.now)
 
     def staff(n: int) -> TeamsUser:
         person = TeamsUser(

@@ -11,8 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.web import create_app
 from framework.content import default_framework
+from impact.service import create_app
 from store.db import Database
 from store.rounds.lifecycle import RoundSpec, create_round, request_close
 from store.types import utcnow

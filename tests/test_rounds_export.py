@@ -19,17 +19,18 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from framework.assessment import Answer as AnswerCommand
-from framework.assessment import Submit
+from assessment.rules import Answer as AnswerCommand
+from assessment.rules import Submit
 from framework.content import default_framework
-from framework.identity import Identity
+from framework.identity import Identity, TeamMember
 from rounds.services.export_files import NOT_ENOUGH
 from store.assessments.aggregate import AssessmentStore
 from store.audit import AuditEntry
 from store.db import Database
 from store.outbox import OutboxMessage
 from store.people import Person
-from store.rounds.lifecycle import Member, RoundSpec, create_round, open_round
+from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.opening import open_round
 from store.rounds.results import compute_round_results
 from store.rounds.tables import Round
 from store.teams import Team
@@ -140,8 +141,8 @@ def build(db: Database, *, open_it: bool = True) -> World:
     round_id, ward7, ward8 = db.run_sync(setup)
     if open_it:
 
-        def roster(people: range) -> list[Member]:
-            return [Member(user_id(n), aad_id(n), NAMES[n], TENANT) for n in people]
+        def roster(people: range) -> list[TeamMember]:
+            return [TeamMember(user_id(n), aad_id(n), NAMES[n], TENANT) for n in people]
 
         rosters = {ward7: roster(WARD7_PEOPLE), ward8: roster(WARD8_PEOPLE)}
         opened = db.run_sync(

@@ -11,9 +11,9 @@ from typing import Any
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.web import ADAPTER_KEY, create_app
 from framework.content import default_framework
-from rounds.services.opening import RoundOpener
+from impact.features.rounds import round_steps
+from impact.service import CONTEXT_KEY, create_app
 from store.db import Database
 from store.outbox import OutboxMessage
 from store.rounds.lifecycle import RoundSpec, create_round
@@ -76,7 +76,7 @@ async def test_open_reads_every_page_freezes_the_roster_and_queues_one_invitatio
         round_id = db.run_sync(
             lambda s: create_round(s, spec, framework=framework, actor="test", now=clock.now).id
         )
-        opener = RoundOpener(db, app[ADAPTER_KEY], settings_factory(), framework)
+        opener = round_steps(app[CONTEXT_KEY]).opener
         [result] = await opener.open_due(clock.now)
         assert (result.round_id, result.participants, result.invited) == (round_id, 522, 522)
         assert await opener.open_due(clock.now) == [], "a round opens once"

@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
-from rounds.services.jobs import CLOSE_ROUND, NUDGES_TICK, OPEN_ROUND, REPEAT_ROUND, RoundJobs
+from rounds.services.jobs import CLOSE_ROUND, NUDGES_TICK, OPEN_ROUND, REPEAT_ROUND, RoundJobSource
 from scheduler.leader import LeaderElection
 from scheduler.service import (
     JOB_TABLE,
@@ -168,7 +168,7 @@ def calls() -> Calls:
 @pytest.fixture
 async def service(db: Database, clock: Clock, calls: Calls) -> AsyncIterator[SchedulerService]:
     running = SchedulerService(
-        db, clock=clock, reconcile_seconds=FAR, jobs=RoundJobs(db), handlers=calls.handlers()
+        db, clock=clock, reconcile_seconds=FAR, jobs=RoundJobSource(db), handlers=calls.handlers()
     )
     await running.start()
     yield running
@@ -314,7 +314,7 @@ async def test_round_jobs_follow_each_rounds_state(db: Database, clock: Clock) -
     add_round(db, now, previous_round_id=repeated)  # its successor: scheduled
     add_round(db, now, status="cancelled")
 
-    specs = {spec.id: spec for spec in await RoundJobs(db).desired_jobs(now)}
+    specs = {spec.id: spec for spec in await RoundJobSource(db).desired_jobs(now)}
     successor = repeated + 1
     assert set(specs) == {
         f"round:{scheduled}:open",
@@ -446,7 +446,7 @@ async def test_a_change_made_by_another_process_is_acted_on_within_seconds(
     db: Database, database_url: str, clock: Clock, calls: Calls
 ) -> None:
     service = SchedulerService(
-        db, clock=clock, reconcile_seconds=0.2, jobs=RoundJobs(db), handlers=calls.handlers()
+        db, clock=clock, reconcile_seconds=0.2, jobs=RoundJobSource(db), handlers=calls.handlers()
     )
     await service.start()
     other_process = Database(database_url, pool_size=1)  # the CLI, on its own connection

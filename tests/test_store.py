@@ -15,8 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
 import store.tables  # noqa: F401  (tables on the metadata)
-from framework.assessment import Answer as AnswerCommand
-from framework.assessment import Decision, Refusal, Refused
+from assessment.rules import Answer as AnswerCommand
+from assessment.rules import Decision, Refusal, Refused
 from framework.content import default_framework
 from framework.identity import Identity
 from store.assessments.aggregate import AssessmentStore

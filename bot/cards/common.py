@@ -117,3 +117,12 @@ def show_card(title: str, body: list[Element]) -> Element:
 
 def bullets(items: tuple[str, ...] | list[str]) -> list[Element]:
     return [text(f"• {item}", spacing="small") for item in items]
+
+
+def message_activity(content: Card) -> dict[str, Any]:
+    """A message carrying one card, as the Bot Connector takes it (what the outbox stores)."""
+    return {
+        "type": "message",
+        "attachmentLayout": "list",
+        "attachments": [{"contentType": CARD_CONTENT_TYPE, "content": content}],
+    }

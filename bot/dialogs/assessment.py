@@ -1,16 +1,15 @@
 """The self-assessment conversation: turns a validated card action or a text command into a
-domain call (through the database's unit of work) and the outcome into cards.
+call of the assessment service and the outcome into cards. Its commands and verbs are declared
+in impact/features/assessment.py; the transitions, in the manner of a ConversationHandler:
 
-Explicit transitions, in the manner of a ConversationHandler:
-
-    verb / command        domain call                         reply
-    start | resume        store.start_or_resume               current screen's card
-    answer | skip | back  store.act → framework.decide         used card settles; next screen
-    change | submit       store.act → framework.decide         review settles; question / profile
-    restart (text)        (none)                              confirmation card
-    restart (button)      store.restart                       question 1
-    status                store.current                       progress, or the profile
-    help / anything else  (none)                              help card
+    verb / command        service call                         reply
+    start | resume        start_or_resume                      current screen's card
+    answer | skip | back  act → assessment.rules.decide        used card settles; next screen
+    change | submit       act → assessment.rules.decide        review settles; question / profile
+    restart (text)        (none)                               confirmation card
+    restart (button)      restart                              question 1
+    status                current                              progress, or the profile
+    help / anything else  (none)                               help card
 
 Refusals (stale card, double tap, someone else's assessment, already submitted) change nothing:
 the used card settles to what is stored and the person gets a short note with their current card.
@@ -18,10 +17,21 @@ the used card settles to what is stored and the person gets a short note with th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
-
-from bot.actions import CardAction, clean_comment
+from assessment import rules as domain
+from assessment.service import AssessmentService
+from bot.actions.assessment import (
+    AnswerAction,
+    BackAction,
+    ChangeAction,
+    HelpAction,
+    ReopenAction,
+    RestartAction,
+    RoleAction,
+    SkipAction,
+    StartAction,
+    SubmitAction,
+)
+from bot.actions.base import clean_text
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import (
     ActionRef,
@@ -39,16 +49,11 @@ from bot.cards.assessment_views import (
 )
 from bot.cards.common import Card
 from bot.cards.rounds.invitation import role_card
-from framework import assessment as domain
-from framework.content import Framework
+from bot.registry import FeatureContext, Reply, Turn
 from framework.identity import Identity
 from framework.scoring import LevelSummary, profile
 from rounds.rules.roles import ROLE_KEYS, ROLES, role_label
-from rounds.rules.schedule import resolve_zone, snooze_until
-from store.assessments.aggregate import AssessmentStore, Clock, Outcome
-from store.db import Database
-from store.rounds import lifecycle as rounds_store
-from store.types import utcnow
+from store.assessments.aggregate import Outcome
 
 REFUSAL_NOTES = {
     domain.Refusal.STALE: "That card is out of date, so nothing was changed. "
@@ -64,38 +69,21 @@ REFUSAL_NOTES = {
     "first.",
 }
 
-START_WORDS = {"start", "resume", "begin", "continue", "carry on", "go"}
-
-
-@dataclass
-class Reply:
-    """What a turn sends back: an optional replacement for the card that was used, then cards."""
-
-    replace: Card | None = None
-    send: list[Card] = field(default_factory=list)
+START_WORDS = ("start", "resume", "begin", "continue", "carry on", "go")
 
 
 class AssessmentDialog:
-    def __init__(
-        self,
-        db: Database,
-        framework: Framework,
-        *,
-        zone: ZoneInfo,
-        comment_max_chars: int,
-        clock: Clock = utcnow,
-    ) -> None:
-        self.db = db
-        self.framework = framework
-        self.zone = zone
-        self.comment_max_chars = comment_max_chars
-        self.clock = clock
-        self.store = AssessmentStore(framework, clock)
+    def __init__(self, ctx: FeatureContext) -> None:
+        self.framework = ctx.framework
+        self.zone = ctx.settings.zone
+        self.comment_max_chars = ctx.settings.comment_max_chars
+        self.clock = ctx.clock
+        self.service = AssessmentService(ctx.db, ctx.framework, ctx.clock)
 
     # -- entry points ---------------------------------------------------------------------
 
-    async def welcome(self, identity: Identity) -> Reply:
-        snapshot = await self.db.run(lambda s: self.store.current(s, identity))
+    async def welcome(self, turn: Turn) -> Reply:
+        snapshot = await self.service.current(turn.identity)
         in_progress = snapshot is not None and snapshot.status is domain.Status.IN_PROGRESS
         answered = len(snapshot.answers) if snapshot is not None and in_progress else 0
         view = WelcomeView(
@@ -107,101 +95,107 @@ class AssessmentDialog:
         )
         return Reply(send=[cards.welcome_card(view)])
 
-    async def on_text(self, identity: Identity, text: str) -> Reply:
-        command = " ".join(text.lower().split()).strip(" .!?")
-        if command in START_WORDS:
-            return await self.start(identity)
-        if command == "status":
-            return await self.status(identity)
-        if command == "restart":
-            return await self.confirm_restart(identity)
-        if command in {"help", "hi", "hello", "menu", "?"}:
-            return Reply(send=[cards.help_card(self.framework.question_count)])
+    async def start_text(self, turn: Turn, _text: str) -> Reply:
+        return await self.start(turn.identity)
+
+    async def status_text(self, turn: Turn, _text: str) -> Reply:
+        return await self.status(turn.identity)
+
+    async def restart_text(self, turn: Turn, _text: str) -> Reply:
+        return await self.confirm_restart(turn.identity)
+
+    async def help_text(self, _turn: Turn, _text: str) -> Reply:
+        return Reply(send=[cards.help_card(self.framework.question_count)])
+
+    async def not_understood(self, _turn: Turn, text: str) -> Reply:
         note = NoticeView(f"Sorry, I didn't understand “{_shorten(text)}”. Here is what I can do.")
         return Reply(send=[cards.notice_card(note), cards.help_card(self.framework.question_count)])
 
-    async def on_action(self, identity: Identity, action: CardAction) -> Reply:
-        if action.verb == "start":
-            return _acknowledge("Starting", await self.start(identity, action.round))
-        if action.verb == "role":
-            assert action.round is not None  # checked by parse_card_action
-            return await self.set_role(identity, action.round, action.role)
-        if action.verb in ("snooze", "optout"):
-            assert action.round is not None  # checked by parse_card_action
-            return await self.round_choice(identity, action.verb, action.round)
-        if action.verb == "help":
-            return _acknowledge(
-                "Help", Reply(send=[cards.help_card(self.framework.question_count)])
-            )
-        # parse_card_action made sure these verbs carry both
-        assert action.aid is not None
-        assert action.rev is not None
-        if action.verb == "restart":
-            return await self.restart(identity, action.aid, action.rev)
-        if action.verb == "reopen":
-            return await self.reopen(identity, action.aid)
-        if action.verb == "answer" and action.level is None:
+    # -- card actions ---------------------------------------------------------------------
+
+    async def on_start(self, turn: Turn, action: StartAction) -> Reply:
+        return _acknowledge("Starting", await self.start(turn.identity, action.round))
+
+    async def on_help(self, _turn: Turn, _action: HelpAction) -> Reply:
+        return _acknowledge("Help", Reply(send=[cards.help_card(self.framework.question_count)]))
+
+    async def on_role(self, turn: Turn, action: RoleAction) -> Reply:
+        return await self.set_role(turn.identity, action.round, action.role)
+
+    async def on_restart(self, turn: Turn, action: RestartAction) -> Reply:
+        return await self.restart(turn.identity, action.aid, action.rev)
+
+    async def on_reopen(self, turn: Turn, action: ReopenAction) -> Reply:
+        return await self.reopen(turn.identity, action.aid)
+
+    async def on_answer(self, turn: Turn, action: AnswerAction) -> Reply:
+        if too_long := self._comment_too_long(action.comment):
+            return await self.ask_again(turn.identity, action.aid, too_long)
+        if action.level is None:
             return await self.ask_again(
-                identity, action.aid, "Choose a level (or tap Skip) before Next."
+                turn.identity, action.aid, "Choose a level (or tap Skip) before Next."
             )
-        if action.verb == "change" and action.change_q is None:
+        comment = clean_text(action.comment)
+        command = domain.Answer(action.q, action.level, comment, action.rev)
+        return await self._act(turn.identity, action.aid, command)
+
+    async def on_skip(self, turn: Turn, action: SkipAction) -> Reply:
+        return await self._act(turn.identity, action.aid, domain.Skip(action.q, action.rev))
+
+    async def on_back(self, turn: Turn, action: BackAction) -> Reply:
+        return await self._act(turn.identity, action.aid, domain.Back(action.q, action.rev))
+
+    async def on_change(self, turn: Turn, action: ChangeAction) -> Reply:
+        if action.change_q is None:
             return await self.ask_again(
-                identity, action.aid, "Choose the question you want to change, then Change answer."
+                turn.identity,
+                action.aid,
+                "Choose the question you want to change, then Change answer.",
             )
-        command = self._command(action)
-        outcome = await self.db.run(lambda s: self.store.act(s, identity, action.aid or 0, command))
+        return await self._act(
+            turn.identity, action.aid, domain.Change(action.change_q, action.rev)
+        )
+
+    async def on_submit(self, turn: Turn, action: SubmitAction) -> Reply:
+        return await self._act(turn.identity, action.aid, domain.Submit(action.rev))
+
+    def _comment_too_long(self, comment: str | None) -> str | None:
+        if comment is None or len(comment) <= self.comment_max_chars:
+            return None
+        return (
+            f"Your comment is {len(comment)} characters; the limit is {self.comment_max_chars}. "
+            "Please shorten it and try again."
+        )
+
+    async def _act(self, identity: Identity, assessment_id: int, command: domain.Command) -> Reply:
+        outcome = await self.service.act(identity, assessment_id, command)
         return self._reply_to(identity, command, outcome)
 
     # -- conversations --------------------------------------------------------------------
 
     async def start(self, identity: Identity, round_id: int | None = None) -> Reply:
-        snapshot = await self.db.run(lambda s: self.store.start_or_resume(s, identity, round_id))
+        snapshot = await self.service.start_or_resume(identity, round_id)
         if snapshot.round_id is not None and not snapshot.answers:
-            rid, pid = snapshot.round_id, snapshot.person_id
-            name = await self.db.run(lambda s: rounds_store.role_question_for(s, rid, pid))
+            rid = snapshot.round_id
+            name = await self.service.role_question(rid, snapshot.person_id)
             if name is not None:
                 return Reply(send=[role_card(rid, name, ROLES)])
         return Reply(send=[self._screen_card(snapshot, identity)])
 
     async def set_role(self, identity: Identity, round_id: int, role: str | None) -> Reply:
-        view = await self.db.run(lambda s: rounds_store.participant_view(s, round_id, identity))
+        view = await self.service.participant(round_id, identity)
         if view is None:
             note = "That question isn't for you, so nothing was changed."
             return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
         if role is None or role not in ROLE_KEYS:
             note = "Choose one of the roles, or Prefer not to say. Nothing was changed."
             return Reply(replace=role_card(round_id, view.round_name, ROLES, notice=note))
-        person_id = view.person_id
-        await self.db.run(lambda s: rounds_store.set_role(s, round_id, person_id, role))
+        await self.service.set_role(round_id, view.person_id, role)
         settled = cards.notice_card(NoticeView(f"✓ Role: {role_label(role)}. Thank you."))
         return Reply(replace=settled, send=(await self.start(identity, round_id)).send)
 
-    async def round_choice(self, identity: Identity, verb: str, round_id: int) -> Reply:
-        """ "Remind me later" and "Stop reminding me" on a round's invitation or nudge."""
-        view = await self.db.run(lambda s: rounds_store.participant_view(s, round_id, identity))
-        if view is None:
-            note = "That invitation isn't for you, so nothing was changed."
-            return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
-        zone = resolve_zone(view.person_time_zone, self.zone.key)
-        closes = view.closes_at.astimezone(zone)
-        if view.round_status != "open":
-            note = f"{view.round_name} has closed, so there is nothing to remind you about."
-            return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
-        if verb == "snooze":
-            until = snooze_until(self.clock(), view.preferences.window(zone))
-            await self.db.run(lambda s: rounds_store.snooze(s, round_id, view.person_id, until))
-            text = f"⏰ OK, I'll remind you on {until.astimezone(zone):%A %-d %B at %H:%M}."
-        else:
-            await self.db.run(lambda s: rounds_store.opt_out(s, round_id, view.person_id))
-            text = (
-                f"✓ OK, no more reminders for {view.round_name}. You can still answer until "
-                f"{closes:%A %-d %B}."
-            )
-        buttons = (("start", "Start"),)
-        return Reply(replace=cards.round_notice_card(text, round_id, buttons))
-
     async def status(self, identity: Identity) -> Reply:
-        snapshot = await self.db.run(lambda s: self.store.current(s, identity))
+        snapshot = await self.service.current(identity)
         if snapshot is None:
             note = NoticeView("You haven't started the self-assessment yet.", (("start", "Start"),))
             return Reply(send=[cards.notice_card(note)])
@@ -220,7 +214,7 @@ class AssessmentDialog:
         return Reply(send=[cards.notice_card(NoticeView(text, (("start", "Resume"),)))])
 
     async def confirm_restart(self, identity: Identity) -> Reply:
-        snapshot = await self.db.run(lambda s: self.store.current(s, identity))
+        snapshot = await self.service.current(identity)
         if snapshot is None or snapshot.status is not domain.Status.IN_PROGRESS:
             return await self.start(identity)
         view = ConfirmRestartView(
@@ -231,7 +225,7 @@ class AssessmentDialog:
         return Reply(send=[cards.confirm_restart_card(view)])
 
     async def reopen(self, identity: Identity, assessment_id: int) -> Reply:
-        result = await self.db.run(lambda s: self.store.reopen(s, identity, assessment_id))
+        result = await self.service.reopen(identity, assessment_id)
         if isinstance(result, domain.Refused):
             note = REFUSAL_NOTES[result.reason]
             return Reply(replace=cards.notice_card(NoticeView(f"ⓘ {note}")))
@@ -240,7 +234,7 @@ class AssessmentDialog:
         return Reply(replace=settled, send=[self._review_card(result, notice=note)])
 
     async def restart(self, identity: Identity, assessment_id: int, token: int) -> Reply:
-        result = await self.db.run(lambda s: self.store.restart(s, identity, assessment_id, token))
+        result = await self.service.restart(identity, assessment_id, token)
         if isinstance(result, domain.Refused):
             note = REFUSAL_NOTES[result.reason]
             current = await self.start(identity)
@@ -253,7 +247,7 @@ class AssessmentDialog:
 
     async def ask_again(self, identity: Identity, assessment_id: int, what: str) -> Reply:
         """A button pressed without the choice it needs: the same card again, with a note."""
-        snapshot = await self.db.run(lambda s: self.store.owned(s, identity, assessment_id))
+        snapshot = await self.service.owned(identity, assessment_id)
         note = f"{what} Nothing was changed."
         if snapshot is None:
             return Reply(
@@ -264,23 +258,6 @@ class AssessmentDialog:
         return Reply(replace=self._screen_card(snapshot, identity, notice=note))
 
     # -- outcome → cards ------------------------------------------------------------------
-
-    def _command(self, action: CardAction) -> domain.Command:
-        token = action.rev or 0
-        match action.verb:
-            case "answer":
-                assert action.level is not None
-                comment = clean_comment(action.comment)
-                return domain.Answer(action.q or 0, action.level, comment, token)
-            case "skip":
-                return domain.Skip(action.q or 0, token)
-            case "back":
-                return domain.Back(action.q or 0, token)
-            case "change":
-                return domain.Change(action.change_q or 0, token)
-            case "submit":
-                return domain.Submit(token)
-        raise AssertionError(action.verb)  # pragma: no cover
 
     def _reply_to(self, identity: Identity, command: domain.Command, outcome: Outcome) -> Reply:
         result, snapshot = outcome.result, outcome.snapshot

@@ -13,6 +13,7 @@ from aiohttp import web
 from sqlmodel import Session
 
 from bot.config import Settings
+from bot.registry import FeatureContext, RouteHandler
 from framework.content import Framework
 from rounds.services.export_files import export_csv, export_xlsx
 from store.audit import audit
@@ -24,6 +25,10 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+
+
+def export_route(ctx: FeatureContext) -> RouteHandler:
+    return export_handler(ctx.db, ctx.framework, ctx.settings, ctx.clock)
 
 
 def export_handler(

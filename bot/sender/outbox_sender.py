@@ -68,7 +68,6 @@ retry is ours: counted, rate-limited, and with a fresh lease check.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import email.utils
@@ -77,9 +76,7 @@ import logging
 import math
 import os
 import random
-import signal
 import socket
-import sys
 import time
 import uuid
 from collections import deque
@@ -911,79 +908,3 @@ def _where(
 def default_owner() -> str:
     """Unique per process run, readable in the outbox: host:pid:random."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-# -- command line -----------------------------------------------------------------------------
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m bot.sender.outbox_sender",
-        description="Send the outbox's proactive messages to Teams.",
-    )
-    parser.add_argument("--database-url", help="default: DATABASE_URL")
-    parser.add_argument(
-        "--once-until-empty", action="store_true", help="stop when no row is pending any more"
-    )
-    parser.add_argument("--owner", help="lease owner name (default host:pid:random)")
-    parser.add_argument("--scale", type=float, default=1.0, help="Teams' limits times this")
-    parser.add_argument(
-        "--rate-share", type=float, default=1.0, help="this process's part of the limits (1/N)"
-    )
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--lease-seconds", type=float, default=60.0)
-    parser.add_argument("--request-timeout", type=float, default=15.0)
-    parser.add_argument("--lease-margin", type=float, default=2.0)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from bot.config import ConfigurationError, load_settings
-    from impact.main import configure_logging
-    from store.schema import schema_problem
-
-    args = _parser().parse_args(argv)
-    overrides: dict[str, object] = {}
-    if args.database_url:
-        overrides["database_url"] = args.database_url
-    try:
-        settings = load_settings(**overrides)
-    except ConfigurationError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level)
-    db = Database(settings.database_url)
-    if problem := schema_problem(db.engine):
-        print(problem, file=sys.stderr)
-        db.dispose()
-        return 1
-    sender = OutboxSender.from_settings(
-        settings,
-        db,
-        scale=args.scale,
-        share=args.rate_share,
-        concurrency=args.concurrency,
-        lease_seconds=args.lease_seconds,
-        request_timeout_seconds=args.request_timeout,
-        lease_margin_seconds=args.lease_margin,
-        **({"owner": args.owner} if args.owner else {}),
-    )
-
-    async def drain() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        log.info("outbox sender %s started", sender.owner)
-        await sender.run(stop, until_empty=args.once_until_empty)
-        log.info("outbox sender %s stopped", sender.owner)
-
-    try:
-        asyncio.run(drain())
-    finally:
-        db.dispose()
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -16,11 +16,9 @@ Figures come only through the `rounds.rules.results` accessors, so a hidden grou
 from __future__ import annotations
 
 import io
-import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
 from framework.content import Framework
@@ -300,34 +298,6 @@ def team_chart(results: RoundResults, team_id: int, framework: Framework) -> tup
 # Serving: content-addressed PNGs
 # --------------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
-
 
 def chart_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/charts/{token}.png"
-
-
-ChartLookup = Callable[[str], Awaitable[bytes | None]]
-
-
-def chart_handler(lookup: ChartLookup) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """GET /charts/{token}.png → the PNG that `lookup` finds for the token (store.rounds.charts)."""
-
-    async def handle(request: web.Request) -> web.Response:
-        token = request.match_info.get("token", "")
-        if not _TOKEN.match(token):
-            return web.Response(status=404, text="no such chart")
-        png = await lookup(token)
-        if png is None:
-            return web.Response(status=404, text="no such chart")
-        etag = f'"{token}"'
-        headers = {
-            "Cache-Control": "public, max-age=31536000, immutable",
-            "ETag": etag,
-            "X-Content-Type-Options": "nosniff",
-        }
-        if request.headers.get("If-None-Match") == etag:
-            return web.Response(status=304, headers=headers)
-        return web.Response(body=png, content_type="image/png", headers=headers)
-
-    return handle

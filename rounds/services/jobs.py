@@ -16,15 +16,14 @@ at every reconcile. Handlers are registered under the names below (`OPEN_ROUND`,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from scheduler.service import JobSpec
+from scheduler.service import Handler, JobSpec
 from store.db import Database
-from store.rounds.tables import Round
+from store.rounds.steps import rounds_wanting_jobs
 
 OPEN_ROUND = "round.open"
 CLOSE_ROUND = "round.close"
@@ -34,7 +33,7 @@ NUDGES_TICK = "nudges.tick"
 NUDGE_TICK_EVERY = timedelta(minutes=1)
 
 
-class RoundJobs:
+class RoundJobSource:
     """A `JobSource` over the rounds table."""
 
     def __init__(self, db: Database, *, nudge_every: timedelta = NUDGE_TICK_EVERY) -> None:
@@ -45,27 +44,7 @@ class RoundJobs:
         return await self._db.run(self._read)
 
     def _read(self, session: Session) -> list[JobSpec]:
-        successor = aliased(Round)
-        has_successor = (
-            sa.select(col(successor.id))
-            .where(col(successor.previous_round_id) == col(Round.id))
-            .exists()
-        )
-        rounds = session.exec(
-            select(Round)
-            .where(
-                sa.or_(
-                    col(Round.status).in_(("scheduled", "open")),
-                    sa.and_(
-                        col(Round.status) == "closed",
-                        col(Round.repeat_every).is_not(None),
-                        col(Round.repeat_paused).is_(False),
-                        ~has_successor,
-                    ),
-                )
-            )
-            .order_by(col(Round.id))
-        ).all()
+        rounds = rounds_wanting_jobs(session)
         jobs: list[JobSpec] = []
         for round_ in rounds:
             key = str(round_.id)
@@ -82,3 +61,12 @@ class RoundJobs:
         if any(round_.status == "open" for round_ in rounds):
             jobs.append(JobSpec("nudges:tick", NUDGES_TICK, every=self._nudge_every))
         return jobs
+
+
+def run_all(step: Callable[[datetime], Awaitable[object]]) -> Handler:
+    """Every round step looks at all rounds, so the job's key (the round id) is not needed."""
+
+    async def handler(_key: str, now: datetime) -> None:
+        await step(now)
+
+    return handler

@@ -1,7 +1,7 @@
 """Storing people, their conversation references and their assessments.
 
 Functions here take an open session (one transaction, see store.db) and are called through
-`Database.run`. The decisions themselves are framework.assessment's; this module loads the
+`Database.run`. The decisions themselves are assessment.rules's; this module loads the
 snapshot it decides on and writes the decision with a compare-and-set on the revision.
 """
 
@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from framework.assessment import (
+from assessment.rules import (
     Command,
     Decision,
     RecordedAnswer,

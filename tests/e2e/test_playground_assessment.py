@@ -19,8 +19,8 @@ from playwright.async_api import Browser, Locator, expect
 from sqlmodel import select
 
 from bot.config import load_settings
-from bot.web import create_app
 from framework.content import Framework, default_framework
+from impact.service import create_app
 from store.assessments.tables import Answer, Assessment
 from store.db import Database
 from store.people import Person

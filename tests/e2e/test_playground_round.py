@@ -32,12 +32,12 @@ from aiohttp import web
 from playwright.async_api import Browser, Locator, expect
 from sqlmodel import Session, col, select
 
+from assessment.rules import Answer as AnswerCommand
+from assessment.rules import Submit
 from bot.config import load_settings
-from bot.web import create_app
-from framework.assessment import Answer as AnswerCommand
-from framework.assessment import Submit
 from framework.content import Framework, default_framework
 from framework.identity import Identity
+from impact.service import create_app
 from store.assessments.aggregate import AssessmentStore, Outcome
 from store.assessments.tables import Assessment
 from store.db import Database

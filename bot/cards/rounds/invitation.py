@@ -3,21 +3,9 @@ Pure functions from view models to card JSON (see bot.cards.common for the rules
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.cards.common import Card, Element, card, execute, show_card, text
 from bot.cards.common import notice as notice_block
-
-
-@dataclass(frozen=True)
-class InvitationView:
-    round_id: int
-    round_name: str
-    team_names: tuple[str, ...]
-    closes_on: str  # e.g. "Friday 11 December"
-    question_count: int
-    minutes: int = 10
-    nudge: bool = False  # a reminder rather than the first invitation
+from rounds.rules.views import InvitationView
 
 
 def invitation_card(view: InvitationView) -> Card:

@@ -1,0 +1,56 @@
+"""The self-assessment's application service: each method is one unit of work on the database
+(store.assessments.aggregate decides with assessment.rules and writes with a compare-and-set).
+Dialogs call this, never the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from assessment.rules import Command, Refused, Snapshot
+from framework.content import Framework
+from framework.identity import Identity
+from store.assessments.aggregate import AssessmentStore, Outcome
+from store.db import Database
+from store.rounds import participants
+
+
+class AssessmentService:
+    def __init__(self, db: Database, framework: Framework, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.store = AssessmentStore(framework, clock)
+
+    async def current(self, identity: Identity) -> Snapshot | None:
+        """The person's assessment in progress, else their latest submitted one."""
+        return await self.db.run(lambda s: self.store.current(s, identity))
+
+    async def owned(self, identity: Identity, assessment_id: int) -> Snapshot | None:
+        return await self.db.run(lambda s: self.store.owned(s, identity, assessment_id))
+
+    async def start_or_resume(self, identity: Identity, round_id: int | None = None) -> Snapshot:
+        return await self.db.run(lambda s: self.store.start_or_resume(s, identity, round_id))
+
+    async def act(self, identity: Identity, assessment_id: int, command: Command) -> Outcome:
+        return await self.db.run(lambda s: self.store.act(s, identity, assessment_id, command))
+
+    async def restart(
+        self, identity: Identity, assessment_id: int, token: int
+    ) -> Snapshot | Refused:
+        return await self.db.run(lambda s: self.store.restart(s, identity, assessment_id, token))
+
+    async def reopen(self, identity: Identity, assessment_id: int) -> Snapshot | Refused:
+        return await self.db.run(lambda s: self.store.reopen(s, identity, assessment_id))
+
+    # -- a round's role question, asked once before the first question ----------------------
+
+    async def role_question(self, round_id: int, person_id: int) -> str | None:
+        """The round's name if this person still has to answer its role question."""
+        return await self.db.run(lambda s: participants.role_question_for(s, round_id, person_id))
+
+    async def participant(
+        self, round_id: int, identity: Identity
+    ) -> participants.ParticipantView | None:
+        return await self.db.run(lambda s: participants.participant_view(s, round_id, identity))
+
+    async def set_role(self, round_id: int, person_id: int, role: str) -> None:
+        await self.db.run(lambda s: participants.set_role(s, round_id, person_id, role))

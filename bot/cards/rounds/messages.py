@@ -1,0 +1,19 @@
+"""The rounds services' proactive messages (rounds.services.ports.RoundMessages), drawn with
+these cards: the composition root hands this to the round steps."""
+
+from __future__ import annotations
+
+from bot.cards.common import message_activity
+from bot.cards.rounds.invitation import invitation_card
+from bot.cards.rounds.summary import summary_card
+from rounds.rules.summary import SummaryView
+from rounds.rules.views import InvitationView
+from rounds.services.ports import Activity
+
+
+class RoundCards:
+    def invitation(self, view: InvitationView) -> Activity:
+        return message_activity(invitation_card(view))
+
+    def summary(self, view: SummaryView) -> Activity:
+        return message_activity(summary_card(view))

@@ -1,0 +1,133 @@
+"""What a feature declares to the Teams edge, and what its handlers receive and return.
+
+A feature (see impact/features/) lists its dialogs, and in tables:
+
+- `TextCommand`: words typed in a chat (`rounds`, `away until 24 December`) → a dialog method;
+- `CardVerb`: a card button's verb, with the pydantic model that validates its data → a method;
+- `Route`: an HTTP endpoint beside /api/messages (chart images, export downloads).
+
+The router (bot.router) dispatches from these tables; it never names a feature. A handler is a
+dialog method taking the `Turn` (who, where) and the validated input, and returning a `Reply`.
+Dialogs are built once per service from the `FeatureContext`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from aiohttp import web
+
+from bot.actions.base import CardAction
+from framework.identity import Identity
+
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.teams_reads import TeamsDirectory
+    from framework.content import Framework
+    from store.db import Database
+
+Card = dict[str, Any]
+Scope = Literal["personal", "channel", "groupChat"]
+PERSONAL: frozenset[Scope] = frozenset({"personal"})
+ANYWHERE: frozenset[Scope] = frozenset({"personal", "channel", "groupChat"})
+
+D = TypeVar("D")
+M = TypeVar("M", bound=CardAction)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Who is speaking, and where: what every handler needs to know about the activity."""
+
+    identity: Identity
+    scope: Scope = "personal"
+    conversation_id: str = ""
+    team_id: str | None = None  # Teams' id of the team, in a team's channel
+    channel_id: str | None = None
+    invoked: bool = False  # an Action.Execute invoke: the replacement card is its answer
+
+
+@dataclass
+class Reply:
+    """What a turn sends back: an optional replacement for the card that was used, then cards."""
+
+    replace: Card | None = None
+    send: list[Card] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FeatureContext:
+    """Everything a feature's dialogs, jobs and routes are built from, once per service."""
+
+    settings: Settings
+    db: Database
+    framework: Framework
+    clock: Callable[[], datetime]
+    teams: TeamsDirectory
+    wake_sender: Callable[[], None] = lambda: None  # new outbox rows: send now, not at next poll
+
+
+TextHandler = Callable[[D, Turn, str], Awaitable[Reply]]
+VerbHandler = Callable[[D, Turn, M], Awaitable[Reply]]
+RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def normalise_text(text: str) -> str:
+    """What a person typed, as commands are matched: lower case, one space between words, no
+    punctuation at either end (the @mention is already removed)."""
+    return " ".join(text.lower().split()).strip(" .!?,;:'\"")
+
+
+_WORD = re.compile(r"^[a-z0-9][a-z0-9 '-]*$")
+
+
+@dataclass(frozen=True)
+class TextCommand(Generic[D]):
+    """Words that start a dialog method. `words` are exact phrases (after `normalise_text`);
+    `matches` takes anything else a feature recognises (e.g. `away until 24 December`).
+    `title` and `description` are what help and Teams' command list show."""
+
+    handle: TextHandler[D]
+    words: tuple[str, ...] = ()
+    matches: Callable[[str], bool] | None = None
+    scopes: frozenset[Scope] = PERSONAL
+    title: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.words and self.matches is None:
+            raise ValueError(f"{_name(self.handle)}: a command needs words or a matcher")
+        for word in self.words:
+            if normalise_text(word) != word or not _WORD.match(word):
+                raise ValueError(f"{_name(self.handle)}: {word!r} is not a normalised phrase")
+
+
+@dataclass(frozen=True)
+class CardVerb(Generic[D, M]):
+    """A card button: its model (a `CardAction` subclass with a `verb` literal) validates the
+    data the card sends back; the handler receives the validated model."""
+
+    model: type[M]
+    handle: VerbHandler[D, M]
+    scopes: frozenset[Scope] = PERSONAL
+
+    @property
+    def verb(self) -> str:
+        return self.model.verb_name()
+
+
+@dataclass(frozen=True)
+class Route:
+    """An HTTP endpoint of the feature's, built from the context (aiohttp's router syntax)."""
+
+    method: Literal["GET", "POST"]
+    path: str
+    build: Callable[[FeatureContext], RouteHandler]
+
+
+def _name(handler: Callable[..., Any]) -> str:
+    return str(getattr(handler, "__qualname__", handler))

@@ -1,0 +1,53 @@
+"""A feature's command-line commands: `impact-bot NAME …`, declared by the feature and given the
+settings and a database on the service's DATABASE_URL when they run."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from bot.config import Settings
+from framework.content import Framework, default_framework
+from store.db import Database
+
+
+class CliError(Exception):
+    """A command can't do what was asked; the message says why, in one line."""
+
+
+@dataclass
+class CliContext:
+    """What a command runs with. The database is opened on first use and closed after."""
+
+    settings: Settings
+    actor: str = field(default_factory=lambda: f"cli:{getpass.getuser()}")
+    _db: Database | None = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.database_url, pool_size=1)
+        return self._db
+
+    @cached_property
+    def framework(self) -> Framework:
+        return default_framework()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+            self._db = None
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """`impact-bot NAME …`: `configure` adds its arguments (and subcommands) to its parser;
+    `run` does the work and returns the exit status (errors: one line on stderr, status 1)."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[CliContext, argparse.Namespace], int]

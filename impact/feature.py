@@ -1,0 +1,43 @@
+"""A feature, declared in one place: its dialogs, text commands, card verbs, scheduled work,
+HTTP routes, CLI commands and personal data. impact/features/ holds one declaration per
+feature and the list of them all; nothing else needs to know a feature exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.registry import CardVerb, FeatureContext, Reply, Route, TextCommand, Turn
+from cli.registry import CliCommand
+from scheduler.service import ScheduledWork
+from store.personal import PersonalData
+
+DialogFactory = Callable[[FeatureContext], object]
+
+
+@dataclass(frozen=True)
+class Feature:
+    """Handlers in `commands` and `verbs` are methods of the classes in `dialogs` (declared as
+    `Dialog.method`); each dialog class is built once per service from the context."""
+
+    name: str
+    dialogs: tuple[DialogFactory, ...] = ()
+    commands: tuple[TextCommand[Any], ...] = ()
+    verbs: tuple[CardVerb[Any, Any], ...] = ()
+    # What is typed that no feature understands, and the welcome in a new 1:1 chat: one
+    # feature each (a dialog method, as above).
+    fallback: Callable[[Any, Turn, str], Awaitable[Reply]] | None = None
+    welcome: Callable[[Any, Turn], Awaitable[Reply]] | None = None
+    jobs: Callable[[FeatureContext], ScheduledWork] | None = None
+    routes: tuple[Route, ...] = ()
+    cli: tuple[CliCommand, ...] = ()
+    personal_data: tuple[PersonalData, ...] = ()
+
+    def dialog_for(self, handler: Callable[..., Any]) -> DialogFactory:
+        """The dialog class that declares this handler."""
+        for dialog in self.dialogs:
+            if getattr(dialog, getattr(handler, "__name__", ""), None) is handler:
+                return dialog
+        raise ValueError(f"{self.name}: {handler!r} is not a method of one of its dialogs")

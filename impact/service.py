@@ -1,0 +1,103 @@
+"""The composition root of the service: settings, database, Teams adapter, every feature's
+dialogs, routes and scheduled work, wired into one aiohttp application. Nothing imports this
+module but the entry point (impact.main) and tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from aiohttp import web
+
+from bot.adapter import build_adapter
+from bot.background import Background
+from bot.config import Settings
+from bot.gate import TenantGate
+from bot.registry import FeatureContext
+from bot.router import Dispatch, ImpactBot
+from bot.sender.outbox_sender import OutboxSender
+from bot.teams_reads import TeamsDirectory
+from bot.web import turn_error_handler, web_app
+from framework.content import Framework, default_framework
+from impact.feature import Feature
+from impact.features import FEATURES
+from store.db import Database
+from store.types import utcnow
+
+CONTEXT_KEY = web.AppKey("context", FeatureContext)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    framework: Framework | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    background: bool = False,
+    features: Sequence[Feature] = FEATURES,
+) -> web.Application:
+    """The service. With `background`, also the outbox sender and (while leading) the scheduler,
+    as `impact-bot serve` runs it; tests drive those directly instead."""
+    database = db or Database(settings.database_url)
+    adapter = build_adapter(settings)
+    adapter.on_turn_error = turn_error_handler
+    adapter.use(TenantGate(settings.allowed_tenants))
+    sender = (
+        OutboxSender.from_settings(
+            settings, database, clock=clock, share=1.0 / settings.service_processes
+        )
+        if background
+        else None
+    )
+    ctx = FeatureContext(
+        settings=settings,
+        db=database,
+        framework=framework or default_framework(),
+        clock=clock,
+        teams=TeamsDirectory(adapter, settings.app_id),
+        wake_sender=sender.wake if sender else (lambda: None),
+    )
+    bot = ImpactBot(database, dispatch(ctx, features))
+    routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
+    app = web_app(adapter, bot, database, routes)
+    app[CONTEXT_KEY] = ctx
+    if sender is not None:
+        work = Background(
+            database,
+            sender,
+            [f.jobs(ctx) for f in features if f.jobs is not None],
+            database_url=settings.database_url,
+            reconcile_seconds=settings.reconcile_seconds,
+            clock=clock,
+        )
+        app.on_startup.append(work.start)
+        app.on_cleanup.append(work.stop)
+    if db is None:  # we made it, we close it
+        app.on_cleanup.append(_closer(database))
+    return app
+
+
+def dispatch(ctx: FeatureContext, features: Sequence[Feature]) -> Dispatch:
+    """Every feature's dialogs built once, and their commands and verbs bound to them."""
+    table = Dispatch()
+    for feature in features:
+        dialogs = {factory: factory(ctx) for factory in feature.dialogs}
+        for command in feature.commands:
+            table.add_commands(dialogs[feature.dialog_for(command.handle)], [command])
+        for verb in feature.verbs:
+            table.add_verbs(dialogs[feature.dialog_for(verb.handle)], [verb])
+        if feature.fallback is not None:
+            dialog = dialogs[feature.dialog_for(feature.fallback)]
+            table.set_fallback(getattr(dialog, feature.fallback.__name__))
+        if feature.welcome is not None:
+            dialog = dialogs[feature.dialog_for(feature.welcome)]
+            table.set_welcome(getattr(dialog, feature.welcome.__name__))
+    return table
+
+
+def _closer(db: Database) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_app: web.Application) -> None:
+        db.dispose()
+
+    return close

@@ -1,0 +1,16 @@
+"""View models of rounds' cards: what each card shows and nothing else (cards render them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InvitationView:
+    round_id: int
+    round_name: str
+    team_names: tuple[str, ...]
+    closes_on: str  # e.g. "Friday 11 December"
+    question_count: int
+    minutes: int = 10
+    nudge: bool = False  # a reminder rather than the first invitation

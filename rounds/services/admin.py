@@ -1,0 +1,151 @@
+"""The improvement team's actions on rounds, the same from Teams (bot.dialogs.rounds.admin) and
+from the CLI (cli.rounds): each method is one unit of work, and every change is audited.
+
+Who may act is decided by the caller (rounds.rules.access, team owners for their own results)
+and recorded here with `record_decision`, allowed or refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from framework.content import Framework
+from framework.identity import Identity
+from rounds.rules.results import RoundResults
+from rounds.services.ports import RoundOptions
+from store.audit import audit
+from store.db import Database
+from store.rounds import lifecycle, participants
+from store.rounds.export_links import LINK_LIFETIME, create_link
+from store.rounds.lifecycle import RoundError, RoundSpec, RoundSummary
+from store.rounds.results import RoundNotFound, compute_round_results
+from store.rounds.status import RoundStatus, round_status
+from store.teams import Team, installed_teams
+
+__all__ = ["LINK_LIFETIME", "RoundAdmin", "RoundError", "RoundNotFound", "RoundSpec"]
+
+
+class RoundAdmin:
+    def __init__(
+        self,
+        db: Database,
+        framework: Framework,
+        options: RoundOptions,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.framework = framework
+        self.options = options
+        self.clock = clock
+
+    # -- reading ------------------------------------------------------------------------------
+
+    async def rounds(self) -> list[RoundSummary]:
+        return await self.db.run(lifecycle.list_rounds)
+
+    async def teams(self) -> list[Team]:
+        return await self.db.run(installed_teams)
+
+    async def status(self, round_id: int) -> RoundStatus:
+        return await self.db.run(lambda s: round_status(s, round_id))
+
+    async def results(self, round_id: int) -> RoundResults:
+        """The round's group results, with the anonymity rules applied (RoundNotFound if none)."""
+        return await self.db.run(lambda s: self._results(s, round_id))
+
+    def _results(self, session: Session, round_id: int) -> RoundResults:
+        return compute_round_results(
+            session,
+            round_id,
+            framework=self.framework,
+            min_group=self.options.min_group,
+            min_comment_group=self.options.min_comment_group,
+        )
+
+    # -- changing -----------------------------------------------------------------------------
+
+    async def create(self, spec: RoundSpec, *, actor: str) -> int:
+        now = self.clock()
+
+        def create(session: Session) -> int:
+            round_ = lifecycle.create_round(
+                session, spec, framework=self.framework, actor=actor, now=now
+            )
+            assert round_.id is not None
+            return round_.id
+
+        return await self.db.run(create)
+
+    async def extend(self, round_id: int, closes_at: datetime, *, actor: str) -> None:
+        now = self.clock()
+        await self.db.run(
+            lambda s: lifecycle.extend_round(s, round_id, closes_at, actor=actor, now=now)
+        )
+
+    async def extend_by(self, round_id: int, delta: timedelta, *, actor: str) -> datetime:
+        now = self.clock()
+
+        def extend(session: Session) -> datetime:
+            closes = lifecycle.get_round(session, round_id).closes_at + delta
+            lifecycle.extend_round(session, round_id, closes, actor=actor, now=now)
+            return closes
+
+        return await self.db.run(extend)
+
+    async def close(self, round_id: int, *, actor: str) -> None:
+        now = self.clock()
+        await self.db.run(lambda s: lifecycle.request_close(s, round_id, actor=actor, now=now))
+
+    async def cancel(self, round_id: int, *, actor: str) -> None:
+        now = self.clock()
+        await self.db.run(lambda s: lifecycle.cancel_round(s, round_id, actor=actor, now=now))
+
+    async def set_repetition(self, round_id: int, change: str, *, actor: str) -> None:
+        now = self.clock()
+        await self.db.run(
+            lambda s: lifecycle.set_repetition(s, round_id, change, actor=actor, now=now)
+        )
+
+    async def export_link(self, round_id: int, fmt: str, *, actor: str) -> tuple[str, str]:
+        """A short-lived download link's token for the round's results: (round name, token)."""
+        now = self.clock()
+
+        def make(session: Session) -> tuple[str, str]:
+            round_ = lifecycle.get_round(session, round_id)
+            link = create_link(session, round_id, fmt, created_by=actor, now=now)
+            audit(session, actor=actor, action="round.export", target=f"round:{round_id}",
+                  detail={"format": fmt, "via": "teams"}, now=now)  # fmt: skip
+            return round_.name, link.token
+
+        return await self.db.run(make)
+
+    # -- who may ------------------------------------------------------------------------------
+
+    async def record_decision(
+        self,
+        identity: Identity,
+        action: str,
+        *,
+        improvement_team: bool,
+        owner_of: tuple[int, int] | None = None,
+    ) -> bool:
+        """Allowed for the improvement team, or for an owner of the team whose results these are
+        (as Teams said when the round's roster was frozen); audited either way."""
+        actor, now = actor_of(identity), self.clock()
+
+        def decide(session: Session) -> bool:
+            allowed = improvement_team or (
+                owner_of is not None and participants.is_team_owner(session, *owner_of, identity)
+            )
+            audit(session, actor=actor, action=action, allowed=allowed, now=now)
+            return allowed
+
+        return await self.db.run(decide)
+
+
+def actor_of(identity: Identity) -> str:
+    """How the audit trail names a person: their Entra object id, else their Teams id."""
+    return identity.aad_object_id or f"teams:{identity.teams_user_id}"
