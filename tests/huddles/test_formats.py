@@ -100,7 +100,7 @@ def test_capture_kinds_match_the_item_kinds() -> None:
 def test_formats_are_immutable() -> None:
     safety = default_huddle_formats().format("safety")
     with pytest.raises(ValueError, match="frozen"):
-        safety.duration_minutes = 20
+        safety.duration_minutes = 20  # type: ignore[misc]
 
 
 # ---- errors name the file, the place and the problem ----------------------------------------
