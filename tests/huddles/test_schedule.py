@@ -398,7 +398,7 @@ def _check(t: HuddleTiming, after: datetime, found: list[Occurrence]) -> None:
             assert o.huddle_at == min(both)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(timings(), afters)
 def test_occurrence_properties(t: HuddleTiming, after: datetime) -> None:
     found = first(t, after, 12)
@@ -413,7 +413,7 @@ def test_occurrence_properties_across_clock_changes(case: tuple[HuddleTiming, da
     _check(t, after, first(t, after, 5))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(timings(), afters, st.integers(5, 29))
 def test_a_poller_posts_every_prompt_exactly_once(
     t: HuddleTiming, start: datetime, step_minutes: int
