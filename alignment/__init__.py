@@ -1,0 +1,1 @@
+"""Strategic alignment: lining improvement work up with aims, goals and national targets."""

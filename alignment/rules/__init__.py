@@ -1,0 +1,1 @@
+"""Strategic alignment rules, pure: the aims → goals → targets → work matrix. No I/O."""
