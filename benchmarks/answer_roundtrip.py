@@ -59,8 +59,8 @@ from psycopg import sql
 
 from benchmarks.echo_bot import create_echo_app
 from bot.config import load_settings
-from impact.service import create_app
 from framework.content import default_framework
+from impact.service import create_app
 from store.db import Database
 from store.schema import upgrade
 from tests.fakes.connector import ConversationState, FakeConnector

@@ -4,12 +4,12 @@
         [--database-url postgresql://postgres@127.0.0.1:5432/test] [--json]
 
 N people are each sent an invitation for a round. Nobody has talked to the bot yet, so each one
-costs two requests: create the 1:1 chat (POST /v3/conversations), then send. The messages are
-queued in the outbox first (not timed); then `bot.sender.outbox_sender.OutboxSender` drains it (timed), as the
-service would, against the fake Bot Connector (tests/fakes/connector.py) running in a separate
-process, which enforces Teams' limits (50 requests/s per tenant, every request counts; the
-per-conversation windows) and answers a share of requests (default 5%) with 429 Throttled and a
-Retry-After, at random.
+costs two requests: create the 1:1 chat (POST /v3/conversations), then send. The messages are queued
+in the outbox first (not timed); then `bot.sender.outbox_sender.OutboxSender` drains it (timed), as
+the service would, against the fake Bot Connector (tests/fakes/connector.py) running in a separate
+process, which enforces Teams' limits (50 requests/s per tenant, every request counts; the per-
+conversation windows) and answers a share of requests (default 5%) with 429 Throttled and a Retry-
+After, at random.
 
 The minimum time those limits allow is 2 N requests / 50 per second: 400 s for 10,000 people.
 `--scale F` multiplies the limits by F in both the fake and the sender (and divides the fake's

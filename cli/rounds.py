@@ -2,10 +2,10 @@
 by DATABASE_URL. They work while the service runs: the service's scheduler reconciles from the
 rounds table within seconds. Errors go to stderr, one line, with a non-zero exit.
 
-`rounds export` writes a round's aggregated results (rounds.services.export_files: group figures with the
-anonymity rules applied, never an answer, a name or a comment) and records who exported what in
-the audit trail. The file is written next to its destination and moved into place in the same
-transaction as the audit entry, so no export file appears without its audit entry, and an
+`rounds export` writes a round's aggregated results (rounds.services.export_files: group figures
+with the anonymity rules applied, never an answer, a name or a comment) and records who exported
+what in the audit trail. The file is written next to its destination and moved into place in the
+same transaction as the audit entry, so no export file appears without its audit entry, and an
 existing file is never replaced without --force.
 """
 

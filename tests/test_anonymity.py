@@ -1,4 +1,4 @@
-"""The anonymity rules (rounds.rules.anonymity), checked exhaustively against a brute-force attacker.
+"""The anonymity rules (rounds.rules.anonymity), checked exhaustively against a brute force.
 
 The attacker sees every shown group's figures and adds or subtracts them (every combination with
 weights −1, 0 or 1). A leak is a combination whose result depends on 1..min−1 people. For every

@@ -1,4 +1,4 @@
-"""When to nudge (rounds.rules.schedule): plans, windows, bank holidays, DST, downtime. Pure, no clock."""
+"""When to nudge (rounds.rules.schedule): plans, windows, bank holidays, DST, downtime."""
 
 from __future__ import annotations
 

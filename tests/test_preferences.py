@@ -11,21 +11,23 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from rounds.rules.preferences import (
-    EVERY_DAY,
-    WEEKENDS,
     NudgePreferences,
-    PreferencesError,
     ShowPreferences,
     UpdatePreferences,
     describe,
-    describe_days,
-    format_days,
     is_preferences_command,
     parse_command,
-    parse_days,
     preferences_from_form,
 )
 from rounds.rules.schedule import WORKING_DAYS, NudgeState, next_nudge_at
+from rounds.rules.written import (
+    EVERY_DAY,
+    WEEKENDS,
+    PreferencesError,
+    describe_days,
+    format_days,
+    parse_days,
+)
 
 TODAY = date(2026, 12, 20)  # a Sunday
 DEFAULT = NudgePreferences()

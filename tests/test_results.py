@@ -23,7 +23,8 @@ from sqlmodel import Session
 from bot.cards.rounds.summary import summary_card
 from framework.content import default_framework
 from rounds.rules.anonymity import Reason
-from rounds.rules.results import LevelHistogram, RoundResults, format_level
+from rounds.rules.histogram import LevelHistogram, format_level
+from rounds.rules.results import RoundResults
 from rounds.rules.summary import summary_view
 from rounds.services.charts import chart_alt_text, component_chart_png, team_chart
 from rounds.services.export_files import NOT_ENOUGH, export_csv, export_xlsx

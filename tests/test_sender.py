@@ -25,14 +25,9 @@ from sqlmodel import Session, select
 
 from bot.adapter import sdk_authentication
 from bot.config import load_settings
-from bot.sender.outbox_sender import (
-    OutboxSender,
-    Permit,
-    RateLimiter,
-    RateLimits,
-    classify,
-    parse_retry_after,
-)
+from bot.sender.answers import classify, parse_retry_after
+from bot.sender.limits import Permit, RateLimiter, RateLimits
+from bot.sender.outbox_sender import OutboxSender
 from store import outbox
 from store.db import Database
 from store.outbox import OutboxMessage, Target

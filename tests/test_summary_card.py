@@ -12,16 +12,9 @@ import pytest
 
 from bot.cards.rounds.summary import summary_card
 from framework.content import default_framework
-from rounds.rules.results import (
-    Comment,
-    LevelHistogram,
-    RoundData,
-    RoundResults,
-    TeamData,
-    build_round_results,
-    format_level,
-    level_label,
-)
+from rounds.rules.histogram import LevelHistogram, format_level
+from rounds.rules.results import Comment, RoundResults, level_label
+from rounds.rules.round_results import RoundData, TeamData, build_round_results
 from rounds.rules.summary import change_words, gap_words, response_line, summary_view
 from tests.test_cards import ALLOWED_TYPES, MAX_CARD_BYTES, walk
 

@@ -1,4 +1,4 @@
-"""The self-assessment's cards: pure functions from view models (bot.cards.assessment_views) to card JSON."""
+"""The self-assessment's cards: pure functions from view models (assessment_views) to JSON."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """GET /exports/{token}: a round's aggregated results as CSV or Excel, for a link the bot gave an
-improvement-team member in Teams (store.rounds.export_links). Unknown or expired tokens get 404; every
-download is audited."""
+improvement-team member in Teams (store.rounds.export_links). Unknown or expired tokens get
+404; every download is audited."""
 
 from __future__ import annotations
 

@@ -1,98 +1,28 @@
 """The outbox sender: the one place proactive messages leave for Teams.
 
-Invitations, nudges, summaries and huddle prompts are queued in the outbox (store/outbox.py) in
-the same transaction as the change that caused them. `OutboxSender` drains it: it claims a few
-due rows at a time under a lease, sends each through the Bot Framework SDK's ConnectorClient
-within Teams' rate limits, retries what Teams says is transient, and records every outcome.
-
-    python -m bot.sender.outbox_sender [--database-url URL] [--once-until-empty] ...
-
-runs it on its own (see `main`); the service runs `OutboxSender.run` beside the bot.
-
-What gets sent, exactly once?
------------------------------
-*Queued* exactly once: `dedupe_key` is unique and the row is written in the transaction that
-caused it, so a message exists if and only if its cause was committed, and only once.
-
-*Sent* at least once, and exactly once unless a process dies (or loses its database) in a window
-of a few milliseconds per message, or the network fails ambiguously:
-
-1. One sender at a time per row. A claim leases rows (`lease_owner`, `lease_until`); PostgreSQL
-   picks them FOR UPDATE SKIP LOCKED, SQLite has one writer. A request to Teams is started only
-   while at least `request_timeout + lease_margin` of the lease remains, and the HTTP client
-   gives up after `request_timeout`, so a lease cannot run out while its holder is still
-   sending. (This assumes the processes' clocks agree to well within `lease_margin`; they
-   compare `lease_until` with their own clock.)
-2. Outcomes are compare-and-set on the lease: a process that somehow lost its lease cannot
-   overwrite another's outcome.
-3. The result is written immediately after Teams answers, in its own one-row transaction, not
-   batched with others, and a claim takes only as many rows as can be in flight at once.
-
-The window that remains: Teams has accepted a message, and the process dies (kill -9, power,
-OOM) or cannot reach the database before `mark_sent` commits. The row is still pending; when its
-lease ends another process sends it again, and that person sees it twice. The window is the
-response's trip back, the hop to the database thread and one small commit (one UPDATE; the new
-chat of a first contact is stored before the send, not in this transaction, to keep it short).
-Measured with two processes at 250 messages/s each on a busy 2-core machine (PostgreSQL): p50
-about 15 ms, p99 about 160 ms, most of it waiting for the GIL behind the HTTP worker threads;
-so a kill -9 at a random moment duplicated 1 to 7 of 500 invitations (6 runs, none lost). At
-Teams' real 50/s the process is mostly idle and the expected count is a fraction of one, plus
-the Teams round trip. It cannot be closed from our side: the Bot Connector API
-has no idempotency key for sends, and asking Teams whether a message arrived is not possible
-either. The other case is a network failure after the request left (a read timeout, a reset):
-we cannot know whether Teams took it, and retry, choosing a rare duplicate over a lost
-invitation. A clean shutdown (`stop_event`) finishes the requests in flight and records them, so
-it never duplicates. Creating the 1:1 chat twice is harmless: Teams returns the existing chat.
-
-Rate limits (Teams, learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit): sliding
-windows per conversation (7/1 s, 8/2 s, 60/30 s, 1,800/h) and per tenant (50 requests/s, every
-request, creating a conversation too). `RateLimiter` counts a request in its windows from the
-moment it starts until it completes, and after that by its completion time: Teams counts a
-request when it arrives, which is somewhere in between, so however long a request takes on the
-way, no window can see more than its limit. The limiter is per process: when several processes
-send for the same tenant, give each `share` = 1/N of the limits.
-
-Retries: 429 (Throttled; at least Retry-After), 412, 502, 503, 504 and network errors are retried
-with exponential back-off and full jitter (capped), up to `max_attempts` in all. A 429 also
-pauses that conversation for Retry-After, and a burst of them pauses the tenant. Nothing else is
-retried: 403 (ConversationBlockedByUser, BotNotInConversationRoster, BotDisabledByAdmin,
-ForbiddenOperationException), 404 ConversationNotFound and 413 MessageSizeTooBig (our bug, logged
-as an error) are recorded as failed; for a blocked user, a bot no longer in the roster or a
-conversation that is gone, the stored ConversationRef is deleted.
-
-msrest (under the SDK's ConnectorClient) would send through requests with its own urllib3 retry
-policy (3 retries on 408, 5xx and connection errors). The sender's clients send through the
-adapter's aiohttp transport instead (bot.adapter.use_aiohttp), which never retries, so every
-retry is ours: counted, rate-limited, and with a fresh lease check.
+It claims due outbox rows under a lease, sends each through the SDK's ConnectorClient within
+Teams' rate limits (limits.py), retries what Teams says is transient (answers.py), and records
+every outcome. What is sent exactly once, and the one window that remains, are explained in
+docs/outbox.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import json
 import logging
-import math
 import os
 import random
 import socket
 import time
 import uuid
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, TypeVar
 
 import aiohttp
-from botbuilder.schema import (
-    Activity,
-    ChannelAccount,
-    ConversationAccount,
-    ConversationParameters,
-    ConversationReference,
-)
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticationConstants,
@@ -100,289 +30,29 @@ from botframework.connector.auth import (
     ClaimsIdentity,
 )
 from msrest.exceptions import ClientException, HttpOperationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.adapter import use_aiohttp, use_fast_json_objects
 from bot.config import Settings
+from bot.sender.answers import DROP_REFERENCE_CODES, Problem, classify
+from bot.sender.conversations import chat_reference_json, outgoing, personal_chat
+from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits, Sleep
 from store import outbox
 from store.db import Database, DatabaseUnavailable
 from store.outbox import Claimed
-from store.people import ConversationRef, Person, forget_conversation, remember_chat
+from store.outbox_destinations import destinations
+from store.people import forget_conversation, remember_chat
 from store.types import utcnow
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Window = tuple[int, float]  # at most this many requests in any this many seconds
-Sleep = Callable[[float], Awaitable[None]]
-
-RETRYABLE_STATUS = frozenset({412, 429, 502, 503, 504})
-PERMANENT_CODES = frozenset(
-    {
-        "ConversationBlockedByUser",
-        "BotNotInConversationRoster",
-        "BotDisabledByAdmin",
-        "ForbiddenOperationException",
-        "ConversationNotFound",
-        "MessageSizeTooBig",
-    }
-)
-# The stored conversation can no longer be used: forget it.
-DROP_REFERENCE_CODES = frozenset(
-    {"ConversationBlockedByUser", "BotNotInConversationRoster", "ConversationNotFound"}
-)
-PERSONAL = "personal"
 
 
 # -- rate limits ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RateLimits:
-    per_conversation: tuple[Window, ...] = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
-    per_tenant: tuple[Window, ...] = ((50, 1.0),)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RateLimits:
-        return cls(
-            per_conversation=(
-                (settings.per_conversation_per_second, 1.0),
-                (settings.per_conversation_per_2s, 2.0),
-                (settings.per_conversation_per_30s, 30.0),
-                (settings.per_conversation_per_hour, 3600.0),
-            ),
-            per_tenant=((settings.per_tenant_per_second, 1.0),),
-        )
-
-    def scaled(self, factor: float) -> RateLimits:
-        """Counts times `factor`: benchmarks run Teams' limits faster (the fake does the same)."""
-        return self._map(lambda n: int(n * factor))
-
-    def shared(self, share: float) -> RateLimits:
-        """This process's part when `1/share` processes send for the same tenants: counts times
-        `share`, rounded down (at least 1), so that the parts never add up to more than the
-        whole."""
-        return self._map(lambda n: max(1, math.floor(n * share)))
-
-    def _map(self, change: Callable[[int], int]) -> RateLimits:
-        return RateLimits(
-            per_conversation=tuple((change(n), w) for n, w in self.per_conversation),
-            per_tenant=tuple((change(n), w) for n, w in self.per_tenant),
-        )
-
-
-class _Key:
-    __slots__ = ("done", "in_flight", "last_used", "paused_until", "throttles", "windows")
-
-    def __init__(self, windows: tuple[Window, ...]) -> None:
-        self.windows = windows
-        # completion times, oldest first; only the latest `max count` can matter
-        self.done: deque[float] = deque(maxlen=max(n for n, _ in windows))
-        self.in_flight = 0
-        self.paused_until = 0.0
-        self.throttles: deque[float] = deque(maxlen=64)
-        self.last_used = 0.0
-
-
-class Permit:
-    """Leave to make one request; `finish()` when its response (or error) is in."""
-
-    def __init__(self, limiter: RateLimiter, keys: Sequence[_Key]) -> None:
-        self._limiter = limiter
-        self._keys = keys
-        self._finished = False
-
-    def finish(self) -> None:
-        if not self._finished:
-            self._finished = True
-            self._limiter._finish(self._keys)
-
-
-class RateLimiter:
-    """Sliding windows per key (`conversation:<id>`, `tenant:<id>`), counting a request from
-    its start (as in flight) and then at its completion, so that wherever in between Teams
-    counts it, no window sees more than its limit. `clock` is monotonic seconds and `sleep`
-    waits on it (both injectable, so tests run in virtual time)."""
-
-    PRUNE_EVERY = 4096
-
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Sleep = asyncio.sleep,
-        margin: float = 0.001,
-        quantum: float = 0.25,
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self._margin = margin  # added to every window: float rounding, clock granularity
-        self._quantum = quantum  # longest single sleep, so a stopping sender is not held up
-        self._keys: dict[str, _Key] = {}
-        self._finished = asyncio.Event()
-        self._acquired = 0
-
-    def key(self, name: str, windows: tuple[Window, ...]) -> _Key:
-        found = self._keys.get(name)
-        if found is None or found.windows != windows:
-            found = self._keys[name] = _Key(windows)
-        return found
-
-    def delay(self, key: _Key, now: float) -> float:
-        """Seconds until `key` has room for one more request (inf: wait for one to finish)."""
-        wait = key.paused_until - now
-        for count, seconds in key.windows:
-            room = count - key.in_flight
-            if room <= 0:
-                return math.inf
-            if len(key.done) >= room:
-                # the room-th latest completion must have left the window
-                leaves = key.done[-room] + seconds + self._margin
-                wait = max(wait, leaves - now)
-        return wait
-
-    async def acquire(
-        self,
-        keys: Sequence[_Key],
-        *,
-        max_wait: float,
-        stopping: Callable[[], bool] = lambda: False,
-    ) -> Permit | float:
-        """A permit once every key has room, or (instead) the estimated wait in seconds if that
-        would take longer than `max_wait` or the caller is stopping."""
-        deadline = self._clock() + max_wait
-        while True:
-            now = self._clock()
-            wait = max(self.delay(key, now) for key in keys)
-            if wait <= 0:
-                for key in keys:
-                    key.in_flight += 1
-                    key.last_used = now
-                self._acquired += 1
-                if self._acquired % self.PRUNE_EVERY == 0:
-                    self._prune(now)
-                return Permit(self, keys)
-            if stopping():
-                return 0.0 if math.isinf(wait) else wait
-            if now + wait > deadline and not math.isinf(wait):
-                return wait
-            if math.isinf(wait):
-                # Only a completion can make room; requests end within their timeout.
-                finished = self._finished
-                await finished.wait()
-            else:
-                await self._sleep(min(max(wait, 1e-6), self._quantum))
-
-    def _finish(self, keys: Sequence[_Key]) -> None:
-        now = self._clock()
-        for key in keys:
-            key.in_flight -= 1
-            key.done.append(now)
-        finished, self._finished = self._finished, asyncio.Event()
-        finished.set()
-
-    def throttled(self, conversation: _Key | None, tenant: _Key, retry_after: float) -> None:
-        """Teams answered 429. Nothing more to that conversation until Retry-After; and if the
-        tenant gets a burst of them (a fifth of its per-second limit within a second), nothing
-        more to the tenant either. A single 429 while our own count is within the documented
-        limits is more likely a per-conversation or passing throttle than the tenant's."""
-        now = self._clock()
-        until = now + retry_after
-        if conversation is not None:
-            conversation.paused_until = max(conversation.paused_until, until)
-        tenant.throttles.append(now)
-        per_second = min((n for n, w in tenant.windows if w <= 1.0), default=tenant.windows[0][0])
-        burst = max(2, math.ceil(per_second / 5))
-        recent = sum(1 for at in tenant.throttles if at > now - 1.0)
-        if recent >= burst:
-            tenant.paused_until = max(tenant.paused_until, until)
-            log.warning("Teams is throttling this tenant (%d 429s within 1 s): pausing", recent)
-
-    def _prune(self, now: float) -> None:
-        for name, key in list(self._keys.items()):
-            longest = max(w for _, w in key.windows)
-            idle = key.in_flight == 0 and key.paused_until <= now
-            if (
-                idle
-                and key.last_used < now - longest - 1
-                and (not key.done or key.done[-1] < now - longest)
-            ):
-                del self._keys[name]
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-
 # -- what Teams said --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A failed request: HTTP status (None: no answer), Teams' error code, Retry-After."""
-
-    status: int | None
-    code: str
-    message: str
-    retry_after: float | None = None
-
-    @property
-    def transient(self) -> bool:
-        return self.status is None or self.status in RETRYABLE_STATUS
-
-    def describe(self) -> str:
-        return f"{self.code}: {self.message}" if self.message else self.code
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After as seconds: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = (when - (now or utcnow())).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return min(max(seconds, 0.0), 3600.0)
-
-
-def classify(exc: BaseException) -> Problem:
-    """Status, Teams' error code and Retry-After from what the SDK (msrest) raised."""
-    if isinstance(exc, HttpOperationError):
-        response = exc.response
-        # requests' response says status_code; aiohttp's (the transport we use) says status.
-        status = getattr(response, "status_code", None) or getattr(response, "status", None)
-        headers = getattr(response, "headers", None) or {}
-        code, message = _teams_error(exc, response)
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        return Problem(
-            int(status) if status is not None else None,
-            code or f"HTTP{status}",
-            message,
-            retry_after,
-        )
-    name = type(exc).__name__
-    cause = exc.__cause__ or exc.__context__
-    detail = f"{exc}" + (f" ({type(cause).__name__})" if cause is not None else "")
-    return Problem(None, "NetworkError" if isinstance(exc, ClientException) else name, detail)
-
-
-def _teams_error(exc: HttpOperationError, response: Any) -> tuple[str, str]:
-    """Teams' `{"error": {"code", "message"}}`, via the SDK's model or the raw body."""
-    model = getattr(getattr(exc, "error", None), "error", None)
-    code = getattr(model, "code", None)
-    message = getattr(model, "message", None)
-    if not code:
-        with contextlib.suppress(Exception):
-            body = json.loads(getattr(response, "text", "") or "{}")
-            error = body.get("error") or {}
-            code, message = error.get("code"), error.get("message")
-    return str(code or ""), str(message or "")
 
 
 # -- the sender -------------------------------------------------------------------------------
@@ -567,7 +237,7 @@ class OutboxSender:
                 session, owner=self.owner, now=now, limit=limit, lease_seconds=self.lease_seconds
             )
             # Skip a row still in flight here (cannot happen while leases hold).
-            found = _where(session, [row for row in rows if row.id not in held])
+            found = destinations(session, [row for row in rows if row.id not in held])
             if rows:
                 return found, None, -1
             return found, outbox.next_due(session, now), outbox.pending_count(session)
@@ -668,8 +338,8 @@ class OutboxSender:
         job: _Job,
         call: Callable[[ConnectorClient], Awaitable[T]],
         *,
-        tenant: _Key,
-        conversation: _Key | None = None,
+        tenant: LimitKey,
+        conversation: LimitKey | None = None,
     ) -> T:
         """One request to Teams within the limits, or `_Released` if it may not start now."""
         client = await self.client(job.service_url)
@@ -697,22 +367,13 @@ class OutboxSender:
         finally:
             permit.finish()
 
-    def _tenant_key(self, job: _Job) -> _Key:
+    def _tenant_key(self, job: _Job) -> LimitKey:
         return self.limiter.key(f"tenant:{job.row.tenant_id}", self.limits.per_tenant)
 
     async def _create_chat(self, job: _Job) -> None:
         """POST /v3/conversations for the 1:1 chat, and remember it before sending."""
         target = job.row.target
-        assert target.user_id
-        assert target.tenant_id
-        assert target.bot_id
-        parameters = ConversationParameters(
-            is_group=False,
-            bot=ChannelAccount(id=target.bot_id),
-            members=[ChannelAccount(id=target.user_id)],
-            tenant_id=target.tenant_id,
-            channel_data={"tenant": {"id": target.tenant_id}},
-        )
+        parameters = personal_chat(target)
         tenant = self._tenant_key(job)
         created = await self._request(
             job, lambda c: c.conversations.create_conversation(parameters), tenant=tenant
@@ -720,20 +381,8 @@ class OutboxSender:
         job.conversation_id = str(created.id)
         job.service_url = created.service_url or job.service_url
         job.created = True
-        reference = ConversationReference(
-            bot=ChannelAccount(id=target.bot_id),
-            user=ChannelAccount(id=target.user_id),
-            conversation=ConversationAccount(
-                id=job.conversation_id,
-                conversation_type=PERSONAL,
-                tenant_id=target.tenant_id,
-                is_group=False,
-            ),
-            channel_id="msteams",
-            service_url=job.service_url,
-        )
-        reference_json = json.dumps(reference.serialize(), sort_keys=True)
         conversation_id, service_url = job.conversation_id, job.service_url
+        reference_json = chat_reference_json(target, conversation_id, service_url)
 
         def remember(session: Session) -> None:
             remember_chat(
@@ -750,19 +399,10 @@ class OutboxSender:
 
     async def _send(self, job: _Job) -> str | None:
         assert job.conversation_id is not None
-        activity = Activity().deserialize(job.row.activity)
-        activity.conversation = ConversationAccount(
-            id=job.conversation_id, tenant_id=job.row.target.tenant_id or None
-        )
-        if job.row.target.bot_id and activity.from_property is None:
-            activity.from_property = ChannelAccount(id=job.row.target.bot_id)
-        activity.service_url = job.service_url
-        activity.channel_id = activity.channel_id or "msteams"
-        tenant = self._tenant_key(job)
-        conversation = self.limiter.key(
-            f"conversation:{job.conversation_id}", self.limits.per_conversation
-        )
         cid = job.conversation_id
+        activity = outgoing(job.row.activity, job.row.target, cid, job.service_url)
+        tenant = self._tenant_key(job)
+        conversation = self.limiter.key(f"conversation:{cid}", self.limits.per_conversation)
         response = await self._request(
             job,
             lambda c: c.conversations.send_to_conversation(cid, activity),
@@ -854,55 +494,6 @@ class OutboxSender:
 
 
 # -- stored conversations ---------------------------------------------------------------------
-
-
-def _where(
-    session: Session, rows: Sequence[Claimed]
-) -> list[tuple[Claimed, str | None, str, int | None]]:
-    """Where to send each row: the target's conversation, or the person's latest stored 1:1
-    chat (None if there is none yet); its service URL; and the person's id if known. One query
-    for the chats of all the rows' people."""
-    people: dict[int, int | None] = {}  # row id -> person id
-    for row in rows:
-        target = row.target
-        if not target.is_person:
-            continue
-        person_id = row.person_id
-        if person_id is None:
-            person_id = session.exec(
-                select(Person.id).where(
-                    Person.tenant_id == target.tenant_id, Person.teams_user_id == target.user_id
-                )
-            ).first()
-        people[row.id] = person_id
-    chats: dict[int, tuple[str, str]] = {}
-    wanted = {person_id for person_id in people.values() if person_id is not None}
-    if wanted:
-        refs = session.exec(
-            select(
-                ConversationRef.person_id,
-                ConversationRef.conversation_id,
-                ConversationRef.service_url,
-            )
-            .where(col(ConversationRef.person_id).in_(wanted), ConversationRef.scope == PERSONAL)
-            .order_by(col(ConversationRef.updated_at), col(ConversationRef.id))
-        ).all()
-        for person_id, conversation_id, service_url in refs:  # the latest wins
-            if person_id is not None:
-                chats[person_id] = (conversation_id, service_url)
-    found: list[tuple[Claimed, str | None, str, int | None]] = []
-    for row in rows:
-        target = row.target
-        if not target.is_person:
-            found.append((row, target.conversation_id, target.service_url, row.person_id))
-            continue
-        person_id = people[row.id]
-        chat = chats.get(person_id) if person_id is not None else None
-        if chat is None:
-            found.append((row, None, target.service_url, person_id))
-        else:
-            found.append((row, chat[0], chat[1], person_id))
-    return found
 
 
 def default_owner() -> str:

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from rounds.rules.preferences import PreferencesError, format_days
-from rounds.rules.preferences import parse_days as _parse_days
 from rounds.rules.schedule import is_bank_holiday
+from rounds.rules.written import PreferencesError, format_days
+from rounds.rules.written import parse_days as _parse_days
 
 __all__ = [
     "DEFAULT_LATE_LIMIT",

@@ -38,7 +38,7 @@ ASSESSMENT = Feature(
             title="help",
             description="What I can do",
         ),
-    ),  # fmt: skip
+    ),
     verbs=(
         CardVerb(actions.StartAction, D.on_start),
         CardVerb(actions.HelpAction, D.on_help),

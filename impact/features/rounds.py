@@ -69,7 +69,7 @@ ROUNDS = Feature(
             description="When I may remind you: reminders mon-fri 09:00-17:00, "
             "away until 24 December",
         ),
-    ),  # fmt: skip
+    ),
     verbs=(
         CardVerb(actions.SnoozeAction, P.on_snooze),
         CardVerb(actions.OptOutAction, P.on_opt_out),

@@ -19,17 +19,11 @@ levels, shown as "Progressing to Spreading"). Skipped questions are not counted.
 
 from __future__ import annotations
 
-import hashlib
-import math
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Self
 
-from framework.content import Framework
 from framework.scoring import level_label
-from rounds.rules import anonymity
-from rounds.rules.anonymity import ROUND, Disclosure, GroupId, Reason
+from rounds.rules.anonymity import GroupId, Reason
+from rounds.rules.histogram import LEVEL_COUNT, LevelHistogram, format_level
 
 __all__ = [
     "LEVEL_COUNT",
@@ -43,20 +37,14 @@ __all__ = [
     "LevelHistogram",
     "QuestionResult",
     "Reason",
-    "RoundData",
     "RoundResults",
-    "TeamData",
     "TeamResult",
-    "build_round_results",
-    "decide_round",
     "format_level",
     "level_label",
     "reason_text",
     "role_group_of",
-    "shuffle_comments",
 ]
 
-LEVEL_COUNT = 5
 
 # Role groups shown within a team. Five roles within one team would almost always fall below
 # the threshold, so they are merged: the first two are the groups of the perception gap.
@@ -77,100 +65,6 @@ def role_group_of(role: str | None) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Histograms and their summaries
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LevelHistogram:
-    """How many answers at each level 1..5 (``counts[0]`` is level 1)."""
-
-    counts: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
-
-    def __post_init__(self) -> None:
-        if len(self.counts) != LEVEL_COUNT or any(
-            not isinstance(c, int) or c < 0 for c in self.counts
-        ):
-            raise ValueError(f"expected five non-negative counts, got {self.counts!r}")
-
-    @classmethod
-    def from_levels(cls, levels: Mapping[int, int]) -> Self:
-        """From ``{level: count}``; levels outside 1..5 are an error."""
-        counts = [0] * LEVEL_COUNT
-        for level, count in levels.items():
-            if not 1 <= level <= LEVEL_COUNT:
-                raise ValueError(f"level {level} is outside 1..{LEVEL_COUNT}")
-            counts[level - 1] += count
-        return cls((counts[0], counts[1], counts[2], counts[3], counts[4]))
-
-    def __add__(self, other: LevelHistogram) -> LevelHistogram:
-        a, b = self.counts, other.counts
-        return LevelHistogram((a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]))
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts)
-
-    def _order_statistic(self, index: int) -> int:
-        """The level of the index-th answer (0-based) when all answers are sorted."""
-        seen = 0
-        for level, count in enumerate(self.counts, start=1):
-            seen += count
-            if index < seen:
-                return level
-        raise IndexError(index)
-
-    def quantile(self, p: float) -> float | None:
-        """The p-quantile (0 ≤ p ≤ 1), interpolating between order statistics (the "inclusive"
-        method of `statistics.quantiles`, numpy's default); None when empty."""
-        if not 0 <= p <= 1:
-            raise ValueError("p must be in [0, 1]")
-        n = self.total
-        if n == 0:
-            return None
-        position = (n - 1) * p
-        low = math.floor(position)
-        high = min(low + 1, n - 1)
-        fraction = position - low
-        lo, hi = self._order_statistic(low), self._order_statistic(high)
-        return lo + (hi - lo) * fraction
-
-    @property
-    def median(self) -> float | None:
-        return self.quantile(0.5)
-
-    @property
-    def q1(self) -> float | None:
-        return self.quantile(0.25)
-
-    @property
-    def q3(self) -> float | None:
-        return self.quantile(0.75)
-
-    @property
-    def iqr(self) -> float | None:
-        q1, q3 = self.q1, self.q3
-        return None if q1 is None or q3 is None else q3 - q1
-
-    @property
-    def modal_levels(self) -> tuple[int, ...]:
-        """The most frequent level(s); empty when there are no answers."""
-        top = max(self.counts)
-        return () if top == 0 else tuple(i + 1 for i, c in enumerate(self.counts) if c == top)
-
-    @property
-    def modal_share(self) -> float | None:
-        """Agreement: the share of answers at the most frequent level (0..1)."""
-        n = self.total
-        return None if n == 0 else max(self.counts) / n
-
-    @property
-    def mean(self) -> float | None:
-        n = self.total
-        return None if n == 0 else sum(i * c for i, c in enumerate(self.counts, start=1)) / n
-
-
-def format_level(value: float) -> str:
-    """3.0 → "3", 3.5 → "3.5", 3.25 → "3.25"."""
-    return f"{round(value, 2):g}"
 
 
 def reason_text(reason: Reason, *, min_group: int) -> str:
@@ -510,228 +404,3 @@ class RoundResults:
 # --------------------------------------------------------------------------------------------
 # Building results from aggregated rows
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TeamData:
-    team_id: int
-    name: str
-    roster: int
-    submitted: int
-
-
-@dataclass(frozen=True)
-class RoundData:
-    """What the SQL returns for a round: counts and histograms only, never a person."""
-
-    round_id: int
-    name: str
-    role_question: bool
-    previous_round_id: int | None
-    roster: int
-    teams: tuple[TeamData, ...]
-    # Respondents keyed by (their teams in this round, their role group or None).
-    respondents: Mapping[tuple[frozenset[int], str | None], int]
-    # {question number: {level: count}} for the whole round, per team, per (team, role group).
-    round_histograms: Mapping[int, LevelHistogram]
-    team_histograms: Mapping[tuple[int, int], LevelHistogram]
-    role_histograms: Mapping[tuple[int, str, int], LevelHistogram]
-
-
-@dataclass(frozen=True)
-class RoundDecisions:
-    figures: dict[GroupId, Disclosure]
-    comments: dict[int, Disclosure]
-
-    def comments_allowed(self) -> tuple[int, ...]:
-        return tuple(sorted(t for t, d in self.comments.items() if d.shown))
-
-
-def decide_round(data: RoundData, *, min_group: int, min_comment_group: int) -> RoundDecisions:
-    """The anonymity decisions for a round: which groups' figures and which teams' comments."""
-    respondents: Mapping[tuple[frozenset[int], str | None], int] = data.respondents
-    if not data.role_question:  # no role groups: only the teams matter
-        without_roles: Counter[tuple[frozenset[int], str | None]] = Counter()
-        for (teams, _), n in data.respondents.items():
-            without_roles[(teams, None)] += n
-        respondents = without_roles
-    groups = [ROUND, *(anonymity.team(t.team_id) for t in data.teams)]
-    if data.role_question:
-        groups += [anonymity.role(t.team_id, key) for t in data.teams for key in ROLE_GROUPS]
-    figures = anonymity.decide(
-        anonymity.cells_for_round(respondents), min_size=min_group, groups=groups
-    )
-    by_teams: Counter[frozenset[int]] = Counter()
-    for (teams, _), n in data.respondents.items():
-        by_teams[teams] += n
-    comments = anonymity.decide_comments(
-        by_teams, min_size=min_comment_group, teams=[t.team_id for t in data.teams]
-    )
-    return RoundDecisions(figures, comments)
-
-
-def shuffle_comments(comments: Iterable[Comment], *, salt: str) -> tuple[Comment, ...]:
-    """Comments in an order that says nothing about who wrote them or when: sorted by a hash of
-    their text (stable, so a card drawn twice reads the same)."""
-
-    def key(comment: Comment) -> str:
-        raw = f"{salt}\x00{comment.question_number}\x00{comment.text}".encode()
-        return hashlib.sha256(raw).hexdigest()
-
-    return tuple(sorted(comments, key=key))
-
-
-def _group_result(
-    framework: Framework,
-    group: GroupId,
-    label: str,
-    decision: Disclosure,
-    histograms: Mapping[int, LevelHistogram],
-    *,
-    min_group: int,
-) -> GroupResult:
-    questions: list[QuestionResult] = []
-    components: list[ComponentResult] = []
-    for component in framework.components:
-        pooled = LevelHistogram()
-        most_answers = 0
-        for q in component.questions:
-            histogram = histograms.get(q.number, LevelHistogram())
-            pooled = pooled + histogram
-            most_answers = max(most_answers, histogram.total)
-            if decision.reason is not None:
-                questions.append(
-                    QuestionResult.hidden(
-                        q.number, q.id, q.title, component.number, decision.reason
-                    )
-                )
-            elif histogram.total < min_group:
-                questions.append(
-                    QuestionResult.hidden(
-                        q.number, q.id, q.title, component.number, Reason.TOO_FEW_ANSWERS
-                    )
-                )
-            else:
-                questions.append(
-                    QuestionResult.shown(q.number, q.id, q.title, component.number, histogram)
-                )
-        # At least `min_group` different people answered the component when one of its questions
-        # alone had that many answers.
-        if decision.reason is not None:
-            components.append(
-                ComponentResult(component.number, component.id, component.name, decision.reason)
-            )
-        elif most_answers < min_group:
-            components.append(
-                ComponentResult(
-                    component.number, component.id, component.name, Reason.TOO_FEW_ANSWERS
-                )
-            )
-        else:
-            components.append(
-                ComponentResult(component.number, component.id, component.name, None, pooled)
-            )
-    return GroupResult(
-        group=group,
-        label=label,
-        respondents=decision.n,
-        reason=decision.reason,
-        questions=tuple(questions),
-        components=tuple(components),
-    )
-
-
-def build_round_results(
-    framework: Framework,
-    data: RoundData,
-    *,
-    min_group: int,
-    min_comment_group: int,
-    decisions: RoundDecisions | None = None,
-    comments: Mapping[int, Sequence[Comment]] | None = None,
-    previous: RoundResults | None = None,
-) -> RoundResults:
-    """Apply the anonymity rules to a round's aggregated rows and build its results.
-
-    `comments` is per team and is used only for teams whose comments may be shown (the store
-    fetches no others). `previous` is the previous round's results (for the change per component).
-    """
-    decisions = decisions or decide_round(
-        data, min_group=min_group, min_comment_group=min_comment_group
-    )
-    sizes = anonymity.group_sizes(anonymity.cells_for_round(data.respondents))
-    whole = _group_result(
-        framework,
-        ROUND,
-        "All teams",
-        decisions.figures[ROUND],
-        data.round_histograms,
-        min_group=min_group,
-    )
-    if whole.respondents != sum(data.respondents.values()):
-        raise ValueError("inconsistent respondent counts")
-    comments = comments or {}
-    teams: list[TeamResult] = []
-    for info in data.teams:
-        key = anonymity.team(info.team_id)
-        if sizes[key] != info.submitted:
-            raise ValueError(
-                f"team {info.team_id}: {info.submitted} submitted but {sizes[key]} respondents"
-            )
-        team_histograms = {q: h for (t, q), h in data.team_histograms.items() if t == info.team_id}
-        figures = _group_result(
-            framework, key, info.name, decisions.figures[key], team_histograms, min_group=min_group
-        )
-        role_groups: list[GroupResult] = []
-        if data.role_question:
-            for role_key, (label, _) in ROLE_GROUPS.items():
-                group = anonymity.role(info.team_id, role_key)
-                role_histograms = {
-                    q: h
-                    for (t, r, q), h in data.role_histograms.items()
-                    if t == info.team_id and r == role_key
-                }
-                role_groups.append(
-                    _group_result(
-                        framework,
-                        group,
-                        label,
-                        decisions.figures[group],
-                        role_histograms,
-                        min_group=min_group,
-                    )
-                )
-        comment_decision = decisions.comments[info.team_id]
-        shown_comments = (
-            shuffle_comments(comments.get(info.team_id, ()), salt=f"{data.round_id}:{info.team_id}")
-            if comment_decision.shown
-            else None
-        )
-        previous_figures = None
-        if previous is not None:
-            previous_team = next((t for t in previous.teams if t.team_id == info.team_id), None)
-            previous_figures = previous_team.figures if previous_team else None
-        teams.append(
-            TeamResult(
-                team_id=info.team_id,
-                name=info.name,
-                roster=info.roster,
-                figures=figures,
-                role_groups=tuple(role_groups),
-                previous_figures=previous_figures,
-                comments_reason=comment_decision.reason,
-                _comments=shown_comments,
-            )
-        )
-    return RoundResults(
-        round_id=data.round_id,
-        name=data.name,
-        role_question=data.role_question,
-        previous_round_id=data.previous_round_id,
-        previous_round_name=previous.name if previous else None,
-        min_group=min_group,
-        min_comment_group=min_comment_group,
-        roster=data.roster,
-        whole=whole,
-        teams=tuple(teams),
-    )

@@ -24,9 +24,9 @@ The rules, in one place:
   (or any time that day) finds nothing due.
 * Bank holidays (England and Wales, from the `holidays` package including substitute days) close
   a window only when its `respect_bank_holidays` is set. The default window sets it; personal
-  windows set it when the chosen days are weekdays only (see `rounds.rules.preferences`). Only weekday
-  dates count: the package also lists e.g. Christmas Day on a Saturday, which is not itself a
-  day off — its substitute Monday or Tuesday is.
+  windows set it when the chosen days are weekdays only (see `rounds.rules.preferences`). Only
+  weekday dates count: the package also lists e.g. Christmas Day on a Saturday, which is not itself
+  a day off — its substitute Monday or Tuesday is.
 * Away: `away_until` is the last day away, inclusive. No nudge on that date (for a window that
   crosses midnight, no occurrence opening on that date); nudges resume the next day.
 * "Remind me later" (`snooze_until`) asks for a reminder at the start of the person's window on

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from framework.content import Framework
-from rounds.rules.results import RoundResults, TeamResult, format_level, level_label
+from rounds.rules.histogram import format_level
+from rounds.rules.results import RoundResults, TeamResult, level_label
 
 __all__ = [
     "ChangeFact",

@@ -27,7 +27,6 @@ from rounds.rules.results import RoundResults, TeamResult, format_level, level_l
 __all__ = [
     "CHART_WIDTH",
     "chart_alt_text",
-    "chart_handler",
     "chart_url",
     "component_chart_png",
     "team_chart",
@@ -209,7 +208,19 @@ def component_chart_png(
         y += _BAR_HEIGHT + 20
     plot_bottom = y - 20
 
-    # Track, gridlines at each level inside it, then the bars and their numbers.
+    _draw_bars(draw, bars, x_of, fonts)
+    _draw_axis(draw, framework, axis, plot_bottom, x_of, fonts)
+    return _png(image)
+
+
+def _draw_bars(
+    draw: ImageDraw.ImageDraw,
+    bars: list[tuple[float, float | None]],
+    x_of: Callable[[float], float],
+    fonts: _Fonts,
+) -> None:
+    """Track, gridlines at each level inside it, then the bars and their numbers."""
+    track_left, track_right = x_of(0), x_of(5)
     for bar_top, _ in bars:
         draw.rectangle((track_left, bar_top, track_right, bar_top + _BAR_HEIGHT), fill=_TRACK)
         for value in range(1, 6):
@@ -237,8 +248,18 @@ def component_chart_png(
             stroke_fill=_TEXT,
         )
 
-    # The axis: a tick at each level and its name below, the even levels on a second row with a
-    # thin line up to their tick.
+
+def _draw_axis(
+    draw: ImageDraw.ImageDraw,
+    framework: Framework,
+    axis: list[tuple[float, int, list[str]]],
+    plot_bottom: float,
+    x_of: Callable[[float], float],
+    fonts: _Fonts,
+) -> None:
+    """A tick at each level and its name below, the even levels on a second row with a thin line
+    up to their tick."""
+    track_left, track_right = x_of(0), x_of(5)
     axis_y = plot_bottom + 6
     draw.line((track_left, axis_y, track_right, axis_y), fill=_SUBTLE, width=2)
     for value in range(1, 6):
@@ -252,7 +273,6 @@ def component_chart_png(
         if level.value % 2 == 0:
             x = round(x_of(level.value))
             draw.line((x, axis_y + 8, x, row_tops[1] + 2), fill=_GRID, width=1)
-    return _png(image)
 
 
 def _png(image: Image.Image) -> bytes:

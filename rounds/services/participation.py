@@ -13,13 +13,13 @@ from sqlmodel import Session
 
 from framework.identity import Identity
 from rounds.rules.preferences import (
-    PreferencesError,
     UpdatePreferences,
     describe,
     parse_command,
     preferences_from_form,
 )
 from rounds.rules.schedule import resolve_zone, snooze_until
+from rounds.rules.written import PreferencesError
 from store.db import Database
 from store.people import ensure_person
 from store.rounds import participants

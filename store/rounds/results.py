@@ -20,16 +20,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from framework.content import Framework
-from rounds.rules.results import (
-    ROLE_GROUPS,
-    Comment,
-    LevelHistogram,
-    RoundData,
-    RoundResults,
-    TeamData,
-    build_round_results,
-    decide_round,
-)
+from rounds.rules.histogram import LevelHistogram
+from rounds.rules.results import ROLE_GROUPS, Comment, RoundResults
+from rounds.rules.round_results import RoundData, TeamData, build_round_results, decide_round
 from store.assessments.tables import Answer, Assessment
 from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam, RoundTeam
 from store.teams import Team

@@ -1,4 +1,4 @@
-"""A round's progress as the improvement team reads it: responses per team, and what was not delivered."""
+"""A round's progress as the improvement team reads it: responses per team, and failures."""
 
 from __future__ import annotations
 

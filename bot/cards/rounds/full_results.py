@@ -1,6 +1,6 @@
 """The full results of one team in a round (the summary card's "Full results"), for the
-improvement team. Everything goes through rounds.rules.results' accessors, which return nothing for a
-suppressed figure, so the anonymity rules hold here as on every other surface."""
+improvement team. Everything goes through rounds.rules.results' accessors, which return
+nothing for a suppressed figure, so the anonymity rules hold here as on every other surface."""
 
 from __future__ import annotations
 

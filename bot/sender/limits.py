@@ -1,0 +1,198 @@
+"""Teams' rate limits, kept on our side: sliding windows per conversation (7/1 s, 8/2 s,
+60/30 s, 1,800/h) and per tenant (50 requests/s, every request, creating a conversation too)
+(learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit). See docs/outbox.md."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from bot.config import Settings
+
+log = logging.getLogger(__name__)
+
+Window = tuple[int, float]  # at most this many requests in any this many seconds
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    per_conversation: tuple[Window, ...] = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
+    per_tenant: tuple[Window, ...] = ((50, 1.0),)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimits:
+        return cls(
+            per_conversation=(
+                (settings.per_conversation_per_second, 1.0),
+                (settings.per_conversation_per_2s, 2.0),
+                (settings.per_conversation_per_30s, 30.0),
+                (settings.per_conversation_per_hour, 3600.0),
+            ),
+            per_tenant=((settings.per_tenant_per_second, 1.0),),
+        )
+
+    def scaled(self, factor: float) -> RateLimits:
+        """Counts times `factor`: benchmarks run Teams' limits faster (the fake does the same)."""
+        return self._map(lambda n: int(n * factor))
+
+    def shared(self, share: float) -> RateLimits:
+        """This process's part when `1/share` processes send for the same tenants: counts times
+        `share`, rounded down (at least 1), so that the parts never add up to more than the
+        whole."""
+        return self._map(lambda n: max(1, math.floor(n * share)))
+
+    def _map(self, change: Callable[[int], int]) -> RateLimits:
+        return RateLimits(
+            per_conversation=tuple((change(n), w) for n, w in self.per_conversation),
+            per_tenant=tuple((change(n), w) for n, w in self.per_tenant),
+        )
+
+
+class LimitKey:
+    __slots__ = ("done", "in_flight", "last_used", "paused_until", "throttles", "windows")
+
+    def __init__(self, windows: tuple[Window, ...]) -> None:
+        self.windows = windows
+        # completion times, oldest first; only the latest `max count` can matter
+        self.done: deque[float] = deque(maxlen=max(n for n, _ in windows))
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self.throttles: deque[float] = deque(maxlen=64)
+        self.last_used = 0.0
+
+
+class Permit:
+    """Leave to make one request; `finish()` when its response (or error) is in."""
+
+    def __init__(self, limiter: RateLimiter, keys: Sequence[LimitKey]) -> None:
+        self._limiter = limiter
+        self._keys = keys
+        self._finished = False
+
+    def finish(self) -> None:
+        if not self._finished:
+            self._finished = True
+            self._limiter._finish(self._keys)
+
+
+class RateLimiter:
+    """Sliding windows per key (`conversation:<id>`, `tenant:<id>`), counting a request from
+    its start (as in flight) and then at its completion, so that wherever in between Teams
+    counts it, no window sees more than its limit. `clock` is monotonic seconds and `sleep`
+    waits on it (both injectable, so tests run in virtual time)."""
+
+    PRUNE_EVERY = 4096
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        margin: float = 0.001,
+        quantum: float = 0.25,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._margin = margin  # added to every window: float rounding, clock granularity
+        self._quantum = quantum  # longest single sleep, so a stopping sender is not held up
+        self._keys: dict[str, LimitKey] = {}
+        self._finished = asyncio.Event()
+        self._acquired = 0
+
+    def key(self, name: str, windows: tuple[Window, ...]) -> LimitKey:
+        found = self._keys.get(name)
+        if found is None or found.windows != windows:
+            found = self._keys[name] = LimitKey(windows)
+        return found
+
+    def delay(self, key: LimitKey, now: float) -> float:
+        """Seconds until `key` has room for one more request (inf: wait for one to finish)."""
+        wait = key.paused_until - now
+        for count, seconds in key.windows:
+            room = count - key.in_flight
+            if room <= 0:
+                return math.inf
+            if len(key.done) >= room:
+                # the room-th latest completion must have left the window
+                leaves = key.done[-room] + seconds + self._margin
+                wait = max(wait, leaves - now)
+        return wait
+
+    async def acquire(
+        self,
+        keys: Sequence[LimitKey],
+        *,
+        max_wait: float,
+        stopping: Callable[[], bool] = lambda: False,
+    ) -> Permit | float:
+        """A permit once every key has room, or (instead) the estimated wait in seconds if that
+        would take longer than `max_wait` or the caller is stopping."""
+        deadline = self._clock() + max_wait
+        while True:
+            now = self._clock()
+            wait = max(self.delay(key, now) for key in keys)
+            if wait <= 0:
+                for key in keys:
+                    key.in_flight += 1
+                    key.last_used = now
+                self._acquired += 1
+                if self._acquired % self.PRUNE_EVERY == 0:
+                    self._prune(now)
+                return Permit(self, keys)
+            if stopping():
+                return 0.0 if math.isinf(wait) else wait
+            if now + wait > deadline and not math.isinf(wait):
+                return wait
+            if math.isinf(wait):
+                # Only a completion can make room; requests end within their timeout.
+                finished = self._finished
+                await finished.wait()
+            else:
+                await self._sleep(min(max(wait, 1e-6), self._quantum))
+
+    def _finish(self, keys: Sequence[LimitKey]) -> None:
+        now = self._clock()
+        for key in keys:
+            key.in_flight -= 1
+            key.done.append(now)
+        finished, self._finished = self._finished, asyncio.Event()
+        finished.set()
+
+    def throttled(
+        self, conversation: LimitKey | None, tenant: LimitKey, retry_after: float
+    ) -> None:
+        """Teams answered 429. Nothing more to that conversation until Retry-After; and if the
+        tenant gets a burst of them (a fifth of its per-second limit within a second), nothing
+        more to the tenant either. A single 429 while our own count is within the documented
+        limits is more likely a per-conversation or passing throttle than the tenant's."""
+        now = self._clock()
+        until = now + retry_after
+        if conversation is not None:
+            conversation.paused_until = max(conversation.paused_until, until)
+        tenant.throttles.append(now)
+        per_second = min((n for n, w in tenant.windows if w <= 1.0), default=tenant.windows[0][0])
+        burst = max(2, math.ceil(per_second / 5))
+        recent = sum(1 for at in tenant.throttles if at > now - 1.0)
+        if recent >= burst:
+            tenant.paused_until = max(tenant.paused_until, until)
+            log.warning("Teams is throttling this tenant (%d 429s within 1 s): pausing", recent)
+
+    def _prune(self, now: float) -> None:
+        for name, key in list(self._keys.items()):
+            longest = max(w for _, w in key.windows)
+            idle = key.in_flight == 0 and key.paused_until <= now
+            if (
+                idle
+                and key.last_used < now - longest - 1
+                and (not key.done or key.done[-1] < now - longest)
+            ):
+                del self._keys[name]
+
+    def __len__(self) -> int:
+        return len(self._keys)
