@@ -6,11 +6,16 @@ and once on PostgreSQL. PostgreSQL tests make a throwaway database on the server
 IMPACT_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) and drop it after.
 With no server there they are skipped with a message; CI sets IMPACT_REQUIRE_POSTGRES=1 so that
 a missing server fails instead.
+
+Every test is exactly one of three kinds, by marker: `unit` (pure: no database, no network; a
+unit test that tries either fails), `service` (a real database, the real service on loopback) or
+`e2e` (Microsoft 365 Agents Playground in Chromium). `make test-fast` runs the unit tests.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,6 +28,7 @@ import pytest
 from aiohttp import web
 from psycopg import sql
 
+import store.db
 from bot.config import Settings, load_settings
 from impact.service import create_app
 from store.db import Database
@@ -154,3 +160,35 @@ def teams_user(
         return TeamsUser(bot_url=bot_url, connector=connector, session=http, **fields)
 
     return make
+
+
+# ---- test kinds -----------------------------------------------------------------------------
+
+KINDS = ("unit", "service", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        kinds = [kind for kind in KINDS if item.get_closest_marker(kind)]
+        if len(kinds) != 1:
+            raise pytest.UsageError(
+                f"{item.nodeid}: mark it with exactly one of {', '.join(KINDS)} (found {kinds})"
+            )
+
+
+class ImpureUnitTest(AssertionError):
+    """A test marked `unit` reached for the network or a database."""
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_pure(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(*_args: object, **_kwargs: object) -> Any:
+        raise ImpureUnitTest(f"{request.node.nodeid} is marked unit but used the network or a DB")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(store.db, "create_db_engine", refuse)
+    monkeypatch.setattr(store.db.Database, "__init__", refuse)

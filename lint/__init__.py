@@ -1,0 +1,1 @@
+"""Project-specific lint checks that run in `make lint` (import-linter contracts)."""

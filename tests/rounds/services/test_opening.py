@@ -1,0 +1,110 @@
+"""Opening a round: the roster is read from Teams (all pages), frozen, and one invitation per
+person is queued in the same transaction; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from bot.config import Settings
+from framework.content import default_framework
+from impact.features.rounds import round_steps
+from impact.service import CONTEXT_KEY, create_app
+from store.db import Database
+from store.outbox import OutboxMessage
+from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam
+from tests.conftest import Clock, serve
+from tests.fakes.connector import FakeConnector
+from tests.fakes.teams_client import TeamsUser
+
+pytestmark = pytest.mark.service
+
+WARD = "19:ward7@thread.tacv2"
+PHARMACY = "19:pharmacy@thread.tacv2"
+
+
+def member(n: int, tenant: str, role: str = "user") -> dict[str, Any]:
+    return {
+        "id": f"29:staff-{n}",
+        "name": f"Staff {n}",
+        "aadObjectId": f"00000000-0000-0000-0000-{n:012d}",
+        "tenantId": tenant,
+        "userRole": role,
+    }
+
+
+async def test_open_reads_every_page_freezes_the_roster_and_queues_one_invitation_each(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: Any,
+) -> None:
+    app = create_app(settings_factory(), db=db, clock=clock)
+    runner, url = await serve(app)
+    try:
+        lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+        await lead.add_bot_to_team(WARD, "Ward 7")
+        await lead.add_bot_to_team(PHARMACY, "Pharmacy")
+        tenant = lead.tenant_id
+        ward = [member(n, tenant, "owner" if n == 0 else "user") for n in range(520)]
+        pharmacy = [member(n, tenant) for n in (7, 1000, 1001)]  # staff 7 is in both teams
+        connector.conversations[WARD].members = ward
+        connector.conversations[PHARMACY].members = pharmacy
+        # staff 1000 already talks to the bot: their invitation goes to that chat
+        known = TeamsUser(
+            bot_url=url,
+            connector=connector,
+            session=http,
+            user_id="29:staff-1000",
+            name="Staff 1000",
+        )
+        known.tenant_id = tenant
+        await known.say("help")
+
+        framework = default_framework()
+        spec = RoundSpec(
+            name="Winter 2026",
+            team_ids=(WARD, PHARMACY),
+            opens_at=clock.now,
+            closes_at=clock.now + timedelta(days=14),
+            reminder_plan="3d,7d,last-day",
+        )
+        round_id = db.run_sync(
+            lambda s: create_round(s, spec, framework=framework, actor="test", now=clock.now).id
+        )
+        opener = round_steps(app[CONTEXT_KEY]).opener
+        [result] = await opener.open_due(clock.now)
+        assert (result.round_id, result.participants, result.invited) == (round_id, 522, 522)
+        assert await opener.open_due(clock.now) == [], "a round opens once"
+        pages = [c for c in connector.calls if c.kind == "members" and c.conversation_id == WARD]
+        assert len(pages) == 2
+
+        def stored(session: Any) -> tuple[str, int, int, list[OutboxMessage]]:
+            round_ = session.get(Round, round_id)
+            participants = session.exec(select(RoundParticipant)).all()
+            links = session.exec(select(RoundParticipantTeam)).all()
+            outbox = list(session.exec(select(OutboxMessage)).all())
+            return round_.status, len(participants), len(links), outbox
+
+        status, participants, links, outbox = db.run_sync(stored)
+        assert status == "open"
+        assert participants == 522
+        assert links == 523  # staff 7 counts for both teams
+        assert len(outbox) == 522
+        assert len({m.dedupe_key for m in outbox}) == 522
+        payloads = {m.person_id: json.loads(m.payload) for m in outbox}
+        targets = [p["target"] for p in payloads.values()]
+        assert sum(1 for t in targets if "conversation_id" in t) == 1  # staff 1000's chat
+        assert all(t.get("user_id", "").startswith("29:staff-") for t in targets if "user_id" in t)
+        card = payloads[next(iter(payloads))]["activity"]["attachments"][0]["content"]
+        titles = [a["title"] for a in card["actions"]]
+        assert titles == ["Start", "Remind me later", "Stop reminding me", "Reminder times"]
+    finally:
+        await runner.cleanup()
