@@ -57,19 +57,18 @@ import sqlalchemy as sa
 from aiohttp import web
 from psycopg import sql
 
-from benchmarks.echo_bot import create_echo_app
-from bot.config import load_settings
-from framework.content import default_framework
-from impact.service import create_app
-from store.db import Database
-from store.schema import upgrade
-from tests.fakes.connector import ConversationState, FakeConnector
-from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.echo_bot import create_echo_app  # noqa: E402
+from bot.config import load_settings  # noqa: E402
+from framework.content import default_framework  # noqa: E402
+from impact.service import create_app  # noqa: E402
+from store.db import Database  # noqa: E402
+from store.schema import upgrade  # noqa: E402
+from tests.fakes.connector import ConversationState, FakeConnector  # noqa: E402
+from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "IMPACT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

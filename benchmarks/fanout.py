@@ -55,22 +55,18 @@ from aiohttp import web
 from psycopg import sql
 from sqlmodel import select
 
-from bot.config import load_settings
-from bot.sender.outbox_sender import OutboxSender
-from store import outbox
-from store.db import Database
-from store.outbox import (
-    OutboxMessage,
-    Target,
-)
-from store.people import Person
-from store.schema import upgrade
-from tests.fakes.connector import FakeConnector, TeamsLimits
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ importable
     sys.path.insert(0, str(ROOT))
 
+from bot.config import load_settings  # noqa: E402
+from bot.sender.outbox_sender import OutboxSender  # noqa: E402
+from store import outbox  # noqa: E402
+from store.db import Database  # noqa: E402
+from store.outbox import OutboxMessage, Target  # noqa: E402
+from store.people import Person  # noqa: E402
+from store.schema import upgrade  # noqa: E402
+from tests.fakes.connector import FakeConnector, TeamsLimits  # noqa: E402
 
 TENANT = "tenant-nhs-trust"
 BOT_ID = "28:impact-bot"
