@@ -47,12 +47,24 @@ is suppressed rather than another team's own results.
 
 Comments use the same rules with teams only and ``min_comment_group_size``
 (:func:`decide_comments`).
+
+How it is computed, at a trust's scale (300 teams, 1,200 groups, in a fraction of a second): the
+atoms are kept up to date rather than recomputed. Hiding a group moves only the cells of the
+people in it (their atoms merge into others), showing one only the cells in it (their atoms
+split), so each step costs the size of the groups it touches. The small atoms wait in a heap in
+the order they are taken, and the groups whose hiding resolves one are looked up by hash: hiding
+a group hides itself or a team's family (the team and its role groups), so only the atoms that
+differ from the small one within one family can take it in. Putting a group back is safe exactly
+when each atom it touches splits into two parts that are empty or not small, a check over the
+people in that group alone. The decisions are the same as those of the simple version that
+recomputes every atom for every trial (kept in benchmarks/anonymity_scale.py to compare with).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -193,6 +205,204 @@ def _without_hidden_teams(shown: set[GroupId]) -> set[GroupId]:
     return {g for g in shown if g.kind != "role" or team(g.team or 0) in shown}
 
 
+def _family(group: GroupId) -> int | None:
+    """The round is a family of its own; a team and its role groups are one family (hiding the
+    team hides them all)."""
+    return None if group.kind == "round" else group.team
+
+
+def _signature_key(signature: frozenset[GroupId]) -> tuple[tuple[str, int, str], ...]:
+    return tuple(sorted(g.sort_key() for g in signature))
+
+
+Signature = frozenset[GroupId]
+
+
+class _Atoms:
+    """The atoms of the shown groups, kept up to date while groups are hidden and shown again.
+
+    Every cell keeps its signature (those of its groups that are shown); an atom is the total of
+    the cells with one non-empty signature. Hiding groups moves only the cells in them (their
+    atoms merge into others), showing a group only the cells in it (its atoms split), so a step
+    costs the size of the groups it touches, not of the whole round.
+
+    While `indexed` (while suppressing), the atoms next to an atom are found by hash rather than
+    by a scan over all atoms: ``_by_family[(f, rest)]`` holds the atoms with groups of family f
+    whose other groups are `rest`; ``_outside[rest]`` the same for any family; ``_less_one[s]``
+    the atoms that are `s` and one more group. Small atoms wait in a heap in the order the
+    suppression takes them (smallest, then by their groups); an entry whose atom has since
+    changed is skipped.
+    """
+
+    def __init__(
+        self, cells: Cells, shown: set[GroupId], roles_of: Mapping[int, Sequence[GroupId]]
+    ) -> None:
+        self.shown = set(shown)
+        self.roles_of = roles_of
+        self.counts: list[int] = []
+        self.signature: list[Signature] = []
+        self.cells_of: dict[GroupId, list[int]] = {}
+        self.atoms: dict[Signature, int] = {}
+        self.indexed = True
+        self._by_family: dict[tuple[int | None, Signature], set[Signature]] = {}
+        self._outside: dict[Signature, set[Signature]] = {}
+        self._less_one: dict[Signature, set[Signature]] = {}
+        self._small: list[tuple[int, tuple[tuple[str, int, str], ...], Signature]] = []
+        self._min_size = 0
+        visible = frozenset(shown)
+        for members, count in cells.items():
+            if not count:
+                continue
+            index = len(self.counts)
+            self.counts.append(count)
+            self.signature.append(members & visible)
+            for group in members:
+                self.cells_of.setdefault(group, []).append(index)
+            self._add(members & visible, count)
+
+    # Atoms and their indexes
+
+    @staticmethod
+    def _outside_families(signature: Signature) -> Iterable[tuple[int | None, Signature]]:
+        """(f, the signature without family f's groups) for every family f in it."""
+        for family in {_family(g) for g in signature}:
+            yield family, frozenset(g for g in signature if _family(g) != family)
+
+    def _add(self, signature: Signature, count: int) -> None:
+        if not signature:
+            return
+        if signature in self.atoms:
+            self.atoms[signature] += count
+            return
+        self.atoms[signature] = count
+        if self.indexed:
+            for family, rest in self._outside_families(signature):
+                self._by_family.setdefault((family, rest), set()).add(signature)
+                self._outside.setdefault(rest, set()).add(signature)
+            for group in signature:
+                self._less_one.setdefault(signature - {group}, set()).add(signature)
+
+    def _remove(self, signature: Signature, count: int) -> None:
+        if not signature:
+            return
+        self.atoms[signature] -= count
+        if self.atoms[signature]:
+            return
+        del self.atoms[signature]
+        if self.indexed:
+            for family, rest in self._outside_families(signature):
+                self._by_family[(family, rest)].discard(signature)
+                self._outside[rest].discard(signature)
+            for group in signature:
+                self._less_one[signature - {group}].discard(signature)
+
+    def _move(self, group: GroupId, new_signature: Callable[[Signature], Signature]) -> None:
+        for index in self.cells_of.get(group, ()):
+            old = self.signature[index]
+            new = new_signature(old)
+            if new == old:  # a cell in several of the groups hidden at once: moved already
+                continue
+            self.signature[index] = new
+            self._remove(old, self.counts[index])
+            self._add(new, self.counts[index])
+            if self.indexed:
+                self._push_if_small(new)
+
+    # Suppressing
+
+    def track_small(self, min_size: int) -> None:
+        self._min_size = min_size
+        for signature in self.atoms:
+            self._push_if_small(signature)
+
+    def _push_if_small(self, signature: Signature) -> None:
+        n = self.atoms.get(signature, 0)
+        if 0 < n < self._min_size:
+            heapq.heappush(self._small, (n, _signature_key(signature), signature))
+
+    def first_small(self) -> Signature | None:
+        """The smallest small atom (then by its groups), as small_atoms() would list first."""
+        while self._small:
+            n, _, signature = self._small[0]
+            if self.atoms.get(signature) == n:
+                return signature
+            heapq.heappop(self._small)
+        return None
+
+    def hidden_with(self, group: GroupId) -> set[GroupId]:
+        """The groups hiding `group` hides: itself, and a team's shown role groups (rule 2)."""
+        hidden = {group}
+        if group.kind == "team" and group.team is not None:
+            hidden.update(g for g in self.roles_of.get(group.team, ()) if g in self.shown)
+        return hidden
+
+    def hide(self, group: GroupId) -> None:
+        hidden = self.hidden_with(group)
+        self.shown -= hidden
+        for each in hidden:
+            self._move(each, lambda signature: signature - hidden)
+
+    def resolving(self, signature: Signature) -> set[GroupId]:
+        """The shown groups whose hiding resolves the atom: it falls out of every shown group,
+        or into another atom (the two differ only in groups that hiding would hide).
+
+        Hiding g hides g and, for a team, its role groups: a set D of shown groups is hidden by
+        hiding g if D is {g}, or if D lies in g's family and g is the team. So only atoms that
+        differ from this one within a single family can take it in; they are looked up."""
+        found: set[GroupId] = set()
+
+        def hidden_by(difference: Signature) -> None:
+            if len(difference) == 1:
+                found.update(difference)
+            families = {_family(g) for g in difference}
+            if len(families) == 1:
+                (family,) = families
+                if family is not None:
+                    found.add(team(family))  # shown: it or one of its role groups is
+
+        families = {_family(g) for g in signature}
+        if len(families) == 1:
+            hidden_by(signature)
+        for family, rest in self._outside_families(signature):
+            # Atoms with other groups of the same family, or none of it.
+            for other in self._by_family.get((family, rest), ()):
+                if other != signature:
+                    hidden_by(signature ^ other)
+            if rest in self.atoms:
+                hidden_by(signature - rest)
+        # Atoms with this one's groups and some of another family.
+        for other in self._outside.get(signature, ()):
+            hidden_by(other - signature)
+        return found
+
+    def neighbours(self, signature: Signature) -> set[GroupId]:
+        """The atom's own groups, and each group that is all that separates a bigger atom."""
+        found = set(signature)
+        for other in self._less_one.get(signature, ()):
+            found.update(other - signature)
+        return found
+
+    # Putting back (with no small atoms left, and without the indexes)
+
+    def safe_to_show(self, group: GroupId, min_size: int) -> bool:
+        """Whether showing `group` as well leaves no small atom: only the atoms with people in
+        it change; each splits into those in it and the rest."""
+        moving: dict[Signature, int] = {}
+        for index in self.cells_of.get(group, ()):
+            signature = self.signature[index]
+            moving[signature] = moving.get(signature, 0) + self.counts[index]
+        for signature, n in moving.items():
+            if 0 < n < min_size:
+                return False
+            if signature and 0 < self.atoms[signature] - n < min_size:
+                return False
+        return True
+
+    def show(self, group: GroupId) -> None:
+        self.shown.add(group)
+        self._move(group, lambda signature: signature | {group})
+
+
 def decide(
     cells: Cells,
     *,
@@ -212,38 +422,20 @@ def decide(
         return (rank.get(group.kind, len(rank)), sizes[group], group.sort_key())
 
     too_few = {g for g in every if sizes[g] < min_size}
-    shown = _without_hidden_teams(every - too_few)
+    roles_of: dict[int, list[GroupId]] = {}
+    for group in every - too_few:
+        if group.kind == "role" and group.team is not None:
+            roles_of.setdefault(group.team, []).append(group)
+    state = _Atoms(cells, _without_hidden_teams(every - too_few), roles_of)
 
-    def safe(candidate: set[GroupId]) -> bool:
-        return not small_atoms(cells, candidate, min_size)
-
-    # Suppress until no small group is derivable.
-    while True:
-        small = small_atoms(cells, shown, min_size)
-        if not small:
-            break
-        signature, _ = small[0]
-        present = atoms(cells, shown)
-        # Hiding a group (a team takes its role groups with it) resolves the small atom when the
-        # atom then falls into another one, or out of every shown group.
-        resolving = set()
-        for group in shown:
-            hidden = shown - _without_hidden_teams(shown - {group})
-            if signature <= hidden or any(
-                other != signature and (signature ^ other) <= hidden for other in present
-            ):
-                resolving.add(group)
-        # Otherwise hide one of its own groups, or one that is all that separates a neighbouring
-        # atom from it, and look again.
-        candidates = resolving or set(signature).union(
-            *(
-                other - signature
-                for other in present
-                if signature < other and len(other) == 1 + len(signature)
-            )
-        )
-        victim = min(candidates, key=order)
-        shown = _without_hidden_teams(shown - {victim})
+    # Suppress until no small group is derivable: take the smallest small atom; hide the group
+    # that resolves it (a team takes its role groups with it), or else one of its own groups or
+    # one that is all that separates a neighbouring atom from it, and look again.
+    state.track_small(min_size)
+    while (signature := state.first_small()) is not None:
+        candidates = state.resolving(signature) or state.neighbours(signature)
+        state.hide(min(candidates, key=order))
+    state.indexed = False
 
     # Put back what is not needed, most valuable first (teams, the round, role groups; larger
     # groups first); role groups hidden with their team get their chance once it is back.
@@ -251,13 +443,15 @@ def decide(
     while changed:
         changed = False
         for group in sorted(
-            every - too_few - shown,
+            every - too_few - state.shown,
             key=lambda g: (-rank.get(g.kind, 0), -sizes[g], g.sort_key()),
         ):
-            trial = _without_hidden_teams(shown | {group})
-            if group in trial and safe(trial):
-                shown = trial
+            if group.kind == "role" and team(group.team or 0) not in state.shown:
+                continue
+            if state.safe_to_show(group, min_size):
+                state.show(group)
                 changed = True
+    shown = state.shown
 
     decisions: dict[GroupId, Disclosure] = {}
     for group in every:
