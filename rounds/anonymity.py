@@ -56,7 +56,8 @@ the order they are taken, and the groups whose hiding resolves one are looked up
 a group hides itself or a team's family (the team and its role groups), so only the atoms that
 differ from the small one within one family can take it in. Putting a group back is safe exactly
 when each atom it touches splits into two parts that are empty or not small, a check over the
-people in that group alone. The decisions are the same as those of the simple version that
+people in that group alone. Inside, groups are numbered in their sort order, so that sets of
+them hash and compare quickly. The decisions are the same as those of the simple version that
 recomputes every atom for every trial (kept in benchmarks/anonymity_scale.py to compare with).
 """
 
@@ -211,11 +212,9 @@ def _family(group: GroupId) -> int | None:
     return None if group.kind == "round" else group.team
 
 
-def _signature_key(signature: frozenset[GroupId]) -> tuple[tuple[str, int, str], ...]:
-    return tuple(sorted(g.sort_key() for g in signature))
-
-
-Signature = frozenset[GroupId]
+# Inside the computation a group is its number in the order of GroupId.sort_key, so that sets
+# of groups hash and compare quickly, and sorting numbers sorts groups.
+Signature = frozenset[int]
 
 
 class _Atoms:
@@ -235,68 +234,89 @@ class _Atoms:
     """
 
     def __init__(
-        self, cells: Cells, shown: set[GroupId], roles_of: Mapping[int, Sequence[GroupId]]
+        self,
+        cells: Iterable[tuple[Signature, int]],
+        groups: Sequence[GroupId],
+        shown: Iterable[int],
+        min_size: int,
     ) -> None:
         self.shown = set(shown)
-        self.roles_of = roles_of
+        self.min_size = min_size
+        self.family = [_family(g) for g in groups]
+        self.team_number = {g.team: i for i, g in enumerate(groups) if g.kind == "team"}
+        self.is_team = [g.kind == "team" for g in groups]
+        self.roles_of: dict[int | None, list[int]] = {}
+        for i in self.shown:
+            if groups[i].kind == "role":
+                self.roles_of.setdefault(groups[i].team, []).append(i)
         self.counts: list[int] = []
         self.signature: list[Signature] = []
-        self.cells_of: dict[GroupId, list[int]] = {}
+        self.cells_of: dict[int, list[int]] = {}
         self.atoms: dict[Signature, int] = {}
         self.indexed = True
         self._by_family: dict[tuple[int | None, Signature], set[Signature]] = {}
         self._outside: dict[Signature, set[Signature]] = {}
         self._less_one: dict[Signature, set[Signature]] = {}
-        self._small: list[tuple[int, tuple[tuple[str, int, str], ...], Signature]] = []
-        self._min_size = 0
-        visible = frozenset(shown)
-        for members, count in cells.items():
-            if not count:
-                continue
+        self._families: dict[Signature, tuple[tuple[int | None, Signature], ...]] = {}
+        self._small: list[tuple[int, tuple[int, ...], Signature]] = []
+        visible = frozenset(self.shown)
+        for members, count in cells:
             index = len(self.counts)
             self.counts.append(count)
             self.signature.append(members & visible)
             for group in members:
                 self.cells_of.setdefault(group, []).append(index)
             self._add(members & visible, count)
+        for signature in self.atoms:
+            self._push_if_small(signature)
 
     # Atoms and their indexes
 
-    @staticmethod
-    def _outside_families(signature: Signature) -> Iterable[tuple[int | None, Signature]]:
+    def _is_small(self, n: int) -> int:
+        return 1 if 0 < n < self.min_size else 0
+
+    def _outside_families(self, signature: Signature) -> tuple[tuple[int | None, Signature], ...]:
         """(f, the signature without family f's groups) for every family f in it."""
-        for family in {_family(g) for g in signature}:
-            yield family, frozenset(g for g in signature if _family(g) != family)
+        found = self._families.get(signature)
+        if found is None:
+            family = self.family
+            found = tuple(
+                (f, frozenset(g for g in signature if family[g] != f))
+                for f in {family[g] for g in signature}
+            )
+            self._families[signature] = found
+        return found
 
     def _add(self, signature: Signature, count: int) -> None:
         if not signature:
             return
-        if signature in self.atoms:
-            self.atoms[signature] += count
+        before = self.atoms.get(signature, 0)
+        self.atoms[signature] = before + count
+        if before or not self.indexed:
             return
-        self.atoms[signature] = count
-        if self.indexed:
-            for family, rest in self._outside_families(signature):
-                self._by_family.setdefault((family, rest), set()).add(signature)
-                self._outside.setdefault(rest, set()).add(signature)
-            for group in signature:
-                self._less_one.setdefault(signature - {group}, set()).add(signature)
+        for family, rest in self._outside_families(signature):
+            self._by_family.setdefault((family, rest), set()).add(signature)
+            self._outside.setdefault(rest, set()).add(signature)
+        for group in signature:
+            self._less_one.setdefault(signature - {group}, set()).add(signature)
 
     def _remove(self, signature: Signature, count: int) -> None:
         if not signature:
             return
-        self.atoms[signature] -= count
-        if self.atoms[signature]:
+        before = self.atoms[signature]
+        if before != count:
+            self.atoms[signature] = before - count
             return
         del self.atoms[signature]
-        if self.indexed:
-            for family, rest in self._outside_families(signature):
-                self._by_family[(family, rest)].discard(signature)
-                self._outside[rest].discard(signature)
-            for group in signature:
-                self._less_one[signature - {group}].discard(signature)
+        if not self.indexed:
+            return
+        for family, rest in self._outside_families(signature):
+            self._by_family[(family, rest)].discard(signature)
+            self._outside[rest].discard(signature)
+        for group in signature:
+            self._less_one[signature - {group}].discard(signature)
 
-    def _move(self, group: GroupId, new_signature: Callable[[Signature], Signature]) -> None:
+    def _move(self, group: int, new_signature: Callable[[Signature], Signature]) -> None:
         for index in self.cells_of.get(group, ()):
             old = self.signature[index]
             new = new_signature(old)
@@ -310,15 +330,10 @@ class _Atoms:
 
     # Suppressing
 
-    def track_small(self, min_size: int) -> None:
-        self._min_size = min_size
-        for signature in self.atoms:
-            self._push_if_small(signature)
-
     def _push_if_small(self, signature: Signature) -> None:
         n = self.atoms.get(signature, 0)
-        if 0 < n < self._min_size:
-            heapq.heappush(self._small, (n, _signature_key(signature), signature))
+        if 0 < n < self.min_size:
+            heapq.heappush(self._small, (n, tuple(sorted(signature)), signature))
 
     def first_small(self) -> Signature | None:
         """The smallest small atom (then by its groups), as small_atoms() would list first."""
@@ -329,43 +344,39 @@ class _Atoms:
             heapq.heappop(self._small)
         return None
 
-    def hidden_with(self, group: GroupId) -> set[GroupId]:
-        """The groups hiding `group` hides: itself, and a team's shown role groups (rule 2)."""
+    def hide(self, group: int) -> None:
+        """Hide the group, and a team's shown role groups with it (rule 2)."""
         hidden = {group}
-        if group.kind == "team" and group.team is not None:
-            hidden.update(g for g in self.roles_of.get(group.team, ()) if g in self.shown)
-        return hidden
-
-    def hide(self, group: GroupId) -> None:
-        hidden = self.hidden_with(group)
+        if self.is_team[group]:
+            hidden.update(g for g in self.roles_of.get(self.family[group], ()) if g in self.shown)
         self.shown -= hidden
         for each in hidden:
             self._move(each, lambda signature: signature - hidden)
 
-    def resolving(self, signature: Signature) -> set[GroupId]:
+    def resolving(self, signature: Signature) -> set[int]:
         """The shown groups whose hiding resolves the atom: it falls out of every shown group,
         or into another atom (the two differ only in groups that hiding would hide).
 
         Hiding g hides g and, for a team, its role groups: a set D of shown groups is hidden by
         hiding g if D is {g}, or if D lies in g's family and g is the team. So only atoms that
         differ from this one within a single family can take it in; they are looked up."""
-        found: set[GroupId] = set()
+        found: set[int] = set()
+        family = self.family
 
         def hidden_by(difference: Signature) -> None:
             if len(difference) == 1:
                 found.update(difference)
-            families = {_family(g) for g in difference}
+            families = {family[g] for g in difference}
             if len(families) == 1:
-                (family,) = families
-                if family is not None:
-                    found.add(team(family))  # shown: it or one of its role groups is
+                (f,) = families
+                if f is not None:
+                    found.add(self.team_number[f])  # shown: it or one of its role groups is
 
-        families = {_family(g) for g in signature}
-        if len(families) == 1:
+        if len({family[g] for g in signature}) == 1:
             hidden_by(signature)
-        for family, rest in self._outside_families(signature):
+        for f, rest in self._outside_families(signature):
             # Atoms with other groups of the same family, or none of it.
-            for other in self._by_family.get((family, rest), ()):
+            for other in self._by_family.get((f, rest), ()):
                 if other != signature:
                     hidden_by(signature ^ other)
             if rest in self.atoms:
@@ -375,30 +386,28 @@ class _Atoms:
             hidden_by(other - signature)
         return found
 
-    def neighbours(self, signature: Signature) -> set[GroupId]:
+    def neighbours(self, signature: Signature) -> set[int]:
         """The atom's own groups, and each group that is all that separates a bigger atom."""
         found = set(signature)
         for other in self._less_one.get(signature, ()):
             found.update(other - signature)
         return found
 
-    # Putting back (with no small atoms left, and without the indexes)
+    # Putting back (without the indexes)
 
-    def safe_to_show(self, group: GroupId, min_size: int) -> bool:
-        """Whether showing `group` as well leaves no small atom: only the atoms with people in
-        it change; each splits into those in it and the rest."""
+    def safe_to_show(self, group: int) -> bool:
+        """Whether showing `group` as well leaves no small atom, given that there is none now:
+        only the atoms with people in it change; each splits into those in it and the rest."""
         moving: dict[Signature, int] = {}
         for index in self.cells_of.get(group, ()):
             signature = self.signature[index]
             moving[signature] = moving.get(signature, 0) + self.counts[index]
         for signature, n in moving.items():
-            if 0 < n < min_size:
-                return False
-            if signature and 0 < self.atoms[signature] - n < min_size:
+            if self._is_small(n) or (signature and self._is_small(self.atoms[signature] - n)):
                 return False
         return True
 
-    def show(self, group: GroupId) -> None:
+    def show(self, group: int) -> None:
         self.shown.add(group)
         self._move(group, lambda signature: signature | {group})
 
@@ -411,30 +420,33 @@ def decide(
     suppress_first: Sequence[GroupKind] = SUPPRESS_FIRST,
 ) -> dict[GroupId, Disclosure]:
     """Decide, for every group in `cells` (and in `groups`, which may have nobody), whether its
-    results may be shown. See the module docstring for the rules."""
+    results may be shown. See the module docstring for the rules.
+    """
     if min_size < 1:
         raise ValueError("min_size must be at least 1")
     sizes = group_sizes(cells)
     every = set(sizes) | set(groups)
     rank = {kind: i for i, kind in enumerate(suppress_first)}
-
-    def order(group: GroupId) -> tuple[int, int, tuple[str, int, str]]:
-        return (rank.get(group.kind, len(rank)), sizes[group], group.sort_key())
-
     too_few = {g for g in every if sizes[g] < min_size}
-    roles_of: dict[int, list[GroupId]] = {}
-    for group in every - too_few:
-        if group.kind == "role" and group.team is not None:
-            roles_of.setdefault(group.team, []).append(group)
-    state = _Atoms(cells, _without_hidden_teams(every - too_few), roles_of)
+    ids = sorted(every, key=GroupId.sort_key)
+    number = {g: i for i, g in enumerate(ids)}
+    order = [(rank.get(g.kind, len(rank)), sizes[g], i) for i, g in enumerate(ids)]
+    state = _Atoms(
+        ((frozenset(number[g] for g in members), n) for members, n in cells.items() if n),
+        ids,
+        (number[g] for g in _without_hidden_teams(every - too_few)),
+        min_size,
+    )
+
+    def is_shown(group: GroupId) -> bool:
+        return number.get(group, -1) in state.shown
 
     # Suppress until no small group is derivable: take the smallest small atom; hide the group
     # that resolves it (a team takes its role groups with it), or else one of its own groups or
     # one that is all that separates a neighbouring atom from it, and look again.
-    state.track_small(min_size)
     while (signature := state.first_small()) is not None:
         candidates = state.resolving(signature) or state.neighbours(signature)
-        state.hide(min(candidates, key=order))
+        state.hide(min(candidates, key=order.__getitem__))
     state.indexed = False
 
     # Put back what is not needed, most valuable first (teams, the round, role groups; larger
@@ -443,23 +455,22 @@ def decide(
     while changed:
         changed = False
         for group in sorted(
-            every - too_few - state.shown,
+            (g for g in every - too_few if not is_shown(g)),
             key=lambda g: (-rank.get(g.kind, 0), -sizes[g], g.sort_key()),
         ):
-            if group.kind == "role" and team(group.team or 0) not in state.shown:
+            if group.kind == "role" and not is_shown(team(group.team or 0)):
                 continue
-            if state.safe_to_show(group, min_size):
-                state.show(group)
+            if state.safe_to_show(number[group]):
+                state.show(number[group])
                 changed = True
-    shown = state.shown
 
     decisions: dict[GroupId, Disclosure] = {}
     for group in every:
-        if group in shown:
+        if is_shown(group):
             reason = None
         elif group in too_few:
             reason = Reason.TOO_FEW
-        elif group.kind == "role" and team(group.team or 0) not in shown:
+        elif group.kind == "role" and not is_shown(team(group.team or 0)):
             reason = Reason.TEAM_HIDDEN
         else:
             reason = Reason.SUBTRACTION
