@@ -13,9 +13,10 @@ group of every team (min_group 5), and the comments over teams (min_comment_grou
 For each size it prints the time of ``decide`` and ``decide_comments`` with the current module
 ("new") and with a frozen copy of the algorithm as it was before the rewrite ("old", below),
 the number of groups, and how many teams and role groups are hidden, by reason. Where both ran,
-the two decisions are compared and must be identical (exit status 1 otherwise). The old algorithm
-grows with the cube of the number of teams (some 260 s at 300 teams on a 2-core machine):
-``--old-up-to N`` runs it only up to N teams.
+the two decisions are compared and must be identical (exit status 1 otherwise). It does the
+same for ``decide(..., rule="linear")`` ("linear"), which must show all that "new" shows.
+The old algorithm grows with the cube of the number of teams (some 260 s at 300 teams on a
+2-core machine): ``--old-up-to N`` runs it only up to N teams.
 
 ``--profile TEAMS`` runs cProfile over the new ``decide`` (and the old one, if TEAMS is at most
 ``--old-up-to``) for that size and prints the top of each profile, by cumulative time.
@@ -315,7 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         same = (
             None if old is None else (old.figures == new.figures and old.comments == new.comments)
         )
-        if same is False:
+        cells, groups = trust.figure_inputs()
+        start = time.perf_counter()
+        linear = anonymity.decide(cells, min_size=MIN_GROUP, groups=groups, rule="linear")
+        linear_seconds = time.perf_counter() - start
+        if same is False or any(new.figures[g].shown and not linear[g].shown for g in linear):
             status = 1
         submitted = sum(trust.respondents.values())
         rows.append(
@@ -330,6 +335,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "old_comments_s": None if old is None else old.comment_seconds,
                 "new_comments_s": new.comment_seconds,
                 "same": same,
+                "linear_decide_s": linear_seconds,
+                "linear_hidden": hidden_counts(linear),
                 "old_hidden": None if old is None else hidden_counts(old.figures),
                 "new_hidden": hidden_counts(new.figures),
                 "new_comments_hidden": Counter(
@@ -343,13 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(
                     f"{'teams':>5} {'people':>6} {'groups':>6} {'cells':>5} "
                     f"{'old decide ms':>13} {'new decide ms':>13} "
-                    f"{'old comm. ms':>12} {'new comm. ms':>12} {'same':>5}"
+                    f"{'old comm. ms':>12} {'new comm. ms':>12} {'same':>5} "
+                    f"{'linear decide ms':>16}"
                 )
             print(
                 f"{size:>5} {trust.people:>6} {row['groups']:>6} {row['cells']:>5} "
                 f"{_ms(row['old_decide_s']):>13} {_ms(new.seconds):>13} "
                 f"{_ms(row['old_comments_s']):>12} {_ms(new.comment_seconds):>12} "
-                f"{'-' if same is None else 'yes' if same else 'NO':>5}",
+                f"{'-' if same is None else 'yes' if same else 'NO':>5} "
+                f"{_ms(linear_seconds):>16}",
                 flush=True,
             )
     if args.json:
@@ -359,6 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for row in rows:
             print(f"  {row['teams']:>3} teams  old: {row['old_hidden'] or '-'}")
             print(f"  {'':>9}  new: {row['new_hidden']}")
+            print(f"  {'':>9}  linear: {row['linear_hidden']}")
             print(f"  {'':>9}  comments (new, min 10): {dict(row['new_comments_hidden'])}")
     if args.profile is not None:
         trust = synthetic_trust(args.profile, seed=args.seed)

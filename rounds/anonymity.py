@@ -30,6 +30,11 @@ The rules, as implemented:
    The atom condition is exact for a team and its (disjoint) role groups, and for disjoint teams
    under the round. Where teams overlap it can hide more than strictly necessary (two
    overlapping teams with no round total shown may be safe even with small atoms), never less.
+   With people in two teams it hides a great deal: each pair of teams sharing fewer than
+   ``min_size`` people makes a small atom, and one of the two must go (in a synthetic trust of
+   300 teams with a tenth of the people in two teams, 207 teams). ``decide(..., rule="linear")``
+   then puts back every group that a sufficient test shows cannot be used to single anyone out
+   (see :func:`decide`; in that trust, every team); it is not yet what the callers ask for.
 
 Within one team, whose role groups are disjoint, rule 3 includes the familiar pair of rules:
 
@@ -46,7 +51,8 @@ falls below the threshold, the round total (which minus the shown teams would gi
 is suppressed rather than another team's own results.
 
 Comments use the same rules with teams only and ``min_comment_group_size``
-(:func:`decide_comments`).
+(:func:`decide_comments`), always with the atom condition: a comment is not a sum, and one that
+appears in the lists of teams A and B was written by someone in both.
 
 How it is computed, at a trust's scale (300 teams, 1,200 groups, in a fraction of a second): the
 atoms are kept up to date rather than recomputed. Hiding a group moves only the cells of the
@@ -56,9 +62,10 @@ the order they are taken, and the groups whose hiding resolves one are looked up
 a group hides itself or a team's family (the team and its role groups), so only the atoms that
 differ from the small one within one family can take it in. Putting a group back is safe exactly
 when each atom it touches splits into two parts that are empty or not small, a check over the
-people in that group alone. Inside, groups are numbered in their sort order, so that sets of
-them hash and compare quickly. The decisions are the same as those of the simple version that
-recomputes every atom for every trial (kept in benchmarks/anonymity_scale.py to compare with).
+people in that group alone (and so is the linear rule's test). Inside, groups are numbered in
+their sort order, so that sets of them hash and compare quickly. The decisions are the same as
+those of the simple version that recomputes every atom for every trial (kept in
+benchmarks/anonymity_scale.py to compare with).
 """
 
 from __future__ import annotations
@@ -87,6 +94,7 @@ __all__ = [
 ]
 
 GroupKind = Literal["round", "team", "role"]
+Rule = Literal["atoms", "linear"]
 
 
 class Reason(StrEnum):
@@ -259,6 +267,7 @@ class _Atoms:
         self._less_one: dict[Signature, set[Signature]] = {}
         self._families: dict[Signature, tuple[tuple[int | None, Signature], ...]] = {}
         self._small: list[tuple[int, tuple[int, ...], Signature]] = []
+        self._small_total = 0  # atoms with 1..min_size-1 people
         visible = frozenset(self.shown)
         for members, count in cells:
             index = len(self.counts)
@@ -292,6 +301,7 @@ class _Atoms:
             return
         before = self.atoms.get(signature, 0)
         self.atoms[signature] = before + count
+        self._small_total += self._is_small(before + count) - self._is_small(before)
         if before or not self.indexed:
             return
         for family, rest in self._outside_families(signature):
@@ -304,6 +314,7 @@ class _Atoms:
         if not signature:
             return
         before = self.atoms[signature]
+        self._small_total += self._is_small(before - count) - self._is_small(before)
         if before != count:
             self.atoms[signature] = before - count
             return
@@ -395,17 +406,31 @@ class _Atoms:
 
     # Putting back (without the indexes)
 
-    def safe_to_show(self, group: int) -> bool:
-        """Whether showing `group` as well leaves no small atom, given that there is none now:
-        only the atoms with people in it change; each splits into those in it and the rest."""
+    def safe_to_show(self, group: int, rule: Rule) -> bool:
+        """Whether the shown results stay safe with `group` shown as well, given that they are
+        safe now. Only the atoms with people in the group change: each splits into those in it
+        and the rest.
+
+        "atoms": no atom is small afterwards. "linear": that, or the split is wide enough that
+        no combination of the shown figures comes within fewer than min_size people of the
+        group's own figure (see :func:`decide`, rule="linear"): the figures shown now give each
+        atom one weight, so any of them gets wrong, in each atom the group splits, the smaller
+        side at least, and every person of the group in no shown group."""
         moving: dict[Signature, int] = {}
         for index in self.cells_of.get(group, ()):
             signature = self.signature[index]
             moving[signature] = moving.get(signature, 0) + self.counts[index]
+        small = self._small_total
+        spread = 0
         for signature, n in moving.items():
-            if self._is_small(n) or (signature and self._is_small(self.atoms[signature] - n)):
-                return False
-        return True
+            small += self._is_small(n)  # the new atom: these people, now in the group too
+            if signature:
+                rest = self.atoms[signature] - n
+                small += self._is_small(rest) - self._is_small(self.atoms[signature])
+                spread += min(n, rest)
+            else:
+                spread += n
+        return small == 0 or (rule == "linear" and spread >= self.min_size)
 
     def show(self, group: int) -> None:
         self.shown.add(group)
@@ -418,12 +443,37 @@ def decide(
     min_size: int,
     groups: Iterable[GroupId] = (),
     suppress_first: Sequence[GroupKind] = SUPPRESS_FIRST,
+    rule: Rule = "atoms",
 ) -> dict[GroupId, Disclosure]:
     """Decide, for every group in `cells` (and in `groups`, which may have nobody), whether its
     results may be shown. See the module docstring for the rules.
+
+    `rule` says when a group may be put back after the suppression (which is the same for both):
+
+    * ``"atoms"`` (the default): if no atom is small afterwards (rule 3 as stated above).
+    * ``"linear"``: also if no linear combination of the shown figures can single out fewer
+      than `min_size` people, by this test, which suffices (it may keep a group hidden that could
+      be shown, never the reverse). Say the results shown are safe (they are once the atom
+      rule has put back what it can, and stay so with each group put back here), and group g
+      is added. A
+      combination that uses g with weight 0 is one of the safe ones before. Otherwise scale it
+      to weight -1 on g: per person it is y(p) - [p in g], where y is a combination of the
+      figures shown before. y is the same for everyone in one atom (before), and 0 for those in
+      no shown group; so in an atom that g splits, y differs from [p in g] for one side of the
+      split at least, and it does for every person of g in no shown group. If those sides and
+      people make at least `min_size`, the combination's support is at least that: nobody is
+      singled out. This shows groups the atom rule hides: a team whose people, but for a few in
+      two teams, are in no shown team (only in the round, with thousands of others), or two
+      overlapping teams without the round. It never hides one the atom rule shows (the
+      suppression is the same, and everything the atom rule puts back is put back first).
+      For figures that are per-person sums only (level histograms and counts): not for
+      comments, whose lists can be intersected (a comment in the lists of teams A and B was
+      written by someone in both), so :func:`decide_comments` keeps the atom rule.
     """
     if min_size < 1:
         raise ValueError("min_size must be at least 1")
+    if rule not in ("atoms", "linear"):
+        raise ValueError(f"unknown rule {rule!r}")
     sizes = group_sizes(cells)
     every = set(sizes) | set(groups)
     rank = {kind: i for i, kind in enumerate(suppress_first)}
@@ -450,19 +500,21 @@ def decide(
     state.indexed = False
 
     # Put back what is not needed, most valuable first (teams, the round, role groups; larger
-    # groups first); role groups hidden with their team get their chance once it is back.
-    changed = True
-    while changed:
-        changed = False
-        for group in sorted(
-            (g for g in every - too_few if not is_shown(g)),
-            key=lambda g: (-rank.get(g.kind, 0), -sizes[g], g.sort_key()),
-        ):
-            if group.kind == "role" and not is_shown(team(group.team or 0)):
-                continue
-            if state.safe_to_show(number[group]):
-                state.show(number[group])
-                changed = True
+    # groups first); role groups hidden with their team get their chance once it is back. With
+    # the linear rule, a second round of the same, after everything the atom rule puts back.
+    for put_back_rule in ("atoms", "linear") if rule == "linear" else ("atoms",):
+        changed = True
+        while changed:
+            changed = False
+            for group in sorted(
+                (g for g in every - too_few if not is_shown(g)),
+                key=lambda g: (-rank.get(g.kind, 0), -sizes[g], g.sort_key()),
+            ):
+                if group.kind == "role" and not is_shown(team(group.team or 0)):
+                    continue
+                if state.safe_to_show(number[group], put_back_rule):
+                    state.show(number[group])
+                    changed = True
 
     decisions: dict[GroupId, Disclosure] = {}
     for group in every:
