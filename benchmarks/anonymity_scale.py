@@ -1,13 +1,13 @@
-"""The anonymity decision (rounds.anonymity) at trust scale, before and after, side by side.
+"""The anonymity decision (rounds.rules.anonymity) at trust scale, before and after, side by side.
 
     .venv/bin/python benchmarks/anonymity_scale.py [--sizes 20,40,80,160,300] [--old-up-to 300]
         [--seed 1] [--profile TEAMS] [--json]
 
-A synthetic trust per size: ``50 x teams`` people (15,000 for 300 teams), each in one team
-(teams of about 50), a tenth of them also in a second team; every person has a round role drawn
-like the real data (rounds.roles.ROLES, "prefer not to say", or no answer), mapped to a role group
-by rounds.results.role_group_of, and about 60% submitted. The decisions are made exactly as
-rounds.results.decide_round makes them: the figures over the round, every team and every role
+A synthetic trust per size: ``50 x teams`` people (15,000 for 300 teams), each in one team (teams of
+about 50), a tenth of them also in a second team; every person has a round role drawn like the real
+data (rounds.rules.roles.ROLES, "prefer not to say", or no answer), mapped to a role group by
+rounds.rules.results.role_group_of, and about 60% submitted. The decisions are made exactly as
+rounds.rules.results.decide_round makes them: the figures over the round, every team and every role
 group of every team (min_group 5), and the comments over teams (min_comment_group 10).
 
 For each size it prints the time of ``decide`` and ``decide_comments`` with the current module
@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make rounds/ importable
     sys.path.insert(0, str(ROOT))
 
-from rounds import anonymity  # noqa: E402
-from rounds.anonymity import (  # noqa: E402
+from rounds.rules import anonymity  # noqa: E402
+from rounds.rules.anonymity import (  # noqa: E402
     ROUND,
     SUPPRESS_FIRST,
     Disclosure,
@@ -54,8 +54,8 @@ from rounds.anonymity import (  # noqa: E402
     role,
     team,
 )
-from rounds.results import ROLE_GROUPS, role_group_of  # noqa: E402
-from rounds.roles import ROLES, UNDISCLOSED  # noqa: E402
+from rounds.rules.results import ROLE_GROUPS, role_group_of  # noqa: E402
+from rounds.rules.roles import ROLES, UNDISCLOSED  # noqa: E402
 
 MIN_GROUP = 5
 MIN_COMMENT_GROUP = 10
@@ -87,7 +87,8 @@ class Trust:
     people: int
 
     def figure_inputs(self) -> tuple[dict[frozenset[GroupId], int], list[GroupId]]:
-        """The cells and groups of the figures decision, as rounds.results.decide_round has them."""
+        """The cells and groups of the figures decision, as rounds.rules.results.decide_round has
+        them."""
         groups = [ROUND, *(team(t) for t in self.teams)]
         groups += [role(t, key) for t in self.teams for key in ROLE_GROUPS]
         return cells_for_round(self.respondents), groups
@@ -161,7 +162,7 @@ def decide_old(
     groups: Iterable[GroupId] = (),
     suppress_first: Sequence[str] = SUPPRESS_FIRST,
 ) -> dict[GroupId, Disclosure]:
-    """rounds.anonymity.decide before the rewrite (commit 3e71585)."""
+    """rounds.rules.anonymity.decide before the rewrite (commit 3e71585)."""
     if min_size < 1:
         raise ValueError("min_size must be at least 1")
     sizes = group_sizes(cells)
@@ -232,7 +233,7 @@ def decide_comments_old(
     min_size: int,
     teams: Iterable[int] = (),
 ) -> dict[int, Disclosure]:
-    """rounds.anonymity.decide_comments before the rewrite (commit 3e71585)."""
+    """rounds.rules.anonymity.decide_comments before the rewrite (commit 3e71585)."""
     cells: Counter[frozenset[GroupId]] = Counter()
     for team_ids, count in respondents_by_teams.items():
         cells[frozenset(team(t) for t in team_ids)] += count

@@ -321,7 +321,7 @@ class AlignmentTool(_Model):
 # --------------------------------------------------------------------------------------------
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that rejects a mapping with the same key twice (PyYAML keeps the last)."""
 
 

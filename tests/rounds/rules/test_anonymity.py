@@ -250,6 +250,7 @@ def test_refuses_nonsense() -> None:
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("min_size", [3, 5])
 def test_every_team_of_up_to_nine_per_role_group(min_size: int) -> None:
     """Leaders, frontline, support and people with no role, each 0..9: 10,000 teams."""
@@ -273,6 +274,7 @@ def test_every_team_of_up_to_nine_per_role_group(min_size: int) -> None:
         assert remainder == 0 or remainder >= min_size
 
 
+@pytest.mark.exhaustive
 def test_every_pair_of_teams_with_overlap_and_people_in_no_team() -> None:
     """Only A, only B, both, neither (on the roster without a team): each 0..7."""
     for only_a, only_b, both, neither in itertools.product(range(8), repeat=4):
@@ -287,6 +289,7 @@ def test_every_pair_of_teams_with_overlap_and_people_in_no_team() -> None:
         check(cells, 5, decide(cells, min_size=5, groups=[A, B]))
 
 
+@pytest.mark.exhaustive
 def test_every_three_teams_with_every_overlap() -> None:
     """Seven regions of three overlapping teams, each 0..3 people: 16,384 rounds."""
     regions = [frozenset(s) for n in (1, 2, 3) for s in itertools.combinations((1, 2, 3), n)]
@@ -303,6 +306,7 @@ respondent_keys = st.tuples(
 )
 
 
+@pytest.mark.exhaustive
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(respondent_keys, st.integers(0, 12), max_size=8), st.integers(3, 6))
 def test_any_round_of_teams_and_role_groups(

@@ -8,12 +8,12 @@ people in exactly the same shown groups): the combination is y = xM, with M the 
 atoms) 0/1 incidence matrix, applied to the atoms' own sums. It singles out a set of people when
 y is nonzero and its support (the atoms with y_a != 0) holds 1..min_size-1 people.
 
-Such a y with support inside a set A of atoms exists exactly when removing A's columns lowers
-the rank of M (the row space restricted to the other columns loses a dimension: that dimension
-is made of row-space vectors that vanish outside A). So the attacker tries every set A of small
-atoms with fewer than min_size people in all, and compares ranks, computed exactly over the
-rationals (fractions.Fraction, Gaussian elimination). This is complete, unlike weights limited
-to -1, 0 and 1 (tests.test_anonymity.leak), but only usable where the small atoms are few
+Such a y with support inside a set A of atoms exists exactly when removing A's columns lowers the
+rank of M (the row space restricted to the other columns loses a dimension: that dimension is made
+of row-space vectors that vanish outside A). So the attacker tries every set A of small atoms with
+fewer than min_size people in all, and compares ranks, computed exactly over the rationals
+(fractions.Fraction, Gaussian elimination). This is complete, unlike weights limited to -1, 0 and 1
+(tests.rounds.rules.test_anonymity.leak), but only usable where the small atoms are few
 (:func:`exact_leak_plain`).
 
 :func:`exact_leak` gives the same answer at a trust's size by first setting aside the atoms no
@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from fractions import Fraction
 
-from rounds.anonymity import GroupId
+from rounds.rules.anonymity import GroupId
 
 Cells = Mapping[frozenset[GroupId], int]
 Atom = frozenset[GroupId]

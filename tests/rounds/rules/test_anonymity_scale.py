@@ -1,14 +1,14 @@
-"""The anonymity decision at scale (rounds.anonymity), against the algorithm it replaced and an
-exact attacker.
+"""The anonymity decision at scale (rounds.rules.anonymity), against the algorithm it replaced and
+an exact attacker.
 
-The incremental algorithm must make exactly the decisions the old one made (a copy of which is
-kept in benchmarks/anonymity_scale.py): on random rounds of up to seven overlapping teams with
-role groups, under every order of suppression, and on synthetic trusts. Its decisions must leave
-nothing an exact attacker (any rational combination of the shown figures,
-tests.anonymity_attacker) can use to single out fewer than min_size people. And at a trust's size
-(300 teams, 15,000 people) the decision is checked as completely as is cheap: no small atom
-anywhere (which rules out every combination), the exact attacker on the whole of it,
-nothing hidden needlessly. No timings here: those belong to the benchmark.
+The incremental algorithm must make exactly the decisions the old one made (a copy of which is kept
+in benchmarks/anonymity_scale.py): on random rounds of up to seven overlapping teams with role
+groups, under every order of suppression, and on synthetic trusts. Its decisions must leave nothing
+an exact attacker (any rational combination of the shown figures,
+tests.rounds.rules.anonymity_attacker) can use to single out fewer than min_size people. And at a
+trust's size (300 teams, 15,000 people) the decision is checked as completely as is cheap: no small
+atom anywhere (which rules out every combination), the exact attacker on the whole of it, nothing
+hidden needlessly. No timings here: those belong to the benchmark.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from benchmarks.anonymity_scale import (
     decide_old,
     synthetic_trust,
 )
-from rounds.anonymity import (
+from rounds.rules.anonymity import (
     ROUND,
     Disclosure,
     GroupId,
@@ -40,8 +40,11 @@ from rounds.anonymity import (
     small_atoms,
     team,
 )
-from tests.anonymity_attacker import exact_leak, people_by_atom, rank
-from tests.test_anonymity import leak
+from tests.rounds.rules.anonymity_attacker import exact_leak, people_by_atom, rank
+from tests.rounds.rules.test_anonymity import leak
+
+# Pure, but they enumerate every case: `make test` runs them, `make test-fast` does not.
+pytestmark = [pytest.mark.unit, pytest.mark.exhaustive]
 
 ROLES = ["leaders", "frontline", "support", None]
 

@@ -1,12 +1,12 @@
 """The linear rule, ``decide(..., rule="linear")``: groups the atom rule hides are put back where
 no linear combination of the shown figures can single anyone out.
 
-Its safety rests on a short proof (in rounds.anonymity.decide's docstring); here it is checked
-against the exact attacker (tests.anonymity_attacker: every rational combination of the shown
-figures), which must find nothing in what the linear rule shows: on random rounds, in every case
-that the exhaustive tests of the atom rule enumerate (tests.test_anonymity), where the brute-force
-attacker of those tests must find nothing either, and on a whole trust of 300 teams. The linear
-rule must also show everything the atom rule shows.
+Its safety rests on a short proof (in rounds.rules.anonymity.decide's docstring); here it is checked
+against the exact attacker (tests.rounds.rules.anonymity_attacker: every rational combination of the
+shown figures), which must find nothing in what the linear rule shows: on random rounds, in every
+case that the exhaustive tests of the atom rule enumerate (tests.rounds.rules.test_anonymity), where
+the brute-force attacker of those tests must find nothing either, and on a whole trust of 300 teams.
+The linear rule must also show everything the atom rule shows.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.anonymity_scale import MIN_GROUP, synthetic_trust
-from rounds.anonymity import (
+from rounds.rules.anonymity import (
     ROUND,
     Disclosure,
     GroupId,
@@ -31,8 +31,11 @@ from rounds.anonymity import (
     small_atoms,
     team,
 )
-from tests.anonymity_attacker import exact_leak
-from tests.test_anonymity import ROLE_GROUPS, A, B, C, leak, one_team
+from tests.rounds.rules.anonymity_attacker import exact_leak
+from tests.rounds.rules.test_anonymity import ROLE_GROUPS, A, B, C, leak, one_team
+
+# Pure, but they enumerate every case: `make test` runs them, `make test-fast` does not.
+pytestmark = [pytest.mark.unit, pytest.mark.exhaustive]
 
 Cells = Mapping[frozenset[GroupId], int]
 
