@@ -9,8 +9,9 @@
   longer exists. Such work is questioned in the seed's own words: the improvement-work stage's
   description and guiding question, read from the alignment tool's content (never written here).
 * Ids are unique within each kind of record (work: within each kind of work, so idea 3 and
-  project 3 are two pieces of work); titles and measures are 1 to 200 characters (not blank). A
-  goal's measure may be unknown (None: nothing is measured yet), and work may belong to no team.
+  project 3 are two pieces of work). Titles and measures are 1 to 200 characters (not blank);
+  work's titles, its owner's words (a huddle idea), 1 to 500. A goal's measure may be unknown
+  (None: nothing is measured yet), and work may belong to no team.
 * Ids are what the caller stores: strings or positive integers, kept as given (also in JSON).
 """
 
@@ -26,6 +27,7 @@ from framework.content import AlignmentTool, default_alignment_tool
 __all__ = [
     "IMPROVEMENT_WORK_STAGE",
     "MAX_TITLE_CHARS",
+    "MAX_WORK_TITLE_CHARS",
     "Aim",
     "AimRow",
     "AlignmentError",
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 MAX_TITLE_CHARS = 200
+MAX_WORK_TITLE_CHARS = 500
+"""Work is titled by its owner: a project (200 characters) or a huddle idea (up to 500)."""
 IMPROVEMENT_WORK_STAGE = "improvement-work"
 """The alignment tool's stage whose words question unaligned work."""
 
@@ -56,12 +60,12 @@ class AlignmentError(ValueError):
     """Records that cannot make a matrix; the one-line message is fit to show a person."""
 
 
-def _check_text(value: str, what: str) -> None:
+def _check_text(value: str, what: str, limit: int = MAX_TITLE_CHARS) -> None:
     if not value.strip():
         raise AlignmentError(f"The {what} is empty.")
-    if len(value) > MAX_TITLE_CHARS:
+    if len(value) > limit:
         raise AlignmentError(
-            f"The {what} is {len(value)} characters long; keep it to {MAX_TITLE_CHARS} or fewer."
+            f"The {what} is {len(value)} characters long; keep it to {limit} or fewer."
         )
 
 
@@ -131,7 +135,7 @@ class Work:
 
     def __post_init__(self) -> None:
         _check_id(self.id, "work")
-        _check_text(self.title, "work's title")
+        _check_text(self.title, "work's title", MAX_WORK_TITLE_CHARS)
         if self.team_name is not None:
             _check_text(self.team_name, "team name")
         if self.kind not in get_args(WorkKind):

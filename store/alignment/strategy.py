@@ -78,8 +78,9 @@ def remove_aim(session: Session, aim_id: int, *, actor: str, now: datetime) -> N
         select(sa.func.count()).select_from(MeasurableGoal).where(MeasurableGoal.aim_id == aim_id)
     ).one()
     if goals:
+        them = "it" if goals == 1 else "them"
         raise AlignmentError(
-            f"Aim {aim_id} still has {_plural(goals, 'goal')}: remove them or move them to "
+            f"Aim {aim_id} still has {_plural(goals, 'goal')}: remove {them} or move {them} to "
             "another aim first."
         )
     session.delete(aim)
@@ -163,7 +164,11 @@ def remove_goal(session: Session, goal_id: int, *, actor: str, now: datetime) ->
     """Removes the goal, the targets' links to it and the work's links to it (that work is
     then unaligned, and the matrix questions it). Returns the work unlinked (`kind:id`)."""
     goal = get_goal(session, goal_id)
-    links = session.exec(select(AlignmentLink).where(AlignmentLink.goal_id == goal_id)).all()
+    links = session.exec(
+        select(AlignmentLink)
+        .where(AlignmentLink.goal_id == goal_id)
+        .order_by(col(AlignmentLink.work_kind), col(AlignmentLink.work_id))
+    ).all()
     unlinked = [f"{link.work_kind}:{link.work_id}" for link in links]
     session.execute(sa.delete(AlignmentLink).where(col(AlignmentLink.goal_id) == goal_id))
     session.execute(sa.delete(NationalTargetGoal).where(col(NationalTargetGoal.goal_id) == goal_id))

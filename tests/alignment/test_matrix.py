@@ -158,6 +158,7 @@ def test_matrix_as_dict_is_json_ready() -> None:
         (lambda: Aim("a", ""), "The aim's title is empty."),
         (lambda: Aim("a", "   "), "The aim's title is empty."),
         (lambda: Aim("a", "x" * (MAX_TITLE_CHARS + 1)), "The aim's title is 201 characters long"),
+        (lambda: Work("w", "x" * 501, "idea", None, None), "The work's title is 501 characters"),
         (lambda: Goal("g", "a", "Fine", " "), "The goal's measure is empty."),
         (lambda: Goal("g", "", "Fine", "Fine"), "The goal's aim id is empty."),
         (lambda: Target(" ", "Fine", ()), "The target id is empty."),
