@@ -1,23 +1,26 @@
 """Strategic aims, measurable goals and national targets as stored: recording, changing,
 removing and listing them, each change audited.
 
-Functions take an open session (one transaction). Who may act is decided by the caller and
-recorded by it; these record the change itself (`alignment.<record>.<change>`). Text is checked
-by alignment.rules.records; problems raise `AlignmentError` with a message fit to show a person.
+Functions take an open session (one transaction). An aim, a goal under one aim and a national
+target are recorded once: the same title again (case aside) is refused. Who may act is decided
+by the caller and recorded by it; these record the change itself (`alignment.<record>.<change>`).
+Text is checked by alignment.rules.records; problems raise `AlignmentError` with a message fit to
+show a person.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from alignment.rules.matrix import AlignmentError
 from alignment.rules.records import clean_title
 from store.alignment.tables import (
+    TITLE_CHARS,
     AlignmentLink,
     MeasurableGoal,
     NationalTarget,
@@ -36,6 +39,63 @@ class TargetRecord:
     goal_ids: tuple[int, ...]
 
 
+# ---- one title, recorded once ---------------------------------------------------------------
+
+
+def title_key(title: str) -> str:
+    """What makes two titles the same: case and spacing aside (titles are cleaned first)."""
+    return title.casefold()[:TITLE_CHARS]
+
+
+def _insert(session: Session, row: SQLModel, already: Callable[[], str | None]) -> None:
+    """Insert `row`, refusing a duplicate: `already()` says which record has its title (checked
+    first, and again if the database's unique constraint fires for a racing transaction)."""
+    if (existing := already()) is not None:
+        raise AlignmentError(existing)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except sa.exc.IntegrityError:
+        raise AlignmentError(already() or "That is already recorded.") from None
+
+
+def _aim_named(session: Session, title: str, other_than: int | None = None) -> str | None:
+    found = session.exec(
+        select(StrategicAim).where(StrategicAim.title_key == title_key(title))
+    ).first()
+    if found is None or found.id == other_than:
+        return None
+    return f"There is already an aim '{found.title}' (aim {found.id})."
+
+
+def _goal_named(
+    session: Session, aim_id: int, title: str, other_than: int | None = None
+) -> str | None:
+    found = session.exec(
+        select(MeasurableGoal).where(
+            MeasurableGoal.aim_id == aim_id, MeasurableGoal.title_key == title_key(title)
+        )
+    ).first()
+    if found is None or found.id == other_than:
+        return None
+    return f"Aim {aim_id} already has the goal '{found.title}' (goal {found.id})."
+
+
+def _target_named(session: Session, title: str, other_than: int | None = None) -> str | None:
+    found = session.exec(
+        select(NationalTarget).where(NationalTarget.title_key == title_key(title))
+    ).first()
+    if found is None or found.id == other_than:
+        return None
+    return f"There is already a national target '{found.title}' (target {found.id})."
+
+
+def _refuse(problem: str | None) -> None:
+    if problem is not None:
+        raise AlignmentError(problem)
+
+
 # ---- aims ----------------------------------------------------------------------------------
 
 
@@ -51,11 +111,12 @@ def list_aims(session: Session) -> list[StrategicAim]:
 
 
 def add_aim(session: Session, title: str, *, actor: str, now: datetime) -> StrategicAim:
+    cleaned = clean_title(title, "aim's title")
     aim = StrategicAim(
-        title=clean_title(title, "aim's title"), created_by=actor, created_at=now, updated_at=now
-    )
-    session.add(aim)
-    session.flush()
+        title=cleaned, title_key=title_key(cleaned), created_by=actor, created_at=now,
+        updated_at=now,
+    )  # fmt: skip
+    _insert(session, aim, lambda: _aim_named(session, cleaned))
     audit(session, actor=actor, action="alignment.aim.add", target=f"aim:{aim.id}",
           detail={"title": aim.title}, now=now)  # fmt: skip
     return aim
@@ -65,7 +126,9 @@ def rename_aim(
     session: Session, aim_id: int, title: str, *, actor: str, now: datetime
 ) -> StrategicAim:
     aim = get_aim(session, aim_id)
-    before, aim.title, aim.updated_at = aim.title, clean_title(title, "aim's title"), now
+    cleaned = clean_title(title, "aim's title")
+    _refuse(_aim_named(session, cleaned, other_than=aim_id))
+    before, aim.title, aim.title_key, aim.updated_at = aim.title, cleaned, title_key(cleaned), now
     audit(session, actor=actor, action="alignment.aim.rename", target=f"aim:{aim_id}",
           detail={"from": before, "to": aim.title}, now=now)  # fmt: skip
     return aim
@@ -109,16 +172,17 @@ def add_goal(
     session: Session, aim_id: int, title: str, measure: str | None, *, actor: str, now: datetime
 ) -> MeasurableGoal:
     get_aim(session, aim_id)
+    cleaned = clean_title(title, "goal's title")
     goal = MeasurableGoal(
         aim_id=aim_id,
-        title=clean_title(title, "goal's title"),
+        title=cleaned,
+        title_key=title_key(cleaned),
         measure=_measure(measure),
         created_by=actor,
         created_at=now,
         updated_at=now,
     )
-    session.add(goal)
-    session.flush()
+    _insert(session, goal, lambda: _goal_named(session, aim_id, cleaned))
     audit(session, actor=actor, action="alignment.goal.add", target=f"goal:{goal.id}",
           detail={"aim": aim_id, "title": goal.title, "measure": goal.measure},
           now=now)  # fmt: skip
@@ -140,19 +204,20 @@ def update_goal(
 ) -> MeasurableGoal:
     goal = get_goal(session, goal_id)
     detail: dict[str, object] = {}
-    if change.aim_id is not None and change.aim_id != goal.aim_id:
-        get_aim(session, change.aim_id)
-        detail["aim"] = {"from": goal.aim_id, "to": change.aim_id}
-        goal.aim_id = change.aim_id
-    if change.title is not None:
-        title = clean_title(change.title, "goal's title")
+    title = goal.title if change.title is None else clean_title(change.title, "goal's title")
+    aim_id = goal.aim_id if change.aim_id is None else change.aim_id
+    if aim_id != goal.aim_id:
+        get_aim(session, aim_id)
+        detail["aim"] = {"from": goal.aim_id, "to": aim_id}
+    if title != goal.title:
         detail["title"] = {"from": goal.title, "to": title}
-        goal.title = title
+    _refuse(_goal_named(session, aim_id, title, other_than=goal_id))
+    goal.aim_id, goal.title, goal.title_key = aim_id, title, title_key(title)
     if change.measure is not None or change.clear_measure:
         measure = None if change.clear_measure else _measure(change.measure)
         detail["measure"] = {"from": goal.measure, "to": measure}
         goal.measure = measure
-    if not detail:
+    if not detail and change == GoalChange():
         raise AlignmentError("Say what to change: a title, a measure or an aim.")
     goal.updated_at = now
     audit(session, actor=actor, action="alignment.goal.update", target=f"goal:{goal_id}",
@@ -212,14 +277,15 @@ def list_targets(session: Session) -> list[TargetRecord]:
 def add_target(
     session: Session, title: str, goal_ids: Iterable[int], *, actor: str, now: datetime
 ) -> NationalTarget:
+    cleaned = clean_title(title, "national target's title")
     target = NationalTarget(
-        title=clean_title(title, "national target's title"),
+        title=cleaned,
+        title_key=title_key(cleaned),
         created_by=actor,
         created_at=now,
         updated_at=now,
     )
-    session.add(target)
-    session.flush()
+    _insert(session, target, lambda: _target_named(session, cleaned))
     assert target.id is not None
     linked = _bear_on(session, target.id, goal_ids)
     audit(session, actor=actor, action="alignment.target.add", target=f"target:{target.id}",
@@ -231,8 +297,10 @@ def rename_target(
     session: Session, target_id: int, title: str, *, actor: str, now: datetime
 ) -> NationalTarget:
     target = get_target(session, target_id)
+    cleaned = clean_title(title, "national target's title")
+    _refuse(_target_named(session, cleaned, other_than=target_id))
     before = target.title
-    target.title, target.updated_at = clean_title(title, "national target's title"), now
+    target.title, target.title_key, target.updated_at = cleaned, title_key(cleaned), now
     audit(session, actor=actor, action="alignment.target.rename", target=f"target:{target_id}",
           detail={"from": before, "to": target.title}, now=now)  # fmt: skip
     return target

@@ -9,6 +9,9 @@ improvement team per service): they carry no tenant. A project's team carries it
 which this feature does not depend on (no foreign key: ideas reach the matrix through a
 `WorkSource`, alignment.services.ports). A piece of work serves at most one goal.
 
+An aim, a goal under one aim and a national target are recorded once: `title_key` (the title
+case-folded) is unique, so a double tap or a second process cannot record one twice.
+
 `created_by` and `linked_by` name who acted as the audit trail does (Entra object id,
 `teams:<id>` or `cli:<user>`); a project's owner is a person the bot knows.
 """
@@ -31,6 +34,7 @@ class StrategicAim(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=TITLE_CHARS)
+    title_key: str = Field(max_length=TITLE_CHARS, unique=True)  # the title case-folded
     created_by: str = Field(max_length=ACTOR_CHARS)
     created_at: datetime = Field(sa_column=timestamp_column())
     updated_at: datetime = Field(sa_column=timestamp_column())
@@ -40,10 +44,12 @@ class MeasurableGoal(SQLModel, table=True):
     """A system-level goal tracking an aim; `measure` is what is measured today (None: unknown)."""
 
     __tablename__ = "measurable_goals"
+    __table_args__ = (sa.UniqueConstraint("aim_id", "title_key", name="uq_measurable_goals_title"),)
 
     id: int | None = Field(default=None, primary_key=True)
     aim_id: int = Field(foreign_key="strategic_aims.id", index=True)
     title: str = Field(max_length=TITLE_CHARS)
+    title_key: str = Field(max_length=TITLE_CHARS)
     measure: str | None = Field(default=None, max_length=TITLE_CHARS)
     created_by: str = Field(max_length=ACTOR_CHARS)
     created_at: datetime = Field(sa_column=timestamp_column())
@@ -55,6 +61,7 @@ class NationalTarget(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=TITLE_CHARS)
+    title_key: str = Field(max_length=TITLE_CHARS, unique=True)
     created_by: str = Field(max_length=ACTOR_CHARS)
     created_at: datetime = Field(sa_column=timestamp_column())
     updated_at: datetime = Field(sa_column=timestamp_column())
@@ -74,6 +81,7 @@ class ImprovementProject(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=TITLE_CHARS)
+    title_key: str = Field(max_length=TITLE_CHARS)  # one title per team (checked on recording)
     team_id: int | None = Field(default=None, foreign_key="teams.id", index=True)
     owner_person_id: int | None = Field(default=None, foreign_key="people.id", index=True)
     status: str = Field(max_length=16)  # alignment.rules.records.ProjectStatus

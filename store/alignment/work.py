@@ -16,7 +16,7 @@ from sqlmodel import Session, col, or_, select
 
 from alignment.rules.matrix import AlignmentError
 from alignment.rules.records import ProjectStatus, WorkRef, clean_title
-from store.alignment.strategy import get_goal
+from store.alignment.strategy import get_goal, title_key
 from store.alignment.tables import AlignmentLink, ImprovementProject
 from store.audit import audit
 from store.people import Person
@@ -128,8 +128,11 @@ def add_project(
     team = _team(session, spec.team) if spec.team else None
     if spec.owner is not None and session.get(Person, spec.owner) is None:
         raise AlignmentError(f"There is no person {spec.owner}.")
+    title = clean_title(spec.title, "project's title")
+    _refuse_same_title(session, title, team.id if team else None)
     project = ImprovementProject(
-        title=clean_title(spec.title, "project's title"),
+        title=title,
+        title_key=title_key(title),
         team_id=team.id if team else None,
         owner_person_id=spec.owner,
         status=(spec.status or ProjectStatus.ACTIVE).value,
@@ -152,9 +155,11 @@ def update_project(
     detail: dict[str, object] = {}
     if spec.title is not None:
         detail["title"] = project.title = clean_title(spec.title, "project's title")
+        project.title_key = title_key(project.title)
     if spec.team is not None or spec.clear_team:
         project.team_id = None if spec.clear_team else _team(session, spec.team or "").id
         detail["team"] = None if spec.clear_team else spec.team
+    _refuse_same_title(session, project.title, project.team_id, other_than=project_id)
     if spec.owner is not None or spec.clear_owner:
         if spec.owner is not None and session.get(Person, spec.owner) is None:
             raise AlignmentError(f"There is no person {spec.owner}.")
@@ -168,6 +173,24 @@ def update_project(
     audit(session, actor=actor, action="alignment.project.update", target=f"project:{project_id}",
           detail=detail, now=now)  # fmt: skip
     return project
+
+
+def _refuse_same_title(
+    session: Session, title: str, team_id: int | None, other_than: int | None = None
+) -> None:
+    """One project of a title per team (and among projects of no team): a double tap or a
+    second recording of the same project is refused, naming the one there is."""
+    found = session.exec(
+        select(ImprovementProject).where(
+            ImprovementProject.title_key == title_key(title),
+            col(ImprovementProject.team_id).is_(None)
+            if team_id is None
+            else ImprovementProject.team_id == team_id,
+            col(ImprovementProject.id) != (other_than or 0),
+        )
+    ).first()
+    if found is not None:
+        raise AlignmentError(f"There is already a project '{found.title}' (project {found.id}).")
 
 
 def remove_project(session: Session, project_id: int, *, actor: str, now: datetime) -> None:
@@ -201,21 +224,31 @@ def link_work(
     link = session.get(AlignmentLink, (work.kind, work.id))
     before = link.goal_id if link else None
     if link is None:
-        session.add(
-            AlignmentLink(
-                work_kind=work.kind,
-                work_id=work.id,
-                goal_id=goal_id,
-                linked_by=actor,
-                linked_at=now,
-            )
-        )
-    else:
-        link.goal_id, link.linked_by, link.linked_at = goal_id, actor, now
+        link, before = _new_link(session, work, goal_id, actor, now)
+    link.goal_id, link.linked_by, link.linked_at = goal_id, actor, now
     session.flush()
     audit(session, actor=actor, action="alignment.link", target=str(work),
           detail={"goal": goal_id, "was": before}, now=now)  # fmt: skip
     return before
+
+
+def _new_link(
+    session: Session, work: WorkRef, goal_id: int, actor: str, now: datetime
+) -> tuple[AlignmentLink, int | None]:
+    """A new link, or the one a racing transaction inserted a moment ago; and the goal the
+    work served before this link (None, or the racing transaction's goal)."""
+    link = AlignmentLink(
+        work_kind=work.kind, work_id=work.id, goal_id=goal_id, linked_by=actor, linked_at=now
+    )
+    try:
+        with session.begin_nested():
+            session.add(link)
+            session.flush()
+    except sa.exc.IntegrityError:
+        raced = session.get(AlignmentLink, (work.kind, work.id))
+        assert raced is not None
+        return raced, raced.goal_id
+    return link, None
 
 
 def unlink_work(session: Session, work: WorkRef, *, actor: str, now: datetime) -> int:

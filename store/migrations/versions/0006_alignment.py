@@ -29,25 +29,31 @@ def upgrade() -> None:
         "strategic_aims",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("title_key", sa.String(length=200), nullable=False),
         *_who_and_when(),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("title_key"),
     )
     op.create_table(
         "national_targets",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("title_key", sa.String(length=200), nullable=False),
         *_who_and_when(),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("title_key"),
     )
     op.create_table(
         "measurable_goals",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("aim_id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("title_key", sa.String(length=200), nullable=False),
         sa.Column("measure", sa.String(length=200), nullable=True),
         *_who_and_when(),
         sa.ForeignKeyConstraint(["aim_id"], ["strategic_aims.id"]),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("aim_id", "title_key", name="uq_measurable_goals_title"),
     )
     with op.batch_alter_table("measurable_goals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_measurable_goals_aim_id"), ["aim_id"], unique=False)
@@ -69,6 +75,7 @@ def upgrade() -> None:
         "improvement_projects",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("title_key", sa.String(length=200), nullable=False),
         sa.Column("team_id", sa.Integer(), nullable=True),
         sa.Column("owner_person_id", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),

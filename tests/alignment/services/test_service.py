@@ -296,3 +296,40 @@ async def test_decisions_are_audited_allowed_or_refused(
         ("aad-ivy", "alignment.view", True),
         ("teams:29:nia", "alignment_aim_add", False),
     ]
+
+
+async def test_the_same_aim_goal_target_or_project_is_recorded_once(
+    service: AlignmentService, db: Database
+) -> None:
+    """A double tap on a form, or the same thing typed twice, records one; the second says
+    which record is already there."""
+    install_ward(db)
+    aim = await service.add_aim("Safe care", actor=ACTOR)
+    other = await service.add_aim("Flow", actor=ACTOR)
+    goal = await service.add_goal(aim, "Fewer falls", None, actor=ACTOR)
+    await service.add_goal(other, "Fewer falls", None, actor=ACTOR)  # under another aim: fine
+    await service.add_target("Four-hour standard", [], actor=ACTOR)
+    await service.add_project(ProjectSpec(title="Low beds", team=WARD), actor=ACTOR)
+    await service.add_project(ProjectSpec(title="Low beds"), actor=ACTOR)  # no team: another
+    cases = [
+        (service.add_aim("  SAFE   care ", actor=ACTOR),
+         "There is already an aim 'Safe care' (aim 1)."),
+        (service.rename_aim(other, "safe care", actor=ACTOR),
+         "There is already an aim 'Safe care' (aim 1)."),
+        (service.add_goal(aim, "fewer FALLS", "x", actor=ACTOR),
+         f"Aim {aim} already has the goal 'Fewer falls' (goal {goal})."),
+        (service.update_goal(2, GoalChange(aim_id=aim), actor=ACTOR),
+         f"Aim {aim} already has the goal 'Fewer falls' (goal {goal})."),
+        (service.add_target("four-hour standard", [], actor=ACTOR),
+         "There is already a national target 'Four-hour standard' (target 1)."),
+        (service.add_project(ProjectSpec(title="LOW BEDS", team=WARD), actor=ACTOR),
+         "There is already a project 'Low beds' (project 1)."),
+        (service.update_project(2, ProjectSpec(team=WARD), actor=ACTOR),
+         "There is already a project 'Low beds' (project 1)."),
+    ]  # fmt: skip
+    for attempt, message in cases:
+        with pytest.raises(AlignmentError, match=re.escape(message)):
+            await attempt
+    await service.rename_aim(aim, "SAFE CARE", actor=ACTOR)  # itself, in other letters
+    assert [a.title for a in await service.aims()] == ["SAFE CARE", "Flow"]
+    assert len(await service.projects()) == 2
