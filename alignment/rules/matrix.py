@@ -26,6 +26,7 @@ from framework.content import AlignmentTool, default_alignment_tool
 
 __all__ = [
     "IMPROVEMENT_WORK_STAGE",
+    "MAX_TEAM_NAME_CHARS",
     "MAX_TITLE_CHARS",
     "MAX_WORK_TITLE_CHARS",
     "Aim",
@@ -48,6 +49,8 @@ __all__ = [
 MAX_TITLE_CHARS = 200
 MAX_WORK_TITLE_CHARS = 500
 """Work is titled by its owner: a project (200 characters) or a huddle idea (up to 500)."""
+MAX_TEAM_NAME_CHARS = 256
+"""As long as Teams lets a team's name be."""
 IMPROVEMENT_WORK_STAGE = "improvement-work"
 """The alignment tool's stage whose words question unaligned work."""
 
@@ -137,7 +140,7 @@ class Work:
         _check_id(self.id, "work")
         _check_text(self.title, "work's title", MAX_WORK_TITLE_CHARS)
         if self.team_name is not None:
-            _check_text(self.team_name, "team name")
+            _check_text(self.team_name, "team name", MAX_TEAM_NAME_CHARS)
         if self.kind not in get_args(WorkKind):
             raise AlignmentError(f"Work is an idea or a project, not '{self.kind}'.")
 

@@ -21,6 +21,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from alignment.rules.matrix import (
+    MAX_TEAM_NAME_CHARS,
     MAX_WORK_TITLE_CHARS,
     Aim,
     AlignmentError,
@@ -272,5 +273,5 @@ def _work(item: WorkItem, goal_id: int | None) -> Work:
     title = _WHITESPACE.sub(" ", item.title).strip() or f"{item.kind} {item.id}"
     if len(title) > MAX_WORK_TITLE_CHARS:
         title = title[: MAX_WORK_TITLE_CHARS - 1] + "…"
-    team = (item.team_name or "").strip() or None
+    team = _WHITESPACE.sub(" ", item.team_name or "").strip()[:MAX_TEAM_NAME_CHARS] or None
     return Work(item.id, title, item.kind, team, goal_id, item.status or None)
