@@ -300,6 +300,11 @@ def _projects(service: AlignmentService, args: argparse.Namespace, actor: str) -
         rows = [vars(p) | {"work": f"project:{p.id}"} for p in _run(service.projects())]
         _print_rows(rows, args.json, "No projects yet.", _project_line)
         return 0
+    if command == "remove":
+        project_id = parse_id(args.project, "a project")
+        _run(service.remove_project(project_id, actor=actor))
+        print(f"project {project_id} removed")
+        return 0
     owner = _run(service.person_by_key(args.owner)) if args.owner else None
     status = parse_status(args.status) if args.status else None
     if command == "add":
@@ -307,20 +312,16 @@ def _projects(service: AlignmentService, args: argparse.Namespace, actor: str) -
         spec = ProjectSpec(title=args.title, team=args.team, owner=owner, status=status)
         return _print_id(_run(service.add_project(spec, goal_id=goal_id, actor=actor)), args.json)
     project_id = parse_id(args.project, "a project")
-    if command == "update":
-        spec = ProjectSpec(
-            title=args.title,
-            team=args.team,
-            owner=owner,
-            status=status,
-            clear_team=args.no_team,
-            clear_owner=args.no_owner,
-        )
-        _run(service.update_project(project_id, spec, actor=actor))
-        print(f"project {project_id} updated")
-    else:
-        _run(service.remove_project(project_id, actor=actor))
-        print(f"project {project_id} removed")
+    spec = ProjectSpec(
+        title=args.title,
+        team=args.team,
+        owner=owner,
+        status=status,
+        clear_team=args.no_team,
+        clear_owner=args.no_owner,
+    )
+    _run(service.update_project(project_id, spec, actor=actor))
+    print(f"project {project_id} updated")
     return 0
 
 
