@@ -23,7 +23,7 @@ __all__ = ["MAX_PAGE_BYTES", "MAX_PAGE_LINES", "matrix_card", "page_count"]
 
 MAX_PAGE_BYTES = 18_000
 """Content of one page (the header, notice and buttons come on top, about 2 KB)."""
-MAX_PAGE_LINES = 24
+MAX_PAGE_LINES = 20
 """Lines (an aim, a goal, a piece of work) on one page: a phone's few screens."""
 
 REASONS = {
@@ -193,6 +193,8 @@ def matrix_card(
     an empty matrix asks: the strategic aims stage's guiding question."""
     lines = _lines(matrix)
     pages = _pages(lines, matrix)
+    if page > len(pages) and notice is None:
+        notice = f"ⓘ The matrix has {count(len(pages), 'page')} now: this is the last."
     page = min(max(page, 1), len(pages))
     start, end = pages[page - 1]
     body: list[Element] = [plain_notice(notice)] if notice else []

@@ -179,12 +179,12 @@ def test_a_page_that_starts_inside_an_aim_and_goal_repeats_their_headings() -> N
     assert "Goal 100 (continued): " in second
 
 
-def test_a_page_past_the_end_shows_the_last_page() -> None:
+def test_a_page_past_the_end_shows_the_last_page_and_says_so() -> None:
     matrix = large_matrix(aims=3)
     pages = page_count(matrix)
-    assert card_text(matrix_card(matrix, page=pages + 5)) == card_text(
-        matrix_card(matrix, page=pages)
-    )
+    past = card_text(matrix_card(matrix, page=pages + 5))
+    note = f"ⓘ The matrix has {pages} pages now: this is the last."
+    assert past == note + "\n" + card_text(matrix_card(matrix, page=pages))
 
 
 def test_titles_people_typed_are_never_markdown() -> None:
