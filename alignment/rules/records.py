@@ -66,7 +66,7 @@ def parse_id(value: str | int | None, what: str) -> int:
             raise AlignmentError(f"Choose {what}: the id{shown} is not a number.")
         number = int(text)
     if not 1 <= number <= MAX_ID:
-        raise AlignmentError(f"Choose {what}: there is no {what} {number}.")
+        raise AlignmentError(f"Choose {what}: {number} is not an id.")
     return number
 
 
