@@ -283,6 +283,22 @@ class AlignmentStage(_Model):
     guiding_question: Text
     editorial_note: Text | None = None
     """Set where the source text is visibly damaged: what is probably missing."""
+    asked_as: Text | None = None
+    """How the bot asks a damaged guiding question (only beside an `editorial_note`)."""
+
+    @model_validator(mode="after")
+    def _asked_as_only_where_damaged(self) -> AlignmentStage:
+        if self.asked_as is not None and self.editorial_note is None:
+            raise _ContentProblem(
+                "asked_as",
+                "only a damaged guiding question (one with an editorial_note) is reworded",
+            )
+        return self
+
+    @property
+    def question(self) -> str:
+        """The guiding question as the bot asks it: verbatim, unless the source is damaged."""
+        return self.asked_as or self.guiding_question
 
 
 class AlignmentTool(_Model):

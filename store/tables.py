@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlmodel import SQLModel
 
 from store import audit, outbox, people, teams
+from store.alignment import tables as alignment_tables
 from store.assessments import tables as assessment_tables
 from store.rounds import charts, export_links
 from store.rounds import tables as round_tables
@@ -23,6 +24,7 @@ TABLE_MODULES = (
     export_links,
     outbox,
     audit,
+    alignment_tables,
 )
 
 metadata = SQLModel.metadata

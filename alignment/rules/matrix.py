@@ -8,7 +8,11 @@
 * `unaligned` is work linked to no goal, to a goal that does not exist, or to a goal whose aim no
   longer exists. Such work is questioned in the seed's own words: the improvement-work stage's
   description and guiding question, read from the alignment tool's content (never written here).
-* Ids are unique within each kind; titles and measures are 1 to 200 characters (not blank).
+* Ids are unique within each kind of record (work: within each kind of work, so idea 3 and
+  project 3 are two pieces of work). Titles and measures are 1 to 200 characters (not blank);
+  work's titles, its owner's words (a huddle idea), 1 to 500. A goal's measure may be unknown
+  (None: nothing is measured yet), and work may belong to no team.
+* Ids are what the caller stores: strings or positive integers, kept as given (also in JSON).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from framework.content import AlignmentTool, default_alignment_tool
 
 __all__ = [
     "IMPROVEMENT_WORK_STAGE",
+    "MAX_TEAM_NAME_CHARS",
     "MAX_TITLE_CHARS",
+    "MAX_WORK_TITLE_CHARS",
     "Aim",
     "AimRow",
     "AlignmentError",
@@ -30,6 +36,7 @@ __all__ = [
     "Goal",
     "GoalRow",
     "Matrix",
+    "RecordId",
     "Target",
     "UnalignedReason",
     "UnalignedWork",
@@ -40,27 +47,36 @@ __all__ = [
 ]
 
 MAX_TITLE_CHARS = 200
+MAX_WORK_TITLE_CHARS = 500
+"""Work is titled by its owner: a project (200 characters) or a huddle idea (up to 500)."""
+MAX_TEAM_NAME_CHARS = 256
+"""As long as Teams lets a team's name be."""
 IMPROVEMENT_WORK_STAGE = "improvement-work"
 """The alignment tool's stage whose words question unaligned work."""
 
 WorkKind = Literal["idea", "project"]
+RecordId = str | int
+"""A record's id as its owner stores it: a slug, or a database row's id."""
 
 
 class AlignmentError(ValueError):
     """Records that cannot make a matrix; the one-line message is fit to show a person."""
 
 
-def _check_text(value: str, what: str) -> None:
+def _check_text(value: str, what: str, limit: int = MAX_TITLE_CHARS) -> None:
     if not value.strip():
         raise AlignmentError(f"The {what} is empty.")
-    if len(value) > MAX_TITLE_CHARS:
+    if len(value) > limit:
         raise AlignmentError(
-            f"The {what} is {len(value)} characters long; keep it to {MAX_TITLE_CHARS} or fewer."
+            f"The {what} is {len(value)} characters long; keep it to {limit} or fewer."
         )
 
 
-def _check_id(value: str, what: str) -> None:
-    if not value.strip():
+def _check_id(value: RecordId, what: str) -> None:
+    if isinstance(value, int):
+        if isinstance(value, bool) or value < 1:
+            raise AlignmentError(f"The {what} id is not a positive number.")
+    elif not value.strip():
         raise AlignmentError(f"The {what} id is empty.")
 
 
@@ -69,7 +85,7 @@ def _check_id(value: str, what: str) -> None:
 
 @dataclass(frozen=True)
 class Aim:
-    id: str
+    id: RecordId
     title: str
 
     def __post_init__(self) -> None:
@@ -79,27 +95,29 @@ class Aim:
 
 @dataclass(frozen=True)
 class Goal:
-    """A measurable goal towards an aim; `measure` says what is measured today."""
+    """A measurable goal towards an aim; `measure` says what is measured today (None: nothing
+    yet, which the seed's question "What are you currently measuring?" asks about)."""
 
-    id: str
-    aim_id: str
+    id: RecordId
+    aim_id: RecordId
     title: str
-    measure: str
+    measure: str | None
 
     def __post_init__(self) -> None:
         _check_id(self.id, "goal")
         _check_id(self.aim_id, "goal's aim")
         _check_text(self.title, "goal's title")
-        _check_text(self.measure, "goal's measure")
+        if self.measure is not None:
+            _check_text(self.measure, "goal's measure")
 
 
 @dataclass(frozen=True)
 class Target:
     """A national target and the goals it bears on."""
 
-    id: str
+    id: RecordId
     title: str
-    goal_ids: tuple[str, ...]
+    goal_ids: tuple[RecordId, ...]
 
     def __post_init__(self) -> None:
         _check_id(self.id, "target")
@@ -108,18 +126,21 @@ class Target:
 
 @dataclass(frozen=True)
 class Work:
-    """A piece of improvement work (a huddle idea or a project), linked to a goal or not."""
+    """A piece of improvement work (a huddle idea or a project), linked to a goal or not; its
+    team (None: no team) and status (e.g. "active", "testing") as its owner says."""
 
-    id: str
+    id: RecordId
     title: str
     kind: WorkKind
-    team_name: str
-    goal_id: str | None
+    team_name: str | None
+    goal_id: RecordId | None
+    status: str | None = None
 
     def __post_init__(self) -> None:
         _check_id(self.id, "work")
-        _check_text(self.title, "work's title")
-        _check_text(self.team_name, "team name")
+        _check_text(self.title, "work's title", MAX_WORK_TITLE_CHARS)
+        if self.team_name is not None:
+            _check_text(self.team_name, "team name", MAX_TEAM_NAME_CHARS)
         if self.kind not in get_args(WorkKind):
             raise AlignmentError(f"Work is an idea or a project, not '{self.kind}'.")
 
@@ -197,8 +218,8 @@ class Matrix:
         return sum(row.work_count for row in self.rows) + len(self.unaligned)
 
 
-def _unique(ids: Iterable[str], what: str) -> None:
-    seen: set[str] = set()
+def _unique(ids: Iterable[object], what: str) -> None:
+    seen: set[object] = set()
     for found in ids:
         if found in seen:
             raise AlignmentError(f"Two {what} have the id '{found}'.")
@@ -219,7 +240,7 @@ def _goal_row(goal: Goal, targets: Sequence[Target], work: Sequence[Work]) -> Go
 
 
 def _unaligned(
-    work: Sequence[Work], goals: Sequence[Goal], aim_ids: set[str]
+    work: Sequence[Work], goals: Sequence[Goal], aim_ids: set[RecordId]
 ) -> list[UnalignedWork]:
     aim_of = {goal.id: goal.aim_id for goal in goals}
     found: list[UnalignedWork] = []
@@ -246,9 +267,13 @@ def build_matrix(
         ((a.id for a in aims), "aims"),
         ((g.id for g in goals), "goals"),
         ((t.id for t in targets), "targets"),
-        ((w.id for w in work), "pieces of work"),
     ):
         _unique(ids, what)
+    seen: set[tuple[str, RecordId]] = set()
+    for item in work:
+        if (item.kind, item.id) in seen:
+            raise AlignmentError(f"Two pieces of work are {item.kind} '{item.id}'.")
+        seen.add((item.kind, item.id))
     rows = tuple(
         AimRow(aim, tuple(_goal_row(g, targets, work) for g in goals if g.aim_id == aim.id))
         for aim in aims
@@ -267,6 +292,7 @@ def _work_dict(work: Work) -> dict[str, Any]:
         "kind": work.kind,
         "team_name": work.team_name,
         "goal_id": work.goal_id,
+        "status": work.status,
     }
 
 

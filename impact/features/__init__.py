@@ -4,10 +4,12 @@ one line here (see README, "Adding a feature")."""
 from __future__ import annotations
 
 from impact.feature import Feature
+from impact.features.alignment import ALIGNMENT
 from impact.features.assessment import ASSESSMENT
 from impact.features.rounds import ROUNDS
 
 FEATURES: tuple[Feature, ...] = (
     ASSESSMENT,
     ROUNDS,
+    ALIGNMENT,
 )

@@ -133,6 +133,7 @@ def test_matrix_as_dict_is_json_ready() -> None:
                 "kind": "idea",
                 "team_name": "Ward 7",
                 "goal_id": "falls",
+                "status": None,
             },
             {
                 "id": "w2",
@@ -140,6 +141,7 @@ def test_matrix_as_dict_is_json_ready() -> None:
                 "kind": "project",
                 "team_name": "Ward 9",
                 "goal_id": "falls",
+                "status": None,
             },
         ],
     }
@@ -156,11 +158,14 @@ def test_matrix_as_dict_is_json_ready() -> None:
         (lambda: Aim("a", ""), "The aim's title is empty."),
         (lambda: Aim("a", "   "), "The aim's title is empty."),
         (lambda: Aim("a", "x" * (MAX_TITLE_CHARS + 1)), "The aim's title is 201 characters long"),
+        (lambda: Work("w", "x" * 501, "idea", None, None), "The work's title is 501 characters"),
         (lambda: Goal("g", "a", "Fine", " "), "The goal's measure is empty."),
         (lambda: Goal("g", "", "Fine", "Fine"), "The goal's aim id is empty."),
         (lambda: Target(" ", "Fine", ()), "The target id is empty."),
         (lambda: Work("w", "Fine", "plan", "Ward 7", None), "not 'plan'"),  # type: ignore[arg-type]
         (lambda: Work("w", "Fine", "idea", "", None), "The team name is empty."),
+        (lambda: Aim(0, "Fine"), "The aim id is not a positive number."),
+        (lambda: Work(True, "Fine", "idea", None, None), "The work id is not a positive number."),
     ],
 )
 def test_records_are_checked(make: Callable[[], object], message: str) -> None:
@@ -177,7 +182,7 @@ def test_titles_of_exactly_200_characters_are_fine() -> None:
     [
         ([SAFE, Aim("safe", "Again")], [], [], "Two aims have the id 'safe'."),
         ([SAFE], [FALLS, FALLS], [], "Two goals have the id 'falls'."),
-        ([SAFE], [FALLS], [BAY_CHECKS, BAY_CHECKS], "Two pieces of work have the id 'w1'."),
+        ([SAFE], [FALLS], [BAY_CHECKS, BAY_CHECKS], "Two pieces of work are idea 'w1'."),
     ],
 )
 def test_duplicate_ids_are_refused(
@@ -185,3 +190,21 @@ def test_duplicate_ids_are_refused(
 ) -> None:
     with pytest.raises(AlignmentError, match=re.escape(message)):
         build_matrix(aims, goals, [], work)
+
+
+def test_stored_records_keep_their_numeric_ids_and_may_lack_a_measure_or_a_team() -> None:
+    aim = Aim(1, "Safe care")
+    goal = Goal(2, 1, "Fewer falls", None)
+    project = Work(3, "Low beds", "project", None, 2, "active")
+    idea = Work(3, "Bay checks", "idea", "Ward 7", None, "testing")  # same id, other kind
+    found = build_matrix([aim], [goal], [Target(4, "Safety framework", (2,))], [project, idea])
+    assert found.rows[0].goals[0].work == (project,)
+    assert [u.work for u in found.unaligned] == [idea]
+    data = matrix_as_dict(found)
+    assert data["aims"][0]["id"] == 1
+    assert data["aims"][0]["goals"][0]["measure"] is None
+    assert data["aims"][0]["goals"][0]["targets"] == [{"id": 4, "title": "Safety framework"}]
+    assert data["aims"][0]["goals"][0]["work"][0] == {
+        "id": 3, "title": "Low beds", "kind": "project", "team_name": None, "goal_id": 2,
+        "status": "active",
+    }  # fmt: skip

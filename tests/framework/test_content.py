@@ -290,6 +290,16 @@ def test_alignment_damaged_question_is_kept_and_annotated(alignment: AlignmentTo
     assert aims.guiding_question == "What are the strategic aims organisation?"
     assert aims.editorial_note is not None
     assert "of your organisation" in aims.editorial_note
+    assert aims.asked_as is not None
+    assert aims.asked_as in aims.editorial_note, "asked as the note says it probably reads"
+    assert aims.question == aims.asked_as
+
+
+def test_alignment_undamaged_questions_are_asked_verbatim(alignment: AlignmentTool) -> None:
+    for stage in alignment.stages:
+        if stage.editorial_note is None:
+            assert stage.asked_as is None
+            assert stage.question == stage.guiding_question
 
 
 def test_alignment_prose_matches_seed(alignment: AlignmentTool, alignment_seed: list[str]) -> None:
@@ -474,4 +484,13 @@ def test_alignment_tool_errors_name_file_and_place(tmp_path: Path) -> None:
     data["stages"][3]["id"] = data["stages"][0]["id"]
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(FrameworkError, match=r"broken_alignment\.yaml: stages\[3\]\.id: duplicate"):
+        load_alignment_tool(path)
+
+
+def test_alignment_rewording_is_only_for_a_damaged_question(tmp_path: Path) -> None:
+    data = yaml.safe_load(DEFAULT_ALIGNMENT_PATH.read_text(encoding="utf-8"))
+    data["stages"][1]["asked_as"] = "What do you measure?"
+    path = tmp_path / "reworded.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(FrameworkError, match=r"stages\[1\]\.asked_as: only a damaged"):
         load_alignment_tool(path)

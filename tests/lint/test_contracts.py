@@ -67,6 +67,17 @@ def test_botbuilder_in_the_domain_breaks_the_build(copy_of_the_code: Path) -> No
     assert "Feature rules and the framework content are pure BROKEN" in result.stdout
 
 
+def test_the_alignment_service_reaching_for_teams_breaks_the_build(
+    copy_of_the_code: Path,
+) -> None:
+    service = copy_of_the_code / "alignment" / "services" / "service.py"
+    service.write_text(service.read_text() + "\nimport bot.teams_reads  # noqa\n")
+    result = lint_imports(copy_of_the_code)
+    assert result.returncode != 0
+    assert "Services reach Teams only through their ports BROKEN" in result.stdout
+    assert "alignment.services.service" in result.stdout
+
+
 def test_tarjan_finds_every_cycle_and_nothing_else() -> None:
     edges = {"a": ["b"], "b": ["c"], "c": ["a", "d"], "d": [], "e": ["f"], "f": ["e"], "g": []}
     found = sorted(sorted(c) for c in _strongly_connected(sorted(edges), edges) if len(c) > 1)

@@ -1,0 +1,1 @@
+"""Strategic alignment's application services: the only alignment code using the store."""
