@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from assessment.rules import (
+    Choose,
     Command,
     Decision,
     RecordedAnswer,
@@ -23,6 +24,7 @@ from assessment.rules import (
     Refused,
     Snapshot,
     Status,
+    check_choice,
     decide,
     resume_position,
 )
@@ -292,6 +294,16 @@ class AssessmentStore:
         ):
             return Refused(Refusal.STALE)
         return self.snapshot(session, self._create(session, snapshot.person_id, now))
+
+    def check_choice(
+        self, session: Session, identity: Identity, assessment_id: int, choice: Choose
+    ) -> tuple[Refused | None, Snapshot | None]:
+        """Whether a level may be chosen on this card (None: yes), and the state it was judged
+        on; nothing is written."""
+        snapshot = self.owned(session, identity, assessment_id)
+        if snapshot is None:
+            return Refused(Refusal.NOT_YOURS), None
+        return check_choice(snapshot, snapshot.person_id, choice), snapshot
 
     def act(
         self, session: Session, identity: Identity, assessment_id: int, command: Command
