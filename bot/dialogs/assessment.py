@@ -255,10 +255,10 @@ class AssessmentDialog:
             return _answer(turn, cards.notice_card(NoticeView(f"ⓘ {note}", (START, HELP))))
         question, level = _small_int(raw.get("q")), _small_int(raw.get("level"))
         kept = Kept(level if level in range(1, 6) else None, comment)
-        if question not in (None, snapshot.position):
-            kept = Kept()
         pressed = self.screens.pressed_out_of_date(None, None, already_saved=False)
-        return await self._show_current(turn, snapshot, notice=note, kept=kept, pressed=pressed)
+        return await self._show_current(
+            turn, snapshot, notice=note, pressed=pressed, kept=kept, question=question
+        )
 
     # -- conversations --------------------------------------------------------------------
 
@@ -322,14 +322,17 @@ class AssessmentDialog:
     ) -> Reply:
         """A button pressed without what it needs: the person's card again, with a note."""
         snapshot = await self.service.owned(turn.identity, assessment_id)
-        if snapshot is None or snapshot.status is not domain.Status.IN_PROGRESS:
-            snapshot = await self.service.current(turn.identity)
-        note = f"{what} Nothing was changed."
         if snapshot is None:
-            return _answer(turn, cards.notice_card(NoticeView(f"ⓘ {note}", (START, HELP))))
-        kept = kept if question == snapshot.position else None
+            return await self._refused(
+                turn, domain.Refused(domain.Refusal.NOT_YOURS), None, question, kept
+            )
+        if snapshot.status is not domain.Status.IN_PROGRESS:
+            return await self._refused(turn, domain.Refused(domain.Refusal.CLOSED), None, question)
+        note = f"{what} Nothing was changed."
         pressed = self.screens.pressed_out_of_date(snapshot, question, already_saved=False)
-        return await self._show_current(turn, snapshot, notice=note, kept=kept, pressed=pressed)
+        return await self._show_current(
+            turn, snapshot, notice=note, pressed=pressed, kept=kept, question=question
+        )
 
     async def _refused(
         self,
@@ -355,11 +358,11 @@ class AssessmentDialog:
             question,
             already_saved=reason is domain.Refusal.ALREADY_RECORDED,
         )
-        kept = kept if own and question == snapshot.position else None
         confirm = reason is domain.Refusal.MOSTLY_SKIPPED
         return await self._show_current(
-            turn, snapshot, notice=note, kept=kept, pressed=pressed, confirm=confirm
-        )
+            turn, snapshot, notice=note, pressed=pressed, kept=kept, question=question,
+            confirm=confirm,
+        )  # fmt: skip
 
     # -- the one live card ----------------------------------------------------------------
 
@@ -371,13 +374,17 @@ class AssessmentDialog:
         notice: str,
         pressed: Card,
         kept: Kept | None = None,
+        question: int | None = None,
         confirm: bool = False,
     ) -> Reply:
         """The current card with a note: in place of the pressed card if that is the live card
-        (it stays live), else posted below, the pressed card settling."""
-        card = await self._screen_card(snapshot, turn, notice, kept, confirm=confirm)
+        (it stays live, with the level and comment the person had on it), else posted below,
+        the pressed card settling (what they had kept only if it was about the same question)."""
         if await self._pressed_is_live(turn, snapshot):
+            card = await self._screen_card(snapshot, turn, notice, kept, confirm=confirm)
             return Reply(replace=card)
+        kept = kept if question in (None, snapshot.position) else None
+        card = await self._screen_card(snapshot, turn, notice, kept, confirm=confirm)
         return self._post(turn, snapshot, card, replace=pressed)
 
     async def _pressed_is_live(self, turn: Turn, snapshot: domain.Snapshot) -> bool:
