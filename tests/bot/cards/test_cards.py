@@ -118,7 +118,7 @@ def all_cards() -> dict[str, dict[str, Any]]:
         "notice": cards.notice_card(NoticeView("hi", (("start", "Start"),))),
         "help": cards.help_card(22),
         "invitation": invitation_card(
-            InvitationView(3, "Winter 2026", ("Ward 7",), "Friday 11 December", 22)
+            InvitationView(3, "Winter 2026", ("Ward 7",), "Friday 11 December", 22, (15, 20))
         ),
         "role": role_card(3, "Winter 2026", ROLES),
         "rounds": admin_cards.rounds_card(
