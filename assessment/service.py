@@ -34,15 +34,21 @@ class AssessmentService:
     async def start_or_resume(self, identity: Identity, round_id: int | None = None) -> Snapshot:
         return await self.db.run(lambda s: self.store.start_or_resume(s, identity, round_id))
 
-    async def act(self, identity: Identity, assessment_id: int, command: Command) -> Outcome:
-        return await self.db.run(lambda s: self.store.act(s, identity, assessment_id, command))
+    async def act(
+        self, identity: Identity, assessment_id: int, command: Command, card_id: str | None = None
+    ) -> Outcome:
+        """`card_id`: the card pressed; unless it is the person's live card, nothing is
+        recorded."""
+        return await self.db.run(
+            lambda s: self.store.act(s, identity, assessment_id, command, card_id)
+        )
 
     async def choose(
-        self, identity: Identity, assessment_id: int, choice: Choose
+        self, identity: Identity, assessment_id: int, choice: Choose, card_id: str | None = None
     ) -> tuple[Refused | None, Snapshot | None]:
         """Check a level chosen on a card (None: it stands); nothing is recorded."""
         return await self.db.run(
-            lambda s: self.store.check_choice(s, identity, assessment_id, choice)
+            lambda s: self.store.check_choice(s, identity, assessment_id, choice, card_id)
         )
 
     async def restart(

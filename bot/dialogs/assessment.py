@@ -181,7 +181,9 @@ class AssessmentDialog:
         comment, cut = self._within_limit(action.comment)
         kept = Kept(action.level, comment)
         choice = domain.Choose(action.q, action.level, action.rev)
-        refusal, snapshot = await self.service.choose(turn.identity, action.aid, choice)
+        refusal, snapshot = await self.service.choose(
+            turn.identity, action.aid, choice, turn.card_id
+        )
         if refusal is not None:
             return await self._refused(turn, refusal, snapshot, action.q, kept)
         assert snapshot is not None
@@ -308,7 +310,7 @@ class AssessmentDialog:
     async def _act(
         self, turn: Turn, assessment_id: int, command: domain.Command, kept: Kept | None = None
     ) -> Reply:
-        outcome = await self.service.act(turn.identity, assessment_id, command)
+        outcome = await self.service.act(turn.identity, assessment_id, command, turn.card_id)
         result, snapshot = outcome.result, outcome.snapshot
         if isinstance(result, domain.Refused):
             question = getattr(command, "question", None)

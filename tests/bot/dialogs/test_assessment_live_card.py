@@ -173,6 +173,27 @@ async def test_a_card_that_cannot_be_updated_does_not_fail_the_turn(
     assert stored_live_card(db, user) == user.last_card()[0]
 
 
+async def test_an_older_copy_still_live_on_a_client_records_nothing(
+    teams_user: Callable[..., TeamsUser], db: Database, connector: FakeConnector
+) -> None:
+    user = teams_user()
+    await start(user)
+    for title, inputs in ((level_title(1, 2), {}), ("Next", {"level": "2"})):
+        old_id, _card = user.last_card()
+        # the update that would settle the older copy does not get through
+        connector.fail_next(1, Failure(404, "ActivityNotFound", kinds=frozenset({"update"})))
+        await user.say("resume")
+        assert is_live(shown(user, old_id))  # two copies, same revision, both look live
+        result = await user.press(title, inputs, card_id=old_id)
+        assert result.status == 200
+        assert answers_in_db(db, user) == {}
+        _live_id, card = assert_one_live(user, db)
+        assert question_number(card) == 1
+        assert "That card is out of date, so nothing was changed" in card_text(card)
+    await user.press("Next", {"level": "2"})  # on the live card it records
+    assert answers_in_db(db, user) == {1: (2, None)}
+
+
 # ---- every refusal keeps the person on their live card --------------------------------------
 
 
