@@ -2,36 +2,43 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# What is installed is kept apart: `make run` needs only the runtime lock; the developer tools
+# (pytest, ruff, mypy, playwright, hypothesis, ...) come with the first `make test` or `make lint`.
+RUNTIME := $(VENV)/.runtime-installed
+DEV     := $(VENV)/.dev-installed
 
 .PHONY: run test test-fast lint bench bench-fanout clean
 
-$(STAMP): requirements/runtime.lock requirements/dev.lock pyproject.toml
+$(RUNTIME): requirements/runtime.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements/runtime.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
-	touch $(STAMP)
+	touch $(RUNTIME)
 
-run: $(STAMP)
+$(DEV): $(RUNTIME) requirements/dev.lock
+	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	touch $(DEV)
+
+run: $(RUNTIME)
 	$(BIN)/impact-bot serve
 
-test: $(STAMP)
+test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
+test-fast: $(DEV)
 	$(BIN)/python -m pytest -m "unit and not exhaustive" -q $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	PYTHONPATH=. $(BIN)/lint-imports
 
-bench: $(STAMP)
+bench: $(DEV)
 	$(BIN)/python benchmarks/answer_roundtrip.py
 
-bench-fanout: $(STAMP)
+bench-fanout: $(DEV)
 	$(BIN)/python benchmarks/fanout.py
 
 clean:

@@ -7,6 +7,10 @@ store and the screen to show next. The store writes those changes only if the re
 the one the decision was made on, so two racing commands can never both be recorded.
 
 Screens: a question (1..N), the review (all answers, change any, submit), finished (profile).
+
+Choosing a level on a question card records nothing (`check_choice` only says whether the card
+is still the live one); Next records the choice. Submitting with more than half the questions
+skipped is refused once, to ask first; the confirmed submit goes through.
 """
 
 from __future__ import annotations
@@ -60,6 +64,15 @@ class Snapshot:
     def answered_count(self) -> int:
         return sum(1 for answer in self.answers.values() if not answer.skipped)
 
+    @property
+    def skipped_count(self) -> int:
+        """Questions without a level: skipped, or never reached."""
+        return self.question_count - self.answered_count
+
+    @property
+    def mostly_skipped(self) -> bool:
+        return self.skipped_count * 2 > self.question_count
+
 
 # ---- commands -------------------------------------------------------------------------------
 
@@ -95,6 +108,16 @@ class Change:
 @dataclass(frozen=True)
 class Submit:
     token: int
+    confirmed: bool = False  # the person was told how many they skipped, and submits anyway
+
+
+@dataclass(frozen=True)
+class Choose:
+    """A level chosen on a question card, not yet recorded (Next records it)."""
+
+    question: int
+    level: int
+    token: int
 
 
 Command = Answer | Skip | Back | Change | Submit
@@ -110,6 +133,7 @@ class Refusal(StrEnum):
     CLOSED = "closed"  # already submitted or abandoned
     OUT_OF_RANGE = "out_of_range"  # a question or level that does not exist
     NOTHING_ANSWERED = "nothing_answered"  # submit with every question skipped
+    MOSTLY_SKIPPED = "mostly_skipped"  # submit with more than half skipped: ask first
     ROUND_CLOSED = "round_closed"  # reopening after the round closed
     OTHER_OPEN = "other_open"  # reopening while another assessment is in progress
 
@@ -194,6 +218,20 @@ def decide(snapshot: Snapshot, person_id: int, command: Command) -> Decision | R
     return _apply(snapshot, command)
 
 
+def check_choice(snapshot: Snapshot, person_id: int, choice: Choose) -> Refused | None:
+    """Whether a level may be chosen on this card: the same checks as an answer, nothing
+    recorded."""
+    if person_id != snapshot.person_id:
+        return Refused(Refusal.NOT_YOURS)
+    if snapshot.status is not Status.IN_PROGRESS:
+        return Refused(Refusal.CLOSED)
+    if not 1 <= choice.question <= snapshot.question_count or not 1 <= choice.level <= 5:
+        return Refused(Refusal.OUT_OF_RANGE, None)
+    if choice.token != snapshot.revision or choice.question != snapshot.position:
+        return Refused(Refusal.STALE, choice.question)
+    return None
+
+
 def _stale(snapshot: Snapshot, command: Command) -> Refused:
     if isinstance(command, Answer):
         recorded = snapshot.answers.get(command.question)
@@ -230,6 +268,8 @@ def _apply(snapshot: Snapshot, command: Command) -> Decision | Refused:
                 return Refused(Refusal.STALE)
             if snapshot.answered_count == 0:
                 return Refused(Refusal.NOTHING_ANSWERED)
+            if snapshot.mostly_skipped and not command.confirmed:
+                return Refused(Refusal.MOSTLY_SKIPPED)
             return Decision(position=on_screen, status=Status.SUBMITTED)
     raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 

@@ -7,10 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from assessment.rules import Command, Refused, Snapshot
+from assessment.rules import Choose, Command, Refused, Snapshot
 from framework.content import Framework
 from framework.identity import Identity
+from store.assessments import live_cards
 from store.assessments.aggregate import AssessmentStore, Outcome
+from store.assessments.live_cards import ShownCard
+from store.assessments.round_info import RoundTiming, round_timing
 from store.db import Database
 from store.rounds import participants
 
@@ -18,6 +21,7 @@ from store.rounds import participants
 class AssessmentService:
     def __init__(self, db: Database, framework: Framework, clock: Callable[[], datetime]) -> None:
         self.db = db
+        self.clock = clock
         self.store = AssessmentStore(framework, clock)
 
     async def current(self, identity: Identity) -> Snapshot | None:
@@ -30,8 +34,22 @@ class AssessmentService:
     async def start_or_resume(self, identity: Identity, round_id: int | None = None) -> Snapshot:
         return await self.db.run(lambda s: self.store.start_or_resume(s, identity, round_id))
 
-    async def act(self, identity: Identity, assessment_id: int, command: Command) -> Outcome:
-        return await self.db.run(lambda s: self.store.act(s, identity, assessment_id, command))
+    async def act(
+        self, identity: Identity, assessment_id: int, command: Command, card_id: str | None = None
+    ) -> Outcome:
+        """`card_id`: the card pressed; unless it is the person's live card, nothing is
+        recorded."""
+        return await self.db.run(
+            lambda s: self.store.act(s, identity, assessment_id, command, card_id)
+        )
+
+    async def choose(
+        self, identity: Identity, assessment_id: int, choice: Choose, card_id: str | None = None
+    ) -> tuple[Refused | None, Snapshot | None]:
+        """Check a level chosen on a card (None: it stands); nothing is recorded."""
+        return await self.db.run(
+            lambda s: self.store.check_choice(s, identity, assessment_id, choice, card_id)
+        )
 
     async def restart(
         self, identity: Identity, assessment_id: int, token: int
@@ -54,3 +72,17 @@ class AssessmentService:
 
     async def set_role(self, round_id: int, person_id: int, role: str) -> None:
         await self.db.run(lambda s: participants.set_role(s, round_id, person_id, role))
+
+    # -- the one live card ------------------------------------------------------------------
+
+    async def live_card(self, person_id: int) -> ShownCard | None:
+        return await self.db.run(lambda s: live_cards.live_card(s, person_id))
+
+    async def swap_live_card(self, person_id: int, card: ShownCard | None) -> ShownCard | None:
+        """`card` is now the person's live card (None: none); returns the one it replaced."""
+        return await self.db.run(
+            lambda s: live_cards.swap_live_card(s, person_id, card, self.clock())
+        )
+
+    async def round_timing(self, round_id: int) -> RoundTiming | None:
+        return await self.db.run(lambda s: round_timing(s, round_id))

@@ -41,6 +41,7 @@ def turn_of(turn_context: TurnContext, *, invoked: bool) -> Turn:
     channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
     team = channel_data.get("team") or {}
     channel = channel_data.get("channel") or {}
+    pressed = invoked or activity.value is not None  # a card's button, not typed text
     return Turn(
         identity=identity_of(turn_context),
         scope=SCOPES.get(kind, "groupChat"),
@@ -48,6 +49,7 @@ def turn_of(turn_context: TurnContext, *, invoked: bool) -> Turn:
         team_id=str(team["id"]) if isinstance(team, dict) and team.get("id") else None,
         channel_id=str(channel["id"]) if isinstance(channel, dict) and channel.get("id") else None,
         invoked=invoked,
+        card_id=str(activity.reply_to_id) if pressed and activity.reply_to_id else None,
     )
 
 

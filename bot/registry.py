@@ -4,7 +4,9 @@ A feature (see impact/features/) lists its dialogs, and in tables:
 
 - `TextCommand`: words typed in a chat (`rounds`, `away until 24 December`) → a dialog method;
 - `CardVerb`: a card button's verb, with the pydantic model that validates its data → a method;
-- `Route`: an HTTP endpoint beside /api/messages (chart images, export downloads).
+- `Route`: an HTTP endpoint beside /api/messages (chart images, export downloads);
+- `Recover`: how to put the person back on a live card when a card sends data that no verb's
+  model accepts (forged, malformed, oversized).
 
 The router (bot.router) dispatches from these tables; it never names a feature. A handler is a
 dialog method taking the `Turn` (who, where) and the validated input, and returning a `Reply`.
@@ -14,7 +16,8 @@ Dialogs are built once per service from the `FeatureContext`.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+import unicodedata
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -49,14 +52,31 @@ class Turn:
     team_id: str | None = None  # Teams' id of the team, in a team's channel
     channel_id: str | None = None
     invoked: bool = False  # an Action.Execute invoke: the replacement card is its answer
+    card_id: str | None = None  # the activity id of the card whose button was pressed
+
+
+@dataclass(frozen=True)
+class CardUpdate:
+    """A card posted earlier, to be shown differently from now on (updated in place)."""
+
+    activity_id: str
+    card: Card
+
+
+Posted = Callable[[str], Awaitable[list[CardUpdate]]]
 
 
 @dataclass
 class Reply:
-    """What a turn sends back: an optional replacement for the card that was used, then cards."""
+    """What a turn sends back: an optional replacement for the card that was used, then cards.
+
+    `posted`, if set, is told the activity id of the last card sent once Teams has it (a
+    dialog keeps it to know which card is live) and returns cards posted earlier to update in
+    place (e.g. an older copy of the same question, which now says "continued below")."""
 
     replace: Card | None = None
     send: list[Card] = field(default_factory=list)
+    posted: Posted | None = None
 
 
 @dataclass(frozen=True)
@@ -73,13 +93,28 @@ class FeatureContext:
 
 TextHandler = Callable[[D, Turn, str], Awaitable[Reply]]
 VerbHandler = Callable[[D, Turn, M], Awaitable[Reply]]
+# Card data no verb's model accepts: the raw data (never trusted: ids in it may be forged) and a
+# one-line description of the problem → the person's live card with a note, or None if the
+# feature has nothing to show this person here.
+Recover = Callable[[D, Turn, Mapping[str, Any], str], Awaitable[Reply | None]]
 RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+_MENTION_TAG = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
+_LEADING_MENTION = re.compile(r"^\s*@\S+")
+
+
 def normalise_text(text: str) -> str:
-    """What a person typed, as commands are matched: lower case, one space between words, no
-    punctuation at either end (the @mention is already removed)."""
-    return " ".join(text.lower().split()).strip(" .!?,;:'\"")
+    """What a person typed, as commands are matched: without a leading @mention (Teams'
+    `<at>…</at>`, or a typed `@name`), lower case, punctuation read as spaces (apostrophes and
+    hyphens inside a word are kept: `don't`, `mon-fri`), one space between words.
+
+    `Thanks!!`, `@NHS IMPACT stop.` and `not now…` read as `thanks`, `stop` and `not now`."""
+    text = _LEADING_MENTION.sub("", _MENTION_TAG.sub(" ", text))
+    text = unicodedata.normalize("NFKC", text).replace("’", "'").lower()
+    kept = [ch if ch.isalnum() or ch in "'-" else " " for ch in text]
+    words = (word.strip("'-") for word in "".join(kept).split())
+    return " ".join(word for word in words if word)
 
 
 _WORD = re.compile(r"^[a-z0-9][a-z0-9 '-]*$")

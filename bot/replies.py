@@ -9,6 +9,7 @@ nudges, huddles) go through the outbox sender, which adds rate limiting and retr
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
@@ -18,6 +19,8 @@ from bot.cards.assessment import notice_card
 from bot.cards.assessment_views import NoticeView
 from bot.cards.common import CARD_CONTENT_TYPE, Card
 from bot.registry import Reply
+
+log = logging.getLogger(__name__)
 
 
 def card_activity(content: Card) -> Activity:
@@ -40,19 +43,38 @@ async def deliver(
 ) -> None:
     """Send a reply in a message turn (Action.Submit or text)."""
     if reply.replace is not None and replace_activity_id:
-        update = card_activity(reply.replace)
-        update.id = replace_activity_id
-        await turn_context.update_activity(update)
-    if reply.send:
-        await turn_context.send_activities([card_activity(content) for content in reply.send])
+        await _update(turn_context, replace_activity_id, reply.replace)
+    await _send(turn_context, reply)
 
 
 async def deliver_invoke(turn_context: TurnContext, reply: Reply) -> InvokeResponse:
     """Send a reply in an Action.Execute turn: the replacement card is the invoke's answer."""
-    if reply.send:
-        await turn_context.send_activities([card_activity(content) for content in reply.send])
+    await _send(turn_context, reply)
     replacement = reply.replace or notice_card(NoticeView("✓ Done"))
     body = AdaptiveCardInvokeResponse(
         status_code=int(HTTPStatus.OK), type=CARD_CONTENT_TYPE, value=replacement
     )
     return invoke_status(HTTPStatus.OK, body)
+
+
+async def _send(turn_context: TurnContext, reply: Reply) -> None:
+    """The reply's new cards; then, if it asks, it is told the last one's id and earlier cards
+    are updated in place. An earlier card that can't be updated (deleted, say) is logged and
+    left: the new card has already arrived."""
+    if not reply.send:
+        return
+    sent = await turn_context.send_activities([card_activity(content) for content in reply.send])
+    last_id = sent[-1].id if sent and sent[-1] is not None else None
+    if reply.posted is None or not last_id:
+        return
+    for update in await reply.posted(str(last_id)):
+        try:
+            await _update(turn_context, update.activity_id, update.card)
+        except Exception as exc:  # the earlier card is gone or Teams refused: not worth a failure
+            log.warning("could not update card %s: %s", update.activity_id, exc)
+
+
+async def _update(turn_context: TurnContext, activity_id: str, content: Card) -> None:
+    update = card_activity(content)
+    update.id = activity_id
+    await turn_context.update_activity(update)

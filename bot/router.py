@@ -4,13 +4,17 @@ It holds no conversation logic and names no feature. `Dispatch` is built once fr
 feature's declarations (bot.registry): text commands by their words or matchers, card verbs by
 their models (one discriminated union validates every card's data). The handler's `Reply` goes
 out through bot.replies.
+
+Card data that no model accepts (forged, malformed, oversized) reaches no handler: the feature
+that owns the verb, or for an unknown verb each feature in turn, is asked to recover (put the
+person back on their live card with a one-line note, keeping what they typed).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +39,7 @@ ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 
 BoundText = Callable[[Turn, str], Awaitable[Reply]]
 BoundVerb = Callable[[Turn, Any], Awaitable[Reply]]
+BoundRecover = Callable[[Turn, Mapping[str, Any], str], Awaitable[Reply | None]]
 
 # Individual answers never appear where others can see them.
 PERSONAL_ONLY_CARD = cards.notice_card(
@@ -67,6 +72,8 @@ class Dispatch:
         self._fallback: BoundText | None = None
         self._welcome: Callable[[Turn], Awaitable[Reply]] | None = None
         self._table: VerbTable | None = None
+        self._recoveries: list[BoundRecover] = []
+        self._recovery_of_verb: dict[str, BoundRecover | None] = {}
 
     def add_commands(self, dialog: object, commands: Iterable[TextCommand[Any]]) -> None:
         for command in commands:
@@ -95,6 +102,14 @@ class Dispatch:
             raise ValueError("only one feature may welcome people")
         self._welcome = handle
 
+    def add_recovery(self, handle: BoundRecover | None, verbs: Iterable[str]) -> None:
+        """A feature's way back to a live card (None: it has none) for bad data sent with one of
+        its verbs; a feature with one is also asked about data with no known verb."""
+        for verb in verbs:
+            self._recovery_of_verb[verb] = handle
+        if handle is not None:
+            self._recoveries.append(handle)
+
     def verb_names(self) -> set[str]:
         return {model.verb_name() for model in self._verbs}
 
@@ -120,6 +135,24 @@ class Dispatch:
 
     async def fallback(self, turn: Turn, text: str) -> Reply:
         return await self._fallback(turn, text) if self._fallback else Reply()
+
+    async def recover(self, turn: Turn, payload: Any, problem: str) -> Reply:
+        """Bad card data: the owning feature's live card with a note; for data with no verb we
+        know, the first feature that has one for this person; else the note alone."""
+        raw: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
+        verb = raw.get("verb")
+        if isinstance(verb, str) and verb in self._recovery_of_verb:
+            owner = self._recovery_of_verb[verb]
+            candidates = [owner] if owner is not None else []
+        else:
+            candidates = list(self._recoveries)
+        for recover in candidates:
+            reply = await recover(turn, raw, problem)
+            if reply is not None:
+                return reply
+        note = cards.notice_card(NoticeView(f"ⓘ Sorry, {problem}. Nothing was changed."))
+        # An invoke must be answered with a card; a message turn just gets the note.
+        return Reply(replace=note) if turn.invoked else Reply(send=[note])
 
 
 def _bind(dialog: object, handle: Callable[..., Awaitable[Reply]]) -> Callable[..., Any]:
@@ -170,11 +203,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             action = self.dispatch.parse(payload)
         except InvalidAction as exc:
             log.info("invalid card action from %s: %s", turn.identity.teams_user_id, exc)
-            note = cards.notice_card(
-                NoticeView(f"ⓘ Sorry, {exc}. Nothing was changed; type resume to carry on.")
-            )
-            # An invoke must be answered with a card; a message turn just gets the note.
-            return Reply(replace=note) if turn.invoked else Reply(send=[note])
+            return await self.dispatch.recover(turn, payload, str(exc))
         verb = self.dispatch.verb_for(action)
         if turn.scope not in verb.scopes:
             return Reply(replace=PERSONAL_ONLY_CARD) if turn.invoked else _personal_only()

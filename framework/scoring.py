@@ -2,7 +2,8 @@
 
 Levels are ordinal (Starting < Developing < ...), so the summary is the median, not the mean.
 A median that falls between two levels (an even number of answers) is shown as the span
-between them. Skipped questions do not count.
+between them. Skipped questions do not count, and a level is shown only where at least half of
+the questions were answered: one answer out of four says too little about a component.
 """
 
 from __future__ import annotations
@@ -23,14 +24,29 @@ def level_label(framework: Framework, median: float) -> str:
     return f"{framework.level(low).name} to {framework.level(high).name}"
 
 
+NOT_ENOUGH_ANSWERS = "Not enough answers"
+ENOUGH_ANSWERS_RULE = "A level is shown only where at least half of the questions were answered."
+
+
 @dataclass(frozen=True)
 class LevelSummary:
     answered: int
     of: int
     median: float | None  # None when nothing in the group was answered
 
+    @property
+    def enough(self) -> bool:
+        """At least half of the group's questions answered (and at least one)."""
+        return self.answered > 0 and self.answered * 2 >= self.of
+
+    @property
+    def shown_median(self) -> float | None:
+        """The median, where there are enough answers to show one."""
+        return self.median if self.enough else None
+
     def label(self, framework: Framework) -> str:
-        return "Not answered" if self.median is None else level_label(framework, self.median)
+        shown = self.shown_median
+        return NOT_ENOUGH_ANSWERS if shown is None else level_label(framework, shown)
 
 
 @dataclass(frozen=True)

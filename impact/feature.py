@@ -5,7 +5,7 @@ feature and the list of them all; nothing else needs to know a feature exists.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,9 @@ class Feature:
     # feature each (a dialog method, as above).
     fallback: Callable[[Any, Turn, str], Awaitable[Reply]] | None = None
     welcome: Callable[[Any, Turn], Awaitable[Reply]] | None = None
+    # Card data that none of its verbs' models accepts: back to the person's live card with a
+    # note (a dialog method; see bot.registry.Recover). Without it, the person gets the note.
+    recover: Callable[[Any, Turn, Mapping[str, Any], str], Awaitable[Reply | None]] | None = None
     jobs: Callable[[FeatureContext], ScheduledWork] | None = None
     routes: tuple[Route, ...] = ()
     cli: tuple[CliCommand, ...] = ()

@@ -93,6 +93,11 @@ def dispatch(ctx: FeatureContext, features: Sequence[Feature]) -> Dispatch:
         if feature.welcome is not None:
             dialog = dialogs[feature.dialog_for(feature.welcome)]
             table.set_welcome(getattr(dialog, feature.welcome.__name__))
+        recover = None
+        if feature.recover is not None:
+            dialog = dialogs[feature.dialog_for(feature.recover)]
+            recover = getattr(dialog, feature.recover.__name__)
+        table.add_recovery(recover, [verb.verb for verb in feature.verbs])
     return table
 
 

@@ -30,6 +30,21 @@ class HelpAction(CardAction):
     verb: Literal["help"]
 
 
+class CarryOnAction(CardAction):
+    """ "No, carry on" on the restart question: back to where the person was."""
+
+    verb: Literal["carry_on"]
+
+
+class ChooseAction(OnAssessment):
+    """A level tapped on a question card: shown as chosen, recorded by Next."""
+
+    verb: Literal["choose"]
+    q: QuestionNumber
+    level: Level
+    comment: Long | None = None
+
+
 class AnswerAction(OnAssessment):
     verb: Literal["answer"]
     q: QuestionNumber
@@ -56,6 +71,7 @@ class ChangeAction(OnAssessment):
 
 class SubmitAction(OnAssessment):
     verb: Literal["submit"]
+    confirm: bool = False  # "Submit anyway", after being told how many were skipped
 
 
 class RestartAction(OnAssessment):

@@ -1,13 +1,21 @@
-"""The self-assessment's cards: pure functions from view models (assessment_views) to JSON."""
+"""The self-assessment's cards: pure functions from view models (assessment_views) to JSON.
+
+A question card is read on a phone, so it puts first what people choose between: the level
+names stand out (bold, first, on their own line) above their verbatim descriptors, and each
+level is itself what is tapped to choose it; Next records the choice. The component's guidance
+opens from the top of the card, just below its button.
+"""
 
 from __future__ import annotations
 
+from bot.cards.assessment_profile import profile_card
 from bot.cards.assessment_views import (
     ActionRef,
     ConfirmRestartView,
+    LevelChoice,
     NoticeView,
-    ProfileView,
     QuestionView,
+    ReviewRow,
     ReviewView,
     SettledView,
     WelcomeView,
@@ -24,9 +32,25 @@ from bot.cards.common import (
     text,
 )
 
-LEVEL_INPUT = "level"
+__all__ = [
+    "CHANGE_INPUT",
+    "COMMENT_INPUT",
+    "confirm_restart_card",
+    "help_card",
+    "notice_card",
+    "profile_card",
+    "question_card",
+    "review_card",
+    "review_settled_card",
+    "round_notice_card",
+    "settled_card",
+    "welcome_card",
+]
+
 COMMENT_INPUT = "comment"
 CHANGE_INPUT = "change_q"
+PRACTICE = "What this looks like in practice"
+UNCHOSEN, CHOSEN = "○", "●"
 
 
 def _ids(ref: ActionRef, **extra: int) -> dict[str, int]:
@@ -37,6 +61,22 @@ def _where(component_name: str, number: int, total: int) -> Element:
     return text(f"Question {number} of {total} · {component_name}", size="small", subtle=True)
 
 
+def practice_button(component_name: str, practice: tuple[str, ...]) -> Element:
+    """The component's guidance, one tap away; it opens just below the button."""
+    lead = text(
+        "How NHS IMPACT describes this across a whole organisation; in your team it may look "
+        "different.",
+        size="small",
+        subtle=True,
+    )
+    heading = text(component_name, weight="bolder")
+    return {
+        "type": "ActionSet",
+        "spacing": "small",
+        "actions": [show_card(PRACTICE, [heading, lead, *bullets(practice)])],
+    }
+
+
 def question_card(view: QuestionView) -> Card:
     body: list[Element] = []
     if view.notice:
@@ -44,20 +84,9 @@ def question_card(view: QuestionView) -> Card:
     body += [
         _where(view.component_name, view.number, view.total),
         text(view.title, size="medium", weight="bolder", heading=True, spacing="small"),
-        {
-            "type": "Input.ChoiceSet",
-            "id": LEVEL_INPUT,
-            "label": "Which best describes where you are now?",
-            "style": "expanded",
-            "wrap": True,
-            "isRequired": True,
-            "errorMessage": "Choose the level that fits best, or tap Skip.",
-            "choices": [
-                {"title": f"{level.name}: {level.descriptor}", "value": str(level.value)}
-                for level in view.levels
-            ],
-            **({"value": str(view.selected_level)} if view.selected_level else {}),
-        },
+        practice_button(view.component_name, view.practice),
+        text("Tap the level that fits best, then Next.", size="small", subtle=True),
+        *(_level(view, level) for level in view.levels),
         {
             "type": "Input.Text",
             "id": COMMENT_INPUT,
@@ -68,28 +97,50 @@ def question_card(view: QuestionView) -> Card:
             **({"value": view.comment} if view.comment else {}),
         },
     ]
-    actions = [execute("Next", "answer", _ids(view.ref, q=view.number), style="positive")]
+    chosen = {"level": view.chosen_level} if view.chosen_level else {}
+    q = view.number
+    actions = [execute("Next", "answer", _ids(view.ref, q=q, **chosen), style="positive")]
     if view.can_go_back:
-        actions.append(execute("Back", "back", _ids(view.ref, q=view.number), inputs="none"))
-    actions.append(execute("Skip", "skip", _ids(view.ref, q=view.number), inputs="none"))
-    actions.append(
-        show_card(
-            "What this looks like in practice",
-            [text(view.component_name, weight="bolder"), *bullets(view.practice)],
-        )
-    )
+        actions.append(execute("Back", "back", _ids(view.ref, q=q), inputs="none"))
+    actions.append(execute("Skip", "skip", _ids(view.ref, q=q), inputs="none"))
     return card(body, actions, speak=f"Question {view.number} of {view.total}. {view.title}")
 
 
+def level_title(level: LevelChoice) -> str:
+    """What a level is called when tapped (and read out): its name, then its descriptor."""
+    return f"{level.name}: {level.descriptor}"
+
+
+def _level(view: QuestionView, level: LevelChoice) -> Element:
+    """One level: its name in bold on its own line, its descriptor verbatim below; tapping it
+    chooses it (the comment typed so far goes with the tap, so nothing typed is lost). The chosen
+    one is marked in words and with a filled circle, not by colour alone."""
+    chosen = level.value == view.chosen_level
+    mark = "your answer" if view.chosen_is_saved else "your choice"
+    name = f"{CHOSEN} {level.name} · {mark}" if chosen else f"{UNCHOSEN} {level.name}"
+    block: Element = {
+        "type": "Container",
+        "spacing": "medium",
+        # The descriptor as a TextRun: shown verbatim, never read as markdown.
+        "items": [text(name, weight="bolder"), {**plain(level.descriptor), "spacing": "none"}],
+        "selectAction": execute(
+            level_title(level), "choose", _ids(view.ref, q=view.number, level=level.value)
+        ),
+    }
+    if chosen:
+        block["style"] = "emphasis"
+    return block
+
+
 def settled_card(view: SettledView) -> Card:
-    """What a question card becomes once used: the recorded answer, no buttons."""
-    answer = view.level_name or "Skipped"
+    """What a question card becomes once used: what happened, and no buttons."""
+    line = view.status if view.answer is None else f"{view.status} {view.answer}"
     body: list[Element] = [
         _where(view.component_name, view.number, view.total),
         text(view.title, weight="bolder", spacing="small"),
-        text(f"✓ {view.status_line}. Your answer: **{answer}**"),
+        text(line),
     ]
-    if view.comment:
+    if view.comment and view.answer is not None:
         body.append(plain(view.comment, label="Your comment: ", subtle=True))
     return card(body)
 
@@ -105,10 +156,11 @@ def review_card(view: ReviewView) -> Card:
         text(summary + " You can change any answer before you submit."),
     ]
     for section in view.sections:
-        body.append(text(section.component_name, weight="bolder", spacing="medium"))
+        skipped = f"{section.skipped} of {len(section.rows)} skipped" if section.skipped else ""
+        heading = f"{section.component_name} · {skipped}" if skipped else section.component_name
+        body.append(text(heading, weight="bolder", spacing="medium"))
         for row in section.rows:
-            answer = row.level_name or "Skipped"
-            body.append(text(f"{row.number}. {row.title}: **{answer}**", spacing="small"))
+            body += _review_row(row)
     body.append(
         {
             "type": "Input.ChoiceSet",
@@ -123,75 +175,53 @@ def review_card(view: ReviewView) -> Card:
             ],
         }
     )
+    submit = (
+        execute(
+            "Submit anyway", "submit", {**_ids(view.ref), "confirm": True}, style="positive",
+            inputs="none",
+        )
+        if view.confirm_submit
+        else execute("Submit my answers", "submit", _ids(view.ref), style="positive", inputs="none")
+    )  # fmt: skip
     actions = [
-        execute("Submit my answers", "submit", _ids(view.ref), style="positive", inputs="none"),
+        submit,
         execute("Change answer", "change", _ids(view.ref)),
         execute("Back", "back", _ids(view.ref, q=view.total + 1), inputs="none"),
     ]
     return card(body, actions)
 
 
-def review_settled_card(total: int, answered: int, status_line: str) -> Card:
-    return card(
-        [
-            text("Check your answers", weight="bolder"),
-            text(f"✓ {status_line} ({answered} of {total} answered)."),
-        ]
-    )
+def _review_row(row: ReviewRow) -> list[Element]:
+    answer = row.level_name or "Skipped"
+    elements = [text(f"{row.number}. {row.title}: **{answer}**", spacing="small")]
+    if row.comment:
+        elements.append(
+            {**plain(row.comment, label="Your comment: ", subtle=True), "spacing": "none"}
+        )
+    return elements
 
 
-def profile_card(view: ProfileView) -> Card:
-    body: list[Element] = []
-    if view.notice:
-        body.append(notice(view.notice))
-    greeting = f"Thank you, {view.person_first_name}" if view.person_first_name else "Thank you"
-    body += [
-        text(greeting, size="medium", weight="bolder", heading=True),
-        text(
-            f"Your answers were submitted on {view.submitted_on}. This is your own profile: "
-            "only you can see your individual answers."
-        ),
-    ]
-    facts = [
-        {"title": line.name, "value": f"**{line.level_label}** ({line.answered} of {line.of})"}
-        for line in view.components
-    ]
-    body.append({"type": "FactSet", "facts": facts})
-    overall = view.overall
-    body.append(
-        text(
-            f"Overall: **{overall.level_label}** ({overall.answered} of {overall.of} answered)",
-            spacing="medium",
-        )
-    )
-    body.append(
-        text(
-            "Levels run Starting, Developing, Progressing, Spreading, Improving and sustaining. "
-            "Where your answers sit between two levels, both are shown.",
-            size="small",
-            subtle=True,
-        )
-    )
-    if view.reopen is None:
-        return card(body)
-    change = execute("Change my answers", "reopen", _ids(view.reopen), inputs="none")
-    return card(body, [change])
+def review_settled_card(status: str) -> Card:
+    """What the review card becomes once used: what happened, and no buttons."""
+    return card([text("Check your answers", weight="bolder"), text(status)])
 
 
 def welcome_card(view: WelcomeView) -> Card:
     themes = ", ".join(view.component_names)
+    fewest, most = view.minutes
     body = [
         text(view.title, size="medium", weight="bolder", heading=True),
         text(
             f"{view.question_count} questions on how we improve, across {len(view.component_names)}"
-            f" themes: {themes}. It takes about {view.minutes} minutes."
+            f" themes: {themes}. Reading and answering takes about {fewest}–{most} minutes, in as"
+            " many sittings as you like."
         ),
         text(
             "Your answers are saved as you go: stop at any time and type **resume** to carry on. "
             "Only you can see your individual answers."
         ),
     ]
-    if view.in_progress:
+    if view.answered:
         body.append(text(f"You have answered {view.answered} so far.", weight="bolder"))
         actions = [execute("Resume", "start", {}, style="positive", inputs="none")]
     else:
@@ -201,6 +231,20 @@ def welcome_card(view: WelcomeView) -> Card:
 
 
 def confirm_restart_card(view: ConfirmRestartView) -> Card:
+    if view.submitted:
+        return card(
+            [
+                text("Start a new self-assessment?", size="medium", weight="bolder", heading=True),
+                text(
+                    f"You submitted {view.answered} of {view.total} answers. They stay as they "
+                    "are, and so does your profile; a new self-assessment starts from question 1."
+                ),
+            ],
+            [
+                execute("Yes, start a new one", "restart", _ids(view.ref), inputs="none"),
+                execute("No, keep things as they are", "carry_on", {}, inputs="none"),
+            ],
+        )
     return card(
         [
             text("Start again?", size="medium", weight="bolder", heading=True),
@@ -213,7 +257,7 @@ def confirm_restart_card(view: ConfirmRestartView) -> Card:
             execute(
                 "Yes, start again", "restart", _ids(view.ref), style="destructive", inputs="none"
             ),
-            execute("No, carry on", "start", {}, inputs="none"),
+            execute("No, carry on", "carry_on", {}, inputs="none"),
         ],
     )
 
@@ -223,29 +267,32 @@ def notice_card(view: NoticeView) -> Card:
     return card([text(view.text)], actions)
 
 
-def help_card(question_count: int) -> Card:
+def help_card(question_count: int, *, in_progress: bool = False) -> Card:
     commands = [
         ("start", "begin, or carry on where you left off (same as resume)"),
+        ("stop", "stop for now (also pause, later); your answers are kept"),
         ("status", "how far you have got"),
         ("restart", "set your answers aside and begin again (asks first)"),
         ("reminders", "when you like to be reminded, e.g. reminders mon-fri 07:00-19:00"),
         ("away until …", "no reminders while you are on leave, e.g. away until 24 December"),
         ("help", "this message"),
     ]
+    go = "Resume" if in_progress else "Start"
     return card(
         [
             text("What I can do", size="medium", weight="bolder", heading=True),
             text(
                 f"I ask the {question_count} NHS IMPACT self-assessment questions one at a time. "
-                "On each question choose the level that fits best; add a comment if you like; "
-                "use Back and Skip to move around. You can change any answer before you submit."
+                "On each question tap the level that fits best, then Next; add a comment if you "
+                "like; use Back and Skip to move around. You can change any answer before you "
+                "submit."
             ),
             {
                 "type": "FactSet",
                 "facts": [{"title": name, "value": meaning} for name, meaning in commands],
             },
         ],
-        [execute("Start", "start", {}, style="positive", inputs="none")],
+        [execute(go, "start", {}, style="positive", inputs="none")],
     )
 
 

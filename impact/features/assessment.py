@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.actions import assessment as actions
-from bot.dialogs.assessment import START_WORDS, AssessmentDialog
+from bot.dialogs.assessment import PAUSE_WORDS, START_WORDS, THANKS_WORDS, AssessmentDialog
 from bot.registry import CardVerb, TextCommand
 from impact.feature import Feature
 from store.assessments.personal import ASSESSMENTS, PEOPLE
@@ -33,15 +33,24 @@ ASSESSMENT = Feature(
             description="Start again (asks first)",
         ),
         TextCommand(
+            D.pause_text,
+            words=PAUSE_WORDS,
+            title="stop",
+            description="Stop for now; your answers are kept",
+        ),
+        TextCommand(
             D.help_text,
             words=("help", "hi", "hello", "menu"),
             title="help",
             description="What I can do",
         ),
+        TextCommand(D.thanks_text, words=THANKS_WORDS),
     ),
     verbs=(
         CardVerb(actions.StartAction, D.on_start),
         CardVerb(actions.HelpAction, D.on_help),
+        CardVerb(actions.CarryOnAction, D.on_carry_on),
+        CardVerb(actions.ChooseAction, D.on_choose),
         CardVerb(actions.AnswerAction, D.on_answer),
         CardVerb(actions.SkipAction, D.on_skip),
         CardVerb(actions.BackAction, D.on_back),
@@ -53,5 +62,6 @@ ASSESSMENT = Feature(
     ),
     fallback=D.not_understood,
     welcome=D.welcome,
+    recover=D.recover,
     personal_data=(PEOPLE, ASSESSMENTS),
 )

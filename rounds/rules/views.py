@@ -12,5 +12,5 @@ class InvitationView:
     team_names: tuple[str, ...]
     closes_on: str  # e.g. "Friday 11 December"
     question_count: int
-    minutes: int = 10
+    minutes: tuple[int, int]  # (fewest, most) to read and answer: framework.reading
     nudge: bool = False  # a reminder rather than the first invitation

@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from framework.content import Framework
 from framework.identity import TeamMember
+from framework.reading import reading_minutes
 from rounds.rules.views import InvitationView
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from store.db import Database
@@ -84,6 +85,7 @@ class RoundOpener:
             team_names=invitee.team_names,
             closes_on=f"{round_.closes_at.astimezone(self.options.zone):%A %-d %B}",
             question_count=self.framework.question_count,
+            minutes=reading_minutes(self.framework),
         )
         if invitee.conversation is not None:
             target = Target.conversation(

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from framework.content import Framework
+from framework.reading import reading_minutes
 from rounds.rules.schedule import NudgeState, ReminderPlan, is_due, resolve_zone
 from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
@@ -222,6 +223,7 @@ class RoundSteps:
             team_names=queries.participant_team_names(session, participant.id),
             closes_on=f"{round_.closes_at.astimezone(zone):%A %-d %B}",
             question_count=self.framework.question_count,
+            minutes=reading_minutes(self.framework),
             nudge=True,
         )
         queued = enqueue(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from assessment.rules import (
+    Choose,
     Command,
     Decision,
     RecordedAnswer,
@@ -23,12 +24,13 @@ from assessment.rules import (
     Refused,
     Snapshot,
     Status,
+    check_choice,
     decide,
     resume_position,
 )
 from framework.content import Framework
 from framework.identity import Identity
-from store.assessments.tables import Answer, Assessment
+from store.assessments.tables import Answer, Assessment, LiveCard
 from store.people import Person, ensure_person, find_person
 from store.rounds.tables import Round, RoundParticipant
 
@@ -53,11 +55,13 @@ _OWNED_STATE = (
         col(Assessment.revision),
         col(Assessment.submitted_at),
         col(Assessment.round_id),
+        col(LiveCard.activity_id),
         col(Answer.question_number),
         col(Answer.level),
         col(Answer.comment),
     )
     .join(Person, col(Person.id) == col(Assessment.person_id))
+    .outerjoin(LiveCard, col(LiveCard.person_id) == col(Assessment.person_id))
     .outerjoin(Answer, col(Answer.assessment_id) == col(Assessment.id))
     .where(
         col(Assessment.id) == sa.bindparam("aid"),
@@ -97,8 +101,15 @@ class AssessmentStore:
         ).first()
 
     def owned(self, session: Session, identity: Identity, assessment_id: int) -> Snapshot | None:
-        """The assessment's snapshot if it belongs to this person; one query for the ownership
-        check and the state (this is every answer's hot path), one for the answers."""
+        """The assessment's snapshot if it belongs to this person."""
+        return self._owned(session, identity, assessment_id)[0]
+
+    def _owned(
+        self, session: Session, identity: Identity, assessment_id: int
+    ) -> tuple[Snapshot | None, str | None]:
+        """The assessment's snapshot if it belongs to this person, and the activity id of the
+        person's live card; one query for the ownership check, the state, the live card and
+        the answers (this is every answer's hot path)."""
         rows = (
             session.connection()
             .execute(
@@ -112,9 +123,9 @@ class AssessmentStore:
             .all()
         )
         if not rows:
-            return None
-        person_id, status, position, revision, submitted_at, round_id = rows[0][:6]
-        return Snapshot(
+            return None, None
+        person_id, status, position, revision, submitted_at, round_id, live = rows[0][:7]
+        snapshot = Snapshot(
             assessment_id=assessment_id,
             person_id=person_id,
             status=Status(status),
@@ -129,6 +140,7 @@ class AssessmentStore:
             submitted_at=submitted_at,
             round_id=round_id,
         )
+        return snapshot, live
 
     def snapshot(self, session: Session, assessment: Assessment) -> Snapshot:
         assert assessment.id is not None
@@ -293,14 +305,42 @@ class AssessmentStore:
             return Refused(Refusal.STALE)
         return self.snapshot(session, self._create(session, snapshot.person_id, now))
 
+    def check_choice(
+        self,
+        session: Session,
+        identity: Identity,
+        assessment_id: int,
+        choice: Choose,
+        card_id: str | None = None,
+    ) -> tuple[Refused | None, Snapshot | None]:
+        """Whether a level may be chosen on this card (None: yes), and the state it was judged
+        on; nothing is written."""
+        snapshot, live = self._owned(session, identity, assessment_id)
+        if snapshot is None:
+            return Refused(Refusal.NOT_YOURS), None
+        refusal = check_choice(snapshot, snapshot.person_id, choice)
+        if refusal is None and _an_older_copy(card_id, live):
+            refusal = Refused(Refusal.STALE, choice.question)
+        return refusal, snapshot
+
     def act(
-        self, session: Session, identity: Identity, assessment_id: int, command: Command
+        self,
+        session: Session,
+        identity: Identity,
+        assessment_id: int,
+        command: Command,
+        card_id: str | None = None,
     ) -> Outcome:
-        """Decide on a command and store the decision, only if nothing changed meanwhile."""
-        snapshot = self.owned(session, identity, assessment_id)
+        """Decide on a command and store the decision, only if nothing changed meanwhile.
+
+        `card_id` is the card it was pressed on: a card other than the person's live one (an
+        older copy that is still live on some client) records nothing."""
+        snapshot, live = self._owned(session, identity, assessment_id)
         if snapshot is None:
             return Outcome(Refused(Refusal.NOT_YOURS), None)
         result = decide(snapshot, snapshot.person_id, command)
+        if not isinstance(result, Refused) and _an_older_copy(card_id, live):
+            result = Refused(Refusal.STALE, getattr(command, "question", None))
         if isinstance(result, Refused):
             return Outcome(result, snapshot)
         now = self.clock()
@@ -422,3 +462,8 @@ class AssessmentStore:
             revision=snapshot.revision + 1,
             answers=answers,
         )
+
+
+def _an_older_copy(card_id: str | None, live: str | None) -> bool:
+    """A press on a card that is not the person's live card (when both are known)."""
+    return card_id is not None and live is not None and card_id != live

@@ -1,5 +1,6 @@
 """Personal data of the self-assessment: the person themselves, where they can be reached, and
-every assessment with its answers and comments (abandoned and superseded ones too)."""
+every assessment with its answers and comments (abandoned and superseded ones too), and which
+of their cards is live."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from store.assessments.tables import Answer, Assessment
+from store.assessments.tables import Answer, Assessment, LiveCard
 from store.people import ConversationRef, Person
 from store.personal import PersonalData, rows
 
@@ -16,6 +17,7 @@ _people: sa.Table = Person.__table__  # type: ignore[attr-defined]
 _refs: sa.Table = ConversationRef.__table__  # type: ignore[attr-defined]
 _assessments: sa.Table = Assessment.__table__  # type: ignore[attr-defined]
 _answers: sa.Table = Answer.__table__  # type: ignore[attr-defined]
+_live: sa.Table = LiveCard.__table__  # type: ignore[attr-defined]
 
 
 def _export_person(session: Session, person_id: int) -> dict[str, Any]:
@@ -45,11 +47,13 @@ def _export_assessments(session: Session, person_id: int) -> dict[str, Any]:
             session,
             sa.select(_answers).where(_answers.c.assessment_id.in_(theirs)),
         ),
+        "live_cards": rows(session, sa.select(_live).where(_live.c.person_id == person_id)),
     }
 
 
 def _erase_assessments(session: Session, person_id: int) -> None:
     theirs = sa.select(_assessments.c.id).where(_assessments.c.person_id == person_id)
+    session.execute(sa.delete(_live).where(_live.c.person_id == person_id))
     session.execute(sa.delete(_answers).where(_answers.c.assessment_id.in_(theirs)))
     session.execute(sa.delete(_assessments).where(_assessments.c.person_id == person_id))
 
@@ -71,7 +75,7 @@ PEOPLE = PersonalData(
 
 ASSESSMENTS = PersonalData(
     name="assessments",
-    columns=("assessments.person_id", "answers.level", "answers.comment"),
+    columns=("assessments.person_id", "answers.level", "answers.comment", "live_cards.person_id"),
     export=_export_assessments,
     erase=_erase_assessments,
 )

@@ -62,3 +62,17 @@ class Answer(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     answered_at: datetime = Field(sa_column=timestamp_column())
     revision: int = Field(default=1)  # 1 when first recorded, +1 each time it is changed
+
+
+class LiveCard(SQLModel, table=True):
+    """The one card of a person's assessment that still has live buttons: the activity id of the
+    question (or review) card posted last, so that when another is posted this one can be
+    updated in place to say "continued below"."""
+
+    __tablename__ = "live_cards"
+
+    person_id: int = Field(foreign_key="people.id", primary_key=True)
+    activity_id: str = Field(max_length=256)
+    assessment_id: int = Field(foreign_key="assessments.id")
+    position: int  # the screen the card shows: 1..N a question, N + 1 the review
+    updated_at: datetime = Field(sa_column=timestamp_column())

@@ -10,6 +10,7 @@ from assessment.rules import (
     Answer,
     Back,
     Change,
+    Choose,
     Decision,
     RecordAnswer,
     RecordedAnswer,
@@ -19,6 +20,7 @@ from assessment.rules import (
     Snapshot,
     Status,
     Submit,
+    check_choice,
     current_screen,
     decide,
     resume_position,
@@ -98,10 +100,37 @@ def test_submit_only_from_review_and_only_with_an_answer() -> None:
         Refusal.NOTHING_ANSWERED
     )
     one = {**all_skipped, 4: RecordedAnswer(2)}
-    result = decide(snap(N + 1, answers=one), ME, Submit(token=1))
+    result = decide(snap(N + 1, answers=one), ME, Submit(token=1, confirmed=True))
     assert isinstance(result, Decision)
     assert result.status is Status.SUBMITTED
     assert decide(snap(3, answers=one), ME, Submit(token=1)) == Refused(Refusal.STALE)
+
+
+@pytest.mark.parametrize(
+    ("answered", "asks"),
+    [(22, False), (11, False), (10, True), (1, True)],  # asks when more than half are skipped
+)
+def test_submit_asks_once_when_more_than_half_are_skipped(answered: int, asks: bool) -> None:
+    answers = {n: RecordedAnswer(3 if n <= answered else None) for n in range(1, N + 1)}
+    state = snap(N + 1, answers=answers)
+    assert state.skipped_count == N - answered
+    first = decide(state, ME, Submit(token=1))
+    assert (first == Refused(Refusal.MOSTLY_SKIPPED)) is asks
+    confirmed = decide(state, ME, Submit(token=1, confirmed=True))
+    assert isinstance(confirmed, Decision)
+    assert confirmed.status is Status.SUBMITTED
+
+
+def test_choosing_a_level_is_checked_like_an_answer_and_records_nothing() -> None:
+    state = snap(position=3, revision=4, answers={1: RecordedAnswer(2), 2: RecordedAnswer(None)})
+    assert check_choice(state, ME, Choose(3, 5, token=4)) is None
+    assert check_choice(state, ME, Choose(3, 5, token=3)) == Refused(Refusal.STALE, 3)
+    assert check_choice(state, ME, Choose(2, 5, token=4)) == Refused(Refusal.STALE, 2)
+    assert check_choice(state, ME, Choose(N + 1, 5, token=4)) == Refused(Refusal.OUT_OF_RANGE)
+    assert check_choice(state, ME, Choose(3, 6, token=4)) == Refused(Refusal.OUT_OF_RANGE)
+    assert check_choice(state, ME + 1, Choose(3, 5, token=4)) == Refused(Refusal.NOT_YOURS)
+    closed = replace(state, status=Status.SUBMITTED)
+    assert check_choice(closed, ME, Choose(3, 5, token=4)) == Refused(Refusal.CLOSED)
 
 
 def test_stale_token_is_refused() -> None:

@@ -57,11 +57,33 @@ def card_text(card: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def all_actions(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every action a person can press on a card: its action bar first, then buttons in its
+    body (ActionSets) and tappable elements (selectAction), in the order they are drawn."""
+    found: list[dict[str, Any]] = list(card.get("actions") or [])
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "ActionSet":
+                found.extend(node.get("actions") or [])
+            if isinstance(node.get("selectAction"), dict):
+                found.append(node["selectAction"])
+            for key in ("body", "items", "columns"):
+                walk(node.get(key))
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card.get("body"))
+    return found
+
+
 def find_action(card: dict[str, Any], title: str) -> dict[str, Any]:
-    for action in card.get("actions") or []:
+    actions = all_actions(card)
+    for action in actions:
         if action.get("title") == title:
             return dict(action)
-    titles = [a.get("title") for a in card.get("actions") or []]
+    titles = [a.get("title") for a in actions]
     raise AssertionError(f"no action {title!r} on the card; it has {titles}")
 
 

@@ -2,10 +2,13 @@
 
 The source documents ("seeds") live in the sibling ``shared/seeds`` directory of the repository.
 They are parsed here independently of the YAML, so a transcription slip shows up as a failure.
+Without them these comparisons are skipped, saying so; CI sets IMPACT_REQUIRE_SEEDS=1, so that
+missing seeds fail instead.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,7 +62,10 @@ def norm(text: str) -> str:
 
 def seed(path: Path) -> str:
     if not path.is_file():
-        pytest.skip(f"seed document {path.name} not found: expected in {SEEDS_DIR}")
+        message = f"seed document {path.name} not found: expected in {SEEDS_DIR}"
+        if os.environ.get("IMPACT_REQUIRE_SEEDS") == "1":
+            pytest.fail(f"{message} (IMPACT_REQUIRE_SEEDS=1)")
+        pytest.skip(message)
     return path.read_text(encoding="utf-8")
 
 
@@ -494,3 +500,15 @@ def test_alignment_rewording_is_only_for_a_damaged_question(tmp_path: Path) -> N
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(FrameworkError, match=r"stages\[1\]\.asked_as: only a damaged"):
         load_alignment_tool(path)
+
+
+def test_missing_seeds_are_skipped_unless_required(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    absent = tmp_path / "003_absent.txt"
+    monkeypatch.delenv("IMPACT_REQUIRE_SEEDS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"003_absent\.txt not found"):
+        seed(absent)
+    monkeypatch.setenv("IMPACT_REQUIRE_SEEDS", "1")  # as CI (.ci/run) sets it
+    with pytest.raises(pytest.fail.Exception, match="IMPACT_REQUIRE_SEEDS=1"):
+        seed(absent)

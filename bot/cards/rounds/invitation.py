@@ -23,9 +23,9 @@ def invitation_card(view: InvitationView) -> Card:
         text(heading, size="medium", weight="bolder", heading=True),
         text(lead),
         text(
-            f"{view.question_count} questions, about {view.minutes} minutes. Stop any time and "
-            "carry on later. Only you see your individual answers; teams see results only for "
-            "groups large enough to keep everyone anonymous."
+            f"{view.question_count} questions, about {view.minutes[0]}–{view.minutes[1]} minutes "
+            "to read and answer. Stop any time and carry on later. Only you see your individual "
+            "answers; teams see results only for groups large enough to keep everyone anonymous."
         ),
     ]
     data = {"round": view.round_id}

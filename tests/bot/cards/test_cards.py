@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -64,10 +65,30 @@ def question_view(number: int = 1, **overrides: Any) -> QuestionView:
 def review_view() -> ReviewView:
     framework = default_framework()
     sections = tuple(
-        ReviewSection(c.name, tuple(ReviewRow(q.number, q.title, "Spreading") for q in c.questions))
+        ReviewSection(
+            c.name,
+            tuple(ReviewRow(q.number, q.title, "Spreading", "why " * 20) for q in c.questions),
+        )
         for c in framework.components
     )
     return ReviewView(ActionRef(41, 30), 22, 22, 0, sections)
+
+
+def profile_view() -> ProfileView:
+    framework = default_framework()
+    return ProfileView(
+        "Alex",
+        "25 November 2026",
+        tuple(
+            ProfileLine(c.name, "Progressing", 4, 4, True, "Our goals are agreed.", "question 3",
+                        c.practice)
+            for c in framework.components
+        ),
+        ProfileLine("Overall", "Progressing", 22, 22),
+        next_steps="Your team's results go to its Teams channel on Friday 11 December.",
+        enough_rule="A level is shown only where at least half of the questions were answered.",
+        reopen=ActionRef(41, 31),
+    )  # fmt: skip
 
 
 def all_cards() -> dict[str, dict[str, Any]]:
@@ -78,24 +99,26 @@ def all_cards() -> dict[str, dict[str, Any]]:
         "longest question": cards.question_card(
             question_view(longest.number, comment="c" * 1000, notice="That card is out of date.")
         ),
+        "chosen question": cards.question_card(question_view(3, chosen_level=2, comment="c")),
         "settled": cards.settled_card(
-            SettledView("Component", 3, 22, "Title", "Progressing", "a comment", "Saved")
-        ),
-        "review": cards.review_card(review_view()),
-        "profile": cards.profile_card(
-            ProfileView(
-                "Alex",
-                "25 November 2026",
-                tuple(ProfileLine(c.name, "Progressing", 4, 4) for c in framework.components),
-                ProfileLine("Overall", "Progressing", 22, 22),
+            SettledView(
+                "Component", 3, 22, "Title", "✓ Saved.", "Your answer: **Progressing**", "a comment"
             )
         ),
-        "welcome": cards.welcome_card(WelcomeView("T", 22, ("a", "b"))),
+        "review": cards.review_card(review_view()),
+        "review asking to confirm": cards.review_card(
+            replace(review_view(), notice="You skipped 18 of 22.", confirm_submit=True)
+        ),
+        "profile": cards.profile_card(profile_view()),
+        "welcome": cards.welcome_card(WelcomeView("T", 22, ("a", "b"), (15, 20))),
         "restart": cards.confirm_restart_card(ConfirmRestartView(ActionRef(1, 2), 3, 22)),
+        "restart after submitting": cards.confirm_restart_card(
+            ConfirmRestartView(ActionRef(1, 2), 20, 22, submitted=True)
+        ),
         "notice": cards.notice_card(NoticeView("hi", (("start", "Start"),))),
         "help": cards.help_card(22),
         "invitation": invitation_card(
-            InvitationView(3, "Winter 2026", ("Ward 7",), "Friday 11 December", 22)
+            InvitationView(3, "Winter 2026", ("Ward 7",), "Friday 11 December", 22, (15, 20))
         ),
         "role": role_card(3, "Winter 2026", ROLES),
         "rounds": admin_cards.rounds_card(
@@ -129,7 +152,7 @@ def test_every_card_keeps_the_teams_rules(name: str) -> None:
     for element in walk(card):
         assert element["type"] in ALLOWED_TYPES, element["type"]
         if element["type"].startswith("Action."):
-            assert element.get("title"), "every button says what it does"
+            assert element.get("title"), "every button (and tappable element) says what it does"
         if element["type"] == "Action.Execute":
             fallback = element["fallback"]
             assert fallback["type"] == "Action.Submit"
@@ -141,25 +164,55 @@ def test_every_card_keeps_the_teams_rules(name: str) -> None:
             assert element.get("label"), "inputs are labelled for screen readers"
 
 
-def test_question_card_content_and_actions() -> None:
-    view = question_view(5, selected_level=2, comment="kept")
+def levels_of(card: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in card["body"] if e.get("selectAction")]
+
+
+def test_question_card_puts_level_names_first_and_each_level_is_what_is_tapped() -> None:
+    view = question_view(5)
     card = cards.question_card(view)
-    choice = next(e for e in card["body"] if e.get("id") == "level")
-    assert choice["style"] == "expanded"
-    assert choice["isRequired"] is True
-    assert choice["value"] == "2"
-    assert [c["value"] for c in choice["choices"]] == ["1", "2", "3", "4", "5"]
-    for choice_item, level in zip(choice["choices"], view.levels, strict=True):
-        assert choice_item["title"] == f"{level.name}: {level.descriptor}"
-    comment = next(e for e in card["body"] if e.get("id") == "comment")
+    levels = levels_of(card)
+    assert len(levels) == 5
+    for block, level in zip(levels, view.levels, strict=True):
+        name, descriptor = block["items"]
+        assert name == {"type": "TextBlock", "text": f"○ {level.name}", "wrap": True,
+                        "weight": "bolder"}  # fmt: skip
+        # the descriptor verbatim, as a TextRun (never read as markdown)
+        assert descriptor["type"] == "RichTextBlock"
+        assert descriptor["inlines"] == [{"type": "TextRun", "text": level.descriptor}]
+        tap = block["selectAction"]
+        assert tap["verb"] == "choose"
+        assert tap["title"] == f"{level.name}: {level.descriptor}"
+        assert tap["data"] == {"verb": "choose", "aid": 41, "rev": 7, "q": 5, "level": level.value}
+        assert tap["associatedInputs"] == "auto"  # the comment typed so far goes with the tap
+    assert all("style" not in block for block in levels)  # nothing chosen yet
+
+
+def test_question_card_order_guidance_at_the_top_buttons_straight_after_the_choices() -> None:
+    card = cards.question_card(question_view(5, notice="That card is out of date."))
+    kinds = [e.get("type") for e in card["body"]]
+    assert kinds == ["Container", "TextBlock", "TextBlock", "ActionSet", "TextBlock",
+                     *["Container"] * 5, "Input.Text"]  # fmt: skip
+    assert card["body"][0]["style"] == "warning"  # the note comes first
+    [practice] = card["body"][3]["actions"]
+    assert practice["type"] == "Action.ShowCard"
+    assert practice["title"] == "What this looks like in practice"
+    assert [a["title"] for a in card["actions"]] == ["Next", "Back", "Skip"]
+    assert card["actions"][0]["data"] == {"verb": "answer", "aid": 41, "rev": 7, "q": 5}
+    assert card["actions"][2]["associatedInputs"] == "none"
+
+
+def test_the_chosen_level_is_marked_in_words_and_next_records_it() -> None:
+    chosen = cards.question_card(question_view(5, chosen_level=2, comment="kept"))
+    second = levels_of(chosen)[1]
+    assert second["items"][0]["text"] == "● Developing · your choice"
+    assert second["style"] == "emphasis"
+    assert chosen["actions"][0]["data"]["level"] == 2
+    comment = next(e for e in chosen["body"] if e.get("id") == "comment")
     assert comment["maxLength"] == 1000
     assert comment["value"] == "kept"
-    titles = [a["title"] for a in card["actions"]]
-    assert titles == ["Next", "Back", "Skip", "What this looks like in practice"]
-    data = card["actions"][0]["data"]
-    assert data == {"verb": "answer", "aid": 41, "rev": 7, "q": 5}
-    skip = card["actions"][2]
-    assert skip["associatedInputs"] == "none"
+    saved = cards.question_card(question_view(5, chosen_level=4, chosen_is_saved=True))
+    assert levels_of(saved)[3]["items"][0]["text"] == "● Spreading · your answer"
 
 
 def test_first_question_has_no_back() -> None:
@@ -173,7 +226,9 @@ def test_no_toggle_visibility_anywhere() -> None:
 
 def test_people_typed_text_never_goes_through_markdown() -> None:
     card = cards.settled_card(
-        SettledView("C", 1, 22, "T", None, "[click](http://evil) **bold**", "Skipped")
+        SettledView(
+            "C", 1, 22, "T", "✓ Saved.", "Your answer: **X**", "[click](http://evil) **bold**"
+        )
     )
     blocks = [e for e in walk(card) if e["type"] == "TextBlock"]
     assert all("evil" not in b["text"] for b in blocks)
@@ -181,9 +236,13 @@ def test_people_typed_text_never_goes_through_markdown() -> None:
     assert any(r["text"] == "[click](http://evil) **bold**" for r in runs)
 
 
-def test_skipped_answer_is_said_in_words() -> None:
-    card = cards.settled_card(SettledView("C", 1, 22, "T", None, None, "Skipped"))
-    assert "Skipped" in json.dumps(card)
+def test_a_settled_card_shows_an_answer_and_comment_only_when_given_one() -> None:
+    skipped = cards.settled_card(SettledView("C", 1, 22, "T", "✓ Skipped.", None, "typed"))
+    assert [e["text"] for e in skipped["body"]] == ["Question 1 of 22 · C", "T", "✓ Skipped."]
+    assert "actions" not in skipped
+    saved = cards.settled_card(SettledView("C", 1, 22, "T", "✓ Saved.", "Your answer: **X**", "c"))
+    assert saved["body"][2]["text"] == "✓ Saved. Your answer: **X**"
+    assert saved["body"][3]["inlines"][1]["text"] == "c"
 
 
 def test_review_lists_every_question_and_offers_change_and_submit() -> None:
@@ -191,3 +250,59 @@ def test_review_lists_every_question_and_offers_change_and_submit() -> None:
     change = next(e for e in card["body"] if e.get("id") == "change_q")
     assert [c["value"] for c in change["choices"]] == [str(n) for n in range(1, 23)]
     assert [a["title"] for a in card["actions"]] == ["Submit my answers", "Change answer", "Back"]
+    # each comment, shortened as given, as plain text under its answer
+    runs = [e for e in walk(card) if e["type"] == "TextRun" and e["text"].startswith("why")]
+    assert len(runs) == 22
+
+
+def test_review_says_how_many_were_skipped_per_component_and_submit_can_be_confirmed() -> None:
+    view = review_view()
+    first = view.sections[0]
+    skipped_two = replace(
+        first,
+        rows=tuple(replace(r, level_name=None) if r.number in (1, 3) else r for r in first.rows),
+    )
+    card = cards.review_card(
+        replace(view, sections=(skipped_two, *view.sections[1:]), notice="You skipped 2.",
+                confirm_submit=True)
+    )  # fmt: skip
+    headings = [e["text"] for e in card["body"] if e.get("weight") == "bolder"]
+    assert "Building a shared purpose and vision · 2 of 4 skipped" in headings
+    assert "Investing in people and culture" in headings
+    submit = card["actions"][0]
+    assert (submit["title"], submit["data"]["confirm"]) == ("Submit anyway", True)
+
+
+def test_profile_has_a_line_per_component_with_its_meaning_guidance_and_what_next() -> None:
+    card = cards.profile_card(profile_view())
+    text = json.dumps(card, ensure_ascii=False)
+    assert text.count("What this looks like in practice") == 5
+    assert "“Our goals are agreed.” (question 3)" in text
+    assert "What happens next." in text
+    assert [a["title"] for a in card["actions"]] == ["Change my answers"]
+
+
+def test_profile_explains_not_enough_answers_in_one_line() -> None:
+    view = profile_view()
+    lines = (replace(view.components[0], level_label="Not enough answers", enough=False,
+                     meaning=None), *view.components[1:])  # fmt: skip
+    card = cards.profile_card(replace(view, components=lines))
+    text = json.dumps(card, ensure_ascii=False)
+    assert "**Not enough answers** (4 of 4 answered)" in text
+    assert "A level is shown only where at least half of the questions were answered." in text
+    assert "at least half" not in json.dumps(cards.profile_card(profile_view()))
+
+
+@pytest.mark.parametrize(("in_progress", "button"), [(False, "Start"), (True, "Resume")])
+def test_help_offers_resume_mid_assessment(in_progress: bool, button: str) -> None:
+    card = cards.help_card(22, in_progress=in_progress)
+    assert [a["title"] for a in card["actions"]] == [button]
+
+
+@pytest.mark.parametrize(("answered", "button"), [(0, "Start"), (3, "Resume")])
+def test_welcome_offers_resume_only_with_answers(answered: int, button: str) -> None:
+    card = cards.welcome_card(WelcomeView("T", 22, ("a", "b"), (15, 20), answered=answered))
+    assert card["actions"][0]["title"] == button
+    text = json.dumps(card, ensure_ascii=False)
+    assert "about 15–20 minutes, in as many sittings as you like" in text
+    assert ("so far" in text) is bool(answered)

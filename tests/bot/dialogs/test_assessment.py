@@ -13,6 +13,8 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.config import Settings
+from framework.content import default_framework
+from framework.reading import reading_minutes
 from impact.service import create_app
 from store.assessments.tables import Answer, Assessment
 from store.db import Database
@@ -24,6 +26,22 @@ from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
 pytestmark = pytest.mark.service
 
 QUESTIONS = 22
+FRAMEWORK = default_framework()
+
+
+def level_title(question: int, level: int) -> str:
+    """What a level on a question card is called (the title of its tap action)."""
+    return f"{FRAMEWORK.level(level).name}: {FRAMEWORK.descriptor(question, level)}"
+
+
+def is_live(card: dict[str, Any]) -> bool:
+    """A question or review card that still has its buttons."""
+    titles = [a.get("title") for a in card.get("actions") or []]
+    return "Next" in titles or "Submit my answers" in titles or "Submit anyway" in titles
+
+
+def live_cards(user: TeamsUser) -> list[dict[str, Any]]:
+    return [card for _id, card in user.cards() if is_live(card)]
 
 
 def answers_in_db(db: Database, user: TeamsUser) -> dict[int, tuple[int | None, str | None]]:
@@ -53,14 +71,20 @@ async def start(user: TeamsUser) -> None:
 
 
 async def answer_all(
-    user: TeamsUser, level_for: Callable[[int], int], via: str = "execute"
+    user: TeamsUser, level_for: Callable[[int], int], via: str = "execute", *, tap: bool = False
 ) -> None:
+    """Answer every question: tap the level, then Next (`tap`), or Next with the level in its
+    data at once (what the server receives either way)."""
     for expected in range(1, QUESTIONS + 1):
         _, card = user.last_card()
         assert question_number(card) == expected
-        result = await user.press(
-            "Next", {"level": str(level_for(expected)), "comment": ""}, via=via
-        )
+        level = level_for(expected)
+        if tap:
+            chosen = await user.press(level_title(expected, level), via=via)
+            assert chosen.status in (200, 201)
+            result = await user.press("Next", {}, via=via)
+        else:
+            result = await user.press("Next", {"level": str(level), "comment": ""}, via=via)
         assert result.status in (200, 201)
 
 
@@ -75,7 +99,9 @@ async def test_welcome_on_install_says_what_and_how_long(
     _, card = user.last_card()
     text = card_text(card)
     assert "22 questions" in text
-    assert "10 minutes" in text
+    fewest, most = reading_minutes(FRAMEWORK)
+    assert (fewest, most) == (15, 20)  # 4,247 words at 200 to 250 a minute
+    assert f"about {fewest}–{most} minutes, in as many sittings as you like" in text
     assert "Only you can see your individual answers" in text
     assert [a["title"] for a in card["actions"]] == ["Start", "Help"]
 
@@ -89,10 +115,10 @@ async def test_question_card_shows_the_framework_content(
     text = card_text(card)
     assert "Question 1 of 22 · Building a shared purpose and vision" in text
     assert "Board and executives setting the shared purpose and vision" in text
-    choices = next(e for e in card["body"] if e.get("id") == "level")["choices"]
-    assert [c["value"] for c in choices] == ["1", "2", "3", "4", "5"]
-    assert choices[0]["title"].startswith("Starting: We are starting to develop a shared vision")
-    assert choices[4]["title"].startswith("Improving and sustaining: Our vision and shared purpose")
+    levels = [e for e in card["body"] if e.get("selectAction")]
+    assert [e["selectAction"]["data"]["level"] for e in levels] == [1, 2, 3, 4, 5]
+    assert card_text(levels[0]).startswith("○ Starting\nWe are starting to develop a shared vision")
+    assert card_text(levels[4]).startswith("○ Improving and sustaining\nOur vision and shared")
     practice = find_action(card, "What this looks like in practice")
     assert practice["type"] == "Action.ShowCard"
     assert "Create a vision and shared purpose" in card_text(practice["card"])
@@ -104,7 +130,7 @@ async def test_complete_assessment_review_submit_profile(
 ) -> None:
     user = teams_user()
     await start(user)
-    await answer_all(user, lambda n: (n % 5) + 1, via=via)
+    await answer_all(user, lambda n: (n % 5) + 1, via=via, tap=True)
 
     _, review = user.last_card()
     assert "Check your answers" in card_text(review)
@@ -128,8 +154,8 @@ async def test_complete_assessment_review_submit_profile(
     settled = [card for _id, card in user.cards() if "✓ Saved" in card_text(card)]
     assert len(settled) == QUESTIONS
     assert all("actions" not in card for card in settled)
-    if via == "submit":
-        assert sum(1 for c in connector.calls if c.kind == "update") == QUESTIONS + 1
+    if via == "submit":  # each level tap, each Next and the submit update their card
+        assert sum(1 for c in connector.calls if c.kind == "update") == 2 * QUESTIONS + 1
 
 
 async def test_comment_is_stored_as_plain_text_and_shown_verbatim(
@@ -167,9 +193,12 @@ async def test_back_skip_and_change_before_submit(
     await user.press("Back")
     _, card = user.last_card()
     assert question_number(card) == 1
-    level_input = next(e for e in card["body"] if e.get("id") == "level")
-    assert level_input["value"] == "1"  # the recorded answer is preselected
-    await user.press("Next", {"level": "4", "comment": "changed"})
+    assert "● Starting · your answer" in card_text(card)  # the recorded answer is marked
+    assert find_action(card, "Next")["data"]["level"] == 1  # and Next keeps it
+    await user.press(level_title(1, 4))
+    _, card = user.last_card()
+    assert "● Spreading · your choice" in card_text(card)
+    await user.press("Next", {"comment": "changed"})
     _, card = user.last_card()
     assert question_number(card) == 3, "after going back, Next returns to where the person was"
     assert answers_in_db(db, user) == {1: (4, "changed"), 2: (None, None)}
@@ -254,11 +283,9 @@ async def test_double_tap_records_once(
     )
     assert first.status == second.status == 200
     assert answers_in_db(db, user) == {1: (3, None)}
-    question_cards = [
-        c for _i, c in user.cards() if question_number(c) == 2 and "Next" in card_text(c)
-    ]
-    assert len(question_cards) == 2  # the next card, and the same card again with a note
-    assert any("already saved" in card_text(c) for c in question_cards)
+    [live] = live_cards(user)  # one live card: question 2
+    assert question_number(live) == 2
+    assert any("already saved" in card_text(c).lower() for _i, c in user.cards())
 
 
 async def test_teams_retry_of_the_same_invoke_records_once(
@@ -333,7 +360,7 @@ FORGERIES: list[tuple[str, dict[str, Any], str]] = [
     ("question id negative", {"q": -4, "level": "3"}, "q"),
     ("assessment id text", {"aid": "1; DROP TABLE answers", "level": "3"}, "aid"),
     ("unknown verb", {"verb": "delete_everything"}, "verb"),
-    ("huge comment", {"level": "3", "comment": "x" * 5000}, "limit is 1000"),
+    ("huge comment", {"level": "3", "comment": "x" * 5000}, "cut to 1,000 characters"),
     ("huge string anywhere", {"level": "3", "comment": "y" * 100_000}, "comment"),
 ]
 
@@ -353,9 +380,20 @@ async def test_forged_or_malformed_submit_changes_nothing(
     result = await user.execute(card_id, str(data.get("verb")), data)
     assert result.status == 200
     assert answers_in_db(db, user) == {}
-    shown = card_text(card_of(user.connector.activity(user.conversation_id, card_id)) or {})
+    # the person is left on their live question card, with a one-line note above it
+    now = card_of(user.connector.activity(user.conversation_id, card_id)) or {}
+    shown = card_text(now)
     assert "Nothing was changed" in shown
     assert expected in shown
+    assert "type resume" not in shown
+    assert question_number(now) == 1
+    assert now["body"][0]["style"] == "warning"  # the note, above the question
+    assert len(live_cards(user)) == 1
+    if "comment" in change:  # what they typed is kept, cut to the limit
+        comment = next(e for e in now["body"] if e.get("id") == "comment")
+        assert comment["value"] == str(change["comment"])[:1000]
+        assert comment["maxLength"] == 1000
+        assert "Your comment was cut to 1,000 characters" in shown
 
 
 async def test_another_persons_assessment_cannot_be_touched(
@@ -455,10 +493,12 @@ async def test_text_commands(teams_user: Callable[..., TeamsUser], db: Database)
     assert "What I can do" in card_text(user.last_card()[1])
     await user.say("status")
     assert "haven't started" in card_text(user.last_card()[1])
+    before = len(user.cards())
     await user.say("what is this?")
-    cards = [card_text(c) for _i, c in user.cards()[-2:]]
-    assert "didn't understand" in cards[0]
-    assert "What I can do" in cards[1]
+    assert len(user.cards()) == before + 1  # one short message, not the whole help card
+    _, card = user.last_card()
+    assert "didn't understand “what is this?”" in card_text(card)
+    assert [a["title"] for a in card["actions"]] == ["Start", "Help"]
     await user.say("START")
     await user.press("Next", {"level": "3"})
     await user.say("status")

@@ -196,9 +196,12 @@ async def test_a_submitted_round_assessment_can_be_changed_until_the_round_close
     def close(session: Any) -> None:
         session.get(Round, round_id).status = "closed"
 
-    db.run_sync(close)
     await person.say("status")
-    result = await person.press("Change my answers")
+    before_the_close, _card = person.last_card()
+    db.run_sync(close)
+    await person.say("status")  # the profile no longer offers a change that can't be made
+    assert "Change my answers" not in card_text(person.last_card()[1])
+    result = await person.press("Change my answers", card_id=before_the_close)
     assert "That round has closed" in card_text(result.body["value"])
 
 
