@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 
 from store import audit, outbox, people, teams
 from store.assessments import tables as assessment_tables
+from store.huddles import tables as huddle_tables
 from store.rounds import charts, export_links
 from store.rounds import tables as round_tables
 
@@ -21,6 +22,7 @@ TABLE_MODULES = (
     round_tables,
     charts,
     export_links,
+    huddle_tables,
     outbox,
     audit,
 )
