@@ -53,10 +53,15 @@ class Turn:
 
 @dataclass
 class Reply:
-    """What a turn sends back: an optional replacement for the card that was used, then cards."""
+    """What a turn sends back: an optional replacement for the card that was used, then cards.
+
+    `everyone`: the replacement is a card everyone in the conversation shares (a huddle prompt
+    in a channel). Teams shows an Action.Execute answer to the person who pressed only, so the
+    message itself is updated too (Universal Actions' "replace for all")."""
 
     replace: Card | None = None
     send: list[Card] = field(default_factory=list)
+    everyone: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ nudges, huddles) go through the outbox sender, which adds rate limiting and retr
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
@@ -18,6 +19,8 @@ from bot.cards.assessment import notice_card
 from bot.cards.assessment_views import NoticeView
 from bot.cards.common import CARD_CONTENT_TYPE, Card
 from bot.registry import Reply
+
+log = logging.getLogger(__name__)
 
 
 def card_activity(content: Card) -> Activity:
@@ -48,7 +51,16 @@ async def deliver(
 
 
 async def deliver_invoke(turn_context: TurnContext, reply: Reply) -> InvokeResponse:
-    """Send a reply in an Action.Execute turn: the replacement card is the invoke's answer."""
+    """Send a reply in an Action.Execute turn: the replacement card is the invoke's answer (and,
+    for a card everyone shares, the message's new content too)."""
+    card_id = turn_context.activity.reply_to_id
+    if reply.replace is not None and reply.everyone and card_id:
+        update = card_activity(reply.replace)
+        update.id = card_id
+        try:
+            await turn_context.update_activity(update)
+        except Exception:  # the presser still sees the new card; others see it next time
+            log.warning("could not update card %s for everyone", card_id, exc_info=True)
     if reply.send:
         await turn_context.send_activities([card_activity(content) for content in reply.send])
     replacement = reply.replace or notice_card(NoticeView("✓ Done"))

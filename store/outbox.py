@@ -443,3 +443,13 @@ def failures(session: Session, round_id: int) -> list[FailedMessage]:
         )
         for row in rows
     ]
+
+
+def is_queued(session: Session, dedupe_key: str) -> bool:
+    """Whether a message with this key was ever queued (whatever became of it)."""
+    found = (
+        session.connection()
+        .execute(sa.select(_c.id).where(_c.dedupe_key == dedupe_key).limit(1))
+        .first()
+    )
+    return found is not None

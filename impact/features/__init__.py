@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from impact.feature import Feature
 from impact.features.assessment import ASSESSMENT
+from impact.features.huddles import HUDDLES
 from impact.features.rounds import ROUNDS
 
 FEATURES: tuple[Feature, ...] = (
     ASSESSMENT,
     ROUNDS,
+    HUDDLES,
 )

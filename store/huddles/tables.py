@@ -80,7 +80,7 @@ class Huddle(SQLModel, table=True):
 
 
 class HuddleAttendance(SQLModel, table=True):
-    """"I'm here": once per person per huddle."""
+    """ "I'm here": once per person per huddle."""
 
     __tablename__ = "huddle_attendance"
 
