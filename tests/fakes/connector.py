@@ -470,6 +470,8 @@ class FakeConnector:
 
     async def _members(self, request: web.Request) -> web.Response:
         cid = request.match_info["cid"]
+        if not await self._wait_at_gate(request):
+            return teams_error(499, "ClientGone", "client went away while held")
         if cid not in self.conversations:
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
         members = self.conversations[cid].members
