@@ -22,10 +22,9 @@ from store.huddles.schedules import team_by_teams_id
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_text
-from tests.huddles.services.conftest import WARD, World, payload_card, target_of
+from tests.huddles.world import WARD, World, payload_card, target_of
 
 pytestmark = pytest.mark.service
-
 
 
 async def ward(world: World) -> tuple[TeamsUser, TeamsUser]:
