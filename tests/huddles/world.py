@@ -1,7 +1,7 @@
-"""A world for huddle tests (services, dialogs, CLI), as a fixture that their conftest files
-import: the real service on loopback (SQLite and PostgreSQL), the
-fake Bot Connector as Teams, teams the bot was added to with rosters (owners are leads), the
-huddle services as the scheduler runs them, and the outbox sender to deliver what they queue."""
+"""A world for huddle tests (services, dialogs), as a fixture their conftest files import: the
+real service on loopback (SQLite and PostgreSQL), the fake Bot Connector as Teams, teams the bot
+was added to with rosters (owners are leads), the huddle services as the scheduler runs them,
+and the outbox sender to deliver what they queue."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from tests.fakes.teams_client import TeamsUser, card_of
 WARD = "19:ward7@thread.tacv2"
 DIRECTORATE = "19:medicine@thread.tacv2"
 EXECUTIVE = "19:executive@thread.tacv2"
+IMPROVEMENT = "19:improvement@thread.tacv2"
 ADMIN_AAD = "11111111-2222-3333-4444-555555555555"
 WEEKDAYS = frozenset(range(5))
 
@@ -118,7 +119,7 @@ async def world(
     connector: FakeConnector,
     http: aiohttp.ClientSession,
 ) -> AsyncIterator[World]:
-    settings = settings_factory(admin_ids=ADMIN_AAD)
+    settings = settings_factory(admin_ids=ADMIN_AAD, improvement_team_id=IMPROVEMENT)
     app = create_app(settings, db=db, clock=clock)
     runner, url = await serve(app)
     sender = OutboxSender.from_settings(settings, db, clock=clock)
