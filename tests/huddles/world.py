@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from bot.config import Settings
 from bot.dialogs.huddles.wiring import HuddleServices, huddle_services
+from bot.registry import FeatureContext
 from bot.sender.outbox_sender import OutboxSender
 from impact.service import CONTEXT_KEY, create_app
 from store.db import Database
@@ -43,6 +44,7 @@ class World:
     url: str
     http: aiohttp.ClientSession
     sender: OutboxSender
+    ctx: FeatureContext
     people: dict[str, TeamsUser] = field(default_factory=dict)
 
     def person(self, key: str, name: str, **fields: Any) -> TeamsUser:
@@ -124,7 +126,8 @@ async def world(
     runner, url = await serve(app)
     sender = OutboxSender.from_settings(settings, db, clock=clock)
     try:
-        yield World(db, clock, connector, huddle_services(app[CONTEXT_KEY]), url, http, sender)
+        ctx = app[CONTEXT_KEY]
+        yield World(db, clock, connector, huddle_services(ctx), url, http, sender, ctx)
     finally:
         await sender.aclose()
         await runner.cleanup()
