@@ -29,6 +29,10 @@ from store.huddles.tree import parent_map, teams_by_id
 from store.teams import Team
 
 WEEKS = 4
+# A digest is one card (Teams takes about 28 KB): typed text is clipped, long lists are cut.
+QUOTE_CHARS = 140
+MOST_QUOTED = 10
+MOST_TEAMS = 80
 IDEA_WORDS = {
     IdeaStatus.NEW: "new",
     IdeaStatus.TESTING: "testing",
@@ -77,9 +81,9 @@ def lead_digest(session: Session, team: Team, today: date, zone: ZoneInfo) -> Di
     assert team.id is not None
     digest = digest_of(session, team.id, today, zone)
     open_items = [
-        (f"Open {_days(age)}: ", text)
+        (f"Open {_days(age)}: ", clip(text))
         for age, text in _open_escalation_texts(session, team.id, today, zone)
-    ]
+    ][:MOST_QUOTED]
     return DigestView(
         title=f"{team.name}: your huddles this month",
         period=f"The last four weeks, {_period(digest)}",
@@ -104,9 +108,14 @@ def improvement_view(session: Session, today: date, zone: ZoneInfo) -> DigestVie
         if team_id is not None
     }
     total: ImprovementDigest = improvement_digest(digests)
-    sections = [DigestSection("All teams", _total_facts(total))]
-    for name in sorted(digests):
-        sections.append(DigestSection(name, team_facts(digests[name])))
+    names = sorted(digests)
+    teams_line = tuple((name, team_line(digests[name])) for name in names[:MOST_TEAMS])
+    if len(names) > MOST_TEAMS:
+        teams_line += (("And", f"{len(names) - MOST_TEAMS} more teams"),)
+    sections = [
+        DigestSection("All teams", _total_facts(total)),
+        DigestSection("Each team (held of scheduled, here on average)", teams_line),
+    ]
     top = _top_of_cascade(session, today, zone)
     if top:
         sections.append(DigestSection("Escalations at the top of the cascade", quoted=top))
@@ -116,6 +125,20 @@ def improvement_view(session: Session, today: date, zone: ZoneInfo) -> DigestVie
         period=f"The last four weeks, {short_date(start)} to {short_date(today)}",
         sections=tuple(sections),
     )
+
+
+def team_line(digest: TeamDigest) -> str:
+    """A team's figures on one line, for the improvement team's roll-up."""
+    here = "-" if digest.average_attendance is None else f"{digest.average_attendance:.1f}"
+    testing = digest.ideas_by_status[IdeaStatus.TESTING]
+    return (
+        f"held {digest.held} of {digest.scheduled}, {here} here, {testing} ideas in test, "
+        f"{digest.actions_overdue} actions overdue, {len(digest.open_escalations)} escalations"
+    )
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
 
 
 def _total_facts(total: ImprovementDigest) -> tuple[tuple[str, str], ...]:
@@ -142,7 +165,9 @@ def _top_of_cascade(session: Session, today: date, zone: ZoneInfo) -> tuple[tupl
         age = _days((today - row.created_at.astimezone(zone).date()).days)
         where = teams[at].name if at in teams else "?"
         raised = row.team_name if at != row.team_id else f"{row.team_name} (its own)"
-        found.append((f"{raised} → {where}, {age}: ", row.text))
+        found.append((f"{raised} → {where}, {age}: ", clip(row.text)))
+    if len(found) > MOST_QUOTED:
+        found = [*found[:MOST_QUOTED], (f"And {len(found) - MOST_QUOTED} more.", "")]
     return tuple(found)
 
 
