@@ -66,14 +66,14 @@ HUDDLES = Feature(
         TextCommand(
             A.schedule_text,
             words=("huddle schedule", "huddle schedules"),
-            scopes=CHANNEL,
+            scopes=ANYWHERE,
             title="huddle schedule",
             description="Set the team's huddles (its leads)",
         ),
         TextCommand(
             A.change_text,
             matches=is_schedule_change,
-            scopes=CHANNEL,
+            scopes=ANYWHERE,
             title="huddle pause",
             description="huddle pause, resume, skip [date], delete",
         ),

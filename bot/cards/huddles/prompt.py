@@ -57,7 +57,7 @@ def _items_section(title: str, items: tuple[ItemLine, ...]) -> list[Element]:
 
 
 def _where_we_left_off(view: PromptView) -> list[Element]:
-    blocks = [text("Where we left off", weight="bolder", heading=True, spacing="medium")]
+    blocks = [text("Where we left off", size="medium", weight="bolder", spacing="medium")]
     if not view.open_items:
         return [*blocks, text("Nothing open from last time.", subtle=True, spacing="none")]
     blocks += _items_section("Ideas", view.ideas)
@@ -69,7 +69,7 @@ def _where_we_left_off(view: PromptView) -> list[Element]:
 
 
 def _format_sections(view: PromptView) -> list[Element]:
-    blocks = [text("Today's huddle", weight="bolder", heading=True, spacing="medium")]
+    blocks = [text("Today's huddle", size="medium", weight="bolder", spacing="medium")]
     for section in view.format.sections:
         blocks.append(text(section.title, weight="bolder", spacing="small"))
         blocks.append(text(section.prompt, spacing="none"))
@@ -185,7 +185,7 @@ def _outcome(view: PromptView) -> Element:
 def prompt_card(view: PromptView) -> Card:
     body: list[Element] = [note_block(view.notice)] if view.notice else []
     body += [
-        text(f"{view.format.name}: {view.team_name}", size="medium", weight="bolder",
+        text(f"{view.format.name}: {view.team_name}", size="large", weight="bolder",
              heading=True),
         text(f"{view.schedule_name} · {view.when} · about {view.format.duration_minutes} "
              "minutes", subtle=True, spacing="none"),

@@ -194,3 +194,12 @@ async def test_only_the_improvement_team_arranges_the_team_tree(world: World) ->
         ("team.parent", True),
     ]
     assert lead.team_id == WARD
+
+
+async def test_a_channel_command_typed_in_the_chat_says_where_to_type_it(world: World) -> None:
+    lead, _nurse = await ward(world)
+    chat = world.people["lead"]
+    for command in ("huddle schedule", "huddle pause"):
+        await chat.say(command)
+        assert "Type that in the team's channel" in card_text(chat.last_card()[1])
+    assert lead.team_id == WARD
