@@ -74,10 +74,6 @@ def add_item(session: Session, new: NewItem, now: datetime) -> int | None:
     return None if row is None else int(row[0])
 
 
-def get_item(session: Session, item_id: int) -> HuddleItem | None:
-    return session.get(HuddleItem, item_id)
-
-
 def change_item(
     session: Session, item_id: int, revision: int, now: datetime, **values: Any
 ) -> bool:

@@ -12,8 +12,7 @@ from sqlmodel import Session, col, select
 
 from huddles.rules.digest import HuddleRecord, HuddleStatus
 from store.huddles.tables import Huddle, HuddleAttendance, HuddleSchedule
-from store.outbox import OutboxMessage, utc
-from store.people import Person
+from store.outbox import utc
 from store.teams import Team
 
 _huddles: sa.Table = Huddle.__table__  # type: ignore[attr-defined]
@@ -98,15 +97,6 @@ def get_huddle(session: Session, huddle_id: int) -> tuple[Huddle, HuddleSchedule
     return huddle, schedule, team
 
 
-def prompt_activity_id(session: Session, huddle_id: int) -> str | None:
-    """The id Teams gave the posted prompt (None until the sender has delivered it)."""
-    return session.exec(
-        select(OutboxMessage.sent_activity_id)
-        .join(Huddle, col(Huddle.prompt_key) == col(OutboxMessage.dedupe_key))
-        .where(Huddle.id == huddle_id)
-    ).first()
-
-
 # ---- attendance and the outcome -------------------------------------------------------------
 
 
@@ -143,13 +133,6 @@ def record_outcome(
         .execution_options(synchronize_session=False)
     )
     return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
-
-
-def recorder_name(session: Session, person_id: int | None) -> str:
-    if person_id is None:
-        return ""
-    person = session.get(Person, person_id)
-    return "" if person is None else person.name
 
 
 # ---- history and figures --------------------------------------------------------------------

@@ -30,10 +30,6 @@ def chain_in(parents: dict[int, int | None], team_id: int) -> tuple[int, ...]:
     return tuple(int(t) for t in ancestors(as_links(parents), str(team_id)))
 
 
-def chain_of(session: Session, team_id: int) -> tuple[int, ...]:
-    return chain_in(parent_map(session), team_id)
-
-
 def set_parent(
     session: Session, team_id: str, parent_id: str | None, *, actor: str, now: datetime
 ) -> tuple[Team, Team | None]:
