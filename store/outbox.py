@@ -45,7 +45,7 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=200, unique=True)
-    kind: str = Field(max_length=32)  # invitation | nudge | summary | huddle | notice
+    kind: str = Field(max_length=32)  # invitation | nudge | summary | huddle | notice | digest
     tenant_id: str = Field(max_length=64)
     person_id: int | None = Field(default=None, foreign_key="people.id")
     team_id: int | None = Field(default=None, foreign_key="teams.id")
