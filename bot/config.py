@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from huddles.services.ports import DEFAULT_ESCALATE_AFTER_DAYS, HuddleOptions
 from rounds.services.ports import RoundOptions
 
 
@@ -112,6 +113,13 @@ class Settings(BaseSettings):
     reconcile_seconds: float = Field(
         default=5.0, gt=0, le=60, validation_alias=_env("IMPACT_RECONCILE_SECONDS")
     )
+    # Huddles: an escalation still open this many days goes one team further up the tree.
+    escalate_after_days: int = Field(
+        default=DEFAULT_ESCALATE_AFTER_DAYS,
+        ge=1,
+        le=365,
+        validation_alias=_env("IMPACT_ESCALATE_AFTER_DAYS"),
+    )
 
     @field_validator("allowed_tenants", "admin_ids", mode="before")
     @classmethod
@@ -168,6 +176,14 @@ class Settings(BaseSettings):
             public_url=self.public_url,
             improvement_team_id=self.improvement_team_id,
             app_id=self.app_id,
+        )
+
+    def huddle_options(self) -> HuddleOptions:
+        """What the huddle services read from these settings."""
+        return HuddleOptions(
+            zone=self.zone,
+            escalate_after_days=self.escalate_after_days,
+            improvement_team_id=self.improvement_team_id,
         )
 
 

@@ -72,11 +72,15 @@ class Reply:
 
     `posted`, if set, is told the activity id of the last card sent once Teams has it (a
     dialog keeps it to know which card is live) and returns cards posted earlier to update in
-    place (e.g. an older copy of the same question, which now says "continued below")."""
+    place (e.g. an older copy of the same question, which now says "continued below").
+    `everyone`: the replacement is a card everyone in the conversation shares (a huddle prompt
+    in a channel). Teams shows an Action.Execute answer to the person who pressed only, so the
+    message itself is updated too (Universal Actions' "replace for all")."""
 
     replace: Card | None = None
     send: list[Card] = field(default_factory=list)
     posted: Posted | None = None
+    everyone: bool = False
 
 
 @dataclass(frozen=True)

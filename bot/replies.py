@@ -48,7 +48,14 @@ async def deliver(
 
 
 async def deliver_invoke(turn_context: TurnContext, reply: Reply) -> InvokeResponse:
-    """Send a reply in an Action.Execute turn: the replacement card is the invoke's answer."""
+    """Send a reply in an Action.Execute turn: the replacement card is the invoke's answer (and,
+    for a card everyone shares, the message's new content too)."""
+    card_id = turn_context.activity.reply_to_id
+    if reply.replace is not None and reply.everyone and card_id:
+        try:
+            await _update(turn_context, card_id, reply.replace)
+        except Exception:  # the presser still sees the new card; others see it next time
+            log.warning("could not update card %s for everyone", card_id, exc_info=True)
     await _send(turn_context, reply)
     replacement = reply.replace or notice_card(NoticeView("✓ Done"))
     body = AdaptiveCardInvokeResponse(

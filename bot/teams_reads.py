@@ -1,9 +1,11 @@
-"""Reading from Teams outside a turn: a team's roster (every page), for rounds and for who is
-in the improvement team. The services see this through their own protocols
-(rounds.services.ports.RosterReader)."""
+"""Reading from Teams outside a turn: a team's roster (every page), for rounds, huddles and who
+is in the improvement team; a team's channels, for the huddle schedule form. The services see
+this through their own protocols (rounds.services.ports.RosterReader,
+huddles.services.ports.RosterReader and ChannelReader)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -12,7 +14,7 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
 
-from framework.identity import TeamMember
+from framework.identity import TeamChannel, TeamMember
 
 ROSTER_PAGE_SIZE = 500  # Teams' maximum for paged members
 
@@ -41,6 +43,26 @@ class TeamsDirectory:
 
         await self.adapter.continue_conversation(reference, read, self.app_id)
         return members
+
+    async def channels(self, team_id: str, reference_json: str) -> list[TeamChannel]:
+        """The team's channels, as `TeamsInfo.get_team_channels` reads them (GET
+        /v3/teams/{id}/conversations). The SDK's Teams client is synchronous (msrest over
+        requests), so its one request runs on a worker thread, not on the event loop. Teams
+        gives the General channel no name."""
+        reference = ConversationReference().deserialize(json.loads(reference_json))
+        found: list[TeamChannel] = []
+
+        async def read(turn_context: TurnContext) -> None:
+            client = await TeamsInfo.get_teams_connector_client(turn_context)
+            listing = await asyncio.to_thread(client.teams.get_teams_channels, team_id)
+            found.extend(
+                TeamChannel(id=str(c.id), name=str(c.name or ""))
+                for c in listing.conversations or []
+                if c.id
+            )
+
+        await self.adapter.continue_conversation(reference, read, self.app_id)
+        return found
 
 
 def _member(account: Any, tenant_id: str) -> TeamMember:

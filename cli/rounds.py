@@ -1,4 +1,4 @@
-"""`impact-bot teams …` and `impact-bot rounds …`: improvement-team commands on the database named
+"""`impact-bot rounds …`: improvement-team commands on the database named
 by DATABASE_URL. They work while the service runs: the service's scheduler reconciles from the
 rounds table within seconds. Errors go to stderr, one line, with a non-zero exit.
 
@@ -44,12 +44,6 @@ from store.types import utcnow
 T = TypeVar("T")
 
 EXPORT_FORMATS = {"csv": export_csv, "xlsx": export_xlsx}
-
-
-def _configure_teams(parser: argparse.ArgumentParser) -> None:
-    teams_commands = parser.add_subparsers(dest="teams_command", required=True)
-    listing = teams_commands.add_parser("list", help="id, name, members")
-    listing.add_argument("--json", action="store_true")
 
 
 def _configure_rounds(parser: argparse.ArgumentParser) -> None:
@@ -111,19 +105,6 @@ def _admin(ctx: CliContext) -> RoundAdmin:
     return RoundAdmin(ctx.db, ctx.framework, settings.round_options(), utcnow)
 
 
-def _teams_list(ctx: CliContext, args: argparse.Namespace) -> int:
-    teams = asyncio.run(_admin(ctx).teams())
-    rows = [{"id": t.team_id, "name": t.name, "tenant": t.tenant_id} for t in teams]
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    elif not rows:
-        print("The bot is not installed in any team yet (add it to a team in Teams).")
-    else:
-        for row in rows:
-            print(f"{row['id']}\t{row['name']}")
-    return 0
-
-
 def _rounds(ctx: CliContext, args: argparse.Namespace) -> int:
     settings, actor, admin = ctx.settings, ctx.actor, _admin(ctx)
     command = args.rounds_command
@@ -167,9 +148,6 @@ def _rounds(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-TEAMS = CliCommand(
-    "teams", "Teams the bot is installed in", _configure_teams, _guarded(_teams_list)
-)
 ROUNDS = CliCommand("rounds", "assessment rounds", _configure_rounds, _guarded(_rounds))
 
 

@@ -25,3 +25,11 @@ class TeamMember:
     name: str
     tenant_id: str
     team_role: str = "user"  # owner | user | guest
+
+
+@dataclass(frozen=True)
+class TeamChannel:
+    """A channel of a team, as Teams lists them (the General channel's id is the team's id)."""
+
+    id: str
+    name: str

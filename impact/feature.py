@@ -5,6 +5,7 @@ feature and the list of them all; nothing else needs to know a feature exists.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,8 +40,10 @@ class Feature:
     personal_data: tuple[PersonalData, ...] = ()
 
     def dialog_for(self, handler: Callable[..., Any]) -> DialogFactory:
-        """The dialog class that declares this handler."""
+        """The dialog class that declares this handler (a dialog may be declared as
+        `functools.partial(Dialog, port=...)`, to be built with a port besides the context)."""
         for dialog in self.dialogs:
-            if getattr(dialog, getattr(handler, "__name__", ""), None) is handler:
+            declared = dialog.func if isinstance(dialog, functools.partial) else dialog
+            if getattr(declared, getattr(handler, "__name__", ""), None) is handler:
                 return dialog
         raise ValueError(f"{self.name}: {handler!r} is not a method of one of its dialogs")

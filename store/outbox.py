@@ -45,7 +45,7 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(max_length=200, unique=True)
-    kind: str = Field(max_length=32)  # invitation | nudge | summary | huddle | notice
+    kind: str = Field(max_length=32)  # invitation | nudge | summary | huddle | notice | digest
     tenant_id: str = Field(max_length=64)
     person_id: int | None = Field(default=None, foreign_key="people.id")
     team_id: int | None = Field(default=None, foreign_key="teams.id")
@@ -443,3 +443,13 @@ def failures(session: Session, round_id: int) -> list[FailedMessage]:
         )
         for row in rows
     ]
+
+
+def is_queued(session: Session, dedupe_key: str) -> bool:
+    """Whether a message with this key was ever queued (whatever became of it)."""
+    found = (
+        session.connection()
+        .execute(sa.select(_c.id).where(_c.dedupe_key == dedupe_key).limit(1))
+        .first()
+    )
+    return found is not None

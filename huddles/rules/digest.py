@@ -14,6 +14,10 @@ Counting rules:
 * An action is overdue when it is not done and its due date is before `today`.
 * Open escalations are listed oldest first with their age in whole days: the number of
   midnights in the team's zone since they were raised (0 for one raised today).
+
+When: a digest is due on Mondays from 08:00 in the reader's zone until four hours later (a
+digest missed while the service was down is still worth sending that morning, not later), once
+per ISO week (`digest_week`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -39,6 +43,7 @@ __all__ = [
     "ImprovementDigest",
     "OpenEscalation",
     "TeamDigest",
+    "digest_week",
     "huddle_counts",
     "improvement_digest",
     "q18_evidence",
@@ -46,6 +51,9 @@ __all__ = [
 ]
 
 QUARTER_DAYS = 91
+DIGEST_WEEKDAY = 0  # Monday
+DIGEST_AT = time(8, 0)
+DIGEST_LATE = timedelta(hours=4)
 
 
 class HuddleStatus(StrEnum):
@@ -253,3 +261,22 @@ def q18_evidence(
     noun = "huddle" if counts.scheduled == 1 else "huddles"
     period = "the last quarter" if days == QUARTER_DAYS else f"the last {days} days"
     return f"Held {counts.held} of {counts.scheduled} scheduled {noun} in {period}"
+
+
+# ---- when digests go out -------------------------------------------------------------------
+
+
+def digest_week(now: datetime, zone: ZoneInfo | str) -> str | None:
+    """The ISO week (e.g. ``2026-W10``) whose digest is due at `now` in `zone`: Monday from
+    08:00 local time until four hours later; None at any other time."""
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
+    local = now.astimezone(tz)
+    if local.weekday() != DIGEST_WEEKDAY:
+        return None
+    start = datetime.combine(local.date(), DIGEST_AT).replace(tzinfo=tz, fold=0)
+    if not start <= local <= start + DIGEST_LATE:
+        return None
+    year, week, _ = local.isocalendar()
+    return f"{year}-W{week:02d}"

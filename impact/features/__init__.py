@@ -6,10 +6,12 @@ from __future__ import annotations
 from impact.feature import Feature
 from impact.features.alignment import ALIGNMENT
 from impact.features.assessment import ASSESSMENT
+from impact.features.huddles import HUDDLES
 from impact.features.rounds import ROUNDS
 
 FEATURES: tuple[Feature, ...] = (
     ASSESSMENT,
     ROUNDS,
     ALIGNMENT,
+    HUDDLES,
 )

@@ -5,6 +5,7 @@ from the command line."""
 
 from __future__ import annotations
 
+from alignment.services.ideas import IdeaWork
 from alignment.services.ports import WorkSource
 from alignment.services.projects import ProjectWork
 from bot.actions import alignment as actions
@@ -14,9 +15,9 @@ from cli.alignment import alignment_commands
 from impact.feature import Feature
 from store.alignment.personal import ALIGNMENT as ALIGNMENT_DATA
 
-WORK_SOURCES: tuple[WorkSource, ...] = (ProjectWork(),)
+WORK_SOURCES: tuple[WorkSource, ...] = (ProjectWork(), IdeaWork())
 """Every kind of improvement work the matrix shows and links to goals, for Teams and the CLI
-alike. Huddle ideas join here (a WorkSource of kind "idea") when the huddles feature is wired."""
+alike: improvement projects, and the ideas raised in teams' huddles."""
 
 
 class Alignment(AlignmentDialog):

@@ -1,7 +1,11 @@
 """Assessment rounds: the improvement team opens rounds for teams, everyone is invited and
-nudged, each team gets its summary when the round closes; repeating rounds schedule the next."""
+nudged, each team gets its summary when the round closes; repeating rounds schedule the next.
+Where the bot has huddle records for a team, its summary and Full results show them beside
+question 18 (rounds' QuestionEvidence port, filled here with huddles' evidence)."""
 
 from __future__ import annotations
+
+from functools import partial
 
 from bot.actions import rounds as actions
 from bot.cards.rounds.messages import RoundCards
@@ -11,7 +15,7 @@ from bot.registry import CardVerb, FeatureContext, Route, TextCommand
 from bot.routes.charts import chart_route
 from bot.routes.exports import export_route
 from cli.rounds import ROUNDS as ROUNDS_CLI
-from cli.rounds import TEAMS as TEAMS_CLI
+from huddles.services.evidence import huddle_evidence
 from impact.feature import Feature
 from rounds.rules.preferences import is_preferences_command
 from rounds.services import jobs
@@ -30,7 +34,15 @@ def round_steps(ctx: FeatureContext) -> RoundSteps:
     opener = RoundOpener(
         ctx.db, ctx.teams, ctx.framework, options, messages, on_queued=ctx.wake_sender
     )
-    return RoundSteps(ctx.db, ctx.framework, options, messages, opener, on_queued=ctx.wake_sender)
+    return RoundSteps(
+        ctx.db,
+        ctx.framework,
+        options,
+        messages,
+        opener,
+        on_queued=ctx.wake_sender,
+        evidence=huddle_evidence,
+    )
 
 
 def _scheduled(ctx: FeatureContext) -> ScheduledWork:
@@ -48,7 +60,7 @@ def _scheduled(ctx: FeatureContext) -> ScheduledWork:
 
 ROUNDS = Feature(
     name="rounds",
-    dialogs=(RoundsAdmin, RoundParticipation),
+    dialogs=(partial(RoundsAdmin, evidence=huddle_evidence), RoundParticipation),
     commands=(
         TextCommand(
             A.show_rounds,
@@ -87,6 +99,6 @@ ROUNDS = Feature(
         Route("GET", "/charts/{token}.png", chart_route),
         Route("GET", "/exports/{token}", export_route),
     ),
-    cli=(TEAMS_CLI, ROUNDS_CLI),
+    cli=(ROUNDS_CLI,),
     personal_data=(ROUNDS_DATA, MESSAGES, AUDIT),
 )

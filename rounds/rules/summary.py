@@ -15,6 +15,7 @@ from rounds.rules.results import RoundResults, TeamResult, level_label
 __all__ = [
     "ChangeFact",
     "ComponentFact",
+    "EvidenceFact",
     "GapFact",
     "QuestionFact",
     "SummaryView",
@@ -51,6 +52,26 @@ class GapFact:
 
 
 @dataclass(frozen=True)
+class EvidenceFact:
+    """What the bot's own records say beside a question's self-assessment (e.g. huddles held,
+    for question 18): evidence for the team to weigh, never part of anyone's answer."""
+
+    number: int
+    title: str
+    text: str  # "Held 11 of 12 scheduled huddles in the last quarter"
+
+
+def evidence_facts(
+    framework: Framework, evidence: tuple[tuple[int, str], ...]
+) -> tuple[EvidenceFact, ...]:
+    """(question number, line) pairs → facts with the question's title, in question order."""
+    return tuple(
+        EvidenceFact(number, framework.question(number).title, line)
+        for number, line in sorted(evidence)
+    )
+
+
+@dataclass(frozen=True)
 class SummaryView:
     round_id: int
     team_id: int
@@ -69,6 +90,7 @@ class SummaryView:
     changes: tuple[ChangeFact, ...] = ()
     gaps: tuple[GapFact, ...] = ()
     scale: str = ""  # "1 Starting, 2 Developing, …"
+    evidence: tuple[EvidenceFact, ...] = ()
 
     @property
     def responses(self) -> str:
@@ -136,9 +158,12 @@ def summary_view(
     *,
     chart_url: str | None,
     chart_alt: str = "",
+    evidence: tuple[tuple[int, str], ...] = (),
 ) -> SummaryView:
     """The summary of one team in a round. `chart_url` is where the chart PNG is served
-    (``{public_url}/charts/{token}.png``); None for no image."""
+    (``{public_url}/charts/{token}.png``); None for no image. `evidence`: (question number,
+    line) from the bot's other records, shown beside the results (even when these are
+    hidden: it says nothing about anyone's answers)."""
     team = results.team(team_id)
     base = SummaryView(
         round_id=results.round_id,
@@ -149,6 +174,7 @@ def summary_view(
         roster=team.roster,
         min_group=results.min_group,
         suppressed=True,
+        evidence=evidence_facts(framework, evidence),
     )
     if team.suppressed or all(c.median() is None for c in team.figures.components):
         return base
@@ -191,4 +217,5 @@ def summary_view(
         changes=tuple(changes),
         gaps=tuple(gaps),
         scale=", ".join(f"{level.value} {level.name}" for level in framework.levels),
+        evidence=base.evidence,
     )

@@ -15,6 +15,8 @@ from sqlmodel import Session
 from framework.content import Framework
 from framework.identity import Identity
 from rounds.rules.results import RoundResults
+from rounds.rules.summary import EvidenceFact, evidence_facts
+from rounds.services.evidence import QuestionEvidence
 from rounds.services.ports import RoundOptions
 from store.audit import audit
 from store.db import Database
@@ -35,11 +37,13 @@ class RoundAdmin:
         framework: Framework,
         options: RoundOptions,
         clock: Callable[[], datetime],
+        evidence: QuestionEvidence | None = None,
     ) -> None:
         self.db = db
         self.framework = framework
         self.options = options
         self.clock = clock
+        self.evidence = evidence
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -64,6 +68,21 @@ class RoundAdmin:
             min_group=self.options.min_group,
             min_comment_group=self.options.min_comment_group,
         )
+
+    async def evidence_for(self, round_id: int, team_id: int) -> tuple[EvidenceFact, ...]:
+        """The bot's other records beside a team's results (as of the round's close, or today
+        while it is open)."""
+        evidence = self.evidence
+        if evidence is None:
+            return ()
+        now = self.clock()
+
+        def read(session: Session) -> tuple[EvidenceFact, ...]:
+            closed = lifecycle.get_round(session, round_id).closed_at
+            today = (closed or now).astimezone(self.options.zone).date()
+            return evidence_facts(self.framework, tuple(evidence(session, team_id, today)))
+
+        return await self.db.run(read)
 
     # -- changing -----------------------------------------------------------------------------
 

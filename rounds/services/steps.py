@@ -26,6 +26,7 @@ from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period
 from rounds.services.charts import chart_url, team_chart
+from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener
 from rounds.services.ports import RoundMessages, RoundOptions
 from store.audit import audit
@@ -53,6 +54,7 @@ class RoundSteps:
         opener: RoundOpener,
         *,
         on_queued: Callable[[], None] = lambda: None,
+        evidence: QuestionEvidence | None = None,
     ) -> None:
         self.db = db
         self.framework = framework
@@ -60,6 +62,7 @@ class RoundSteps:
         self.messages = messages
         self.opener = opener
         self.on_queued = on_queued
+        self.evidence = evidence  # e.g. huddle records beside question 18
 
     async def run_due(self, now: datetime) -> None:
         await self.open_due(now)
@@ -102,7 +105,11 @@ class RoundSteps:
             url = None
             if self.options.public_url:
                 url = chart_url(self.options.public_url, save_chart(session, png, now))
-            view = summary_view(results, team.id, self.framework, chart_url=url, chart_alt=alt)
+            today = now.astimezone(self.options.zone).date()
+            evidence = tuple(self.evidence(session, team.id, today)) if self.evidence else ()
+            view = summary_view(
+                results, team.id, self.framework, chart_url=url, chart_alt=alt, evidence=evidence
+            )
             activity = self.messages.summary(view)
             destinations = [(team, f"round:{round_id}:summary:team:{team.id}")]
             if improvement is not None and improvement.id != team.id:

@@ -47,6 +47,15 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert settings.app_type is AppType.SINGLE_TENANT
 
 
+def test_huddle_options_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().huddle_options().escalate_after_days == 3
+    monkeypatch.setenv("IMPACT_ESCALATE_AFTER_DAYS", "5")
+    monkeypatch.setenv("IMPACT_IMPROVEMENT_TEAM_ID", "19:improve")
+    options = load_settings().huddle_options()
+    assert (options.escalate_after_days, options.improvement_team_id) == (5, "19:improve")
+    assert options.zone.key == "Europe/London"
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -55,6 +64,7 @@ def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         ("IMPACT_TIMEZONE", "Mars/Olympus", "IMPACT_TIMEZONE: unknown time zone"),
         ("MicrosoftAppType", "Anything", "MicrosoftAppType: "),
         ("DATABASE_URL", "mysql://x", "DATABASE_URL: must start with"),
+        ("IMPACT_ESCALATE_AFTER_DAYS", "0", "IMPACT_ESCALATE_AFTER_DAYS: "),
     ],
 )
 def test_malformed_setting_names_the_setting(

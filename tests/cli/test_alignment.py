@@ -181,7 +181,7 @@ ERRORS = [
     (("alignment", "link", "--goal", "1", "--work", "project"),
      "error: Name the work as KIND:ID, for example project:3 or idea:12 (not 'project')."),
     (("alignment", "link", "--goal", "1", "--work", "idea:3"),
-     "error: I can link project here, not ideas."),
+     "error: There is no idea 3."),
     (("alignment", "unlink", "--work", "project:5"),
      "error: Project 5 is not linked to a goal."),
     (("projects", "add", "--title", "Beds", "--status", "done"),

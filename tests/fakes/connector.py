@@ -8,9 +8,12 @@ and records them:
     POST /v3/conversations/{c}/activities/{a}               reply                   201 {id}
     PUT  /v3/conversations/{c}/activities/{a}               update                  200 {id}
     GET  /v3/conversations/{c}/pagedmembers                 roster page             200
+    GET  /v3/teams/{t}/conversations                         a team's channels       200
 
 Unknown conversations get 404 ConversationNotFound; updates of unknown activities 404
-ActivityNotFound (as Teams does). Creating the 1:1 chat with someone who already has one returns
+ActivityNotFound (as Teams does); a team's channels, a team the bot is not in 404 NotFound.
+The General channel's id is the team's id and Teams gives it no name (`add_channel` adds
+others). Creating the 1:1 chat with someone who already has one returns
 the same conversation, as Teams does. `fail_next` queues injected failures (429 with Retry-After,
 503, 403 ...) in Teams' error shape; `fail_conversation` / `fail_create_for` make every request
 to one conversation / every creation of one person's chat fail (a blocked user, say).
@@ -73,7 +76,7 @@ class TeamsLimits:
 class Call:
     """One request the bot made to the connector."""
 
-    kind: str  # send | reply | update | create | members
+    kind: str  # send | reply | update | create | members | channels
     conversation_id: str
     activity_id: str | None
     body: dict[str, Any]
@@ -168,6 +171,7 @@ class FakeConnector:
         self._conversation_failures: dict[str, Failure] = {}
         self._create_failures: dict[str, Failure] = {}
         self._personal_chats: dict[tuple[str, str], str] = {}  # (tenant, user id) -> chat id
+        self.channels: dict[str, list[dict[str, Any]]] = {}  # team id -> channels beyond General
         self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._gate: asyncio.Event | None = None
@@ -184,6 +188,7 @@ class FakeConnector:
         app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self._reply)
         app.router.add_put("/v3/conversations/{cid}/activities/{aid}", self._update)
         app.router.add_get("/v3/conversations/{cid}/pagedmembers", self._members)
+        app.router.add_get("/v3/teams/{tid}/conversations", self._channels)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -216,6 +221,11 @@ class FakeConnector:
         for key, chat in list(self._personal_chats.items()):
             if chat == conversation_id:
                 del self._personal_chats[key]
+
+    def add_channel(self, team_id: str, channel_id: str, name: str) -> None:
+        """Another channel in a team (its General channel is the team's own conversation)."""
+        self.channels.setdefault(team_id, []).append({"id": channel_id, "name": name})
+        self.add_conversation(channel_id)
 
     def fail_next(self, count: int, failure: Failure) -> None:
         self._failures.extend([failure] * count)
@@ -460,6 +470,8 @@ class FakeConnector:
 
     async def _members(self, request: web.Request) -> web.Response:
         cid = request.match_info["cid"]
+        if not await self._wait_at_gate(request):
+            return teams_error(499, "ClientGone", "client went away while held")
         if cid not in self.conversations:
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
         members = self.conversations[cid].members
@@ -470,6 +482,20 @@ class FakeConnector:
         if start + page_size < len(members):
             body["continuationToken"] = str(start + page_size)
         await self._record(Call("members", cid, None, {}, 200))
+        return web.json_response(body)
+
+    async def _channels(self, request: web.Request) -> web.Response:
+        """GET /v3/teams/{id}/conversations: a ConversationList, General (no name) first."""
+        tid = request.match_info["tid"]
+        tenant = self.conversations[tid].tenant_id if tid in self.conversations else ""
+        if (limited := self._limited("channels", tenant, "")) is not None:
+            await self._record(Call("channels", tid, None, {}, limited.status, tenant))
+            return limited
+        if tid not in self.conversations:
+            await self._record(Call("channels", tid, None, {}, 404, tenant))
+            return teams_error(404, "NotFound", "Team not found.")
+        body = {"conversations": [{"id": tid}, *self.channels.get(tid, [])]}
+        await self._record(Call("channels", tid, None, {}, 200, tenant))
         return web.json_response(body)
 
 

@@ -97,11 +97,37 @@ class TeamsUser:
     aad_object_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     conversation_id: str = ""
     session: aiohttp.ClientSession | None = None
+    team_id: str | None = None  # set: this person speaks in that team's channel
 
     def __post_init__(self) -> None:
         if not self.conversation_id:
             self.conversation_id = f"a:chat-{uuid.uuid4().hex}"
         self.connector.add_conversation(self.conversation_id)
+
+    def in_channel(self, team_id: str, channel_id: str | None = None) -> TeamsUser:
+        """The same person, in a team's channel (its General channel by default, whose
+        conversation id is the team's id), as Teams sends a channel's activities."""
+        return TeamsUser(
+            bot_url=self.bot_url,
+            connector=self.connector,
+            tenant_id=self.tenant_id,
+            name=self.name,
+            user_id=self.user_id,
+            aad_object_id=self.aad_object_id,
+            conversation_id=channel_id or team_id,
+            session=self.session,
+            team_id=team_id,
+        )
+
+    def member(self, role: str = "user") -> dict[str, Any]:
+        """This person as a team's roster lists them (userRole owner | user | guest)."""
+        return {
+            "id": self.user_id,
+            "name": self.name,
+            "aadObjectId": self.aad_object_id,
+            "tenantId": self.tenant_id,
+            "userRole": role,
+        }
 
     # -- activities -----------------------------------------------------------------------
 
@@ -122,6 +148,18 @@ class TeamsUser:
             },
             "channelData": {"tenant": {"id": self.tenant_id}},
         }
+        if self.team_id is not None:
+            base["conversation"] = {
+                "id": self.conversation_id,
+                "conversationType": "channel",
+                "isGroup": True,
+                "tenantId": self.tenant_id,
+            }
+            base["channelData"] = {
+                "tenant": {"id": self.tenant_id},
+                "team": {"id": self.team_id},
+                "channel": {"id": self.conversation_id},
+            }
         base.update(fields)
         return base
 

@@ -15,6 +15,7 @@ from huddles.rules.digest import (
     IdeaRecord,
     OpenEscalation,
     TeamDigest,
+    digest_week,
     improvement_digest,
     q18_evidence,
     team_digest,
@@ -216,3 +217,31 @@ def test_q18_says_nothing_without_records() -> None:
     assert q18_evidence(iter([HuddleRecord(days_ago(3), HELD, 5)]), TODAY) is not None
     with pytest.raises(ValueError, match="at least 1"):
         q18_evidence([HuddleRecord(days_ago(3), HELD, 5)], TODAY, days=0)
+
+
+# ---- when the digest goes out --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("moment", "zone", "week"),
+    [
+        (datetime(2026, 11, 30, 8, 0, tzinfo=UTC), "Europe/London", "2026-W49"),  # Monday 08:00
+        (datetime(2026, 11, 30, 7, 59, tzinfo=UTC), "Europe/London", None),
+        (datetime(2026, 11, 30, 12, 0, tzinfo=UTC), "Europe/London", "2026-W49"),  # 4 hours late
+        (datetime(2026, 11, 30, 12, 1, tzinfo=UTC), "Europe/London", None),
+        (datetime(2026, 12, 1, 8, 0, tzinfo=UTC), "Europe/London", None),  # a Tuesday
+        (datetime(2027, 6, 7, 7, 0, tzinfo=UTC), "Europe/London", "2027-W23"),  # 08:00 BST
+        (datetime(2026, 11, 30, 8, 0, tzinfo=UTC), "America/New_York", None),  # 03:00 there
+        (datetime(2026, 11, 30, 13, 0, tzinfo=UTC), "America/New_York", "2026-W49"),
+        (datetime(2026, 11, 29, 21, 0, tzinfo=UTC), "Pacific/Auckland", "2026-W49"),  # Mon 10:00
+    ],
+)
+def test_the_digest_is_due_on_monday_morning_in_the_readers_zone(
+    moment: datetime, zone: str, week: str | None
+) -> None:
+    assert digest_week(moment, zone) == week
+
+
+def test_digest_timing_needs_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        digest_week(datetime(2026, 11, 30, 8, 0), LONDON)

@@ -5,13 +5,20 @@ nothing for a suppressed figure, so the anonymity rules hold here as on every ot
 from __future__ import annotations
 
 from bot.cards.common import Card, Element, card, execute, plain, text
+from bot.cards.rounds.summary import evidence_blocks
 from framework.content import Framework
 from framework.scoring import level_label
 from rounds.rules.results import RoundResults
+from rounds.rules.summary import EvidenceFact
 
 
 def full_results_card(
-    results: RoundResults, team_id: int, framework: Framework, *, can_export: bool = False
+    results: RoundResults,
+    team_id: int,
+    framework: Framework,
+    *,
+    can_export: bool = False,
+    evidence: tuple[EvidenceFact, ...] = (),
 ) -> Card:
     team = results.team(team_id)
     body: list[Element] = [
@@ -21,6 +28,7 @@ def full_results_card(
     actions = _export_actions(results.round_id) if can_export else []
     if team.reason is not None:
         body.append(text(results.reason_text(team.reason).capitalize() + "."))
+        body += evidence_blocks(evidence)
         return card(body, actions)
     for component in team.figures.components:
         median = component.median()
@@ -38,6 +46,11 @@ def full_results_card(
             body.append(
                 text(f"{question.number}. {question.title}: {line}", size="small", spacing="small")
             )
+            body += [
+                text(f"Evidence: {fact.text} (the bot's own records, not an answer).", size="small",
+                     subtle=True, spacing="none")
+                for fact in evidence if fact.number == question.number
+            ]  # fmt: skip
     comments = team.comments()
     if comments:
         body.append(text("Comments (not attributed)", weight="bolder", spacing="medium"))

@@ -9,9 +9,9 @@ questions, the change since the last round and the leaders/frontline gap when th
 from __future__ import annotations
 
 from bot.cards.common import Card, Element, card, execute, notice, text
-from rounds.rules.summary import QuestionFact, SummaryView
+from rounds.rules.summary import EvidenceFact, QuestionFact, SummaryView
 
-__all__ = ["summary_card"]
+__all__ = ["evidence_blocks", "summary_card"]
 
 
 def _facts(pairs: list[tuple[str, str]]) -> Element:
@@ -26,6 +26,19 @@ def _questions(facts: tuple[QuestionFact, ...]) -> list[Element]:
     return [text(f"• {f.title} (Q{f.number}): **{f.text}**", spacing="small") for f in facts]
 
 
+def evidence_blocks(facts: tuple[EvidenceFact, ...]) -> list[Element]:
+    """The bot's own records beside a question, said to be evidence, not an answer."""
+    if not facts:
+        return []
+    blocks = [_section("Evidence beside your answers")]
+    blocks += [text(f"• Q{f.number} {f.title}: {f.text}.", spacing="small") for f in facts]
+    blocks.append(
+        text("From the bot's own records; no one's answers are changed.", size="small",
+             subtle=True, spacing="none")
+    )  # fmt: skip
+    return blocks
+
+
 def summary_card(view: SummaryView) -> Card:
     body: list[Element] = [
         text(f"{view.round_name}: results", size="medium", weight="bolder", heading=True),
@@ -35,6 +48,7 @@ def summary_card(view: SummaryView) -> Card:
     speak = f"{view.round_name} results for {view.team_name}. {view.responses} responded."
     if view.suppressed:
         body.append(notice(f"{view.not_enough}."))
+        body += evidence_blocks(view.evidence)
         return card(body, speak=f"{speak} {view.not_enough}.")
 
     if view.chart_url:
@@ -62,6 +76,7 @@ def summary_card(view: SummaryView) -> Card:
     if view.gaps:
         body.append(_section("Leaders compared with frontline staff"))
         body.append(_facts([(g.name, g.text) for g in view.gaps]))
+    body += evidence_blocks(view.evidence)
     body.append(
         text(
             f"Levels: {view.scale}. Results are shown only for groups of {view.min_group} or more.",

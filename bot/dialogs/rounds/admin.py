@@ -34,19 +34,22 @@ from rounds.services.admin import (
     RoundSpec,
     actor_of,
 )
+from rounds.services.evidence import QuestionEvidence
 from rounds.services.improvement_team import ImprovementTeam
 
 LISTED_ROUNDS = 10
 
 
 class RoundsAdmin:
-    def __init__(self, ctx: FeatureContext) -> None:
+    def __init__(self, ctx: FeatureContext, evidence: QuestionEvidence | None = None) -> None:
         settings = ctx.settings
         self.framework = ctx.framework
         self.zone = settings.zone
         self.clock = ctx.clock
         self.public_url = settings.public_url
-        self.service = RoundAdmin(ctx.db, ctx.framework, settings.round_options(), ctx.clock)
+        self.service = RoundAdmin(
+            ctx.db, ctx.framework, settings.round_options(), ctx.clock, evidence
+        )
         self.improvement_team = ImprovementTeam(
             ctx.db, Policy.of(settings.admin_ids), ctx.teams, settings.improvement_team_id
         )
@@ -105,7 +108,10 @@ class RoundsAdmin:
         can_export = await self.improvement_team.includes(turn.identity)
         try:
             results = await self.service.results(action.round_id)
-            card = full_results_card(results, action.team_id, self.framework, can_export=can_export)
+            evidence = await self.service.evidence_for(action.round_id, action.team_id)
+            card = full_results_card(
+                results, action.team_id, self.framework, can_export=can_export, evidence=evidence
+            )
         except (RoundNotFound, KeyError, LookupError):
             return Reply(send=[cards.notice_card(NoticeView("ⓘ Those results don't exist."))])
         return Reply(send=[card])

@@ -1,0 +1,55 @@
+"""Huddle cards beside the prompt: a team's open ideas or actions (`ideas`, `actions`), a notice
+to a team's channel (an escalation answered), an action owner's nudge, and the digests."""
+
+from __future__ import annotations
+
+from bot.cards.common import Card, Element, card, execute, plain, show_card, text
+from bot.cards.huddles.prompt import item_blocks, note_block, update_form
+from huddles.rules.views import DigestView, ItemListView, NoticeView, NudgeView
+
+
+def item_list_card(view: ItemListView) -> Card:
+    body: list[Element] = [note_block(view.notice)] if view.notice else []
+    body += [
+        text(view.title, size="medium", weight="bolder", heading=True),
+        text(view.team_name, subtle=True, spacing="none"),
+    ]
+    if not view.items:
+        body.append(text(view.empty))
+        return card(body)
+    for item in view.items:
+        body += item_blocks(item)
+    form = update_form(view.items, {"list": view.list_kind})
+    return card(body, [show_card("Update an item", form)])
+
+
+def notice_card(view: NoticeView) -> Card:
+    body: list[Element] = [text(view.heading, weight="bolder", heading=True)]
+    body += [text(line) for line in view.lines]
+    body += [plain(typed, label=label) for label, typed in view.quoted]
+    return card(body)
+
+
+def nudge_card(view: NudgeView) -> Card:
+    body: list[Element] = [
+        text("An action due today", size="medium", weight="bolder", heading=True),
+        plain(view.text),
+        text(f"From {view.team_name}'s huddle, due {view.due}.", subtle=True),
+    ]
+    done = execute("Done", "huddle_item", {"item": view.ref, "change": "done"},
+                   style="positive", inputs="none")  # fmt: skip
+    return card(body, [done])
+
+
+def digest_card(view: DigestView) -> Card:
+    body: list[Element] = [
+        text(view.title, size="medium", weight="bolder", heading=True),
+        text(view.period, subtle=True, spacing="none"),
+    ]
+    for section in view.sections:
+        body.append(text(section.title, weight="bolder", spacing="medium"))
+        if section.facts:
+            facts = [{"title": title, "value": value} for title, value in section.facts]
+            body.append({"type": "FactSet", "facts": facts})
+        body += [plain(typed, label=label) for label, typed in section.quoted]
+    return card(body)

@@ -1,0 +1,5 @@
+"""The huddle world (tests/huddles/world.py) for the huddle service tests."""
+
+from tests.huddles.world import world
+
+__all__ = ["world"]
