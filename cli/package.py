@@ -25,10 +25,16 @@ TEMPLATE_NAME = "manifest.json"
 ICON_NAMES = ("color.png", "outline.png")
 MAX_COMMANDS_PER_LIST = 12  # Teams' limit (the manifest schema's maxItems)
 GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-HOST = re.compile(r"^(?=.{1,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$")
+HOST = re.compile(
+    r"^(?=.{1,253}$)(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}$"
+)
 PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
 # Our scopes → the manifest's: a Teams channel is the "team" scope there.
-MANIFEST_SCOPES: dict[Scope, str] = {"personal": "personal", "channel": "team", "groupChat": "groupChat"}
+MANIFEST_SCOPES: dict[Scope, str] = {
+    "personal": "personal",
+    "channel": "team",
+    "groupChat": "groupChat",
+}
 
 
 def teams_folder() -> Path:
@@ -44,7 +50,9 @@ def check_app_id(value: str) -> str:
     if not value:
         raise CliError("--app-id is required: the bot's Microsoft App ID (a GUID)")
     if not GUID.match(value):
-        raise CliError(f"--app-id {value!r} is not a GUID like 00000000-0000-0000-0000-000000000000")
+        raise CliError(
+            f"--app-id {value!r} is not a GUID like 00000000-0000-0000-0000-000000000000"
+        )
     return value.lower()
 
 
@@ -63,8 +71,8 @@ def command_lists(commands: Iterable[TextCommand[Any]]) -> list[dict[str, Any]]:
         if not command.title:
             continue
         entry = {"title": command.title, "description": command.description or command.title}
-        for scope in command.scopes:
-            by_scope[MANIFEST_SCOPES[scope]].append(entry)
+        for ours in command.scopes:
+            by_scope[MANIFEST_SCOPES[ours]].append(entry)
     lists: list[dict[str, Any]] = []
     for scope, entries in by_scope.items():
         if not entries:

@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
     chosen = next(c for c in available if c.name == args.command)
     return chosen.run(CliContext(settings), args)
 

@@ -98,7 +98,8 @@ def test_descriptions_are_plain_and_within_teams_limits() -> None:
     description = manifest()["description"]
     assert len(description["short"]) <= 80
     assert len(description["full"]) <= 4000
-    assert "*" not in description["full"] and "<" not in description["full"]
+    assert "*" not in description["full"]
+    assert "<" not in description["full"]
 
 
 def test_command_lists_are_the_features_own_titled_commands() -> None:
@@ -192,4 +193,6 @@ def test_the_outline_icon_is_32_square_white_on_transparent() -> None:
 def test_the_committed_icons_are_what_the_drawing_code_draws() -> None:
     for name, drawn in (("color.png", draw_color_icon()), ("outline.png", draw_outline_icon())):
         with Image.open(TEAMS / name) as committed:
-            assert list(committed.convert("RGBA").get_flattened_data()) == list(drawn.get_flattened_data()), name
+            assert list(committed.convert("RGBA").get_flattened_data()) == list(
+                drawn.get_flattened_data()
+            ), name

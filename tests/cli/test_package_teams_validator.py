@@ -42,7 +42,10 @@ def validate(manifest: Path) -> subprocess.CompletedProcess[str]:
 
 def test_microsofts_validator_accepts_the_package_manifest(tmp_path: Path) -> None:
     out = tmp_path / "impact-bot.zip"
-    assert main(["package", "--app-id", APP_ID, "--domain", "bot.example.nhs.uk", "--out", str(out)]) == 0
+    assert (
+        main(["package", "--app-id", APP_ID, "--domain", "bot.example.nhs.uk", "--out", str(out)])
+        == 0
+    )
     with zipfile.ZipFile(out) as archive:
         (tmp_path / "manifest.json").write_bytes(archive.read("manifest.json"))
     result = validate(tmp_path / "manifest.json")
@@ -55,4 +58,5 @@ def test_microsofts_validator_bites(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps(broken))
     result = validate(tmp_path / "manifest.json")
     assert result.returncode == 1
-    assert "developer" in result.stdout and "/id" in result.stdout
+    assert "developer" in result.stdout
+    assert "/id" in result.stdout
