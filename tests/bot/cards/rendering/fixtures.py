@@ -80,9 +80,9 @@ def card_builders() -> dict[str, Builder]:
                 found[f"{module.__name__}.{name}"] = member
             elif inspect.isclass(member):
                 for method_name, method in vars(member).items():
-                    if not method_name.startswith("_") and inspect.isfunction(method):
-                        if _returns_a_card(method):
-                            found[f"{module.__name__}.{name}.{method_name}"] = method
+                    public = not method_name.startswith("_") and inspect.isfunction(method)
+                    if public and _returns_a_card(method):
+                        found[f"{module.__name__}.{name}.{method_name}"] = method
     return found
 
 
