@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench bench-fanout clean
+.PHONY: run test test-fast lint lint-deployment bench bench-fanout clean
 
 $(STAMP): requirements/runtime.lock requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,25 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	PYTHONPATH=. $(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+
+# The Azure templates, checked by checkov (its own virtualenv; CI runs this). A template checkov
+# cannot parse counts as a failure, not as nothing to check.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements/checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements/checkov.lock
+	touch $(CHECKOV_STAMP)
+
+lint-deployment: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/hadolint Dockerfile
+	@out="$$($(CHECKOV_VENV)/bin/checkov -d deployment/azure --framework bicep --skip-download --compact --quiet 2>&1)"; status=$$?; \
+	  echo "$$out"; \
+	  if echo "$$out" | grep -q "Parsing errors"; then echo "checkov could not parse a template"; exit 1; fi; \
+	  if ! echo "$$out" | grep -q "Passed checks: [1-9]"; then echo "checkov checked nothing"; exit 1; fi; \
+	  exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/answer_roundtrip.py
@@ -35,4 +54,4 @@ bench-fanout: $(STAMP)
 	$(BIN)/python benchmarks/fanout.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache
