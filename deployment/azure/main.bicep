@@ -25,8 +25,8 @@ param location string = resourceGroup().location
 @description('Container image of the bot, e.g. myregistry.azurecr.io/impact-bot:0.1.0.')
 param image string
 
-@description('Registry the image is pulled from with the managed identity (grant it AcrPull), e.g. myregistry.azurecr.io. Empty for a public image.')
-param registryServer string = ''
+@description('Name of the Azure Container Registry (in this resource group) holding the image; the app pulls with its managed identity, given AcrPull here. Empty for a public image.')
+param registryName string = ''
 
 @description('How the bot proves who it is to Teams: UserAssignedMSI (no secret; recommended) or SingleTenant (an app registration and its client secret).')
 @allowed([
@@ -55,6 +55,10 @@ param postgresAdminLogin string = 'impactadmin'
 @secure()
 @minLength(16)
 param postgresAdminPassword string
+
+@description('Leave empty. Set only to point the bot at another database (after a point-in-time restore, deployment/README.md): a full postgresql:// URL.')
+@secure()
+param databaseUrlOverride string = ''
 
 @description('Token a metrics scraper sends as "Authorization: Bearer <token>" to /metrics.')
 @secure()
@@ -112,6 +116,11 @@ var databaseName = 'impact'
 // Key Vault Secrets User (a built-in role)
 var keyVaultSecretsUserRole = '4633458b-17de-408a-b874-0445c86b69e6'
 var keyVaultSecretsUser = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUserRole)
+// AcrPull (a built-in role)
+var acrPullRole = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+var acrPull = subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPullRole)
+var usesRegistry = !empty(registryName)
+var registryServer = usesRegistry ? '${registryName}.azurecr.io' : ''
 
 // ---- watching ------------------------------------------------------------------------------
 
@@ -299,12 +308,28 @@ resource vaultReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = if (usesRegistry) {
+  name: registryName
+}
+
+resource registryReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (usesRegistry) {
+  name: guid(resourceGroup().id, registryName, identity.id, acrPull)
+  scope: registry
+  properties: {
+    roleDefinitionId: acrPull
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+var builtDatabaseUrl = 'postgresql://${postgresAdminLogin}:${uriComponent(postgresAdminPassword)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=require'
+
 resource databaseUrlSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   // checkov:skip=CKV_AZURE_41: no expiry on secrets: a secret past its date would stop the bot at its next restart; rotation is by runbook (deployment/README.md)
   parent: vault
   name: 'database-url'
   properties: {
-    value: 'postgresql://${postgresAdminLogin}:${uriComponent(postgresAdminPassword)}@${postgres.properties.fullyQualifiedDomainName}:5432/${databaseName}?sslmode=require'
+    value: empty(databaseUrlOverride) ? builtDatabaseUrl : databaseUrlOverride
     contentType: 'text/plain'
   }
 }
@@ -421,7 +446,7 @@ resource appEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
 
 var appName = '${namePrefix}-bot'
 var publicHost = '${appName}.${appEnvironment.properties.defaultDomain}'
-var registries = empty(registryServer) ? [] : [
+var registries = !usesRegistry ? [] : [
   {
     server: registryServer
     identity: identity.id
@@ -588,6 +613,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
   }
   dependsOn: [
     vaultReader
+    registryReader
   ]
 }
 
@@ -651,6 +677,7 @@ resource migrate 'Microsoft.App/jobs@2024-03-01' = {
   }
   dependsOn: [
     vaultReader
+    registryReader
   ]
 }
 
