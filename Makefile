@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV     := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast lint bench bench-fanout clean
+.PHONY: run test test-fast lint lint-deployment bench bench-fanout clean
 
 $(RUNTIME): requirements/runtime.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,25 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	PYTHONPATH=. $(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
+
+# The Azure templates, checked by checkov (its own virtualenv; CI runs this). A template checkov
+# cannot parse counts as a failure, not as nothing to check.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements/checkov.lock
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements/checkov.lock
+	touch $(CHECKOV_STAMP)
+
+lint-deployment: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/hadolint Dockerfile
+	@out="$$($(CHECKOV_VENV)/bin/checkov -d deployment/azure --framework bicep --skip-download --compact --quiet 2>&1)"; status=$$?; \
+	  echo "$$out"; \
+	  if echo "$$out" | grep -q "Parsing errors"; then echo "checkov could not parse a template"; exit 1; fi; \
+	  if ! echo "$$out" | grep -q "Passed checks: [1-9]"; then echo "checkov checked nothing"; exit 1; fi; \
+	  exit $$status
 
 bench: $(DEV)
 	$(BIN)/python benchmarks/answer_roundtrip.py
@@ -42,4 +61,4 @@ bench-fanout: $(DEV)
 	$(BIN)/python benchmarks/fanout.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -121,6 +121,20 @@ class Settings(BaseSettings):
         validation_alias=_env("IMPACT_ESCALATE_AFTER_DAYS"),
     )
 
+    # Watching the service (deployment/README.md, "What to watch"): log format (auto: text in
+    # local mode, JSON otherwise), /metrics behind a bearer token or on an internal port, and
+    # traces to Application Insights when its connection string is set.
+    log_format: str = Field(default="auto", validation_alias=_env("IMPACT_LOG_FORMAT"))
+    metrics_token: str = Field(
+        default="", validation_alias=_env("IMPACT_METRICS_TOKEN"), repr=False
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, validation_alias=_env("IMPACT_METRICS_PORT")
+    )
+    appinsights_connection_string: str = Field(
+        default="", validation_alias=_env("APPLICATIONINSIGHTS_CONNECTION_STRING"), repr=False
+    )
+
     @field_validator("allowed_tenants", "admin_ids", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -149,6 +163,19 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
         return upper
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        lower = value.lower()
+        if lower not in {"auto", "text", "json"}:
+            raise ValueError("must be text, json or auto")
+        return lower
+
+    @property
+    def json_logs(self) -> bool:
+        """JSON lines outside local mode (or when asked for); plain text in local mode."""
+        return self.log_format == "json" or (self.log_format == "auto" and not self.local_mode)
 
     @property
     def local_mode(self) -> bool:

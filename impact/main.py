@@ -4,6 +4,7 @@ impact-bot serve          start the bot (PORT, DATABASE_URL, ... from the enviro
 impact-bot db upgrade     bring the database schema to the newest migration
 impact-bot db status      say whether the schema is current
 impact-bot outbox send    drain the outbox from a separate process
+impact-bot package        build the Teams app package to upload (deployment/README.md)
 impact-bot <feature> …    every feature's own commands (impact/features/)
 """
 
@@ -20,6 +21,7 @@ from bot.config import ConfigurationError, load_settings
 from bot.logs import configure_logging
 from cli.db import DB
 from cli.outbox import OUTBOX
+from cli.package import package_command
 from cli.registry import CliCommand, CliContext
 from impact.features import FEATURES
 from impact.service import create_app
@@ -56,8 +58,11 @@ def _serve(ctx: CliContext, _args: argparse.Namespace) -> int:
 SERVE = CliCommand("serve", "run the bot service", lambda _parser: None, _serve)
 
 
+PACKAGE = package_command(lambda: [c for feature in FEATURES for c in feature.commands])
+
+
 def commands() -> tuple[CliCommand, ...]:
-    return (SERVE, DB, OUTBOX, *(c for feature in FEATURES for c in feature.cli))
+    return (SERVE, DB, OUTBOX, PACKAGE, *(c for feature in FEATURES for c in feature.cli))
 
 
 def _parser(available: Sequence[CliCommand]) -> argparse.ArgumentParser:
@@ -76,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json_lines=settings.json_logs)
     chosen = next(c for c in available if c.name == args.command)
     return chosen.run(CliContext(settings), args)
 

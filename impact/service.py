@@ -14,6 +14,7 @@ from bot.adapter import build_adapter
 from bot.background import Background
 from bot.config import Settings
 from bot.gate import TenantGate
+from bot.observability.service import watch
 from bot.registry import FeatureContext
 from bot.router import Dispatch, ImpactBot
 from bot.sender.outbox_sender import OutboxSender
@@ -62,6 +63,7 @@ def create_app(
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
     app = web_app(adapter, bot, database, routes)
     app[CONTEXT_KEY] = ctx
+    work: Background | None = None
     if sender is not None:
         work = Background(
             database,
@@ -73,6 +75,16 @@ def create_app(
         )
         app.on_startup.append(work.start)
         app.on_cleanup.append(work.stop)
+    leader = work.leader if work is not None else None
+    watch(
+        app,
+        adapter,
+        settings,
+        database,
+        clock=clock,
+        known_verbs={verb.verb for feature in features for verb in feature.verbs},
+        is_leader=lambda: leader is not None and leader.is_leader,
+    )
     if db is None:  # we made it, we close it
         app.on_cleanup.append(_closer(database))
     return app

@@ -61,6 +61,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from scheduler.leader import LeaderElection
+from scheduler.metrics import observe_job_start
 from store.db import Database, create_db_engine
 
 log = logging.getLogger(__name__)
@@ -506,6 +507,7 @@ class _LoopExecutor(AsyncIOExecutor):  # type: ignore[misc]
 
     async def _run(self, job: Any, run_times: Sequence[datetime]) -> Any:
         _dispatcher.set(self._dispatch)  # the task runs in its own copy of the context
+        observe_job_start(str(job.kwargs.get("name", "?")), run_times)
         return await run_coroutine_job(job, job._jobstore_alias, run_times, self._logger.name)
 
     def shutdown(self, wait: bool = True) -> None:

@@ -34,6 +34,7 @@ from sqlmodel import Session
 
 from bot.adapter import use_aiohttp, use_fast_json_objects
 from bot.config import Settings
+from bot.observability.metrics import observe_teams_request
 from bot.sender.answers import DROP_REFERENCE_CODES, Problem, classify
 from bot.sender.conversations import chat_reference_json, outgoing, personal_chat
 from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits, Sleep
@@ -355,15 +356,23 @@ class OutboxSender:
         if self._stopping or self._lease_left(job) < 0:
             permit.finish()
             await self._release(job, 0.0)
+        started = time.perf_counter()
         try:
-            return await call(client)
+            answer = await call(client)
         except HttpOperationError as exc:
             problem = classify(exc)
+            observe_teams_request(time.perf_counter() - started, problem.status, problem.code)
             if problem.status == 429:
                 self.limiter.throttled(
                     conversation, tenant, problem.retry_after or self.backoff_base
                 )
             raise
+        except Exception:  # no answer: timeout, connection refused or reset
+            observe_teams_request(time.perf_counter() - started, None, "NoResponse")
+            raise
+        else:
+            observe_teams_request(time.perf_counter() - started)
+            return answer
         finally:
             permit.finish()
 
