@@ -269,13 +269,13 @@ def _schedules() -> Iterator[CardFixture]:
     yield CardFixture("huddle schedules, not a lead", schedules_card,
                       (SchedulesView("Huddles of your teams", (), False, NO_LEAD),))  # fmt: skip
     formats = tuple(Choice(f.id, f"{f.name}: {f.description}") for f in FORMATS.formats)
-    channels = (Choice("", "General"), Choice("19:h", "Huddles and handover"),
+    channels = (Choice("19:w", "General"), Choice("19:h", "Huddles and handover"),
                 Choice("19:n", "Night shift"))  # fmt: skip
     fresh = ScheduleFormView((Choice("19:w", WARD),), channels, formats, "Europe/London")
     yield CardFixture("huddle schedule form", schedule_form_card, (fresh,))
     typed = ScheduleFormView(
         (Choice("19:w", WARD),), channels, formats, "Europe/Lundon", days="mon,wed,fri",
-        at="07:45", lead_minutes=15,
+        at="07:45", lead_minutes=15, skip_bank_holidays=False,
         notice="“Europe/Lundon” is not a time zone I know, e.g. Europe/London. Nothing was saved.",
         name="Morning safety huddle at the nurses' station", format_id="safety",
     )  # fmt: skip
@@ -290,3 +290,15 @@ def _tree() -> Iterator[CardFixture]:
     yield CardFixture("team tree, with a note", tree_card,
                       (TreeView(lines, teams, "✓ Ward 9 now escalates to Medicine."),))  # fmt: skip
     yield CardFixture("team tree, no teams yet", tree_card, (TreeView((), ()),))
+    yield CardFixture("team tree, a trust of 60 teams", tree_card, (_trust_tree(60),))
+
+
+def _trust_tree(size: int) -> TreeView:
+    """An executive team, directorates below it, wards below those: Teams' own ids."""
+    names = ["Executive"] + [f"{LONG_TEAM} {n:02d}" for n in range(1, size)]
+    depths = [0] + [1 if n % 10 == 1 else 2 for n in range(1, size)]
+    ids = [f"19:{n:032x}@thread.tacv2" for n in range(size)]
+    return TreeView(
+        tuple(TreeLine(name, depth) for name, depth in zip(names, depths, strict=True)),
+        tuple(Choice(id_, name) for id_, name in zip(ids, names, strict=True)),
+    )
