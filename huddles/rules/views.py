@@ -167,7 +167,7 @@ class SchedulesView:
 @dataclass(frozen=True)
 class ScheduleFormView:
     teams: tuple[Choice, ...]  # one team when opened in its channel
-    channels: tuple[Choice, ...]  # the chosen team's channels ("" value: General)
+    channels: tuple[Choice, ...]  # the chosen team's channels (General's id is the team's)
     formats: tuple[Choice, ...]
     zone: str
     days: str = "mon,tue,wed,thu,fri"
@@ -176,6 +176,7 @@ class ScheduleFormView:
     notice: str | None = None
     name: str = ""
     format_id: str = ""
+    skip_bank_holidays: bool = True
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,13 @@
 
 Read on a phone from the top: what the huddle is and who leads it (an @mention), where the team
 left off (ideas being tested, actions with "Overdue"/"Due today" in words, escalations waiting),
-the format's sections, how many are here and whether it was held. Buttons: I'm here; forms
-(Action.ShowCard) to add an idea, an action or an escalation (as the format offers), to update
-an item, and for the lead to record the huddle held or not. What people typed is shown as plain
-text (TextRuns); a form that could not be saved comes back filled in.
+the format's sections, how many are here and whether it was held. Each button sits beside what
+it changes: a form (Action.ShowCard) to update an item below the items; I'm here and the lead's
+Held or not below the count and the huddle's state; and as the card's own buttons, forms to add
+an idea, an action or an escalation (as the format offers). No row holds more than three
+buttons, so each fits a phone's width (360 px), and no set more than five, the most Adaptive
+Cards renderers show by default. What people typed is shown as plain text (TextRuns); a form
+that could not be saved comes back filled in.
 """
 
 from __future__ import annotations
@@ -65,7 +68,14 @@ def _where_we_left_off(view: PromptView) -> list[Element]:
     blocks += _items_section("Escalations waiting", view.escalations)
     if view.more:
         blocks.append(text(view.more, size="small", subtle=True))
+    draft = _draft(view, "change")
+    form = update_form(view.open_items, {"huddle": view.huddle_id}, draft.note if draft else "")
+    blocks.append(_buttons(show_card("Update an item", form)))
     return blocks
+
+
+def _buttons(*actions: Element) -> Element:
+    return {"type": "ActionSet", "spacing": "small", "actions": list(actions)}
 
 
 def _format_sections(view: PromptView) -> list[Element]:
@@ -85,6 +95,9 @@ def _status(view: PromptView) -> list[Element]:
     blocks: list[Element] = [{"type": "FactSet", "facts": facts, "spacing": "medium"}]
     if view.outcome_note:
         blocks.append(plain(view.outcome_note, label="Notes: "))
+    arrived = execute("I'm here", "huddle_here", {"huddle": view.huddle_id}, inputs="none",
+                      style="positive")  # fmt: skip
+    blocks.append(_buttons(arrived, _outcome(view)))
     return blocks
 
 
@@ -195,17 +208,8 @@ def prompt_card(view: PromptView) -> Card:
     body += _where_we_left_off(view)
     body += _format_sections(view)
     body += _status(view)
-    actions: list[Element] = [
-        execute("I'm here", "huddle_here", {"huddle": view.huddle_id}, inputs="none",
-                style="positive"),
-    ]  # fmt: skip
     builders = {"idea": _add_idea, "action": _add_action, "escalation": _add_escalation}
-    actions += [builders[kind](view) for kind in view.format.captures if kind in builders]
-    if view.open_items:
-        draft = _draft(view, "change")
-        form = update_form(view.open_items, {"huddle": view.huddle_id}, draft.note if draft else "")
-        actions.append(show_card("Update an item", form))
-    actions.append(_outcome(view))
+    actions = [builders[kind](view) for kind in view.format.captures if kind in builders]
     result = card(body, actions, speak=f"{view.format.name} for {view.team_name}")
     if view.leads:
         result["msteams"]["entities"] = mention_entities(view.leads)

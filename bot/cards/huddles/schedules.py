@@ -27,29 +27,32 @@ def schedules_card(view: SchedulesView, teams: tuple[Choice, ...] = ()) -> Card:
         body.append(text(f"{line.format_name}, {line.when}, in {line.channel}", size="small",
                          spacing="none"))  # fmt: skip
         body.append(text(line.state, size="small", subtle=True, spacing="none"))
-    actions: list[Element] = []
     if view.lines:
-        body.append({
-            "type": "Input.ChoiceSet", "id": "schedule", "label": "Schedule to change",
-            "style": "compact", "placeholder": "Choose a schedule",
-            "value": str(view.lines[0].id) if len(view.lines) == 1 else None,
-            "choices": [{"title": f"{x.name} ({x.team_name})", "value": str(x.id)}
-                        for x in view.lines],
-        })  # fmt: skip
-        if body[-1]["value"] is None:
-            del body[-1]["value"]
-        actions += [
-            execute("Pause", "huddle_pause", {}),
-            execute("Resume", "huddle_resume", {}),
-            show_card("Skip", [
-                {"type": "Input.Date", "id": "skip_on", "label": "Date to skip (empty: the next)"},
-                {"type": "ActionSet", "actions": [execute("Skip it", "huddle_skip", {})]},
-            ]),
-            execute("Delete", "huddle_delete", {}, style="destructive"),
-        ]  # fmt: skip
-    if view.can_add:
-        actions.append(_new_schedule(view, teams))
-    return card(body, actions)
+        body += _change(view)
+    return card(body, [_new_schedule(view, teams)] if view.can_add else [])
+
+
+def _change(view: SchedulesView) -> list[Element]:
+    """The schedule to change and how, together: the buttons sit right below the choice (a row
+    of four fits a phone; New schedule is the card's own button)."""
+    choice: Element = {
+        "type": "Input.ChoiceSet", "id": "schedule", "label": "Schedule to change",
+        "style": "compact", "placeholder": "Choose a schedule",
+        "choices": [{"title": f"{x.name} ({x.team_name})", "value": str(x.id)}
+                    for x in view.lines],
+    }  # fmt: skip
+    if len(view.lines) == 1:
+        choice["value"] = str(view.lines[0].id)
+    buttons = [
+        execute("Pause", "huddle_pause", {}),
+        execute("Resume", "huddle_resume", {}),
+        show_card("Skip", [
+            {"type": "Input.Date", "id": "skip_on", "label": "Date to skip (empty: the next)"},
+            {"type": "ActionSet", "actions": [execute("Skip it", "huddle_skip", {})]},
+        ]),
+        execute("Delete", "huddle_delete", {}, style="destructive"),
+    ]  # fmt: skip
+    return [choice, {"type": "ActionSet", "spacing": "small", "actions": buttons}]
 
 
 def _new_schedule(view: SchedulesView, teams: tuple[Choice, ...]) -> Element:
@@ -74,7 +77,7 @@ def schedule_form_card(view: ScheduleFormView) -> Card:
          "maxLength": 200, "errorMessage": "Give the huddle a name.",
          "placeholder": "e.g. Morning safety huddle", "value": view.name},
         {"type": "Input.ChoiceSet", "id": "format", "label": "Format", "style": "expanded",
-         "isRequired": True, "errorMessage": "Choose a format.",
+         "wrap": True, "isRequired": True, "errorMessage": "Choose a format.",
          "value": view.format_id or view.formats[0].value, "choices": _choices(view.formats)},
         {"type": "Input.ChoiceSet", "id": "channel", "label": "Channel", "style": "compact",
          "value": view.channels[0].value, "choices": _choices(view.channels)},
@@ -92,7 +95,7 @@ def schedule_form_card(view: ScheduleFormView) -> Card:
                       "value": str(m)} for m in LEAD_MINUTES]},
         {"type": "Input.Toggle", "id": "bank_holidays", "label": "Bank holidays",
          "title": "Skip England and Wales bank holidays", "valueOn": "true",
-         "valueOff": "false", "value": "true"},
+         "valueOff": "false", "value": "true" if view.skip_bank_holidays else "false"},
     ]  # fmt: skip
     save = execute("Save schedule", "huddle_schedule_save", {"team": team.value},
                    style="positive")  # fmt: skip

@@ -218,8 +218,10 @@ class HuddleAdmin:
             return "I'm not in that team: add me to it first (Apps, then Add to a team)."
 
     async def _channels(self, team: Team) -> tuple[Choice, ...]:
+        # Every choice has a value (an empty one is no choice to a card renderer): General's
+        # is its own id, the team's, which _spec reads as the team's General channel.
         found = await self.admin.channels(team)
-        return tuple(Choice("" if c.id == team.team_id else c.id, c.name) for c in found)
+        return tuple(Choice(c.id, c.name) for c in found)
 
     async def _form(
         self, team: Team, notice: str | None = None, typed: HuddleScheduleSaveAction | None = None
@@ -241,6 +243,7 @@ class HuddleAdmin:
             notice=notice,
             name=(typed.name or "") if typed else "",
             format_id=(typed.format or "") if typed else "",
+            skip_bank_holidays=typed is None or typed.bank_holidays != "false",
         )  # fmt: skip
         return schedule_cards.schedule_form_card(view)
 

@@ -5,6 +5,7 @@ Action.Submit fallback, typed text as TextRuns, meaning in words, the lead @ment
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -133,7 +134,7 @@ def all_cards() -> dict[str, dict[str, Any]]:
         "schedule form": schedule_form_card(
             ScheduleFormView(
                 (Choice("19:w", "Ward 7"),),
-                (Choice("", "General"), Choice("19:n", "Nights")),
+                (Choice("19:w", "General"), Choice("19:n", "Nights")),
                 tuple(Choice(f.id, f.name) for f in FORMATS.formats),
                 "Europe/London",
             )
@@ -158,7 +159,8 @@ def test_every_huddle_card_keeps_the_teams_rules(name: str) -> None:
     assert card["type"] == "AdaptiveCard"
     assert float(card["version"]) <= 1.5
     assert len(json.dumps(card).encode()) < MAX_CARD_BYTES
-    assert len(card.get("actions", [])) <= 6, "Teams shows at most six buttons"
+    for row in button_rows(card):
+        assert len(row) <= MAX_BUTTONS, "renderers show five buttons in a set (Teams six)"
     for element in elements(card):
         assert element["type"] in ALLOWED_TYPES, element["type"]
         if element["type"].startswith("Action."):
@@ -172,7 +174,28 @@ def test_every_huddle_card_keeps_the_teams_rules(name: str) -> None:
             assert element.get("wrap") is True, "text wraps on a phone"
         if element["type"].startswith("Input."):
             assert element.get("label"), "inputs are labelled for screen readers"
+        for choice in element.get("choices", []) if element["type"] == "Input.ChoiceSet" else []:
+            assert choice["title"], "every choice says what it is"
+            assert choice["value"], "an empty value is no choice to a renderer"
     assert "ToggleVisibility" not in json.dumps(card)
+
+
+MAX_BUTTONS = 5  # the Adaptive Cards renderers' default maxActions (the render check's)
+
+
+def button_rows(card: dict[str, Any]) -> list[list[str]]:
+    """The titles of each row of buttons a person sees on the card as it opens: the ActionSets
+    in its body, in order, then the card's own buttons (forms' buttons are inside them)."""
+
+    def sets(elements: list[dict[str, Any]]) -> list[list[str]]:
+        found: list[list[str]] = []
+        for element in elements:
+            if element["type"] == "ActionSet":
+                found.append([a["title"] for a in element["actions"]])
+            found += sets(element.get("items", []))
+        return found
+
+    return [*sets(card["body"]), [a["title"] for a in card.get("actions", [])]]
 
 
 def test_the_prompt_mentions_its_leads_and_starts_where_the_team_left_off() -> None:
@@ -186,14 +209,24 @@ def test_the_prompt_mentions_its_leads_and_starts_where_the_team_left_off() -> N
     texts = [e.get("text", "") for e in card["body"]]
     assert texts.index("Where we left off") < texts.index("Today's huddle")
     assert [e["text"] for e in walk(card) if e.get("type") == "TextRun"].count("Overdue · ") == 5
-    titles = [a["title"] for a in card["actions"]]
-    assert titles == ["I'm here", "Add idea", "Add action", "Add escalation", "Update an item",
-                      "Held or not"]  # fmt: skip
 
 
-def test_a_format_offers_only_what_it_captures() -> None:
-    titles = [a["title"] for a in prompt_card(prompt(format=FORMATS.format("safety")))["actions"]]
-    assert titles == ["I'm here", "Add action", "Add escalation", "Held or not"]
+def test_each_button_sits_beside_what_it_changes_in_rows_that_fit_a_phone() -> None:
+    card = prompt_card(fullest_prompt())
+    assert button_rows(card) == [
+        ["Update an item"],  # below the items
+        ["I'm here", "Held or not"],  # below the count and whether it was held
+        ["Add idea", "Add action", "Add escalation"],  # the card's own buttons
+    ]
+    said = [e.get("text", "") or e.get("type") for e in card["body"]]
+    assert said.index("Escalations waiting (5)") < said.index("ActionSet")
+    assert said.index("ActionSet") < said.index("Today's huddle")
+    assert said[-3:] == ["FactSet", "RichTextBlock", "ActionSet"]  # here, held, the lead's notes
+
+
+def test_a_format_offers_only_what_it_captures_and_nothing_open_needs_no_update() -> None:
+    rows = button_rows(prompt_card(prompt(format=FORMATS.format("safety"))))
+    assert rows == [["I'm here", "Held or not"], ["Add action", "Add escalation"]]
 
 
 def test_typed_text_is_never_markdown_and_a_refused_form_comes_back_filled_in() -> None:
@@ -219,3 +252,28 @@ def test_a_confirmation_is_bold_and_a_refusal_is_a_notice() -> None:
     refused = prompt_card(prompt(notice="You're already counted."))["body"][0]
     assert refused["type"] == "Container"
     assert refused["items"][0]["text"] == "ⓘ You're already counted."
+
+
+def test_the_schedule_form_wraps_each_format_and_gives_back_the_bank_holiday_choice() -> None:
+    view = ScheduleFormView(
+        (Choice("19:w", "Ward 7"),), (Choice("19:w", "General"),),
+        tuple(Choice(f.id, f"{f.name}: {f.description}") for f in FORMATS.formats),
+        "Europe/London",
+    )  # fmt: skip
+    fresh = {e["id"]: e for e in walk(schedule_form_card(view)) if "id" in e}
+    assert fresh["format"]["wrap"] is True, "a format's description is read whole on a phone"
+    assert fresh["bank_holidays"]["value"] == "true"
+    given_back = schedule_form_card(replace(view, skip_bank_holidays=False))
+    assert {e["id"]: e.get("value") for e in walk(given_back) if "id" in e}["bank_holidays"] == (
+        "false"
+    )
+
+
+def test_schedules_keep_their_four_buttons_below_the_choice_and_new_is_the_cards_own() -> None:
+    line = ScheduleLine(3, "Morning huddle", "Ward 7", "Daily safety huddle", "Mondays at 08:30",
+                        "General", "Paused")  # fmt: skip
+    card = schedules_card(SchedulesView("Huddles: Ward 7", (line,), True, team_id="19:w"))
+    assert button_rows(card) == [["Pause", "Resume", "Skip", "Delete"], ["New schedule"]]
+    assert [e["type"] for e in card["body"]][-2:] == ["Input.ChoiceSet", "ActionSet"]
+    alone = schedules_card(SchedulesView("Huddles: Ward 7", (), True, team_id="19:w"))
+    assert button_rows(alone) == [["New schedule"]]

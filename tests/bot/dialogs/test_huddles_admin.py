@@ -65,7 +65,7 @@ async def test_a_lead_sets_a_schedule_from_the_channel_with_the_form(world: Worl
     assert "No huddle schedules yet." in card_text(listing[1])
     channels = field(form, "channel")["choices"]
     assert channels == [
-        {"title": "General", "value": ""},
+        {"title": "General", "value": WARD},
         {"title": "Night shift", "value": "19:nights@thread.tacv2"},
     ], "the channels come from Teams (GET /v3/teams/{id}/conversations)"
     assert field(form, "zone")["value"] == "Europe/London"
@@ -88,12 +88,29 @@ async def test_a_bad_form_saves_nothing_and_keeps_what_was_typed(world: World) -
     lead, _nurse = await ward(world)
     await lead.say("huddle schedule")
     form_id, _form = lead.cards()[-1]
-    await lead.press("Save schedule", {**FORM, "zone": "Mars/Olympus"}, card_id=form_id)
+    typed = {**FORM, "zone": "Mars/Olympus", "bank_holidays": "false"}
+    await lead.press("Save schedule", typed, card_id=form_id)
     card = lead.connector.activity(WARD, form_id)["attachments"][0]["content"]
     assert "I don't know the time zone 'Mars/Olympus'" in card_text(card)
     assert field(card, "name")["value"] == "Morning safety huddle"
     assert field(card, "channel")["value"] == "19:nights@thread.tacv2"
+    assert field(card, "bank_holidays")["value"] == "false"
     assert schedules(world) == []
+
+
+async def test_general_is_chosen_by_its_own_id_or_by_the_empty_value_of_older_cards(
+    world: World,
+) -> None:
+    lead, _nurse = await ward(world)
+    for n, channel in enumerate((WARD, "")):
+        await lead.say("huddle schedule")
+        form_id, _form = lead.cards()[-1]
+        name = f"Morning huddle {n}"
+        await lead.press("Save schedule", {**FORM, "name": name, "channel": channel},
+                         card_id=form_id)  # fmt: skip
+    assert [(s.name, s.channel_id, s.channel_name) for s in schedules(world)] == [
+        ("Morning huddle 0", None, "General"), ("Morning huddle 1", None, "General"),
+    ]  # fmt: skip
 
 
 async def test_only_leads_and_the_improvement_team_change_schedules(world: World) -> None:
@@ -143,7 +160,7 @@ async def test_pause_resume_skip_and_delete_from_text_and_from_the_card(world: W
         card_id, skip_it, {"schedule": str(schedule_id), "skip_on": "2026-12-04"}
     )
     assert schedules(world)[0].skip_dates == "2026-11-26,2026-12-02,2026-12-04"
-    delete = next(a for a in card["actions"] if a["title"] == "Delete")
+    delete = next(e for e in walk(card) if e.get("title") == "Delete")
     await nurse.press_action(card_id, delete, {"schedule": str(schedule_id)})
     assert schedules(world)[0].deleted_at is None
     await lead.press_action(card_id, delete, {"schedule": str(schedule_id)})
