@@ -136,6 +136,13 @@ class TextCommand(Generic[D]):
     scopes: frozenset[Scope] = PERSONAL
     title: str = ""
     description: str = ""
+    # Where Teams' command menu lists it (the manifest allows a handful per scope); None: every
+    # scope where it works. It works where `scopes` says, listed or not.
+    menu: frozenset[Scope] | None = None
+
+    @property
+    def menu_scopes(self) -> frozenset[Scope]:
+        return self.scopes if self.menu is None else self.menu & self.scopes
 
     def __post_init__(self) -> None:
         if not self.words and self.matches is None:

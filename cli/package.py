@@ -71,7 +71,7 @@ def command_lists(commands: Iterable[TextCommand[Any]]) -> list[dict[str, Any]]:
         if not command.title:
             continue
         entry = {"title": command.title, "description": command.description or command.title}
-        for ours in command.scopes:
+        for ours in sorted(command.menu_scopes):
             by_scope[MANIFEST_SCOPES[ours]].append(entry)
     lists: list[dict[str, Any]] = []
     for scope, entries in by_scope.items():

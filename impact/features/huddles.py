@@ -45,6 +45,9 @@ def _scheduled(ctx: FeatureContext) -> ScheduledWork:
     )
 
 
+# Listed in Teams' command menu where a team works: its channels and group chats.
+TEAM_CHANNELS: frozenset[Scope] = frozenset({"channel", "groupChat"})
+
 HUDDLES = Feature(
     name="huddles",
     dialogs=(HuddleBoard, HuddleAdmin),
@@ -53,6 +56,7 @@ HUDDLES = Feature(
             B.show_ideas,
             words=("ideas",),
             scopes=ANYWHERE,
+            menu=TEAM_CHANNELS,
             title="ideas",
             description="The team's open ideas (in its channel)",
         ),
@@ -60,6 +64,7 @@ HUDDLES = Feature(
             B.show_actions,
             words=("actions",),
             scopes=ANYWHERE,
+            menu=TEAM_CHANNELS,
             title="actions",
             description="The team's open actions (in its channel)",
         ),
@@ -67,6 +72,7 @@ HUDDLES = Feature(
             A.schedule_text,
             words=("huddle schedule", "huddle schedules"),
             scopes=ANYWHERE,
+            menu=TEAM_CHANNELS,
             title="huddle schedule",
             description="Set the team's huddles (its leads)",
         ),
@@ -74,6 +80,7 @@ HUDDLES = Feature(
             A.change_text,
             matches=is_schedule_change,
             scopes=ANYWHERE,
+            menu=TEAM_CHANNELS,
             title="huddle pause",
             description="huddle pause, resume, skip [date], delete",
         ),

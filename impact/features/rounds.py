@@ -71,6 +71,7 @@ ROUNDS = Feature(
         TextCommand(
             A.new_round_text,
             words=("new round",),
+            menu=frozenset(),  # the rounds card opens the form
             title="new round",
             description="Open a new round (improvement team)",
         ),

@@ -103,9 +103,13 @@ def test_descriptions_are_plain_and_within_teams_limits() -> None:
 
 
 def test_command_lists_are_the_features_own_titled_commands() -> None:
-    listed = [c["title"] for lst in manifest()["bots"][0]["commandLists"] for c in lst["commands"]]
-    declared = [c.title for c in all_commands() if c.title and "personal" in c.scopes]
-    assert listed == declared
+    lists = manifest()["bots"][0]["commandLists"]
+    for scope, ours in (("personal", "personal"), ("team", "channel"), ("groupChat", "groupChat")):
+        listed = [c["title"] for lst in lists if scope in lst["scopes"] for c in lst["commands"]]
+        declared = [c.title for c in all_commands() if c.title and ours in c.menu_scopes]
+        assert listed == declared, scope
+    personal = next(lst for lst in lists if "personal" in lst["scopes"])
+    assert "new round" not in [c["title"] for c in personal["commands"]], "menu=frozenset()"
     assert "commandLists" not in json.dumps(template()), "no second copy in the template"
 
 
@@ -123,7 +127,9 @@ def test_a_channel_command_is_listed_in_the_team_scope() -> None:
     )
     lists = command_lists([*all_commands(), huddle])
     team = next(lst for lst in lists if "team" in lst["scopes"])
-    assert team["commands"] == [{"title": "huddle", "description": "Start a huddle"}]
+    assert team["commands"][-1] == {"title": "huddle", "description": "Start a huddle"}
+    personal = next(lst for lst in lists if "personal" in lst["scopes"])
+    assert "huddle" not in [c["title"] for c in personal["commands"]]
 
 
 def test_more_commands_than_teams_lists_is_refused() -> None:
