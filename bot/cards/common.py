@@ -61,6 +61,21 @@ def text(
     return element
 
 
+MARKDOWN_SIGNS = "\\`*_{}[]()<>#+-.!|~"
+
+
+def escape_markdown(value: str) -> str:
+    """A name someone chose (a team, a round, a schedule) inside a TextBlock, which Teams reads
+    as markdown: every sign markdown gives a meaning is escaped, so `[click](https://…)` shows
+    as those characters, never as a link under the bot's name."""
+    return "".join(f"\\{ch}" if ch in MARKDOWN_SIGNS else ch for ch in value)
+
+
+def more_line(shown: int, total: int, what: str) -> Element:
+    """The line under a list cut short to keep a card phone-sized and within Teams' size."""
+    return text(f"…and {total - shown} more {what}.", size="small", subtle=True)
+
+
 def plain(value: str, *, label: str = "", subtle: bool = False) -> Element:
     """User-supplied text, shown verbatim (TextRuns are not markdown)."""
     inlines: list[Element] = []

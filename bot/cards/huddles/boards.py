@@ -3,9 +3,11 @@ to a team's channel (an escalation answered), an action owner's nudge, and the d
 
 from __future__ import annotations
 
-from bot.cards.common import Card, Element, card, execute, plain, show_card, text
+from bot.cards.common import Card, Element, card, execute, more_line, plain, show_card, text
 from bot.cards.huddles.prompt import item_blocks, note_block, update_form
 from huddles.rules.views import DigestView, ItemListView, NoticeView, NudgeView
+
+MAX_LISTED_ITEMS = 20  # about 18 KB at the longest texts: well within Teams' 28 KB a message
 
 
 def item_list_card(view: ItemListView) -> Card:
@@ -17,9 +19,12 @@ def item_list_card(view: ItemListView) -> Card:
     if not view.items:
         body.append(text(view.empty))
         return card(body)
-    for item in view.items:
+    listed = view.items[:MAX_LISTED_ITEMS]
+    for item in listed:
         body += item_blocks(item)
-    form = update_form(view.items, {"list": view.list_kind})
+    if len(view.items) > len(listed):
+        body.append(more_line(len(listed), len(view.items), view.list_kind))
+    form = update_form(listed, {"list": view.list_kind})
     return card(body, [show_card("Update an item", form)])
 
 

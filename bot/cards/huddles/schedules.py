@@ -3,13 +3,28 @@ delete), the schedule form, and the team tree escalations climb."""
 
 from __future__ import annotations
 
-from bot.cards.common import Card, Element, card, execute, show_card, text
+from bot.cards.common import (
+    Card,
+    Element,
+    card,
+    escape_markdown,
+    execute,
+    more_line,
+    show_card,
+    text,
+)
 from bot.cards.huddles.prompt import note_block
 from huddles.rules.views import Choice, ScheduleFormView, SchedulesView, TreeView
 
 WEEKDAYS = (("mon", "Monday"), ("tue", "Tuesday"), ("wed", "Wednesday"), ("thu", "Thursday"),
             ("fri", "Friday"), ("sat", "Saturday"), ("sun", "Sunday"))  # fmt: skip
 LEAD_MINUTES = (0, 5, 10, 15, 30, 60)
+
+
+# Kept phone-sized and within Teams' 28 KB a message at the longest names (render check).
+MAX_LISTED_SCHEDULES = 20
+MAX_TREE_LINES = 40
+MAX_TREE_CHOICES = 60  # two lists of every team: beyond this, the CLI arranges a trust
 
 
 def _choices(choices: tuple[Choice, ...]) -> list[dict[str, str]]:
@@ -22,11 +37,14 @@ def schedules_card(view: SchedulesView, teams: tuple[Choice, ...] = ()) -> Card:
     body.append(text(view.title, size="medium", weight="bolder", heading=True))
     if not view.lines:
         body.append(text("No huddle schedules yet."))
-    for line in view.lines:
-        body.append(text(f"**{line.name}** · {line.team_name}", spacing="medium"))
+    for line in view.lines[:MAX_LISTED_SCHEDULES]:
+        name, team = escape_markdown(line.name), escape_markdown(line.team_name)
+        body.append(text(f"**{name}** · {team}", spacing="medium"))
         body.append(text(f"{line.format_name}, {line.when}, in {line.channel}", size="small",
                          spacing="none"))  # fmt: skip
         body.append(text(line.state, size="small", subtle=True, spacing="none"))
+    if len(view.lines) > MAX_LISTED_SCHEDULES:
+        body.append(more_line(MAX_LISTED_SCHEDULES, len(view.lines), "schedules"))
     if view.lines:
         body += _change(view)
     return card(body, [_new_schedule(view, teams)] if view.can_add else [])
@@ -109,9 +127,15 @@ def tree_card(view: TreeView) -> Card:
     if not view.lines:
         body.append(text("Add me to the teams first: I can only arrange teams I'm part of."))
         return card(body)
-    for line in view.lines:
+    for line in view.lines[:MAX_TREE_LINES]:
         indent = "→ " * line.depth
-        body.append(text(f"{indent}{line.team_name}", spacing="small"))
+        body.append(text(f"{indent}{escape_markdown(line.team_name)}", spacing="small"))
+    if len(view.lines) > MAX_TREE_LINES:
+        body.append(more_line(MAX_TREE_LINES, len(view.lines), "teams"))
+    if len(view.teams) > MAX_TREE_CHOICES:
+        note = f"With {len(view.teams)} teams, arrange them with `impact-bot teams parent`."
+        body.append(text(note, size="small"))
+        return card(body)
     body += [
         {"type": "Input.ChoiceSet", "id": "team", "label": "Team", "style": "compact",
          "isRequired": True, "errorMessage": "Choose a team.", "placeholder": "Choose a team",

@@ -10,9 +10,20 @@ from typing import Any
 
 import pytest
 
-from bot.cards.huddles.boards import digest_card, item_list_card, notice_card, nudge_card
+from bot.cards.huddles.boards import (
+    MAX_LISTED_ITEMS,
+    digest_card,
+    item_list_card,
+    notice_card,
+    nudge_card,
+)
 from bot.cards.huddles.prompt import prompt_card
-from bot.cards.huddles.schedules import schedule_form_card, schedules_card, tree_card
+from bot.cards.huddles.schedules import (
+    MAX_TREE_CHOICES,
+    schedule_form_card,
+    schedules_card,
+    tree_card,
+)
 from framework.huddle_formats import default_huddle_formats
 from huddles.rules.views import (
     Choice,
@@ -277,3 +288,55 @@ def test_schedules_keep_their_four_buttons_below_the_choice_and_new_is_the_cards
     assert [e["type"] for e in card["body"]][-2:] == ["Input.ChoiceSet", "ActionSet"]
     alone = schedules_card(SchedulesView("Huddles: Ward 7", (), True, team_id="19:w"))
     assert button_rows(alone) == [["New schedule"]]
+
+
+def size(card: dict[str, Any]) -> int:
+    return len(json.dumps(card, ensure_ascii=False).encode())
+
+
+def text_of(card: dict[str, Any]) -> str:
+    return json.dumps(card, ensure_ascii=False)
+
+
+def test_long_lists_are_cut_short_and_say_how_many_more() -> None:
+    ideas = ItemListView("Ward 7", "Open ideas", tuple(line("idea", n) for n in range(50)),
+                         "ideas", "No open ideas.")  # fmt: skip
+    card = item_list_card(ideas)
+    shown = [e for e in elements(card) if e.get("type") == "RichTextBlock"]
+    assert len(shown) == 2 * MAX_LISTED_ITEMS  # each item: its words, then its detail
+    assert "…and 30 more ideas." in text_of(card)
+    assert size(card) < MAX_CARD_BYTES
+    schedules = SchedulesView("Huddle schedules", tuple(
+        ScheduleLine(n, "s" * 80, "t" * 80, "Daily safety huddle", "Mondays to Fridays at 08:30",
+                     "General", "Next prompt Tuesday 3 March at 08:25") for n in range(60)),
+        can_add=True)  # fmt: skip
+    assert "…and 40 more schedules." in text_of(schedules_card(schedules))
+    assert size(schedules_card(schedules)) < MAX_CARD_BYTES
+
+
+def test_a_trusts_tree_is_arranged_from_the_cli_not_a_card_too_big_for_teams() -> None:
+    teams = tuple(Choice(f"19:{'x' * 40}-{n}@thread.tacv2", f"Team {n} " + "n" * 60)
+                  for n in range(300))  # fmt: skip
+    tree = tree_card(TreeView(tuple(TreeLine(c.title, n % 3) for n, c in enumerate(teams)), teams))
+    assert not [e for e in elements(tree) if e.get("type") == "Input.ChoiceSet"]
+    assert "impact-bot teams parent" in text_of(tree)
+    assert "…and 260 more teams." in text_of(tree)
+    assert size(tree) < MAX_CARD_BYTES
+    small = tree_card(TreeView(tuple(TreeLine(c.title, 0) for c in teams[:MAX_TREE_CHOICES]),
+                               teams[:MAX_TREE_CHOICES]))  # fmt: skip
+    assert len([e for e in elements(small) if e.get("type") == "Input.ChoiceSet"]) == 2
+    assert size(small) < MAX_CARD_BYTES
+
+
+def test_names_people_chose_are_never_markdown() -> None:
+    rogue = "[click](https://evil.example) **urgent**"
+    schedules = SchedulesView(
+        "Huddle schedules",
+        (ScheduleLine(1, rogue, rogue, "Daily safety huddle", "daily", "General", "Paused"),),
+        can_add=False,
+    )
+    tree = tree_card(TreeView((TreeLine(rogue, 1),), (Choice("19:a", rogue),)))
+    for card in (schedules_card(schedules), tree):
+        texts = [e["text"] for e in elements(card) if e.get("type") == "TextBlock"]
+        assert not any("[click](https" in t for t in texts)
+        assert any(r"\[click\]\(https://evil\.example\)" in t for t in texts)
