@@ -3,7 +3,17 @@ to a team's channel (an escalation answered), an action owner's nudge, and the d
 
 from __future__ import annotations
 
-from bot.cards.common import Card, Element, card, execute, more_line, plain, show_card, text
+from bot.cards.common import (
+    Card,
+    Element,
+    card,
+    escape_markdown,
+    execute,
+    more_line,
+    plain,
+    show_card,
+    text,
+)
 from bot.cards.huddles.prompt import item_blocks, note_block, update_form
 from huddles.rules.views import DigestView, ItemListView, NoticeView, NudgeView
 
@@ -53,8 +63,24 @@ def digest_card(view: DigestView) -> Card:
     ]
     for section in view.sections:
         body.append(text(section.title, weight="bolder", spacing="medium"))
-        if section.facts:
-            facts = [{"title": title, "value": value} for title, value in section.facts]
-            body.append({"type": "FactSet", "facts": facts})
+        body += _facts(section.facts)
         body += [plain(typed, label=label) for label, typed in section.quoted]
     return card(body)
+
+
+SHORT_FACT_TITLE = 24  # a FactSet's title column is narrow on a phone: longer titles go above
+
+
+def _facts(facts: tuple[tuple[str, str], ...]) -> list[Element]:
+    """Figures with their names: a FactSet when the names are short; otherwise each name (a team
+    someone named, so escaped) in bold on its own line with its figures below, as a phone reads
+    best."""
+    if not facts:
+        return []
+    if all(len(title) <= SHORT_FACT_TITLE for title, _ in facts):
+        return [{"type": "FactSet", "facts": [{"title": t, "value": v} for t, v in facts]}]
+    blocks: list[Element] = []
+    for title, value in facts:
+        blocks.append(text(f"**{escape_markdown(title)}**", spacing="small"))
+        blocks.append(text(value, size="small", spacing="none"))
+    return blocks

@@ -340,3 +340,14 @@ def test_names_people_chose_are_never_markdown() -> None:
         texts = [e["text"] for e in elements(card) if e.get("type") == "TextBlock"]
         assert not any("[click](https" in t for t in texts)
         assert any(r"\[click\]\(https://evil\.example\)" in t for t in texts)
+
+
+def test_a_digest_names_long_team_names_above_their_figures_and_escapes_them() -> None:
+    short = digest_card(DigestView("D", "p", (DigestSection("All", (("Held", "2 of 4"),)),)))
+    assert any(block.get("type") == "FactSet" for block in short["body"])
+    named = "[Ward 7](https://evil.example) night shift"
+    long = digest_card(DigestView("D", "p", (DigestSection("Each", ((named, "held 2"),)),)))
+    assert not any(block.get("type") == "FactSet" for block in long["body"])
+    texts = [block.get("text", "") for block in long["body"]]
+    assert "**\\[Ward 7\\]\\(https://evil\\.example\\) night shift**" in texts
+    assert "held 2" in texts

@@ -97,7 +97,8 @@ async def test_the_lead_and_the_improvement_team_get_mondays_digest_once(world: 
     assert await steps.digest_due(MONDAY_8AM + timedelta(days=1)) == 0
     sent = {where: text for where, _target, text in digests(world)}
     assert set(sent) == {lead.user_id, IMPROVEMENT}
-    text, rollup = sent[lead.user_id], sent[IMPROVEMENT]
+    # long figure names read as a bold line above their figures rather than a FactSet's column
+    text, rollup = sent[lead.user_id], sent[IMPROVEMENT].replace("**", "")
     for expected in (
         "Ward 7: your huddles this month",
         "Huddles held\n2 of 4 (1 didn't happen, 1 not recorded)",
