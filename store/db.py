@@ -38,14 +38,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 8, read_only: bool = False) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, begin="BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return sa.create_engine(
         url,
@@ -57,7 +57,7 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not pysqlite, decide where transactions begin (SQLAlchemy's recipe).
@@ -71,7 +71,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 class Database:
@@ -83,6 +83,14 @@ class Database:
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         workers = 1 if self.is_sqlite else pool_size
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        # Long reads (a round's results) on SQLite: their own connection and thread, a deferred
+        # transaction (a WAL snapshot), so they neither take the write lock nor queue in front
+        # of the turns on the one writer thread. PostgreSQL reads on the ordinary pool.
+        self._reader: Engine | None = None
+        self._read_executor: ThreadPoolExecutor | None = None
+        if self.is_sqlite and ":memory:" not in self.url:
+            self._reader = create_db_engine(self.url, read_only=True)
+            self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-read")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -102,6 +110,30 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(self.run_sync, work))
 
+    def read_sync(self, work: Callable[[Session], T]) -> T:
+        """`work(session)` in a read-only snapshot; on SQLite without the write lock."""
+        if self._reader is None:
+            return self.run_sync(work)
+        try:
+            with Session(self._reader, expire_on_commit=False) as session, session.begin():
+                return work(session)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
+            raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """Run a long read (one snapshot, changing nothing) beside the units of work: on SQLite
+        it does not wait for, or hold up, the writer thread."""
+        if self._read_executor is None:
+            return await self.run(work)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._read_executor, functools.partial(self.read_sync, work)
+        )
+
     def dispose(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._read_executor is not None:
+            self._read_executor.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.dispose()
         self.engine.dispose()

@@ -4,6 +4,7 @@
 |----------------------------------------------------|-------------------|----------------|
 | scheduled                                          | `round:N:open`    | `opens_at`     |
 | open                                               | `round:N:close`   | `closes_at`    |
+| closed, summaries not all queued (interrupted)     | `round:N:close`   | `closes_at`    |
 | closed, `repeat_every` set, not paused, no successor | `round:N:repeat` | `closes_at`    |
 | any round open                                     | `nudges:tick`     | every minute   |
 
@@ -50,7 +51,9 @@ class RoundJobSource:
             key = str(round_.id)
             if round_.status == "scheduled":
                 jobs.append(JobSpec(f"round:{key}:open", OPEN_ROUND, key, run_at=round_.opens_at))
-            elif round_.status == "open":
+            elif round_.status == "open" or (
+                round_.closed_at is not None and round_.summaries_queued_at is None
+            ):
                 jobs.append(
                     JobSpec(f"round:{key}:close", CLOSE_ROUND, key, run_at=round_.closes_at)
                 )

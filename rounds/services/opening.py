@@ -1,26 +1,41 @@
 """Opening due rounds: read each team's roster from Teams, then freeze it and queue the
-invitations in one transaction (store.rounds.opening.open_round). Runs on the scheduler's
+invitations in batches of short transactions (store.rounds.opening). Runs on the scheduler's
 leader."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from framework.content import Framework
 from framework.identity import TeamMember
 from framework.reading import reading_minutes
+from rounds.rules.schedule import ReminderPlan, resolve_zone
 from rounds.rules.views import InvitationView
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from store.db import Database
-from store.outbox import Target, enqueue
-from store.rounds.opening import Invitee, OpenResult, due_to_open, open_round
+from store.outbox import Queued, Target, activity_json
+from store.rounds.lifecycle import get_round
+from store.rounds.opening import (
+    Invitation,
+    Invitee,
+    OpenResult,
+    RosterEntry,
+    due_to_open,
+    freeze_people,
+    mark_open,
+    record_invitations,
+    roster_entries,
+    rounds_to_invite,
+    uninvited,
+)
 from store.rounds.tables import Round
-from store.teams import Team
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +50,7 @@ class RoundOpener:
         messages: RoundMessages,
         *,
         on_queued: Callable[[], None] = lambda: None,
+        batch: int = 500,
     ) -> None:
         self.db = db
         self.rosters = rosters
@@ -42,6 +58,8 @@ class RoundOpener:
         self.options = options
         self.messages = messages
         self.on_queued = on_queued  # e.g. the outbox sender's wake()
+        self.batch = batch  # people per transaction: well under 50 ms of SQLite's write lock
+        self._cards: dict[tuple[int, datetime, tuple[str, ...]], str] = {}
 
     async def open_due(self, now: datetime) -> list[OpenResult]:
         opened = []
@@ -57,7 +75,7 @@ class RoundOpener:
                     log.exception(
                         "could not read the roster of team %s for round %s", team.team_id, round_.id
                     )
-            result = await self.db.run(self._opening(round_.id, rosters, now))
+            result = await self.open_round(round_.id, rosters, now)
             if result is not None:
                 log.info(
                     "opened round %s: %d people, %d invited",
@@ -66,48 +84,121 @@ class RoundOpener:
                     result.invited,
                 )
                 opened.append(result)
-                self.on_queued()
         return opened
 
-    def _opening(
+    async def open_round(
         self, round_id: int, rosters: dict[int, list[TeamMember]], now: datetime
-    ) -> Callable[[Session], OpenResult | None]:
-        def work(session: Session) -> OpenResult | None:
-            return open_round(session, round_id, rosters, invite=self._invite, now=now)
-
-        return work
-
-    def _invite(self, session: Session, round_: Round, invitee: Invitee, team: Team) -> bool:
-        assert round_.id is not None
-        view = InvitationView(
-            round_id=round_.id,
-            round_name=round_.name,
-            team_names=invitee.team_names,
-            closes_on=f"{round_.closes_at.astimezone(self.options.zone):%A %-d %B}",
-            question_count=self.framework.question_count,
-            minutes=reading_minutes(self.framework),
+    ) -> OpenResult | None:
+        """Freeze the rosters in batches, open the round, queue its invitations in batches; each
+        batch a short transaction, the whole safe to run again after a crash at any point."""
+        entries = roster_entries(rosters)
+        for start in range(0, len(entries), self.batch):
+            chunk = entries[start : start + self.batch]
+            await self.db.run(_freezer(round_id, chunk, now))
+        opened = await self.db.run(
+            lambda s: mark_open(s, round_id, list(rosters), len(entries), now)
         )
+        if not opened:
+            return None
+        invited = await self.invite(round_id, now)
+        return OpenResult(round_id, len(entries), invited)
+
+    async def invite_waiting(self, now: datetime) -> int:
+        """Finish any opening that stopped before every invitation was queued."""
+        invited = 0
+        for round_ in await self.db.run(rounds_to_invite):
+            assert round_.id is not None
+            invited += await self.invite(round_.id, now)
+        return invited
+
+    async def invite(self, round_id: int, now: datetime) -> int:
+        """Queue the round's invitations still to queue, a batch per transaction."""
+        round_ = await self.db.run(lambda s: get_round(s, round_id))
+        plan = ReminderPlan.parse(round_.reminder_plan)
+        invited = 0
+        while True:
+            invitees = await self.db.run(lambda s: uninvited(s, round_id, self.batch))
+            if not invitees:
+                break
+            invitations = [self._invitation(round_, plan, i) for i in invitees]
+            invited += await self.db.run(_recorder(round_id, invitations, now))
+            self.on_queued()
+        return invited
+
+    def _invitation(self, round_: Round, plan: ReminderPlan, invitee: Invitee) -> Invitation:
+        assert round_.id is not None
+        team = invitee.teams[0]
         if invitee.conversation is not None:
             target = Target.conversation(
                 invitee.conversation.conversation_id, invitee.conversation.service_url
             )
         else:
-            bot_id = json.loads(team.reference).get("bot", {}).get("id", "")
             target = Target.person(
                 user_id=invitee.teams_user_id,
                 tenant_id=invitee.tenant_id,
                 service_url=team.service_url,
-                bot_id=bot_id,
+                bot_id=_bot_id(team.reference),
             )
-        return enqueue(
-            session,
+        message = Queued(
             dedupe_key=f"round:{round_.id}:invite:person:{invitee.person_id}",
             kind="invitation",
             tenant_id=invitee.tenant_id,
             target=target,
-            activity=self.messages.invitation(view),
-            now=round_.opened_at or round_.opens_at,
+            activity_json=self._invitation_json(round_, invitee.team_names),
             person_id=invitee.person_id,
             team_id=team.id,
             round_id=round_.id,
+            not_before=round_.opened_at or round_.opens_at,
         )
+        zone = resolve_zone(invitee.time_zone, self.options.zone.key)
+        return Invitation(invitee.participant_id, message, _first_moment(round_, plan, zone))
+
+    def _invitation_json(self, round_: Round, team_names: tuple[str, ...]) -> str:
+        """The invitation card, drawn and serialised once per round and set of teams."""
+        assert round_.id is not None
+        key = (round_.id, round_.closes_at, team_names)
+        cached = self._cards.get(key)
+        if cached is None:
+            view = InvitationView(
+                round_id=round_.id,
+                round_name=round_.name,
+                team_names=team_names,
+                closes_on=f"{round_.closes_at.astimezone(self.options.zone):%A %-d %B}",
+                question_count=self.framework.question_count,
+                minutes=reading_minutes(self.framework),
+            )
+            cached = activity_json(self.messages.invitation(view))
+            if len(self._cards) > 4096:
+                self._cards.clear()
+            self._cards[key] = cached
+        return cached
+
+
+def _freezer(round_id: int, chunk: list[RosterEntry], now: datetime) -> Callable[[Session], None]:
+    return lambda session: freeze_people(session, round_id, chunk, now)
+
+
+def _recorder(
+    round_id: int, invitations: list[Invitation], now: datetime
+) -> Callable[[Session], int]:
+    return lambda session: record_invitations(session, round_id, invitations, now)
+
+
+@functools.lru_cache(maxsize=256)
+def _bot_id(reference: str) -> str:
+    return str(json.loads(reference).get("bot", {}).get("id", ""))
+
+
+def _first_moment(round_: Round, plan: ReminderPlan, zone: ZoneInfo) -> datetime | None:
+    """The earliest a nudge can be due for someone in `zone` who has done nothing yet: the
+    round's first plan moment there (rounds.rules.schedule.next_nudge_at never answers
+    earlier)."""
+    return _moments(round_.opens_at, round_.closes_at, plan, zone)
+
+
+@functools.lru_cache(maxsize=1024)
+def _moments(
+    opens_at: datetime, closes_at: datetime, plan: ReminderPlan, zone: ZoneInfo
+) -> datetime | None:
+    moments = plan.moments(opens_at, closes_at, zone)
+    return min(moments) if moments else None

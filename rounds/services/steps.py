@@ -1,10 +1,13 @@
 """The scheduled steps of a round, each idempotent and safe to run late or twice:
 
     open_due(now)    rounds whose opening time has come: rosters, invitations (opening.py)
-    close_due(now)   rounds whose closing time has come: results, a summary per team channel (and
-                     to the improvement team), pending nudges cancelled, the next round of a
-                     repeating series scheduled; all in the transaction that closes the round
-    nudge_due(now)   people who have not submitted and whose next nudge is due (rules.schedule)
+    close_due(now)   rounds whose closing time has come: the move to closed, pending nudges
+                     cancelled and the next round of a repeating series scheduled in one short
+                     transaction; then results (computed once, in a read snapshot), charts (drawn
+                     in other processes) and a summary per team channel (and to the improvement
+                     team), queued in one transaction that marks the summaries queued
+    nudge_due(now)   people whose stored next nudge time has come (rules.schedule), a batch per
+                     short transaction
     repeat_due(now)  successors for repeating rounds that have none (after a resumed pause)
 
 The scheduler (scheduler/) only wakes these up (jobs.py says when); tests call them with a
@@ -13,32 +16,43 @@ moved clock. Messages are drawn by `RoundMessages` (the composition root passes 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from framework.content import Framework
 from framework.reading import reading_minutes
-from rounds.rules.schedule import NudgeState, ReminderPlan, is_due, resolve_zone
+from rounds.rules.preferences import NudgePreferences
+from rounds.rules.results import RoundResults
+from rounds.rules.schedule import (
+    NudgeState,
+    NudgeWindow,
+    ReminderPlan,
+    next_nudge_at,
+    resolve_zone,
+)
 from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period
-from rounds.services.charts import chart_url, team_chart
+from rounds.services.charts import chart_url
+from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener
 from rounds.services.ports import RoundMessages, RoundOptions
 from store.audit import audit
 from store.db import Database
-from store.outbox import Target, enqueue
-from store.people import Person
+from store.outbox import Queued, Target, activity_json
+from store.people import ConversationRef
 from store.rounds import steps as queries
-from store.rounds.charts import save_chart
-from store.rounds.opening import round_teams
-from store.rounds.participants import preferences_of
+from store.rounds.charts import chart_token, save_charts
+from store.rounds.opening import personal_chats, round_teams
 from store.rounds.results import compute_round_results
-from store.rounds.tables import Round, RoundParticipant
+from store.rounds.tables import NudgePreference, Round
 from store.teams import Team, installed_team
 
 log = logging.getLogger(__name__)
@@ -55,6 +69,7 @@ class RoundSteps:
         *,
         on_queued: Callable[[], None] = lambda: None,
         evidence: QuestionEvidence | None = None,
+        batch: int = 500,
     ) -> None:
         self.db = db
         self.framework = framework
@@ -63,6 +78,8 @@ class RoundSteps:
         self.opener = opener
         self.on_queued = on_queued
         self.evidence = evidence  # e.g. huddle records beside question 18
+        self.batch = batch  # people per transaction: well under 50 ms of SQLite's write lock
+        self._cards: dict[tuple[int, str, str, tuple[str, ...]], str] = {}
 
     async def run_due(self, now: datetime) -> None:
         await self.open_due(now)
@@ -75,22 +92,93 @@ class RoundSteps:
     # -- closing ---------------------------------------------------------------------------
 
     async def close_due(self, now: datetime) -> list[int]:
+        """Close the rounds whose time has come (each a short compare-and-set transaction), then
+        queue the summaries of every closed round that has none queued yet (including one whose
+        close was interrupted): results computed once in a read snapshot, charts drawn in other
+        processes, the summaries queued in one transaction."""
         closed = []
         for round_id in await self.db.run(lambda s: queries.due_to_close(s, now)):
             if await self.db.run(self._closer(round_id, now)):
                 closed.append(round_id)
                 log.info("closed round %s", round_id)
-        if closed:
-            self.on_queued()
+        for round_id in await self.db.run(queries.summaries_to_queue):
+            await self.queue_summaries(round_id, now)
         return closed
 
     def _closer(self, round_id: int, now: datetime) -> Callable[[Session], bool]:
         return lambda session: self.close_round(session, round_id, now)
 
     def close_round(self, session: Session, round_id: int, now: datetime) -> bool:
+        """The move to `closed` (compare-and-set), pending nudges cancelled and the next round of
+        a series scheduled, in the caller's transaction; the summaries follow
+        (`queue_summaries`). False if another process closed it first, or it was cancelled."""
         round_ = queries.mark_closed(session, round_id, now)
         if round_ is None:
-            return False  # another process closed it, or it was cancelled
+            return False
+        queries.cancel_pending_nudges(session, round_id)
+        self._schedule_repeat(session, round_, now)
+        audit(
+            session, actor="scheduler", action="round.closed", target=f"round:{round_id}", now=now
+        )
+        return True
+
+    async def queue_summaries(self, round_id: int, now: datetime) -> int:
+        """A closed round's summary per team channel (and to the improvement team)."""
+        today = now.astimezone(self.options.zone).date()
+        gathered = await self.db.read(lambda s: self._gather(s, round_id, today))
+        round_, results, teams, improvement, evidence = gathered
+        charts = await draw_team_charts(results, [t.id or 0 for t in teams], self.framework)
+        messages: list[Queued] = []
+        images: dict[str, bytes] = {}
+        for team in teams:
+            assert team.id is not None
+            png, alt = charts[team.id]
+            url = None
+            if self.options.public_url:
+                token = chart_token(png)
+                images[token] = png
+                url = chart_url(self.options.public_url, token)
+            view = summary_view(
+                results,
+                team.id,
+                self.framework,
+                chart_url=url,
+                chart_alt=alt,
+                evidence=evidence.get(team.id, ()),
+            )
+            activity = activity_json(self.messages.summary(view))
+            destinations = [(team, f"round:{round_id}:summary:team:{team.id}")]
+            if improvement is not None and improvement.id != team.id:
+                destinations.append(
+                    (improvement, f"round:{round_id}:summary:team:{team.id}:improvement")
+                )
+            messages.extend(
+                Queued(
+                    dedupe_key=key,
+                    kind="summary",
+                    tenant_id=channel.tenant_id,
+                    target=Target.conversation(
+                        channel.channel_conversation_id, channel.service_url
+                    ),
+                    activity_json=activity,
+                    team_id=channel.id,
+                    round_id=round_.id,
+                )
+                for channel, key in destinations
+            )
+
+        def record(session: Session) -> int:
+            save_charts(session, images, now)
+            return queries.record_summaries(session, round_id, messages, now)
+
+        queued = await self.db.run(record)
+        if queued:
+            self.on_queued()
+        return queued
+
+    def _gather(self, session: Session, round_id: int, today: date) -> _Gathered:
+        round_ = session.get(Round, round_id)
+        assert round_ is not None
         results = compute_round_results(
             session,
             round_id,
@@ -98,44 +186,13 @@ class RoundSteps:
             min_group=self.options.min_group,
             min_comment_group=self.options.min_comment_group,
         )
-        improvement = self._improvement_team(session)
-        for team in round_teams(session, round_):
-            assert team.id is not None
-            png, alt = team_chart(results, team.id, self.framework)
-            url = None
-            if self.options.public_url:
-                url = chart_url(self.options.public_url, save_chart(session, png, now))
-            today = now.astimezone(self.options.zone).date()
-            evidence = tuple(self.evidence(session, team.id, today)) if self.evidence else ()
-            view = summary_view(
-                results, team.id, self.framework, chart_url=url, chart_alt=alt, evidence=evidence
-            )
-            activity = self.messages.summary(view)
-            destinations = [(team, f"round:{round_id}:summary:team:{team.id}")]
-            if improvement is not None and improvement.id != team.id:
-                destinations.append(
-                    (improvement, f"round:{round_id}:summary:team:{team.id}:improvement")
-                )
-            for channel, key in destinations:
-                enqueue(
-                    session,
-                    dedupe_key=key,
-                    kind="summary",
-                    tenant_id=channel.tenant_id,
-                    target=Target.conversation(
-                        channel.channel_conversation_id, channel.service_url
-                    ),
-                    activity=activity,
-                    now=now,
-                    team_id=channel.id,
-                    round_id=round_id,
-                )
-        queries.cancel_pending_nudges(session, round_id)
-        self._schedule_repeat(session, round_, now)
-        audit(
-            session, actor="scheduler", action="round.closed", target=f"round:{round_id}", now=now
-        )
-        return True
+        teams = round_teams(session, round_)
+        evidence: dict[int, tuple[tuple[int, str], ...]] = {}
+        if self.evidence is not None:
+            for team in teams:
+                assert team.id is not None
+                evidence[team.id] = tuple(self.evidence(session, team.id, today))
+        return round_, results, teams, self._improvement_team(session), evidence
 
     def _improvement_team(self, session: Session) -> Team | None:
         if not self.options.improvement_team_id:
@@ -175,75 +232,155 @@ class RoundSteps:
     # -- nudging ---------------------------------------------------------------------------
 
     async def nudge_due(self, now: datetime) -> int:
-        count = await self.db.run(lambda s: self.queue_nudges(s, now))
-        if count:
-            self.on_queued()
-        return count
-
-    def queue_nudges(self, session: Session, now: datetime) -> int:
-        """Queue the nudges due now, at most one per person, with their counters, in one
-        transaction; a second call at the same moment queues nothing."""
+        """Queue the nudges due now, a batch of people per short transaction. Also finishes an
+        opening interrupted before every invitation was queued (it runs every minute while a
+        round is open)."""
+        if self.opener is not None:
+            await self.opener.invite_waiting(now)
         queued = 0
-        for round_ in queries.open_rounds(session):
-            assert round_.id is not None
-            plan = ReminderPlan.parse(round_.reminder_plan)
-            for participant, person in queries.waiting_participants(session, round_.id):
-                if self._nudge(session, round_, plan, participant, person, now):
-                    queued += 1
-        return queued
+        while True:
+            count, looked_at = await self.db.run(lambda s: self.queue_nudges(s, now))
+            queued += count
+            if count:
+                self.on_queued()
+            if looked_at < self.batch:
+                return queued
 
-    def _nudge(
+    def queue_nudges(self, session: Session, now: datetime) -> tuple[int, int]:
+        """One batch: the people whose next nudge time has come (one indexed query; nothing else
+        when nobody is due), their nudges queued with their counters and next times, in a
+        constant number of statements. (nudges queued, people looked at.) Asked again at the
+        same moment, it queues nothing."""
+        candidates = queries.nudge_candidates(session, now, self.batch)
+        if not candidates:
+            return 0, 0
+        rounds = {
+            r.id: r
+            for r in session.exec(
+                select(Round).where(col(Round.id).in_({c.round_id for c in candidates}))
+            ).all()
+        }
+        person_ids = [c.person_id for c in candidates]
+        preferences = queries.preferences_rows(session, person_ids)
+        chats = personal_chats(session, person_ids)
+        names = queries.team_names_of(session, [c.participant_id for c in candidates])
+        outcomes = [
+            self._decide(
+                rounds[c.round_id],
+                c,
+                preferences.get(c.person_id),
+                chats.get(c.person_id),
+                names.get(c.participant_id, ()),
+                now,
+            )
+            for c in candidates
+        ]
+        return queries.record_nudges(session, outcomes, now), len(candidates)
+
+    def _decide(
         self,
-        session: Session,
         round_: Round,
-        plan: ReminderPlan,
-        participant: RoundParticipant,
-        person: Person,
+        candidate: queries.NudgeCandidate,
+        stored: NudgePreference | None,
+        chat: ConversationRef | None,
+        team_names: tuple[str, ...],
         now: datetime,
-    ) -> bool:
+    ) -> queries.NudgeOutcome:
         assert round_.id is not None
-        assert person.id is not None
-        assert participant.id is not None
-        preferences = preferences_of(session, person.id)
-        zone = resolve_zone(person.time_zone, self.options.zone.key)
-        window = preferences.window(zone)
+        zone = resolve_zone(candidate.time_zone, self.options.zone.key)
+        window = _window(stored, zone)
         state = NudgeState(
-            nudges_sent=participant.nudges_sent,
-            last_nudged_at=participant.last_nudged_at,
-            snoozed_until=participant.snoozed_until,
-            opted_out=participant.opted_out,
-            submitted=False,
-            away_until=preferences.away_until,
+            nudges_sent=candidate.nudges_sent,
+            last_nudged_at=candidate.last_nudged_at,
+            snoozed_until=candidate.snoozed_until,
+            opted_out=candidate.opted_out,
+            submitted=candidate.submitted,
+            away_until=stored.away_until if stored is not None else None,
         )
-        moments = plan.moments(round_.opens_at, round_.closes_at, window.zone)
-        if not is_due(
+        moments = _plan_moments(round_.reminder_plan, round_.opens_at, round_.closes_at, zone)
+        due = next_nudge_at(
             now, plan_moments=moments, state=state, window=window, closes_at=round_.closes_at
-        ):
-            return False
-        number = participant.nudges_sent + 1
-        chat = queries.personal_chat(session, person.id)
+        )
+        unchanged = queries.NudgeOutcome(
+            participant_id=candidate.participant_id,
+            was_next=candidate.next_nudge_at,
+            nudges_sent=candidate.nudges_sent,
+            last_nudged_at=candidate.last_nudged_at,
+            next_nudge_at=due,
+            message=None,
+        )
+        if due is None or due > now:
+            return unchanged
         if chat is None:
-            return False  # their invitation creates the chat; until it has, there is no nudge
-        view = InvitationView(
-            round_id=round_.id,
-            round_name=round_.name,
-            team_names=queries.participant_team_names(session, participant.id),
-            closes_on=f"{round_.closes_at.astimezone(zone):%A %-d %B}",
-            question_count=self.framework.question_count,
-            minutes=reading_minutes(self.framework),
-            nudge=True,
+            # Their invitation creates the chat; until it has, there is no nudge: look again soon.
+            return replace(unchanged, next_nudge_at=now + NO_CHAT_RETRY)
+        number = candidate.nudges_sent + 1
+        after = next_nudge_at(
+            now,
+            plan_moments=moments,
+            state=state.nudged(now),
+            window=window,
+            closes_at=round_.closes_at,
         )
-        queued = enqueue(
-            session,
-            dedupe_key=f"round:{round_.id}:nudge:person:{person.id}:{number}",
+        message = Queued(
+            dedupe_key=f"round:{round_.id}:nudge:person:{candidate.person_id}:{number}",
             kind="nudge",
-            tenant_id=person.tenant_id,
+            tenant_id=candidate.tenant_id,
             target=Target.conversation(chat.conversation_id, chat.service_url),
-            activity=self.messages.invitation(view),
-            now=now,
-            person_id=person.id,
+            activity_json=self._nudge_json(round_, team_names, zone),
+            person_id=candidate.person_id,
             round_id=round_.id,
         )
-        participant.nudges_sent = number
-        participant.last_nudged_at = now
-        return queued
+        return replace(
+            unchanged, nudges_sent=number, last_nudged_at=now, next_nudge_at=after, message=message
+        )
+
+    def _nudge_json(self, round_: Round, team_names: tuple[str, ...], zone: ZoneInfo) -> str:
+        """The nudge card, drawn and serialised once per round, set of teams and closing day."""
+        assert round_.id is not None
+        closes_on = f"{round_.closes_at.astimezone(zone):%A %-d %B}"
+        key = (round_.id, round_.name, closes_on, team_names)
+        cached = self._cards.get(key)
+        if cached is None:
+            view = InvitationView(
+                round_id=round_.id,
+                round_name=round_.name,
+                team_names=team_names,
+                closes_on=closes_on,
+                question_count=self.framework.question_count,
+                minutes=reading_minutes(self.framework),
+                nudge=True,
+            )
+            cached = activity_json(self.messages.invitation(view))
+            if len(self._cards) > 4096:
+                self._cards.clear()
+            self._cards[key] = cached
+        return cached
+
+
+NO_CHAT_RETRY = timedelta(minutes=15)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan_moments(
+    plan: str, opens_at: datetime, closes_at: datetime, zone: ZoneInfo
+) -> tuple[datetime, ...]:
+    return tuple(ReminderPlan.parse(plan).moments(opens_at, closes_at, zone))
+
+
+@functools.lru_cache(maxsize=4096)
+def _window_of(days: str, start: int, end: int, zone: ZoneInfo) -> NudgeWindow:
+    return NudgePreferences.from_row(days, start, end, None).window(zone)
+
+
+def _window(stored: NudgePreference | None, zone: ZoneInfo) -> NudgeWindow:
+    if stored is None:
+        return _window_of(DEFAULT_ROW[0], DEFAULT_ROW[1], DEFAULT_ROW[2], zone)
+    return _window_of(stored.days, stored.window_start_minute, stored.window_end_minute, zone)
+
+
+DEFAULT_ROW = NudgePreferences.default().to_row()
+
+_Gathered = tuple[
+    Round, RoundResults, list[Team], Team | None, dict[int, tuple[tuple[int, str], ...]]
+]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
 from store.types import timestamp_column
@@ -37,3 +39,17 @@ def save_chart(session: Session, png: bytes, now: datetime) -> str:
 def load_chart(session: Session, token: str) -> bytes | None:
     row = session.get(ChartImage, token)
     return None if row is None else row.png
+
+
+def save_charts(session: Session, images: Mapping[str, bytes], now: datetime) -> None:
+    """Store many charts by token in one statement; a token already stored is kept."""
+    if not images:
+        return
+    table: sa.Table = ChartImage.__table__  # type: ignore[attr-defined]
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        insert(table)
+        .values([{"token": t, "png": png, "created_at": now} for t, png in images.items()])
+        .on_conflict_do_nothing(index_elements=[table.c.token])
+    )

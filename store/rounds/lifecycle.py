@@ -18,6 +18,7 @@ from rounds.rules.schedule import PlanError, ReminderPlan
 from store.assessments.tables import Assessment
 from store.audit import audit
 from store.outbox import OutboxMessage
+from store.rounds.steps import look_again
 from store.rounds.tables import (
     Round,
     RoundParticipant,
@@ -167,6 +168,7 @@ def extend_round(
     previous = round_.closes_at
     round_.closes_at = closes_at
     round_.updated_at = now
+    look_again(session, now, round_id=round_id)  # new plan moments: nudge times recomputed
     audit(
         session,
         actor=actor,

@@ -1,18 +1,31 @@
-"""Opening a round: freeze its teams' rosters and queue the invitations, in one transaction."""
+"""Opening a round, on sets and in short transactions (each batch well under SQLite's 50 ms):
+
+1. `freeze_people`, once per batch of people while the round is still `scheduled`: people,
+   participants and their teams, each an INSERT ... ON CONFLICT DO NOTHING, so a batch run
+   twice (after a crash) changes nothing;
+2. `mark_open`: the round's move to `open` (compare-and-set) and its rosters frozen;
+3. `uninvited` + `record_invitations`, once per batch, until nobody is left: the invitations go
+   into the outbox (one INSERT, unique dedupe keys) in the same transaction that stamps
+   `invited_at`. An opening interrupted after step 2 is finished by the next step that calls
+   `rounds_to_invite` (the nudge tick, every minute while a round is open).
+
+Statements per batch are constant, never one per person.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from framework.identity import Identity, TeamMember
+from framework.identity import TeamMember
 from store.audit import audit
-from store.people import ConversationRef, ensure_person
-from store.rounds.lifecycle import get_round
+from store.outbox import Queued, enqueue_many
+from store.people import ConversationRef, Person
 from store.rounds.tables import (
     Round,
     RoundParticipant,
@@ -23,12 +36,44 @@ from store.teams import Team
 
 
 @dataclass(frozen=True)
+class RosterEntry:
+    """One person on a round's rosters, with every team of the round they are in."""
+
+    member: TeamMember
+    teams: tuple[tuple[int, str], ...]  # (team primary key, their role in that Team)
+
+
+@dataclass(frozen=True)
+class InviteeTeam:
+    id: int
+    name: str
+    service_url: str
+    reference: str
+
+
+@dataclass(frozen=True)
 class Invitee:
+    participant_id: int
     person_id: int
     teams_user_id: str
     tenant_id: str
-    team_names: tuple[str, ...]
+    time_zone: str | None
+    teams: tuple[InviteeTeam, ...]  # by name
     conversation: ConversationRef | None  # their stored 1:1 chat, if any
+
+    @property
+    def team_names(self) -> tuple[str, ...]:
+        return tuple(team.name for team in self.teams)
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """What the service decided to send one invitee, and the first time to look at them for a
+    nudge."""
+
+    participant_id: int
+    message: Queued
+    next_nudge_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -36,9 +81,6 @@ class OpenResult:
     round_id: int
     participants: int
     invited: int
-
-
-InvitationWriter = Callable[[Session, Round, Invitee, Team], bool]
 
 
 def due_to_open(session: Session, now: datetime) -> list[tuple[Round, list[Team]]]:
@@ -59,17 +101,111 @@ def round_teams(session: Session, round_: Round) -> list[Team]:
     )
 
 
-def open_round(
-    session: Session,
-    round_id: int,
-    rosters: Mapping[int, Sequence[TeamMember]],
-    *,
-    invite: InvitationWriter,
-    now: datetime,
-) -> OpenResult | None:
-    """Freeze the roster and queue one invitation per person, with the round's move to `open`,
-    in the caller's transaction. None if the round was no longer scheduled (another process
-    opened or someone cancelled it)."""
+def roster_entries(rosters: Mapping[int, Sequence[TeamMember]]) -> list[RosterEntry]:
+    """Everyone on the rosters once, with all their teams (someone in two teams counts twice)."""
+    people: dict[str, TeamMember] = {}
+    teams: dict[str, list[tuple[int, str]]] = {}
+    for team_pk, members in rosters.items():
+        for member in members:
+            people.setdefault(member.teams_user_id, member)
+            teams.setdefault(member.teams_user_id, []).append((team_pk, member.team_role[:16]))
+    return [RosterEntry(member, tuple(teams[user])) for user, member in people.items()]
+
+
+def _insert_ignoring(
+    session: Session, table: sa.Table, rows: list[dict[str, object]], keys: Sequence[str]
+) -> None:
+    if not rows:
+        return
+    connection = session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(
+        insert(table).values(rows).on_conflict_do_nothing(index_elements=[table.c[k] for k in keys])
+    )
+
+
+_people: sa.Table = Person.__table__  # type: ignore[attr-defined]
+_participants: sa.Table = RoundParticipant.__table__  # type: ignore[attr-defined]
+_participant_teams: sa.Table = RoundParticipantTeam.__table__  # type: ignore[attr-defined]
+
+
+def freeze_people(
+    session: Session, round_id: int, entries: Sequence[RosterEntry], now: datetime
+) -> None:
+    """Put a batch of people on a round's roster: five statements whatever the batch's size,
+    and nothing changed when run again."""
+    by_tenant: dict[str, list[str]] = {}
+    for entry in entries:
+        by_tenant.setdefault(entry.member.tenant_id, []).append(entry.member.teams_user_id)
+    _insert_ignoring(
+        session,
+        _people,
+        [
+            {
+                "tenant_id": e.member.tenant_id,
+                "teams_user_id": e.member.teams_user_id,
+                "aad_object_id": e.member.aad_object_id,
+                "name": e.member.name,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for e in entries
+        ],
+        ("tenant_id", "teams_user_id"),
+    )
+    person_ids: dict[tuple[str, str], int] = {}
+    for tenant, users in by_tenant.items():
+        rows = session.execute(
+            sa.select(_people.c.id, _people.c.teams_user_id).where(
+                _people.c.tenant_id == tenant, _people.c.teams_user_id.in_(users)
+            )
+        ).all()
+        person_ids.update({(tenant, user): pid for pid, user in rows})
+    _insert_ignoring(
+        session,
+        _participants,
+        [
+            {
+                "round_id": round_id,
+                "person_id": pid,
+                "nudges_sent": 0,
+                "opted_out": False,
+            }
+            for pid in person_ids.values()
+        ],
+        ("round_id", "person_id"),
+    )
+    participant_ids = dict(
+        session.execute(
+            sa.select(_participants.c.person_id, _participants.c.id).where(
+                _participants.c.round_id == round_id,
+                _participants.c.person_id.in_(list(person_ids.values())),
+            )
+        ).all()
+    )
+    _insert_ignoring(
+        session,
+        _participant_teams,
+        [
+            {
+                "participant_id": participant_ids[
+                    person_ids[(e.member.tenant_id, e.member.teams_user_id)]
+                ],
+                "team_id": team_pk,
+                "team_role": role,
+            }
+            for e in entries
+            for team_pk, role in e.teams
+        ],
+        ("participant_id", "team_id"),
+    )
+
+
+def mark_open(
+    session: Session, round_id: int, frozen_teams: Iterable[int], participants: int, now: datetime
+) -> bool:
+    """Move the round to `open` (compare-and-set) with its read rosters frozen; False if it was
+    no longer scheduled (another process opened it, or someone cancelled it)."""
     moved = session.execute(
         sa.update(Round)
         .where(col(Round.id) == round_id, col(Round.status) == "scheduled")
@@ -77,62 +213,125 @@ def open_round(
         .execution_options(synchronize_session=False)
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    round_ = get_round(session, round_id)
-    session.refresh(round_)
-    teams = {team.id: team for team in round_teams(session, round_)}
-    memberships: dict[str, list[tuple[Team, str]]] = {}
-    people: dict[str, TeamMember] = {}
-    for team_pk, members in rosters.items():
-        for member in members:
-            people.setdefault(member.teams_user_id, member)
-            memberships.setdefault(member.teams_user_id, []).append(
-                (teams[team_pk], member.team_role)
-            )
-    invited = 0
-    for teams_user_id, member in people.items():
-        person = ensure_person(
-            session,
-            Identity(member.tenant_id, teams_user_id, member.aad_object_id, member.name),
-            now,
-        )
-        assert person.id is not None
-        participant = RoundParticipant(round_id=round_id, person_id=person.id, invited_at=now)
-        session.add(participant)
-        session.flush()
-        assert participant.id is not None
-        for team, team_role in memberships[teams_user_id]:
-            assert team.id is not None
-            session.add(
-                RoundParticipantTeam(
-                    participant_id=participant.id, team_id=team.id, team_role=team_role[:16]
-                )
-            )
-        conversation = session.exec(
-            select(ConversationRef).where(
-                ConversationRef.person_id == person.id, ConversationRef.scope == "personal"
-            )
-        ).first()
-        invitee = Invitee(
-            person_id=person.id,
-            teams_user_id=teams_user_id,
-            tenant_id=member.tenant_id,
-            team_names=tuple(t.name for t, _role in memberships[teams_user_id]),
-            conversation=conversation,
-        )
-        invited += bool(invite(session, round_, invitee, memberships[teams_user_id][0][0]))
-    for team_pk in rosters:
-        session.execute(
-            sa.update(RoundTeam)
-            .where(col(RoundTeam.round_id) == round_id, col(RoundTeam.team_id) == team_pk)
-            .values(roster_frozen_at=now)
-        )
+        return False
+    session.execute(
+        sa.update(RoundTeam)
+        .where(col(RoundTeam.round_id) == round_id, col(RoundTeam.team_id).in_(list(frozen_teams)))
+        .values(roster_frozen_at=now)
+    )
     audit(
         session,
         actor="scheduler",
         action="round.open",
         target=f"round:{round_id}",
-        detail={"participants": len(people), "invited": invited},
+        detail={"participants": participants},
         now=now,
     )
-    return OpenResult(round_id, len(people), invited)
+    return True
+
+
+def open_round(
+    session: Session,
+    round_id: int,
+    rosters: Mapping[int, Sequence[TeamMember]],
+    *,
+    now: datetime,
+) -> OpenResult | None:
+    """Freeze the rosters and open the round in the caller's one transaction, for small rounds
+    and tests; the invitations are queued by `record_invitations` (the opener's batches)."""
+    entries = roster_entries(rosters)
+    freeze_people(session, round_id, entries, now)
+    if not mark_open(session, round_id, rosters, len(entries), now):
+        return None
+    return OpenResult(round_id, len(entries), 0)
+
+
+def rounds_to_invite(session: Session) -> list[Round]:
+    """Open rounds with people whose invitation is still to be queued."""
+    waiting = (
+        sa.select(_participants.c.id)
+        .where(_participants.c.round_id == col(Round.id), _participants.c.invited_at.is_(None))
+        .exists()
+    )
+    return list(session.exec(select(Round).where(Round.status == "open", waiting)).all())
+
+
+def uninvited(session: Session, round_id: int, limit: int) -> list[Invitee]:
+    """Up to `limit` people of the round whose invitation is still to be queued: two queries."""
+    rows = session.execute(
+        sa.select(
+            _participants.c.id,
+            _participants.c.person_id,
+            _people.c.teams_user_id,
+            _people.c.tenant_id,
+            _people.c.time_zone,
+        )
+        .join(_people, _people.c.id == _participants.c.person_id)
+        .where(_participants.c.round_id == round_id, _participants.c.invited_at.is_(None))
+        .order_by(_participants.c.id)
+        .limit(limit)
+    ).all()
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    teams: dict[int, list[InviteeTeam]] = {}
+    for participant_id, team_pk, name, service_url, reference in session.execute(
+        sa.select(
+            col(RoundParticipantTeam.participant_id),
+            col(Team.id),
+            col(Team.name),
+            col(Team.service_url),
+            col(Team.reference),
+        )
+        .join(Team, col(Team.id) == col(RoundParticipantTeam.team_id))
+        .where(col(RoundParticipantTeam.participant_id).in_(ids))
+        .order_by(col(Team.name))
+    ).all():
+        teams.setdefault(participant_id, []).append(
+            InviteeTeam(team_pk, name, service_url, reference)
+        )
+    chats = personal_chats(session, [row[1] for row in rows])
+    return [
+        Invitee(
+            participant_id=pid,
+            person_id=person_id,
+            teams_user_id=user,
+            tenant_id=tenant,
+            time_zone=zone,
+            teams=tuple(teams.get(pid, ())),
+            conversation=chats.get(person_id),
+        )
+        for pid, person_id, user, tenant, zone in rows
+    ]
+
+
+def personal_chats(session: Session, person_ids: Sequence[int]) -> dict[int, ConversationRef]:
+    """Each person's 1:1 chat with the bot (the latest stored), in one query."""
+    rows = session.exec(
+        select(ConversationRef)
+        .where(col(ConversationRef.person_id).in_(list(person_ids)))
+        .where(ConversationRef.scope == "personal")
+        .order_by(col(ConversationRef.id))
+    ).all()
+    return {row.person_id: row for row in rows if row.person_id is not None}
+
+
+def record_invitations(
+    session: Session, round_id: int, invitations: Sequence[Invitation], now: datetime
+) -> int:
+    """Queue a batch of invitations and stamp the invitees, in two statements; how many
+    messages were new (a batch run twice queues nothing the second time)."""
+    if not invitations:
+        return 0
+    queued = enqueue_many(session, (i.message for i in invitations), now=now)
+    session.connection().execute(
+        sa.update(_participants)
+        .where(
+            _participants.c.id == sa.bindparam("b_id"),
+            _participants.c.round_id == round_id,
+            _participants.c.invited_at.is_(None),
+        )
+        .values(invited_at=now, next_nudge_at=sa.bindparam("b_next")),
+        [{"b_id": i.participant_id, "b_next": i.next_nudge_at} for i in invitations],
+    )
+    return queued

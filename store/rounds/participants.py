@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from framework.identity import Identity
 from rounds.rules.preferences import NudgePreferences
 from store.people import Person
+from store.rounds.steps import look_again
 from store.rounds.tables import (
     NudgePreference,
     Round,
@@ -78,6 +79,7 @@ def save_preferences(
     row.days, row.window_start_minute, row.window_end_minute = days, start, end
     row.away_until = away_until
     row.updated_at = now
+    look_again(session, now, person_id=person_id)  # new times may bring a nudge forward
 
 
 def _update_participant(session: Session, round_id: int, person_id: int, **values: object) -> None:
@@ -91,11 +93,12 @@ def _update_participant(session: Session, round_id: int, person_id: int, **value
 
 
 def snooze(session: Session, round_id: int, person_id: int, until: datetime) -> None:
-    _update_participant(session, round_id, person_id, snoozed_until=until)
+    # The requested reminder is due no earlier than `until` (rounds.rules.schedule).
+    _update_participant(session, round_id, person_id, snoozed_until=until, next_nudge_at=until)
 
 
 def opt_out(session: Session, round_id: int, person_id: int) -> None:
-    _update_participant(session, round_id, person_id, opted_out=True)
+    _update_participant(session, round_id, person_id, opted_out=True, next_nudge_at=None)
 
 
 def role_question_for(session: Session, round_id: int, person_id: int) -> str | None:

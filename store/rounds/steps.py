@@ -4,6 +4,8 @@ session (one transaction)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -11,9 +13,15 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from store.assessments.tables import Assessment
-from store.outbox import OutboxMessage
-from store.people import ConversationRef, Person
-from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam, RoundTeam
+from store.outbox import OutboxMessage, Queued, enqueue_many
+from store.people import Person
+from store.rounds.tables import (
+    NudgePreference,
+    Round,
+    RoundParticipant,
+    RoundParticipantTeam,
+    RoundTeam,
+)
 from store.teams import Team
 
 
@@ -39,6 +47,34 @@ def mark_closed(session: Session, round_id: int, now: datetime) -> Round | None:
     assert round_ is not None
     session.refresh(round_)
     return round_
+
+
+def summaries_to_queue(session: Session) -> list[int]:
+    """Closed rounds whose summaries are still to be queued."""
+    ids = session.exec(
+        select(Round.id).where(
+            Round.status == "closed",
+            col(Round.closed_at).is_not(None),
+            col(Round.summaries_queued_at).is_(None),
+        )
+    ).all()
+    return [i for i in ids if i is not None]
+
+
+def record_summaries(
+    session: Session, round_id: int, messages: Sequence[Queued], now: datetime
+) -> int:
+    """Queue a closed round's summaries and mark them queued (compare-and-set: a second process
+    finishing the same close queues nothing); how many were new."""
+    marked = session.execute(
+        sa.update(Round)
+        .where(col(Round.id) == round_id, col(Round.summaries_queued_at).is_(None))
+        .values(summaries_queued_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if marked.rowcount != 1:  # type: ignore[attr-defined]
+        return 0
+    return enqueue_many(session, messages, now=now)
 
 
 def cancel_pending_nudges(session: Session, round_id: int) -> None:
@@ -100,42 +136,155 @@ def open_rounds(session: Session) -> list[Round]:
     return list(session.exec(select(Round).where(Round.status == "open")).all())
 
 
-def waiting_participants(session: Session, round_id: int) -> list[tuple[RoundParticipant, Person]]:
-    """Everyone on the round's roster who has not submitted and has not opted out."""
-    rows = session.exec(
-        select(RoundParticipant, Person)
-        .join(Person, col(Person.id) == col(RoundParticipant.person_id))
-        .outerjoin(Assessment, col(Assessment.id) == col(RoundParticipant.assessment_id))
-        .where(
-            RoundParticipant.round_id == round_id,
-            col(RoundParticipant.opted_out).is_(False),
-            sa.or_(col(Assessment.status).is_(None), col(Assessment.status) != "submitted"),
+@dataclass(frozen=True)
+class NudgeCandidate:
+    """A participant whose `next_nudge_at` has come, with what the nudge rule needs."""
+
+    participant_id: int
+    round_id: int
+    person_id: int
+    tenant_id: str
+    time_zone: str | None
+    nudges_sent: int
+    last_nudged_at: datetime | None
+    snoozed_until: datetime | None
+    opted_out: bool
+    submitted: bool
+    next_nudge_at: datetime
+
+
+@dataclass(frozen=True)
+class NudgeOutcome:
+    """What the tick decided for one candidate: its new counters and next time to look, and the
+    nudge to queue, if any."""
+
+    participant_id: int
+    was_next: datetime  # compare-and-set: a change by the person since the read wins
+    nudges_sent: int
+    last_nudged_at: datetime | None
+    next_nudge_at: datetime | None
+    message: Queued | None
+
+
+_participants: sa.Table = RoundParticipant.__table__  # type: ignore[attr-defined]
+
+
+def nudge_candidates(session: Session, now: datetime, limit: int) -> list[NudgeCandidate]:
+    """Participants of open rounds whose next nudge time has come, earliest first: one query on
+    the (round_id, next_nudge_at) index, so a tick with nobody due reads nothing else."""
+    p = _participants.c
+    rows = session.execute(
+        sa.select(
+            p.id,
+            p.round_id,
+            p.person_id,
+            col(Person.tenant_id),
+            col(Person.time_zone),
+            p.nudges_sent,
+            p.last_nudged_at,
+            p.snoozed_until,
+            p.opted_out,
+            col(Assessment.status),
+            p.next_nudge_at,
         )
+        .select_from(Round)
+        .join(_participants, p.round_id == col(Round.id))
+        .join(Person, col(Person.id) == p.person_id)
+        .outerjoin(Assessment, col(Assessment.id) == p.assessment_id)
+        .where(col(Round.status) == "open", p.next_nudge_at <= now)
+        .order_by(p.next_nudge_at, p.id)
+        .limit(limit)
     ).all()
-    return [(participant, person) for participant, person in rows]
-
-
-def personal_chat(session: Session, person_id: int) -> ConversationRef | None:
-    return session.exec(
-        select(ConversationRef).where(
-            ConversationRef.person_id == person_id, ConversationRef.scope == "personal"
+    return [
+        NudgeCandidate(
+            participant_id=row[0],
+            round_id=row[1],
+            person_id=row[2],
+            tenant_id=row[3],
+            time_zone=row[4],
+            nudges_sent=row[5],
+            last_nudged_at=row[6],
+            snoozed_until=row[7],
+            opted_out=row[8],
+            submitted=row[9] == "submitted",
+            next_nudge_at=row[10],
         )
-    ).first()
+        for row in rows
+    ]
 
 
-def participant_team_names(session: Session, participant_id: int) -> tuple[str, ...]:
-    return tuple(
-        session.exec(
-            select(Team.name)
-            .join(RoundParticipantTeam, col(RoundParticipantTeam.team_id) == col(Team.id))
-            .where(RoundParticipantTeam.participant_id == participant_id)
-        ).all()
+def preferences_rows(session: Session, person_ids: Sequence[int]) -> dict[int, NudgePreference]:
+    rows = session.exec(
+        select(NudgePreference).where(col(NudgePreference.person_id).in_(list(person_ids)))
+    ).all()
+    return {row.person_id: row for row in rows}
+
+
+def team_names_of(session: Session, participant_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Each participant's round teams by name, in one query."""
+    names: dict[int, list[str]] = {}
+    for participant_id, name in session.execute(
+        sa.select(col(RoundParticipantTeam.participant_id), col(Team.name))
+        .join(Team, col(Team.id) == col(RoundParticipantTeam.team_id))
+        .where(col(RoundParticipantTeam.participant_id).in_(list(participant_ids)))
+        .order_by(col(Team.name))
+    ).all():
+        names.setdefault(participant_id, []).append(name)
+    return {pid: tuple(team_names) for pid, team_names in names.items()}
+
+
+def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datetime) -> int:
+    """The tick's decisions for a batch, in at most two statements: the nudges queued (unique
+    dedupe keys) and every candidate's counters and next time (compare-and-set on the time read,
+    so a snooze or new reminder times saved meanwhile are kept and looked at next tick)."""
+    if not outcomes:
+        return 0
+    queued = enqueue_many(session, (o.message for o in outcomes if o.message), now=now)
+    p = _participants.c
+    session.connection().execute(
+        sa.update(_participants)
+        .where(p.id == sa.bindparam("b_id"), p.next_nudge_at == sa.bindparam("b_was"))
+        .values(
+            nudges_sent=sa.bindparam("b_sent"),
+            last_nudged_at=sa.bindparam("b_last"),
+            next_nudge_at=sa.bindparam("b_next"),
+        ),
+        [
+            {
+                "b_id": o.participant_id,
+                "b_was": o.was_next,
+                "b_sent": o.nudges_sent,
+                "b_last": o.last_nudged_at,
+                "b_next": o.next_nudge_at,
+            }
+            for o in outcomes
+        ],
     )
+    return queued
+
+
+def look_again(
+    session: Session, now: datetime, *, round_id: int | None = None, person_id: int | None = None
+) -> None:
+    """Something that may bring a nudge forward changed (a snooze, reminder times, a longer
+    round): the next tick recomputes the next nudge time of these participants of open rounds
+    (one round's, one person's, or one person's in one round). Opted-out people are left alone."""
+    if round_id is None and person_id is None:
+        raise ValueError("look_again needs a round or a person")
+    p = _participants.c
+    statement = sa.update(_participants).where(p.opted_out.is_(False))
+    if round_id is not None:
+        statement = statement.where(p.round_id == round_id)
+    if person_id is not None:
+        statement = statement.where(p.person_id == person_id)
+    open_ids = sa.select(col(Round.id)).where(col(Round.status) == "open")
+    session.execute(statement.where(p.round_id.in_(open_ids)).values(next_nudge_at=now))
 
 
 def rounds_wanting_jobs(session: Session) -> list[Round]:
-    """Rounds the scheduler has work for: scheduled (to open), open (to close), and closed
-    repeating rounds, not paused, that have no successor yet (to repeat)."""
+    """Rounds the scheduler has work for: scheduled (to open), open (to close), closed rounds
+    whose summaries are still to queue (to finish closing), and closed repeating rounds, not
+    paused, that have no successor yet (to repeat)."""
     successor = aliased(Round)
     has_successor = (
         sa.select(col(successor.id))
@@ -153,6 +302,11 @@ def rounds_wanting_jobs(session: Session) -> list[Round]:
                         col(Round.repeat_every).is_not(None),
                         col(Round.repeat_paused).is_(False),
                         ~has_successor,
+                    ),
+                    sa.and_(
+                        col(Round.status) == "closed",
+                        col(Round.closed_at).is_not(None),
+                        col(Round.summaries_queued_at).is_(None),
                     ),
                 )
             )

@@ -32,6 +32,11 @@ class Round(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=timestamp_column())
     opened_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
+    # Set once every summary of a closed round is queued: a close interrupted between the move to
+    # `closed` and the summaries is finished by the next close step.
+    summaries_queued_at: datetime | None = Field(
+        default=None, sa_column=timestamp_column(nullable=True)
+    )
 
 
 class RoundTeam(SQLModel, table=True):
@@ -50,6 +55,8 @@ class RoundParticipant(SQLModel, table=True):
     __tablename__ = "round_participants"
     __table_args__ = (
         sa.UniqueConstraint("round_id", "person_id", name="uq_round_participants_person"),
+        sa.Index("ix_round_participants_uninvited", "round_id", "invited_at"),
+        sa.Index("ix_round_participants_next_nudge", "round_id", "next_nudge_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -62,6 +69,11 @@ class RoundParticipant(SQLModel, table=True):
     last_nudged_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     snoozed_until: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
     opted_out: bool = Field(default=False)
+    # When the nudge tick should next look at this person: never later than their next nudge is
+    # due (rounds.rules.schedule.next_nudge_at); None when no nudge will come. Anything that may
+    # bring a nudge forward (snooze, new reminder times, a longer round) sets it to "now", so the
+    # tick recomputes it; a tick with nobody due is one indexed query.
+    next_nudge_at: datetime | None = Field(default=None, sa_column=timestamp_column(nullable=True))
 
 
 class RoundParticipantTeam(SQLModel, table=True):

@@ -147,9 +147,7 @@ def build(db: Database, *, open_it: bool = True) -> World:
             return [TeamMember(user_id(n), aad_id(n), NAMES[n], TENANT) for n in people]
 
         rosters = {ward7: roster(WARD7_PEOPLE), ward8: roster(WARD8_PEOPLE)}
-        opened = db.run_sync(
-            lambda s: open_round(s, round_id, rosters, invite=lambda *_: False, now=NOW)
-        )
+        opened = db.run_sync(lambda s: open_round(s, round_id, rosters, now=NOW))
         assert opened is not None
         assert opened.participants == len(NAMES)
         for n, level in zip(RESPONDENTS, (2, 3, 3, 4), strict=True):
