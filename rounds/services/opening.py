@@ -106,7 +106,7 @@ class RoundOpener:
     async def invite_waiting(self, now: datetime) -> int:
         """Finish any opening that stopped before every invitation was queued."""
         invited = 0
-        for round_ in await self.db.run(rounds_to_invite):
+        for round_ in await self.db.read(rounds_to_invite):
             assert round_.id is not None
             invited += await self.invite(round_.id, now)
         return invited

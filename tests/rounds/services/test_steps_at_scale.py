@@ -1,0 +1,298 @@
+"""The round steps on sets: statements per batch, not per person (counted with a SQLAlchemy
+event listener), a nudge tick with nobody due that writes nothing, and steps that crash mid-way
+and run again queuing each message exactly once; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlmodel import select
+
+from bot.config import Settings
+from framework.content import default_framework
+from framework.identity import Identity
+from impact.features.rounds import round_steps
+from impact.service import CONTEXT_KEY, create_app
+from rounds.services import opening as opening_service
+from rounds.services.steps import RoundSteps
+from store.db import Database
+from store.outbox import OutboxMessage
+from store.people import ConversationRef, Person
+from store.rounds import steps as step_queries
+from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.tables import Round, RoundParticipant
+from tests.conftest import Clock, serve
+from tests.fakes.connector import FakeConnector
+from tests.fakes.teams_client import TeamsUser
+from tests.rounds.services.test_opening import member
+from tests.rounds.services.test_steps import complete
+
+pytestmark = pytest.mark.service
+
+FRAMEWORK = default_framework()
+WEDNESDAY = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+THURSDAY = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # before the first reminder ("3d")
+MONDAY = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)  # the "3d" reminder, moved past the weekend
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@dataclass
+class Statements:
+    """Every statement the database engine runs while counting (executemany counts once)."""
+
+    seen: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.seen)
+
+    @property
+    def writes(self) -> list[str]:
+        return [s for s in self.seen if s.lstrip().upper().startswith(WRITES)]
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[Statements]:
+    found = Statements()
+
+    def record(*args: Any) -> None:
+        found.seen.append(args[2])
+
+    engines = [db.engine] + ([db._reader] if db._reader is not None else [])
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield found
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+
+@dataclass
+class World:
+    db: Database
+    steps: RoundSteps
+    connector: FakeConnector
+    tenant: str
+    new_round: Callable[[str, int, int], int]  # team, first member number, people → round id
+
+
+@pytest.fixture
+async def world(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    connector: FakeConnector,
+    http: Any,
+) -> Any:
+    clock = Clock(WEDNESDAY)
+    app = create_app(settings_factory(), db=db, clock=clock)
+    runner, url = await serve(app)
+    lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+
+    async def install(team: str) -> None:
+        await lead.add_bot_to_team(team, team.split(":")[1].split("@")[0])
+
+    def new_round(team: str, first: int, people: int) -> int:
+        connector.conversations[team].members = [
+            member(n, lead.tenant_id) for n in range(first, first + people)
+        ]
+        spec = RoundSpec("Winter 2026", (team,), WEDNESDAY, WEDNESDAY + timedelta(days=14), "3d")
+        return db.run_sync(
+            lambda s: create_round(s, spec, framework=FRAMEWORK, actor="t", now=WEDNESDAY).id
+        )
+
+    for team in TEAMS:
+        await install(team)
+    yield World(db, round_steps(app[CONTEXT_KEY]), connector, lead.tenant_id, new_round)
+    await runner.cleanup()
+
+
+TEAMS = ("19:small@thread.tacv2", "19:large@thread.tacv2")
+
+
+def batches(steps: RoundSteps, size: int) -> None:
+    steps.batch = steps.opener.batch = size
+
+
+def give_everyone_a_chat(db: Database, tenant: str) -> None:
+    """Their invitations were sent: each has a 1:1 chat with the bot (the sender stores it)."""
+
+    def work(session: Any) -> None:
+        for person in session.exec(select(Person)).all():
+            session.add(
+                ConversationRef(
+                    conversation_id=f"a:chat-{person.id}",
+                    scope="personal",
+                    person_id=person.id,
+                    tenant_id=tenant,
+                    service_url="https://smba.example/",
+                    reference="{}",
+                    updated_at=WEDNESDAY,
+                )
+            )
+
+    db.run_sync(work)
+
+
+def messages(db: Database, kind: str) -> Counter[str]:
+    keys = db.run_sync(
+        lambda s: s.exec(select(OutboxMessage.dedupe_key).where(OutboxMessage.kind == kind)).all()
+    )
+    return Counter(keys)
+
+
+async def test_each_step_runs_the_same_statements_for_twice_the_people_in_as_many_batches(
+    world: World,
+) -> None:
+    """12 people in batches of 4 and 24 people in batches of 8: three batches each, and the
+    same number of statements for opening, a tick with nobody due and a tick nudging everyone."""
+    counts: dict[str, list[int]] = {"open": [], "idle tick": [], "nudge tick": []}
+    for team, first, people in ((TEAMS[0], 0, 12), (TEAMS[1], 100, 24)):
+        batches(world.steps, people // 3)
+        round_id = world.new_round(team, first, people)
+        with counting(world.db) as opened:
+            assert await world.steps.open_due(WEDNESDAY) == 1
+        counts["open"].append(opened.total)
+        assert len(messages(world.db, "invitation")) == people + (12 if first else 0)
+        give_everyone_a_chat(world.db, world.tenant)
+
+        with counting(world.db) as idle:
+            assert await world.steps.nudge_due(THURSDAY) == 0
+        counts["idle tick"].append(idle.total)
+        assert idle.writes == [], "a tick with nobody due writes nothing"
+
+        with counting(world.db) as nudging:
+            assert await world.steps.nudge_due(MONDAY) == people
+        counts["nudge tick"].append(nudging.total)
+        assert all(n == 1 for n in messages(world.db, "nudge").values())
+        world.db.run_sync(lambda s, r=round_id: s.get(Round, r).__setattr__("status", "closed"))
+        world.db.run_sync(lambda s: s.execute(sa.delete(ConversationRef)))
+
+    for step, (small, large) in counts.items():
+        assert small == large, f"{step}: {small} statements for 12 people, {large} for 24"
+
+
+async def test_an_idle_tick_is_one_query_for_who_is_due(world: World) -> None:
+    world.new_round(TEAMS[1], 0, 30)
+    await world.steps.open_due(WEDNESDAY)
+    with counting(world.db) as idle:
+        assert await world.steps.nudge_due(THURSDAY) == 0
+    selects = [s for s in idle.seen if s.lstrip().upper().startswith("SELECT")]
+    # One for invitations still to queue, one for who is due; nothing per person.
+    assert len(selects) == 2, idle.seen
+    assert idle.writes == []
+
+
+class Crash(Exception):
+    """The process died here."""
+
+
+def crash_on_call(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, call: int) -> None:
+    """`module.name` works until its `call`-th call, which dies before it does anything."""
+    real = getattr(module, name)
+    calls = {"n": 0}
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == call:
+            raise Crash(name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, dying)
+
+
+@pytest.mark.parametrize("where", ["freeze_people", "record_invitations"])
+async def test_an_opening_that_dies_mid_way_invites_everyone_once_when_run_again(
+    world: World, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    batches(world.steps, 5)
+    round_id = world.new_round(TEAMS[1], 0, 23)
+    with monkeypatch.context() as patch:
+        crash_on_call(patch, opening_service, where, 3)
+        with pytest.raises(Crash):
+            await world.steps.open_due(WEDNESDAY)
+    # The next steps finish it: the opening (if the round is still scheduled), or the tick.
+    await world.steps.open_due(WEDNESDAY + timedelta(minutes=1))
+    await world.steps.nudge_due(WEDNESDAY + timedelta(minutes=1))
+    await world.steps.nudge_due(WEDNESDAY + timedelta(minutes=2))
+    invitations = messages(world.db, "invitation")
+    assert len(invitations) == 23
+    assert set(invitations.values()) == {1}
+    participants = world.db.run_sync(
+        lambda s: s.exec(
+            select(RoundParticipant).where(RoundParticipant.round_id == round_id)
+        ).all()
+    )
+    assert len(participants) == 23
+    assert all(p.invited_at is not None for p in participants)
+    assert world.db.run_sync(lambda s: s.get(Round, round_id).status) == "open"
+
+
+async def test_a_nudge_tick_that_dies_mid_way_nudges_everyone_once_when_run_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches(world.steps, 5)
+    world.new_round(TEAMS[1], 0, 23)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    with monkeypatch.context() as patch:
+        crash_on_call(patch, step_queries, "record_nudges", 3)
+        with pytest.raises(Crash):
+            await world.steps.nudge_due(MONDAY)
+    assert 0 < len(messages(world.db, "nudge")) < 23
+    assert await world.steps.nudge_due(MONDAY + timedelta(minutes=1)) > 0
+    assert await world.steps.nudge_due(MONDAY + timedelta(minutes=2)) == 0
+    nudges = messages(world.db, "nudge")
+    assert len(nudges) == 23
+    assert set(nudges.values()) == {1}
+
+
+async def test_a_close_that_dies_before_its_summaries_queues_them_once_when_run_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    round_id = world.new_round(TEAMS[1], 0, 7)
+    await world.steps.open_due(WEDNESDAY)
+    for n in range(6):
+        identity = Identity(world.tenant, f"29:staff-{n}", None, f"Staff {n}")
+        complete(world.db, identity, round_id, 3, WEDNESDAY)
+    closing = WEDNESDAY + timedelta(days=15)
+    with monkeypatch.context() as patch:
+        crash_on_call(patch, step_queries, "record_summaries", 1)
+        with pytest.raises(Crash):
+            await world.steps.close_due(closing)
+    assert world.db.run_sync(lambda s: s.get(Round, round_id).status) == "closed"
+    assert messages(world.db, "summary") == Counter()
+    assert await world.steps.close_due(closing + timedelta(minutes=1)) == []
+    assert await world.steps.close_due(closing + timedelta(minutes=2)) == []
+    summaries = messages(world.db, "summary")
+    assert list(summaries.values()) == [1]
+
+
+async def test_choices_that_may_bring_a_nudge_forward_are_looked_at_by_the_next_tick(
+    world: World,
+) -> None:
+    round_id = world.new_round(TEAMS[1], 0, 3)
+    await world.steps.open_due(WEDNESDAY)
+
+    def next_times(session: Any) -> list[datetime | None]:
+        rows = session.exec(
+            select(RoundParticipant.next_nudge_at)
+            .where(RoundParticipant.round_id == round_id)
+            .order_by(RoundParticipant.id)
+        ).all()
+        return list(rows)
+
+    first = world.db.run_sync(next_times)
+    assert first == [datetime(2026, 11, 30, 9, 0, tzinfo=UTC)] * 3, "the plan's first moment"
+    world.db.run_sync(lambda s: step_queries.look_again(s, THURSDAY, round_id=round_id))
+    assert world.db.run_sync(next_times) == [THURSDAY] * 3
+    assert await world.steps.nudge_due(THURSDAY) == 0
+    assert world.db.run_sync(next_times) == first, "recomputed: the same Monday morning"
