@@ -277,7 +277,9 @@ def _draw_axis(
 
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=False, compress_level=9)
+    # zlib's default level: some 7 times faster to encode than 9 (which took 85% of a chart's
+    # time), for 4% more bytes; the same image still gives the same bytes.
+    image.save(buffer, format="PNG", optimize=False, compress_level=6)
     return buffer.getvalue()
 
 

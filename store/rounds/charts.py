@@ -49,7 +49,6 @@ def save_charts(session: Session, images: Mapping[str, bytes], now: datetime) ->
     connection = session.connection()
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     connection.execute(
-        insert(table)
-        .values([{"token": t, "png": png, "created_at": now} for t, png in images.items()])
-        .on_conflict_do_nothing(index_elements=[table.c.token])
+        insert(table).on_conflict_do_nothing(index_elements=[table.c.token]),
+        [{"token": t, "png": png, "created_at": now} for t, png in images.items()],
     )

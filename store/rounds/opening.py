@@ -119,8 +119,9 @@ def _insert_ignoring(
         return
     connection = session.connection()
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    # executemany: one compiled statement, sent as multi-row INSERTs (see store.outbox).
     connection.execute(
-        insert(table).values(rows).on_conflict_do_nothing(index_elements=[table.c[k] for k in keys])
+        insert(table).on_conflict_do_nothing(index_elements=[table.c[k] for k in keys]), rows
     )
 
 
