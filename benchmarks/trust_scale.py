@@ -36,6 +36,7 @@ import asyncio
 import cProfile
 import io
 import json
+import logging
 import os
 import platform
 import pstats
@@ -705,6 +706,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.samples, "a", buffering=1) as out:
             asyncio.run(answer_client(args, out))
         return 0
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    logging.getLogger("rounds").setLevel(logging.INFO)
     try:
         database = Throwaway(args.database_url)
     except psycopg.OperationalError as exc:

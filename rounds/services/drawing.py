@@ -1,14 +1,17 @@
-"""Drawing a round's charts away from the event loop and the database: in worker processes, as
-many as the machine has cores, so a close with hundreds of teams never blocks a turn and uses
-every core."""
+"""Drawing a round's charts away from the event loop and outside any transaction: on a pool of
+threads as many as the machine has cores, a share of the teams each, so a close with hundreds of
+teams never blocks a turn. Most of a chart's time is Pillow's C code (PNG encoding, font
+rendering), which runs without the GIL, so the threads use the cores. (Worker processes were
+tried: with `forkserver` or `spawn` each worker re-imports the service's main module and takes
+seconds to start, more than the drawing itself for a round of a few dozen teams; `fork` is unsafe
+in a process with threads.)"""
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from framework.content import Framework
 from rounds.rules.results import RoundResults
@@ -16,14 +19,11 @@ from rounds.services.charts import team_chart
 
 Chart = tuple[bytes, str]  # PNG, alt text
 
-# Below this many teams, starting worker processes costs more than it saves: draw on a thread.
-IN_PROCESS_UP_TO = 8
-
 
 def draw_charts(
     results: RoundResults, team_ids: Sequence[int], framework: Framework
 ) -> list[Chart]:
-    """The charts of these teams, in order (what each worker runs)."""
+    """The charts of these teams, in order (what each thread runs)."""
     return [team_chart(results, team_id, framework) for team_id in team_ids]
 
 
@@ -31,23 +31,15 @@ async def draw_team_charts(
     results: RoundResults, team_ids: Sequence[int], framework: Framework
 ) -> dict[int, Chart]:
     """Each team's chart and alt text, by team id, drawn off the event loop."""
-    if len(team_ids) <= IN_PROCESS_UP_TO:
-        charts = await asyncio.to_thread(draw_charts, results, team_ids, framework)
-        return dict(zip(team_ids, charts, strict=True))
+    if not team_ids:
+        return {}
     workers = max(1, min(os.cpu_count() or 1, len(team_ids)))
     chunks = [list(team_ids[i::workers]) for i in range(workers)]
     loop = asyncio.get_running_loop()
-    context = multiprocessing.get_context("forkserver")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-    try:
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="charts") as pool:
         drawn = await asyncio.gather(
-            *(
-                loop.run_in_executor(pool, draw_charts, results, chunk, framework)
-                for chunk in chunks
-            )
+            *(loop.run_in_executor(pool, draw_charts, results, c, framework) for c in chunks)
         )
-    finally:
-        await asyncio.to_thread(pool.shutdown)  # joining the workers off the loop too
     found: dict[int, Chart] = {}
     for chunk, charts in zip(chunks, drawn, strict=True):
         found.update(zip(chunk, charts, strict=True))

@@ -117,7 +117,7 @@ class RoundOpener:
         plan = ReminderPlan.parse(round_.reminder_plan)
         invited = 0
         while True:
-            invitees = await self.db.run(lambda s: uninvited(s, round_id, self.batch))
+            invitees = await self.db.read(lambda s: uninvited(s, round_id, self.batch))
             if not invitees:
                 break
             invitations = [self._invitation(round_, plan, i) for i in invitees]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
@@ -125,9 +126,12 @@ class RoundSteps:
     async def queue_summaries(self, round_id: int, now: datetime) -> int:
         """A closed round's summary per team channel (and to the improvement team)."""
         today = now.astimezone(self.options.zone).date()
+        started = time.perf_counter()
         gathered = await self.db.read(lambda s: self._gather(s, round_id, today))
         round_, results, teams, improvement, evidence = gathered
+        read = time.perf_counter()
         charts = await draw_team_charts(results, [t.id or 0 for t in teams], self.framework)
+        drawn = time.perf_counter()
         messages: list[Queued] = []
         images: dict[str, bytes] = {}
         for team in teams:
@@ -172,6 +176,16 @@ class RoundSteps:
             return queries.record_summaries(session, round_id, messages, now)
 
         queued = await self.db.run(record)
+        log.info(
+            "round %s: results read in %.2f s, %d charts drawn in %.2f s, %d summaries queued in "
+            "%.2f s",
+            round_id,
+            read - started,
+            len(charts),
+            drawn - read,
+            queued,
+            time.perf_counter() - drawn,
+        )
         if queued:
             self.on_queued()
         return queued
@@ -232,29 +246,37 @@ class RoundSteps:
     # -- nudging ---------------------------------------------------------------------------
 
     async def nudge_due(self, now: datetime) -> int:
-        """Queue the nudges due now, a batch of people per short transaction. Also finishes an
-        opening interrupted before every invitation was queued (it runs every minute while a
-        round is open). With nobody due, it is two indexed reads and no transaction that writes
-        (on SQLite, not even the write lock)."""
+        """Queue the nudges due now, a batch of people at a time: decided from a read (on
+        SQLite, a snapshot beside the writer), then recorded in one short transaction. Also
+        finishes an opening interrupted before every invitation was queued (it runs every minute
+        while a round is open). With nobody due, it is two indexed reads and no transaction that
+        writes (on SQLite, not even the write lock)."""
         await self.opener.invite_waiting(now)
         queued = 0
-        while await self.db.read(lambda s: queries.nudge_candidates(s, now, 1)):
-            count, looked_at = await self.db.run(lambda s: self.queue_nudges(s, now))
+        while True:
+            outcomes = await self.db.read(lambda s: self.plan_nudges(s, now))
+            if not outcomes:
+                return queued
+            count = await self.db.run(_nudge_recorder(outcomes, now))
             queued += count
             if count:
                 self.on_queued()
-            if looked_at < self.batch:
-                break
-        return queued
+            if len(outcomes) < self.batch:
+                return queued
 
     def queue_nudges(self, session: Session, now: datetime) -> tuple[int, int]:
-        """One batch: the people whose next nudge time has come (one indexed query; nothing else
-        when nobody is due), their nudges queued with their counters and next times, in a
-        constant number of statements. (nudges queued, people looked at.) Asked again at the
-        same moment, it queues nothing."""
+        """One batch in one transaction (`plan_nudges` then `record_nudges`): (nudges queued,
+        people looked at). Asked again at the same moment, it queues nothing."""
+        outcomes = self.plan_nudges(session, now)
+        return queries.record_nudges(session, outcomes, now), len(outcomes)
+
+    def plan_nudges(self, session: Session, now: datetime) -> list[queries.NudgeOutcome]:
+        """What to do for the next batch of people whose next nudge time has come (one indexed
+        query; nothing else when nobody is due): five queries whatever the batch's size, and
+        writes nothing."""
         candidates = queries.nudge_candidates(session, now, self.batch)
         if not candidates:
-            return 0, 0
+            return []
         rounds = {
             r.id: r
             for r in session.exec(
@@ -265,7 +287,7 @@ class RoundSteps:
         preferences = queries.preferences_rows(session, person_ids)
         chats = personal_chats(session, person_ids)
         names = queries.team_names_of(session, [c.participant_id for c in candidates])
-        outcomes = [
+        return [
             self._decide(
                 rounds[c.round_id],
                 c,
@@ -276,7 +298,6 @@ class RoundSteps:
             )
             for c in candidates
         ]
-        return queries.record_nudges(session, outcomes, now), len(candidates)
 
     def _decide(
         self,
@@ -360,6 +381,12 @@ class RoundSteps:
 
 
 NO_CHAT_RETRY = timedelta(minutes=15)
+
+
+def _nudge_recorder(
+    outcomes: list[queries.NudgeOutcome], now: datetime
+) -> Callable[[Session], int]:
+    return lambda session: queries.record_nudges(session, outcomes, now)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -234,13 +234,22 @@ def team_names_of(session: Session, participant_ids: Sequence[int]) -> dict[int,
 
 
 def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datetime) -> int:
-    """The tick's decisions for a batch, in at most two statements: the nudges queued (unique
-    dedupe keys) and every candidate's counters and next time (compare-and-set on the time read,
-    so a snooze or new reminder times saved meanwhile are kept and looked at next tick)."""
+    """The decisions for a batch, in three statements: who still has the next time the
+    decision was made from (compare-and-set: a snooze or new reminder times saved since win, and
+    the next tick looks at them again), their nudges queued (unique dedupe keys), their counters
+    and next times. How many nudges were new."""
     if not outcomes:
         return 0
-    queued = enqueue_many(session, (o.message for o in outcomes if o.message), now=now)
     p = _participants.c
+    current = dict(
+        session.execute(
+            sa.select(p.id, p.next_nudge_at).where(p.id.in_([o.participant_id for o in outcomes]))
+        ).all()
+    )
+    kept = [o for o in outcomes if current.get(o.participant_id) == o.was_next]
+    if not kept:
+        return 0
+    queued = enqueue_many(session, (o.message for o in kept if o.message), now=now)
     session.connection().execute(
         sa.update(_participants)
         .where(p.id == sa.bindparam("b_id"), p.next_nudge_at == sa.bindparam("b_was"))
@@ -257,7 +266,7 @@ def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datet
                 "b_last": o.last_nudged_at,
                 "b_next": o.next_nudge_at,
             }
-            for o in outcomes
+            for o in kept
         ],
     )
     return queued
