@@ -4,6 +4,7 @@ and run again queuing each message exactly once; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +32,7 @@ from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundParticipant
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
-from tests.fakes.teams_client import TeamsUser
+from tests.fakes.teams_client import TeamsUser, card_text
 from tests.rounds.services.test_opening import member
 from tests.rounds.services.test_steps import complete
 
@@ -296,3 +297,51 @@ async def test_choices_that_may_bring_a_nudge_forward_are_looked_at_by_the_next_
     assert world.db.run_sync(next_times) == [THURSDAY] * 3
     assert await world.steps.nudge_due(THURSDAY) == 0
     assert world.db.run_sync(next_times) == first, "recomputed: the same Monday morning"
+
+
+async def test_answers_go_through_while_a_big_opening_and_tick_run(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    connector: FakeConnector,
+    http: Any,
+) -> None:
+    """Someone answers question after question through /api/messages while a round of 400
+    opens and its first nudges are queued in batches: every answer is saved and answered with
+    the next question ("database is locked" would be a 500 here)."""
+    clock = Clock(WEDNESDAY)
+    app = create_app(settings_factory(), db=db, clock=clock)
+    runner, url = await serve(app)
+    lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+    team = TEAMS[1]
+    await lead.add_bot_to_team(team, "Large")
+    connector.conversations[team].members = [member(n, lead.tenant_id) for n in range(400)]
+    spec = RoundSpec("Winter 2026", (team,), WEDNESDAY, WEDNESDAY + timedelta(days=14), "3d")
+    db.run_sync(lambda s: create_round(s, spec, framework=FRAMEWORK, actor="t", now=WEDNESDAY))
+    steps = round_steps(app[CONTEXT_KEY])
+    batches(steps, 40)
+    nurse = TeamsUser(bot_url=url, connector=connector, session=http, name="Ana Nurse")
+    nurse.tenant_id = lead.tenant_id
+    await nurse.install()
+    await nurse.press("Start")
+    answered: list[int] = []
+
+    async def answer_while(step: asyncio.Task[int]) -> None:
+        while not step.done() and len(answered) < FRAMEWORK.question_count - 1:
+            result = await nurse.press("Next", {"level": "3", "comment": ""})
+            assert result.status == 200, result.body
+            answered.append(result.status)
+            question = len(answered) + 1
+            assert card_text(nurse.last_card()[1]).startswith(
+                f"Question {question} of {FRAMEWORK.question_count}"
+            )
+
+    opening = asyncio.create_task(steps.open_due(WEDNESDAY))
+    await answer_while(opening)
+    assert await opening == 1
+    give_everyone_a_chat(db, lead.tenant_id)
+    ticking = asyncio.create_task(steps.nudge_due(MONDAY))
+    await answer_while(ticking)
+    assert await ticking == 400
+    assert answered, "answers went through while the steps ran"
+    assert len(messages(db, "invitation")) == 400
+    await runner.cleanup()
