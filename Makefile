@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV     := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast lint lint-deployment bench bench-fanout clean
+.PHONY: run test test-fast lint lint-deployment bench bench-fanout bench-scale clean
 
 $(RUNTIME): requirements/runtime.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ bench: $(DEV)
 
 bench-fanout: $(DEV)
 	$(BIN)/python benchmarks/fanout.py
+
+# A 15,000-person round (open, nudge ticks, close) through the service; ARGS="--people 3000" etc.
+bench-scale: $(DEV)
+	$(BIN)/python benchmarks/trust_scale.py $(ARGS)
+	$(BIN)/python benchmarks/trust_scale.py --database-url $${IMPACT_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache
