@@ -50,7 +50,7 @@ class RoundOpener:
         messages: RoundMessages,
         *,
         on_queued: Callable[[], None] = lambda: None,
-        batch: int = 500,
+        batch: int = 200,
     ) -> None:
         self.db = db
         self.rosters = rosters

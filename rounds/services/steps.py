@@ -70,7 +70,7 @@ class RoundSteps:
         *,
         on_queued: Callable[[], None] = lambda: None,
         evidence: QuestionEvidence | None = None,
-        batch: int = 500,
+        batch: int = 200,
     ) -> None:
         self.db = db
         self.framework = framework
