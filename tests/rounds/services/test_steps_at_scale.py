@@ -23,6 +23,7 @@ from framework.identity import Identity
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services import opening as opening_service
+from rounds.services.jobs import RoundJobSource
 from rounds.services.steps import RoundSteps
 from store.db import Database
 from store.outbox import OutboxMessage
@@ -271,6 +272,8 @@ async def test_a_close_that_dies_before_its_summaries_queues_them_once_when_run_
             await world.steps.close_due(closing)
     assert world.db.run_sync(lambda s: s.get(Round, round_id).status) == "closed"
     assert messages(world.db, "summary") == Counter()
+    wanted = await RoundJobSource(world.db).desired_jobs(closing)
+    assert f"round:{round_id}:close" in {job.id for job in wanted}, "the scheduler finishes it"
     assert await world.steps.close_due(closing + timedelta(minutes=1)) == []
     assert await world.steps.close_due(closing + timedelta(minutes=2)) == []
     summaries = messages(world.db, "summary")
