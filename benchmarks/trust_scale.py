@@ -319,10 +319,10 @@ class Transactions:
                 self.longest_what[self.phase] = what
 
 
-def submit_sixty_percent(db: Database, round_id: int, share: float, seed: int) -> int:
+async def submit_sixty_percent(db: Database, round_id: int, share: float, seed: int) -> int:
     """The submitted assessments, answers and roles, written in bulk (not timed)."""
     rng = random.Random(seed)
-    rows = db.run_sync(
+    rows = await db.run(
         lambda s: s.execute(
             sa.select(RoundParticipant.id, RoundParticipant.person_id).where(  # type: ignore[call-overload]
                 RoundParticipant.round_id == round_id
@@ -384,7 +384,7 @@ def submit_sixty_percent(db: Database, round_id: int, share: float, seed: int) -
                 ],
             )
 
-        db.run_sync(write)
+        await db.run(write)  # on the service's own thread: the loop goes on answering
     return len(chosen)
 
 
@@ -499,7 +499,8 @@ async def run(
 
     # 3. 60% submit (not timed)
     transactions.phase = "setup"
-    timings["submitted"] = submit_sixty_percent(db, round_id, 0.6, args.seed)
+    timings["submitted"] = await submit_sixty_percent(db, round_id, 0.6, args.seed)
+    await asyncio.sleep(2.0)
 
     # 4. ticks with nobody due
     began = await phase("idle tick")
@@ -654,12 +655,20 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
     ))  # fmt: skip
     steps_only = {k: v for k, v in r["write_transaction_longest_s"].items() if k != "setup"}
     longest = max(steps_only.values(), default=0.0)
-    lines.append((
-        "longest write transaction" + (" (SQLite write lock)" if kind == "SQLite" else ""),
-        f"{1000 * longest:.0f} ms; by phase "
-        + ", ".join(f"{k} {1000 * v:.0f}" for k, v in steps_only.items()),
-        "<= 50 ms", longest <= 0.05,
-    ))  # fmt: skip
+    if kind == "SQLite":
+        lines.append((
+            "longest SQLite write-lock hold",
+            f"{1000 * longest:.0f} ms; by phase "
+            + ", ".join(f"{k} {1000 * v:.0f}" for k, v in steps_only.items()),
+            "<= 50 ms", longest <= 0.05,
+        ))  # fmt: skip
+    else:
+        lines.append((
+            "longest transaction (no database-wide lock)",
+            f"{1000 * longest:.0f} ms; by phase "
+            + ", ".join(f"{k} {1000 * v:.0f}" for k, v in steps_only.items()),
+            "n/a", True,
+        ))  # fmt: skip
     width = max(len(line[0]) for line in lines)
     for what, figure, target, ok in lines:
         print(f"{what:<{width}}  {figure}  [target {target}: {verdict(ok)}]")
