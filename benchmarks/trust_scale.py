@@ -377,7 +377,11 @@ async def submit_sixty_percent(db: Database, round_id: int, share: float, seed: 
             session.execute(
                 sa.update(participants)
                 .where(participants.c.id == sa.bindparam("b_id"))
-                .values(assessment_id=sa.bindparam("b_aid"), role=sa.bindparam("b_role")),
+                .values(  # as a submission does (store.assessments.aggregate._supersede)
+                    assessment_id=sa.bindparam("b_aid"),
+                    role=sa.bindparam("b_role"),
+                    next_nudge_at=None,
+                ),
                 [
                     {"b_id": pid, "b_aid": by_person[person_id], "b_role": rng.choice(roles)}
                     for pid, person_id in chunk

@@ -268,7 +268,8 @@ class AssessmentStore:
         return self.snapshot(session, created)
 
     def _supersede(self, session: Session, snapshot: Snapshot) -> None:
-        """A round assessment was submitted again: it is now the one that counts."""
+        """A round assessment was submitted (again): it is now the one that counts, and its
+        author gets no more nudges for the round (no next nudge time)."""
         assert snapshot.round_id is not None
         session.execute(
             sa.update(Assessment)
@@ -286,7 +287,7 @@ class AssessmentStore:
                 col(RoundParticipant.round_id) == snapshot.round_id,
                 col(RoundParticipant.person_id) == snapshot.person_id,
             )
-            .values(assessment_id=snapshot.assessment_id)
+            .values(assessment_id=snapshot.assessment_id, next_nudge_at=None)
         )
 
     def restart(

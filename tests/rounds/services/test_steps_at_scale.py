@@ -300,6 +300,8 @@ async def test_choices_that_may_bring_a_nudge_forward_are_looked_at_by_the_next_
     assert world.db.run_sync(next_times) == [THURSDAY] * 3
     assert await world.steps.nudge_due(THURSDAY) == 0
     assert world.db.run_sync(next_times) == first, "recomputed: the same Monday morning"
+    complete(world.db, Identity(world.tenant, "29:staff-1", None, "Staff 1"), round_id, 3, THURSDAY)
+    assert world.db.run_sync(next_times) == [first[0], None, first[2]], "submitted: no more"
 
 
 async def test_answers_go_through_while_a_big_opening_and_tick_run(
