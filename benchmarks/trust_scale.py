@@ -651,11 +651,13 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
             "p99 <= 2x idle", ok,
         ))  # fmt: skip
     lines.append(("answers failed", str(r["answers_failed"]), "0", r["answers_failed"] == 0))
-    worst_rss = max(r["rss_mb"].values())
+    judged = {k: v for k, v in r["rss_mb"].items() if k != "fake connector"}
     lines.append((
         "peak RSS per process",
-        ", ".join(f"{k} {v:.0f} MB" for k, v in r["rss_mb"].items()), "<= 300 MB",
-        worst_rss <= 300,
+        ", ".join(f"{k} {v:.0f} MB" for k, v in judged.items())
+        + f" (the fake connector, Teams' stand-in keeping every call: "
+        f"{r['rss_mb']['fake connector']:.0f} MB, not judged)",
+        "<= 300 MB", max(judged.values()) <= 300,
     ))  # fmt: skip
     steps_only = {k: v for k, v in r["write_transaction_longest_s"].items() if k != "setup"}
     longest = max(steps_only.values(), default=0.0)

@@ -277,9 +277,9 @@ def _draw_axis(
 
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    # zlib's default level: some 7 times faster to encode than 9 (which took 85% of a chart's
-    # time), for 4% more bytes; the same image still gives the same bytes.
-    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    # zlib's fastest level: some 10 times faster to encode than 9 (which took 85% of a chart's
+    # time), for 15% more bytes (about 70 KB); the same image still gives the same bytes.
+    image.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue()
 
 
