@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from huddles.services.ports import DEFAULT_ESCALATE_AFTER_DAYS, HuddleOptions
 from rounds.services.ports import RoundOptions
+from store.privacy.retention import RetentionPolicy
 
 
 class AppType(StrEnum):
@@ -121,6 +122,20 @@ class Settings(BaseSettings):
         validation_alias=_env("IMPACT_ESCALATE_AFTER_DAYS"),
     )
 
+    # Retention (docs/privacy.md, "How long"): days kept, each deleted by the privacy job.
+    retention_days: int = Field(
+        default=365, ge=1, le=3650, validation_alias=_env("IMPACT_RETENTION_DAYS")
+    )
+    draft_retention_days: int = Field(
+        default=90, ge=1, le=3650, validation_alias=_env("IMPACT_DRAFT_RETENTION_DAYS")
+    )
+    outbox_retention_days: int = Field(
+        default=30, ge=1, le=3650, validation_alias=_env("IMPACT_OUTBOX_RETENTION_DAYS")
+    )
+    chart_retention_days: int = Field(
+        default=365, ge=1, le=3650, validation_alias=_env("IMPACT_CHART_RETENTION_DAYS")
+    )
+
     # Watching the service (deployment/README.md, "What to watch"): log format (auto: text in
     # local mode, JSON otherwise), /metrics behind a bearer token or on an internal port, and
     # traces to Application Insights when its connection string is set.
@@ -203,6 +218,14 @@ class Settings(BaseSettings):
             public_url=self.public_url,
             improvement_team_id=self.improvement_team_id,
             app_id=self.app_id,
+        )
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            answer_days=self.retention_days,
+            draft_days=self.draft_retention_days,
+            payload_days=self.outbox_retention_days,
+            chart_days=self.chart_retention_days,
         )
 
     def huddle_options(self) -> HuddleOptions:

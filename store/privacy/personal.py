@@ -1,0 +1,86 @@
+"""Personal data the other hooks leave: links to a person's own data, and the columns that name
+who did something the way the audit trail names them (Entra object id or `teams:<id>`): who
+created a round, a round's export link or a huddle schedule, named a lead, or placed a team in
+the cascade. Erasing a person replaces those names with `erased`; the records stay.
+
+Teams references (`teams.reference`) and the audit log's `target` and `detail` may name a person
+inside their text; `store.privacy.rights.sweep` clears those after every hook has run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from store.huddles.tables import HuddleLead, HuddleSchedule, TeamParent
+from store.people import Person
+from store.personal import PersonalData, rows
+from store.privacy.tables import PersonalExportLink
+from store.rounds.export_links import ExportLink
+from store.rounds.tables import Round
+
+ERASED = "erased"
+
+_people: sa.Table = Person.__table__  # type: ignore[attr-defined]
+_links: sa.Table = PersonalExportLink.__table__  # type: ignore[attr-defined]
+_ACTOR_COLUMNS: tuple[tuple[sa.Table, str], ...] = (
+    (Round.__table__, "created_by"),  # type: ignore[attr-defined]
+    (ExportLink.__table__, "created_by"),  # type: ignore[attr-defined]
+    (HuddleSchedule.__table__, "created_by"),  # type: ignore[attr-defined]
+    (HuddleLead.__table__, "added_by"),  # type: ignore[attr-defined]
+    (TeamParent.__table__, "updated_by"),  # type: ignore[attr-defined]
+)
+
+
+def _actors(person_id: int) -> sa.Select[Any]:
+    return sa.select(
+        sa.func.coalesce(_people.c.aad_object_id, "teams:" + _people.c.teams_user_id)
+    ).where(_people.c.id == person_id)
+
+
+def _export(session: Session, person_id: int) -> dict[str, Any]:
+    theirs = _actors(person_id)
+    recorded = {
+        f"{table.name}.{column}": rows(
+            session,
+            sa.select(*table.primary_key.columns).where(table.c[column].in_(theirs)),
+        )
+        for table, column in _ACTOR_COLUMNS
+    }
+    return {
+        "recorded_by_them": recorded,
+        "data_links": rows(
+            session,
+            sa.select(_links.c.created_at, _links.c.expires_at).where(
+                _links.c.person_id == person_id
+            ),
+        ),
+    }
+
+
+def _erase(session: Session, person_id: int) -> None:
+    theirs = _actors(person_id).scalar_subquery()
+    session.execute(sa.delete(_links).where(_links.c.person_id == person_id))
+    for table, column in _ACTOR_COLUMNS:
+        session.execute(
+            sa.update(table).where(table.c[column] == theirs).values({column: ERASED})
+        )
+
+
+PRIVACY = PersonalData(
+    name="privacy",
+    columns=(
+        "personal_export_links.person_id",
+        "rounds.created_by",
+        "export_links.created_by",
+        "huddle_schedules.created_by",
+        "huddle_leads.added_by",
+        "team_parents.updated_by",
+        "teams.reference",
+        "audit_log.target",
+        "audit_log.detail",
+    ),
+    export=_export,
+    erase=_erase,
+)
