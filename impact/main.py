@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level, json_lines=settings.json_logs)
     chosen = next(c for c in available if c.name == args.command)
-    return chosen.run(CliContext(settings), args)
+    hooks = tuple(d for feature in FEATURES for d in feature.personal_data)
+    return chosen.run(CliContext(settings, personal_data=hooks), args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,9 +63,7 @@ def _erase(session: Session, person_id: int) -> None:
     theirs = _actors(person_id).scalar_subquery()
     session.execute(sa.delete(_links).where(_links.c.person_id == person_id))
     for table, column in _ACTOR_COLUMNS:
-        session.execute(
-            sa.update(table).where(table.c[column] == theirs).values({column: ERASED})
-        )
+        session.execute(sa.update(table).where(table.c[column] == theirs).values({column: ERASED}))
 
 
 PRIVACY = PersonalData(

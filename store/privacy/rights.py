@@ -165,3 +165,56 @@ def _scrubbed(value: str, subject: Subject, inside: list[str]) -> str:
         else:
             value = value.replace(needle, ERASED)
     return value
+
+
+def export_document(
+    session: Session, person: str, declarations: Sequence[PersonalData], now: datetime
+) -> dict[str, Any] | None:
+    """The whole export for an Entra object id or Teams id: one entry per person row (a person
+    known in two tenants has two), or None if the bot knows no one by that id."""
+    subjects = find_people(session, person)
+    if not subjects:
+        return None
+    return {
+        "about": "Everything impact-bot stores about you (docs/privacy.md says why and for how "
+        "long). Group results of closed rounds are aggregates and name no one.",
+        "exported_at": now.isoformat(),
+        "records": [export_person(session, subject, declarations) for subject in subjects],
+    }
+
+
+def erase_everywhere(
+    session: Session,
+    person: str,
+    declarations: Sequence[PersonalData],
+    *,
+    actor: str,
+    requested_by: str,
+    now: datetime,
+) -> int:
+    """Erase every person row stored under this id; returns how many there were."""
+    subjects = find_people(session, person)
+    for subject in subjects:
+        erase_person(
+            session, subject, declarations, actor=actor, requested_by=requested_by, now=now
+        )
+    return len(subjects)
+
+
+def subject_of(session: Session, person_id: int) -> Subject | None:
+    row = session.execute(
+        sa.select(
+            _people.c.id, _people.c.teams_user_id, _people.c.aad_object_id, _people.c.name
+        ).where(_people.c.id == person_id)
+    ).first()
+    return None if row is None else Subject(row.id, row.teams_user_id, row.aad_object_id, row.name)
+
+
+def subject_in_tenant(session: Session, tenant_id: str, teams_user_id: str) -> Subject | None:
+    """The person as this Teams chat knows them (their row in this tenant only)."""
+    person_id = session.execute(
+        sa.select(_people.c.id).where(
+            _people.c.tenant_id == tenant_id, _people.c.teams_user_id == teams_user_id
+        )
+    ).scalar()
+    return None if person_id is None else subject_of(session, person_id)
