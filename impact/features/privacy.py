@@ -16,8 +16,9 @@ from bot.routes.my_data import my_data_route
 from cli.privacy import AUDIT, PEOPLE
 from impact.feature import Feature
 from scheduler.service import Handler, JobSpec, ScheduledWork
+from store.db import Database
 from store.privacy.personal import PRIVACY as PRIVACY_DATA
-from store.privacy.retention import purge
+from store.privacy.retention import RetentionPolicy, purge
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,11 @@ class RetentionJobs:
         return [JobSpec("privacy:retention", RETENTION, every=RETENTION_EVERY)]
 
 
-def retention_step(ctx: FeatureContext) -> Handler:
-    policy = ctx.settings.retention_policy()
+def retention_step(db: Database, policy: RetentionPolicy) -> Handler:
+    """The job's handler: everything past its retention at `now`, in one transaction."""
 
     async def handler(_key: str, now: datetime) -> None:
-        purged = await ctx.db.run(lambda session: purge(session, policy, now))
+        purged = await db.run(lambda session: purge(session, policy, now))
         if any(asdict(purged).values()):
             log.info("retention: %s", asdict(purged))
 
@@ -44,7 +45,10 @@ def retention_step(ctx: FeatureContext) -> Handler:
 
 
 def _scheduled(ctx: FeatureContext) -> ScheduledWork:
-    return ScheduledWork(source=RetentionJobs(), handlers={RETENTION: retention_step(ctx)})
+    return ScheduledWork(
+        source=RetentionJobs(),
+        handlers={RETENTION: retention_step(ctx.db, ctx.settings.retention_policy())},
+    )
 
 
 P = PrivacyDialog

@@ -13,7 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from store.audit import AuditEntry
 from store.huddles.tables import HuddleLead, HuddleSchedule, TeamParent
+from store.outbox import OutboxMessage
 from store.people import Person
 from store.personal import PersonalData, rows
 from store.privacy.tables import PersonalExportLink
@@ -24,6 +26,8 @@ ERASED = "erased"
 
 _people: sa.Table = Person.__table__  # type: ignore[attr-defined]
 _links: sa.Table = PersonalExportLink.__table__  # type: ignore[attr-defined]
+_audit: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]
+_outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _ACTOR_COLUMNS: tuple[tuple[sa.Table, str], ...] = (
     (Round.__table__, "created_by"),  # type: ignore[attr-defined]
     (ExportLink.__table__, "created_by"),  # type: ignore[attr-defined]
@@ -39,8 +43,22 @@ def _actors(person_id: int) -> sa.Select[Any]:
     ).where(_people.c.id == person_id)
 
 
+def _ids(session: Session, person_id: int) -> list[str]:
+    """Their Teams id and Entra object id, as other rows' text may hold them."""
+    row = session.execute(
+        sa.select(_people.c.teams_user_id, _people.c.aad_object_id).where(_people.c.id == person_id)
+    ).first()
+    return [] if row is None else [value for value in row if value]
+
+
+def _naming(column: sa.Column[Any], ids: list[str]) -> sa.ColumnElement[bool]:
+    return sa.or_(sa.false(), *(column.contains(value, autoescape=True) for value in ids))
+
+
 def _export(session: Session, person_id: int) -> dict[str, Any]:
     theirs = _actors(person_id)
+    ids = _ids(session, person_id)
+    about = sa.or_(_naming(_audit.c.target, ids), _naming(_audit.c.detail, ids))
     recorded = {
         f"{table.name}.{column}": rows(
             session,
@@ -49,6 +67,12 @@ def _export(session: Session, person_id: int) -> dict[str, Any]:
         for table, column in _ACTOR_COLUMNS
     }
     return {
+        "audit_about_them": rows(
+            session,
+            sa.select(_audit)
+            .where(about, sa.or_(_audit.c.actor.not_in(theirs), _audit.c.actor.is_(None)))
+            .order_by(_audit.c.id),
+        ),
         "recorded_by_them": recorded,
         "data_links": rows(
             session,
@@ -61,6 +85,12 @@ def _export(session: Session, person_id: int) -> dict[str, Any]:
 
 def _erase(session: Session, person_id: int) -> None:
     theirs = _actors(person_id).scalar_subquery()
+    # A message still to be sent that names them (an @mention in a channel) is not sent.
+    session.execute(
+        sa.update(_outbox)
+        .where(_outbox.c.status == "pending", _naming(_outbox.c.payload, _ids(session, person_id)))
+        .values(status="cancelled")
+    )
     session.execute(sa.delete(_links).where(_links.c.person_id == person_id))
     for table, column in _ACTOR_COLUMNS:
         session.execute(sa.update(table).where(table.c[column] == theirs).values({column: ERASED}))
