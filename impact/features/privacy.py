@@ -66,7 +66,7 @@ PRIVACY = Feature(
         TextCommand(
             P.forget_me,
             words=("forget me", "erase my data", "delete my data"),
-            menu=frozenset(),  # Teams' menu holds 12 a scope; help lists it
+            menu=frozenset(),  # Teams' menu holds 12 a scope; the help card lists it
             title="forget me",
             description="Erase everything I store about you (asks first)",
         ),
