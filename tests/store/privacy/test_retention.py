@@ -114,3 +114,16 @@ def test_the_job_runs_hourly_and_its_days_are_settings() -> None:
     )  # fmt: skip
     assert settings.retention_policy() == RetentionPolicy(30, 7, 2, 40)
     assert load_settings().retention_policy() == RetentionPolicy(365, 90, 30, 365)
+
+
+async def test_an_unsubmitted_draft_of_an_ended_round_goes_after_the_draft_days(
+    db: Database,
+) -> None:
+    world = build(db)
+    db.run_sync(lambda s: s.execute(
+        sa.update(Assessment).where(col(Assessment.status) == "in_progress")
+        .values(round_id=world.round_id)
+    ))  # fmt: skip
+    assert "in_progress" in (await run_job(db, NOW + timedelta(days=91)))["statuses"]  # still open
+    close_round(db, world.round_id)
+    assert "in_progress" not in (await run_job(db, NOW + timedelta(days=91)))["statuses"]
