@@ -42,11 +42,22 @@ def my_data_unavailable_card() -> Card:
     )
 
 
-def forget_confirm_card() -> Card:
+def forget_confirm_card(asked_at: int, minutes: int) -> Card:
+    """`asked_at`: when it was drawn (seconds since 1970); its Erase works for `minutes`."""
     return card(
-        [text("Erase your data?", weight="bolder"), text(FORGET_WHAT, size="small")],
         [
-            execute("Erase my data", "privacy_forget", {}, style="destructive", inputs="none"),
+            text("Erase your data?", weight="bolder"),
+            text(FORGET_WHAT, size="small"),
+            text(f"This question expires after {minutes} minutes.", size="small", subtle=True),
+        ],
+        [
+            execute(
+                "Erase my data",
+                "privacy_forget",
+                {"asked_at": asked_at},
+                style="destructive",
+                inputs="none",
+            ),
             execute("Keep it", "privacy_keep", {}, inputs="none"),
         ],
     )
@@ -70,3 +81,12 @@ def nothing_stored_card() -> Card:
 
 def kept_card() -> Card:
     return card([text("✓ Nothing was erased.", weight="bolder")])
+
+
+def forget_expired_card() -> Card:
+    return card(
+        [
+            text("ⓘ That question has expired. Nothing was erased.", weight="bolder"),
+            text("Type `forget me` to be asked again.", size="small"),
+        ]
+    )

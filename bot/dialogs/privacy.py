@@ -5,6 +5,7 @@ so a card can only ever act on the person who pressed it."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -19,6 +20,9 @@ from store.privacy.tables import create_personal_link
 from store.rounds.export_links import LINK_LIFETIME
 
 ERASED_ACTOR = "self (erased)"
+# How long `forget me`'s confirmation card may be answered (an old card pressed by mistake, or
+# pressed again, erases nothing).
+CONFIRM_WITHIN = timedelta(minutes=15)
 
 
 def actor_of(identity: Identity) -> str:
@@ -53,9 +57,14 @@ class PrivacyDialog:
         return Reply(send=[cards.my_data_card(f"{self.public_url}/my-data/{token}", minutes)])
 
     async def forget_me(self, _turn: Turn, _text: str) -> Reply:
-        return Reply(send=[cards.forget_confirm_card()])
+        asked_at = int(self.clock().timestamp())
+        minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
+        return Reply(send=[cards.forget_confirm_card(asked_at, minutes)])
 
-    async def on_forget(self, turn: Turn, _action: ForgetConfirmAction) -> Reply:
+    async def on_forget(self, turn: Turn, action: ForgetConfirmAction) -> Reply:
+        asked = self.clock() - datetime.fromtimestamp(action.asked_at, UTC)
+        if not timedelta(0) <= asked <= CONFIRM_WITHIN:
+            return _settle(turn, cards.forget_expired_card())
         identity = turn.identity
 
         def erase(session: Session) -> bool:

@@ -111,11 +111,42 @@ async def test_forget_me_asks_first_then_erases_everything(chat: Chat, db: Datab
 
 async def test_a_forget_press_only_ever_erases_whoever_pressed(chat: Chat, db: Database) -> None:
     await chat.sam.say("forget me")
-    card_id, _card = chat.sam.last_card()
+    card_id, card = chat.sam.last_card()
     # Card data naming someone else changes nothing: who is erased comes from Teams.
-    await chat.sam.execute(card_id, "privacy_forget", {"verb": "privacy_forget",
-                                                       "person": NIA.teams_user_id})  # fmt: skip
+    data = {**find_action(card, "Erase my data")["data"], "person": NIA.teams_user_id}
+    await chat.sam.execute(card_id, "privacy_forget", data)
     assert db.run_sync(lambda s: find_people(s, SAM.teams_user_id)) == []
     assert [p.person_id for p in db.run_sync(lambda s: find_people(s, NIA.teams_user_id))] == [
         chat.nia_id
     ]
+
+
+async def test_an_old_or_forged_confirmation_erases_nothing(
+    chat: Chat, db: Database, clock: Clock
+) -> None:
+    await chat.nia.say("forget me")
+    card_id, _card = chat.nia.last_card()
+    clock.advance(timedelta(minutes=16))
+    await chat.nia.press("Erase my data", card_id=card_id)
+    assert "expired" in card_text(chat.nia.last_card()[1])
+    await chat.nia.execute(card_id, "privacy_forget", {"verb": "privacy_forget"})
+    future = {"verb": "privacy_forget", "asked_at": int(clock.now.timestamp()) + 600}
+    await chat.nia.execute(card_id, "privacy_forget", future)
+    assert db.run_sync(lambda s: find_people(s, NIA.teams_user_id)) != []
+
+
+async def test_without_a_public_address_my_data_says_who_to_ask(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: aiohttp.ClientSession,
+) -> None:
+    app = create_app(settings_factory(), db=db, clock=clock)
+    runner, url = await serve(app)
+    try:
+        someone = TeamsUser(bot_url=url, connector=connector, session=http)
+        await someone.say("my data")
+        assert "impact-bot people export" in card_text(someone.last_card()[1])
+    finally:
+        await runner.cleanup()

@@ -14,7 +14,8 @@ LINK = "https://impact.example.nhs.uk/my-data/" + "Abc123_-" * 5 + "xyz"
 def privacy_fixtures() -> Iterator[CardFixture]:
     yield CardFixture("my data: the link", cards.my_data_card, (LINK, 15))
     yield CardFixture("my data: no public address", cards.my_data_unavailable_card)
-    yield CardFixture("forget me: asks first", cards.forget_confirm_card)
+    yield CardFixture("forget me: asks first", cards.forget_confirm_card, (1795000000, 15))
+    yield CardFixture("forget me: expired", cards.forget_expired_card)
     yield CardFixture("forget me: erased", cards.forgotten_card)
     yield CardFixture("forget me: kept", cards.kept_card)
     yield CardFixture("nothing stored", cards.nothing_stored_card)
