@@ -8,6 +8,7 @@ inside their text; `store.privacy.rights.sweep` clears those after every hook ha
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from store.huddles.tables import HuddleLead, HuddleSchedule, TeamParent
 from store.outbox import OutboxMessage
 from store.people import Person
 from store.personal import PersonalData, rows
+from store.privacy.retention import EMPTY_PAYLOAD
 from store.privacy.tables import PersonalExportLink
 from store.rounds.export_links import ExportLink
 from store.rounds.tables import Round
@@ -51,6 +53,14 @@ def _ids(session: Session, person_id: int) -> list[str]:
     return [] if row is None else [value for value in row if value]
 
 
+def _name_forms(session: Session, person_id: int) -> list[str]:
+    """Their display name as a message's JSON holds it (escaped, and not)."""
+    name = session.execute(sa.select(_people.c.name).where(_people.c.id == person_id)).scalar()
+    if not name:
+        return []
+    return sorted({name, json.dumps(name)[1:-1]})
+
+
 def _naming(column: sa.Column[Any], ids: list[str]) -> sa.ColumnElement[bool]:
     return sa.or_(sa.false(), *(column.contains(value, autoescape=True) for value in ids))
 
@@ -69,9 +79,7 @@ def _export(session: Session, person_id: int) -> dict[str, Any]:
     return {
         "audit_about_them": rows(
             session,
-            sa.select(_audit)
-            .where(about, sa.or_(_audit.c.actor.not_in(theirs), _audit.c.actor.is_(None)))
-            .order_by(_audit.c.id),
+            sa.select(_audit).where(about, _audit.c.actor.not_in(theirs)).order_by(_audit.c.id),
         ),
         "recorded_by_them": recorded,
         "data_links": rows(
@@ -85,12 +93,15 @@ def _export(session: Session, person_id: int) -> dict[str, Any]:
 
 def _erase(session: Session, person_id: int) -> None:
     theirs = _actors(person_id).scalar_subquery()
-    # A message still to be sent that names them (an @mention in a channel) is not sent.
+    # Someone else's message that names them (an @mention, a card listing the roster): still to
+    # be sent, it is cancelled; sent, its payload goes (as retention would take it later).
+    naming = _naming(_outbox.c.payload, _ids(session, person_id) + _name_forms(session, person_id))
     session.execute(
         sa.update(_outbox)
-        .where(_outbox.c.status == "pending", _naming(_outbox.c.payload, _ids(session, person_id)))
-        .values(status="cancelled")
+        .where(_outbox.c.status == "pending", naming)
+        .values(status="cancelled", payload=EMPTY_PAYLOAD)
     )
+    session.execute(sa.update(_outbox).where(naming).values(payload=EMPTY_PAYLOAD))
     session.execute(sa.delete(_links).where(_links.c.person_id == person_id))
     for table, column in _ACTOR_COLUMNS:
         session.execute(sa.update(table).where(table.c[column] == theirs).values({column: ERASED}))

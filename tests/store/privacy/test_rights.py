@@ -135,15 +135,16 @@ def test_erasing_one_person_keeps_everyone_elses_data(db: Database) -> None:
     assert sams["records"][0]["people"]["person"][0]["name"] == SAM.name
 
 
-def test_a_pending_message_that_names_them_is_cancelled_not_sent(db: Database) -> None:
+def test_messages_naming_them_are_cancelled_or_emptied(db: Database) -> None:
     build(db)
     erase(db, NIA.teams_user_id)
     rows = db.run_sync(
         lambda s: s.exec(select(OutboxMessage).order_by(col(OutboxMessage.id))).all()
     )
-    assert [(m.dedupe_key, m.status) for m in rows] == [
-        ("huddle:prompt:sent", "sent"),
-        ("huddle:prompt:pending", "cancelled"),
+    assert [(m.dedupe_key, m.status, m.payload) for m in rows] == [
+        ("huddle:prompt:sent", "sent", "{}"),
+        ("huddle:prompt:pending", "cancelled", "{}"),
+        ("huddle:prompt:roster", "sent", "{}"),
     ]
 
 

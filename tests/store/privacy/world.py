@@ -186,8 +186,16 @@ def _messages(session: Session, world: World) -> None:
         outbox.enqueue(session, dedupe_key=key, kind="huddle", tenant_id=TENANT,
                        target=outbox.Target.conversation(WARD, SERVICE), activity=mention,
                        now=NOW, team_id=world.ward)  # fmt: skip
-    session.execute(sa.text("UPDATE outbox SET status = 'sent' WHERE dedupe_key = :k"),
-                    {"k": "huddle:prompt:sent"})  # fmt: skip
+    roster = {"type": "message", "attachments": [{"content": {"body": [{
+        "type": "Input.ChoiceSet", "id": "action_owner",
+        "choices": [{"title": who.name, "value": str(pid)}
+                    for who, pid in ((NIA, world.nia), (SAM, world.sam))],
+    }]}}]}  # fmt: skip
+    outbox.enqueue(session, dedupe_key="huddle:prompt:roster", kind="huddle", tenant_id=TENANT,
+                   target=outbox.Target.conversation(WARD, SERVICE), activity=roster,
+                   now=NOW, team_id=world.ward)  # fmt: skip
+    session.execute(sa.text("UPDATE outbox SET status = 'sent' WHERE dedupe_key IN (:a, :b)"),
+                    {"a": "huddle:prompt:sent", "b": "huddle:prompt:roster"})  # fmt: skip
 
 
 def _huddles(session: Session, world: World) -> None:
