@@ -9,6 +9,7 @@ inside their text; `store.privacy.rights.sweep` clears those after every hook ha
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -103,8 +104,26 @@ def _erase(session: Session, person_id: int) -> None:
     )
     session.execute(sa.update(_outbox).where(naming).values(payload=EMPTY_PAYLOAD))
     session.execute(sa.delete(_links).where(_links.c.person_id == person_id))
+    _erase_owner_in_audit(session, person_id)
     for table, column in _ACTOR_COLUMNS:
         session.execute(sa.update(table).where(table.c[column] == theirs).values({column: ERASED}))
+
+
+def _erase_owner_in_audit(session: Session, person_id: int) -> None:
+    """Audit details that name them by `people.id` (a project's `"owner": 7`) say `"erased"`."""
+    owner = re.compile(rf'"owner": {person_id}(?=[,}}])')
+    found = session.execute(
+        sa.select(_audit.c.id, _audit.c.detail).where(
+            _audit.c.detail.contains(f'"owner": {person_id}', autoescape=True)
+        )
+    ).all()
+    for entry_id, detail in found:
+        if owner.search(detail):
+            session.execute(
+                sa.update(_audit)
+                .where(_audit.c.id == entry_id)
+                .values(detail=owner.sub(f'"owner": "{ERASED}"', detail))
+            )
 
 
 PRIVACY = PersonalData(

@@ -156,5 +156,7 @@ def test_the_erasure_is_audited_without_the_erased_data(db: Database) -> None:
     assert (last.actor, last.action, last.target) == ("cli:dpo", "person.erase", "")
     assert json.loads(last.detail)["requested_by"] == "cli"
     assert not scan(db, needles(*NIA_SECRETS), world.nia)
-    # Entries she made are kept, with her name replaced.
+    # Entries she made are kept, with her name replaced; so are entries naming her people.id.
     assert [e.actor for e in entries if e.action == "round.close"] == ["erased"]
+    [project] = [json.loads(e.detail) for e in entries if e.action == "alignment.project.add"]
+    assert (project["title"], project["owner"]) == ("Low beds", "erased")
