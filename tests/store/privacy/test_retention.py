@@ -7,6 +7,7 @@ IMPACT_CHART_RETENTION_DAYS after they were drawn. A day early, each is still th
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from bot.config import load_settings
-from impact.features.privacy import RETENTION, RetentionJobs, retention_step
+from bot.config import Settings, load_settings
+from impact.features.privacy import PRIVACY, RETENTION, RetentionJobs, retention_step
+from impact.service import CONTEXT_KEY, create_app
 from store.assessments.tables import Answer, Assessment
 from store.db import Database
 from store.outbox import OutboxMessage
@@ -24,6 +26,7 @@ from store.privacy.tables import PersonalExportLink
 from store.rounds.charts import ChartImage, save_chart
 from store.rounds.export_links import ExportLink
 from store.rounds.tables import Round
+from tests.conftest import Clock
 from tests.store.privacy.world import NOW, build
 
 pytestmark = pytest.mark.service
@@ -127,3 +130,18 @@ async def test_an_unsubmitted_draft_of_an_ended_round_goes_after_the_draft_days(
     assert "in_progress" in (await run_job(db, NOW + timedelta(days=91)))["statuses"]  # still open
     close_round(db, world.round_id)
     assert "in_progress" not in (await run_job(db, NOW + timedelta(days=91)))["statuses"]
+
+
+async def test_the_privacy_feature_schedules_the_job_with_the_settings(
+    db: Database, settings_factory: Callable[..., Settings], clock: Clock
+) -> None:
+    world = build(db)
+    close_round(db, world.round_id)
+    app = create_app(settings_factory(retention_days=30), db=db, clock=clock)
+    work = PRIVACY.jobs(app[CONTEXT_KEY]) if PRIVACY.jobs else None
+    assert work is not None
+    assert [job.id for job in await work.source.desired_jobs(NOW)] == ["privacy:retention"]
+    await work.handlers[RETENTION]("", CLOSED + timedelta(days=29))
+    assert counts(db)["round_answers"] == 8 * 22
+    await work.handlers[RETENTION]("", CLOSED + timedelta(days=31))
+    assert counts(db)["round_answers"] == 0  # IMPACT_RETENTION_DAYS=30, not the default 365
