@@ -28,6 +28,10 @@ NOT_PERSONAL = {
     "huddle_schedules.name": "a huddle's name (e.g. Morning safety huddle)",
     "outbox.last_error": "Teams' error code and message, never the activity",
     "outbox.lease_owner": "the sending process (host and pid)",
+    # (the `results` change's table) A closed round's frozen group results: aggregates, and
+    # comments only of groups of IMPACT_MIN_COMMENT_GROUP_SIZE or more, never attributed; they
+    # stay when a person is erased (issue 10, section 4).
+    "round_results_frozen.payload": "a closed round's frozen group results",
 }
 
 
