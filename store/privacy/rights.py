@@ -111,7 +111,12 @@ def erase_person(
         session,
         actor=actor,
         action="person.erase",
-        detail={"requested_by": requested_by, "hooks": [d.name for d in declarations]},
+        # Counts and names of hooks only: nothing of what was erased.
+        detail={
+            "requested_by": requested_by,
+            "hooks": [d.name for d in declarations],
+            "swept": swept,
+        },
         now=now,
     )
     return swept
