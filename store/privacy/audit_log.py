@@ -1,6 +1,6 @@
 """Reading the audit log out (`impact-bot audit export`). The application only ever adds to it
 (store.audit.audit); nothing here or elsewhere updates or deletes an entry, except an erasure
-(store.privacy.rights), and on PostgreSQL migration 0012's trigger refuses anything else."""
+(store.privacy.rights), and migration 0012's triggers refuse anything else."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ column of every table for what still names the person (their Teams id, Entra obj
 references that recorded them as the last speaker, queued channel messages that @mention them,
 audit entries they made or that name them. The erasure itself is audited without the erased data.
 
-On PostgreSQL the audit log refuses UPDATE and DELETE (migration 0012's trigger) unless the
-transaction has set `impact.erasing`: only `erase_person` does.
+The audit log refuses UPDATE and DELETE (migration 0012's triggers, on SQLite and PostgreSQL)
+unless the transaction holds an uncommitted row in `audit_erasures`: only `erase_person` does.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlmodel import Session
 from store.audit import audit
 from store.people import Person
 from store.personal import PersonalData
+from store.privacy.tables import AuditErasure
 from store.tables import metadata
 
 ERASED = "erased"
@@ -33,6 +34,7 @@ ERASED = "erased"
 _MIN_SUBSTRING = 8
 
 _people: sa.Table = Person.__table__  # type: ignore[attr-defined]
+_erasures: sa.Table = AuditErasure.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,13 @@ def export_person(
 
 
 def allow_audit_changes(session: Session) -> None:
-    """Lift migration 0012's guard on the audit log for this transaction only (PostgreSQL)."""
-    if session.connection().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT set_config('impact.erasing', 'on', true)"))
+    """Lift migration 0012's guard on the audit log, in this transaction only, until
+    `end_audit_changes` (which the same transaction must call before it commits)."""
+    session.execute(sa.insert(_erasures).values(id=1))
+
+
+def end_audit_changes(session: Session) -> None:
+    session.execute(sa.delete(_erasures))
 
 
 def erase_person(
@@ -107,6 +113,7 @@ def erase_person(
     for declaration in reversed(declarations):
         declaration.erase(session, subject.person_id)
     swept = sweep(session, subject)
+    end_audit_changes(session)
     audit(
         session,
         actor=actor,

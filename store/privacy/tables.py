@@ -13,6 +13,17 @@ from store.rounds.export_links import LINK_LIFETIME
 from store.types import timestamp_column
 
 
+class AuditErasure(SQLModel, table=True):
+    """A row here, inside an erasure's own transaction (and never committed), is what lets that
+    transaction change the audit log: migration 0012's triggers refuse UPDATE and DELETE on
+    `audit_log` when this table is empty, on SQLite and PostgreSQL alike. No other transaction
+    can see an uncommitted row."""
+
+    __tablename__ = "audit_erasures"
+
+    id: int | None = Field(default=None, primary_key=True)
+
+
 class PersonalExportLink(SQLModel, table=True):
     __tablename__ = "personal_export_links"
 

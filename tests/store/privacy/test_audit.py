@@ -1,7 +1,7 @@
 """The audit log is append-only from the application: no code path updates or deletes an entry
-except an erasure, and on PostgreSQL the database itself refuses any other UPDATE or DELETE
-(migration 0012's trigger); an erasure, which lifts the guard for its own transaction only,
-still works there."""
+except an erasure, and the database itself (SQLite and PostgreSQL: migration 0012's triggers)
+refuses any other UPDATE or DELETE; an erasure, which lifts the guard for its own transaction
+only, still works."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from sqlmodel import Session
 
 from store.audit import audit
 from store.db import Database
-from store.privacy.rights import allow_audit_changes
+from store.privacy.rights import allow_audit_changes, end_audit_changes
 from tests.paths import REPO
 from tests.store.privacy.world import NOW
 
 # Code that may change audit entries: the erase hooks of the audit log (its actor) and of the
 # privacy feature (a people.id in a detail). (The erasure's sweep, store.privacy.rights.sweep,
 # rewrites any table's text that names the erased person.) All of them run only inside
-# `erase_person`, which lifts the PostgreSQL guard for its own transaction.
+# `erase_person`, which lifts the database's guard for its own transaction.
 MAY_CHANGE = {"store/rounds/personal.py", "store/privacy/personal.py"}
 PACKAGES = ("impact", "cli", "bot", "assessment", "rounds", "huddles", "alignment", "scheduler",
             "store", "framework")  # fmt: skip
@@ -52,8 +52,6 @@ def one_entry(session: Session) -> None:
 
 @pytest.mark.service
 def test_the_database_refuses_to_change_or_delete_an_entry(db: Database) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has no per-transaction setting for a trigger (migration 0012)")
     db.run_sync(one_entry)
     for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
         with pytest.raises(sa.exc.DBAPIError, match="append-only"):
@@ -70,11 +68,12 @@ def test_an_erasure_may_change_entries_in_its_own_transaction_only(db: Database)
     def erase(session: Session) -> None:
         allow_audit_changes(session)
         session.execute(sa.text("UPDATE audit_log SET actor = 'erased'"))
+        end_audit_changes(session)
 
     db.run_sync(erase)
     assert db.run_sync(lambda s: s.execute(sa.text("SELECT actor FROM audit_log")).all()) == [
         ("erased",)
     ]
-    if db.engine.dialect.name == "postgresql":  # the next transaction is guarded again
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-            db.run_sync(lambda s: s.execute(sa.text("DELETE FROM audit_log")))
+    # The next transaction is guarded again.
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        db.run_sync(lambda s: s.execute(sa.text("DELETE FROM audit_log")))
