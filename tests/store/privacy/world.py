@@ -18,8 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from alignment.rules.records import WorkRef
-from assessment.rules import Answer as AnswerCommand
-from assessment.rules import Submit
+from assessment.rules import ChooseLevel, Submit
 from framework.content import default_framework
 from framework.identity import Identity, TeamMember
 from huddles.rules.digest import HuddleStatus
@@ -89,7 +88,7 @@ def answer_all(db: Database, who: Identity, round_id: int | None, level: int) ->
     token = snapshot.revision
     for q in range(1, FRAMEWORK.question_count + 1):
         note = f"{who.name.split()[0]}'s private remark: the handover is rushed" if q <= 2 else None
-        command = AnswerCommand(q, level, note, token)
+        command = ChooseLevel(q, level, note, token)
         db.run_sync(lambda s, c=command: store.act(s, who, snapshot.assessment_id, c))
         token += 1
     db.run_sync(lambda s: store.act(s, who, snapshot.assessment_id, Submit(token)))
@@ -105,7 +104,7 @@ def nias_drafts(db: Database, round_id: int, submitted: int) -> None:
     db.run_sync(lambda s: store.act(s, NIA, assessment, Submit(token)))
     draft = db.run_sync(lambda s: store.start_or_resume(s, NIA, None))
     db.run_sync(lambda s: store.act(s, NIA, draft.assessment_id,
-                                    AnswerCommand(1, 2, NIA_COMMENT, draft.revision)))  # fmt: skip
+                                    ChooseLevel(1, 2, NIA_COMMENT, draft.revision)))  # fmt: skip
     db.run_sync(lambda s: store.restart(s, NIA, draft.assessment_id, draft.revision + 1))
 
 
