@@ -21,7 +21,7 @@ $(DEV): $(RUNTIME) requirements/dev.lock
 	touch $(DEV)
 
 run: $(RUNTIME)
-	$(BIN)/impact-bot serve
+	$(BIN)/impact-bot serve --local
 
 test: $(DEV)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,5 +1,13 @@
-"""The gate every activity passes before any handler or database work: the tenant must be one
-this deployment serves (IMPACT_ALLOWED_TENANTS)."""
+"""The gates every activity passes before any handler or database work.
+
+* `refusal` (on the raw JSON body, in bot/web.py, before authentication): the activity must come
+  from Teams (`channelId` msteams: Azure Bot enables Web Chat by default, whose client sets its own
+  `from.id` and tenant), and its two tenant fields must agree. botbuilder 4.17 reads the
+  conversation's tenant from `tenantID`, so the `tenantId` Teams sends is empty in the SDK's
+  object: only the raw body has both.
+* `TenantGate` (middleware): the tenant must be one this deployment serves
+  (IMPACT_ALLOWED_TENANTS).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +22,26 @@ from bot import replies
 from bot.identity import tenant_of
 
 log = logging.getLogger(__name__)
+
+TEAMS_CHANNEL = "msteams"
+
+
+def refusal(body: dict[str, Any]) -> str | None:
+    """Why this raw activity is refused before anything else sees it, or None."""
+    if body.get("channelId") != TEAMS_CHANNEL:
+        return "channelId is not msteams"
+    conversation = body.get("conversation")
+    channel_data = body.get("channelData")
+    tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+    said = (
+        conversation.get("tenantId") if isinstance(conversation, dict) else None,
+        tenant.get("id") if isinstance(tenant, dict) else None,
+    )
+    if any(value is not None and not isinstance(value, str) for value in said):
+        return "a tenant id is not a string"
+    if all(said) and said[0] != said[1]:
+        return "conversation.tenantId and channelData.tenant.id disagree"
+    return None
 
 
 class TenantGate(Middleware):  # type: ignore[misc]

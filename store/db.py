@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
 T = TypeVar("T")
@@ -38,12 +39,36 @@ def normalise_url(url: str) -> str:
     return url
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", ""})
+
+
+def on_localhost(url: str) -> bool:
+    """Whether a database URL names this machine (a Unix socket, localhost or loopback)."""
+    try:
+        host = make_url(url).host or ""
+    except ArgumentError:
+        return False
+    return host.lower() in LOCAL_HOSTS
+
+
+def masked_url(url: str) -> str:
+    """A database URL with any password replaced by ***, for logs and messages."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable database URL>"
+    if parsed.password is None:
+        return url
+    return parsed.set(password="***").render_as_string(hide_password=False)
+
+
 def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,  # an error's message never carries answers or names
         )
         _configure_sqlite(engine)
         return engine
@@ -54,6 +79,7 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         pool_timeout=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "impact-bot"},
+        hide_parameters=True,  # an error's message never carries answers or names
     )
 
 
