@@ -75,15 +75,15 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     if not isinstance(body, dict) or _deeper_than(body, MAX_BODY_DEPTH):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
-    if (reason := gate.refusal(body)) is not None:
-        log.warning("refused activity before authentication: %s", reason)
-        return _problem(HTTPStatus.FORBIDDEN, "this bot serves Microsoft Teams only")
     try:
         activity = Activity().deserialize(body)
     except (DeserializationError, TypeError, ValueError, RecursionError):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     if not activity.type:
         return _problem(HTTPStatus.BAD_REQUEST, "activity has no type")
+    if (reason := gate.refusal(body)) is not None:
+        log.warning("refused activity before authentication: %s", reason)
+        return _problem(HTTPStatus.FORBIDDEN, "this bot serves Microsoft Teams only")
     adapter = request.app[ADAPTER_KEY]
     try:
         response = await adapter.process_activity(
