@@ -59,7 +59,7 @@ def masked_url(url: str) -> str:
         return "<unparseable database URL>"
     if parsed.password is None:
         return url
-    return parsed.set(password="***").render_as_string(hide_password=False)
+    return parsed.render_as_string(hide_password=True)
 
 
 def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
