@@ -26,7 +26,7 @@ from cli.package import package_command
 from cli.registry import CliCommand, CliContext
 from impact.features import FEATURES
 from impact.service import create_app
-from store.db import Database
+from store.db import Database, without_password
 from store.schema import schema_problem
 
 log = logging.getLogger("impact_bot")
@@ -54,7 +54,7 @@ def _serve(ctx: CliContext, args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     may_upgrade = settings.local_mode and db.is_sqlite
     if problem := schema_problem(db.engine, may_upgrade=may_upgrade):
-        print(problem, file=sys.stderr)
+        print(without_password(problem, settings.database_url), file=sys.stderr)
         db.dispose()
         return 1
     if settings.local_mode:

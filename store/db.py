@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -60,6 +61,19 @@ def masked_url(url: str) -> str:
     if parsed.password is None:
         return url
     return parsed.render_as_string(hide_password=True)
+
+
+def without_password(text: str, url: str) -> str:
+    """`text` (an error's message) with the URL's password, as written or URL-quoted, masked."""
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return text
+    if not password:
+        return text
+    for form in {str(password), quote(str(password), safe=""), quote_plus(str(password))}:
+        text = text.replace(form, "***")
+    return text
 
 
 def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
@@ -121,7 +135,8 @@ class Database:
             with self.session() as session:
                 return work(session)
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+            message = without_password(str(exc).splitlines()[0], self.url)
+            raise DatabaseUnavailable(message) from exc
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction on the database thread pool."""
