@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot.config import ConfigurationError, load_settings
 from bot.logs import configure_logging
+from cli.admins import ADMINS
 from cli.db import DB
 from cli.outbox import OUTBOX
 from cli.package import package_command
@@ -81,7 +82,7 @@ PACKAGE = package_command(lambda: [c for feature in FEATURES for c in feature.co
 
 
 def commands() -> tuple[CliCommand, ...]:
-    return (SERVE, DB, OUTBOX, PACKAGE, *(c for feature in FEATURES for c in feature.cli))
+    return (SERVE, DB, OUTBOX, PACKAGE, ADMINS, *(c for feature in FEATURES for c in feature.cli))
 
 
 def _parser(available: Sequence[CliCommand]) -> argparse.ArgumentParser:
