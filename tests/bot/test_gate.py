@@ -19,3 +19,5 @@ def test_the_raw_gate_reads_both_tenant_fields() -> None:
     assert refusal({**agreeing, "conversation": {"tenantId": "b"}}) is not None
     assert refusal({**agreeing, "conversation": {"tenantId": 5}}) is not None
     assert refusal({**agreeing, "channelId": "webchat"}) is not None
+    assert refusal({**agreeing, "type": "event", "name": "ContinueConversation"}) is not None
+    assert refusal({**agreeing, "type": "event", "name": "application/vnd.microsoft.x"}) is None
