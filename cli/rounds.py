@@ -240,9 +240,7 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
         try:
             EXPORT_FORMATS[fmt](results, part, framework)
-            umask = os.umask(0)
-            os.umask(umask)
-            part.chmod(0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+            part.chmod(0o600)  # mkstemp's own mode, kept: only its owner reads an export
         except OSError as exc:
             raise _cannot_write(out, exc) from None
         existed = out.exists()
