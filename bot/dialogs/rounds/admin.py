@@ -111,7 +111,7 @@ class RoundsAdmin:
             return _refused(replace=True)
         can_export = await self.improvement_team.includes(turn.identity)
         try:
-            if not await self.service.in_tenant(action.round_id, turn.identity.tenant_id):
+            if not await self._in_tenant(turn, action.round_id, action.verb):
                 raise RoundNotFound(action.round_id)
             results = await self.service.results(action.round_id)
             evidence = await self.service.evidence_for(action.round_id, action.team_id)
@@ -132,7 +132,7 @@ class RoundsAdmin:
             )
             return Reply(send=[cards.notice_card(NoticeView(f"ⓘ {note}"))])
         try:
-            if not await self.service.in_tenant(action.round_id, turn.identity.tenant_id):
+            if not await self._in_tenant(turn, action.round_id, action.verb):
                 raise RoundError("that round doesn't exist")
             name, token = await self.service.export_link(
                 action.round_id, action.fmt, actor=actor_of(turn.identity)
@@ -153,7 +153,7 @@ class RoundsAdmin:
             return Reply(replace=await self._list(turn, notice))
         round_id, actor = action.round, actor_of(turn.identity)
         try:
-            if not await self.service.in_tenant(round_id, turn.identity.tenant_id):
+            if not await self._in_tenant(turn, round_id, action.verb):
                 raise RoundError("that round doesn't exist")
             if isinstance(action, RoundExtendAction):
                 await self.service.extend_by(round_id, timedelta(days=7), actor=actor)
@@ -182,6 +182,16 @@ class RoundsAdmin:
         moment = parse_when(value, now=now, zone=self.zone)
         # A round opening "today" at 09:00 that has already passed opens now.
         return max(moment, now) if moment.date() == now.date() else moment
+
+    async def _in_tenant(self, turn: Turn, round_id: int, action: str) -> bool:
+        """Whether the round is of the person's own tenant; if not, the refusal is audited and
+        the round is treated as one that does not exist."""
+        if await self.service.in_tenant(round_id, turn.identity.tenant_id):
+            return True
+        await self.service.record_decision(
+            turn.identity, f"{action}.other_tenant", improvement_team=False
+        )
+        return False
 
     async def _allowed(
         self, identity: Identity, action: str, owner_of: tuple[int, int] | None = None

@@ -65,6 +65,7 @@ async def world(
         improvement_team_id=IMPROVE,
         admin_ids=ADMIN_B,
         allowed_tenants=f"{TENANT_A},{TENANT_B}",
+        public_url="https://impact.example.nhs.uk",
     )
     runner, url = await serve(create_app(settings, db=db, clock=clock))
 
@@ -190,6 +191,8 @@ async def test_another_tenants_round_cannot_be_read_exported_changed_or_used(
     assert "Nothing was created" in json.dumps(created.body) + json.dumps(owner.chat())
     names = world.db.run_sync(lambda s: [r.name for r in s.exec(select(Round)).all()])
     assert "Sneaky" not in names
+    refused = {action for actor, action in refusals(world.db) if actor == owner.aad_object_id}
+    assert {"results.other_tenant", "export.other_tenant", "round_close.other_tenant"} <= refused
     # The same actions on its own round work: the checks above can fail.
     await owner.execute("x", "round_cancel", {"verb": "round_cancel", "round": world.round_a})
     assert world.db.run_sync(lambda s: s.get(Round, world.round_a).status) == "cancelled"  # type: ignore[union-attr]
