@@ -6,9 +6,10 @@ same app settings work in Azure App Service; the bot's own settings carry the `I
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -52,6 +53,7 @@ class Settings(BaseSettings):
         default_factory=lambda: f"sqlite:///{Path.cwd() / 'impact-bot.db'}",
         min_length=1,
         validation_alias=_env("DATABASE_URL"),
+        repr=False,  # shown masked instead (__repr_args__)
     )
     app_id: str = Field(default="", validation_alias=_env("MicrosoftAppId"))
     app_password: SecretStr = Field(
@@ -190,6 +192,10 @@ class Settings(BaseSettings):
     @property
     def bind_host(self) -> str:
         return "127.0.0.1" if self.local_mode else "0.0.0.0"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield ("database_url", self.database_url_masked)
+        yield from super().__repr_args__()
 
     @property
     def database_url_masked(self) -> str:

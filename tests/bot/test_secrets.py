@@ -33,6 +33,9 @@ def test_database_urls_are_shown_with_their_password_masked() -> None:
     assert masked_url(url) == "postgresql://bot:***@db.example.nhs.uk:5432/impact"
     assert load_settings(database_url=url).database_url_masked == masked_url(url)
     assert masked_url("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    shown = repr(load_settings(database_url=url))
+    assert "bot:***@db.example.nhs.uk" in shown
+    assert "s3cret" not in shown
     message = f"could not connect to {url} (password {PASSWORD})"
     assert PASSWORD not in without_password(message, url)
     assert "s3cret%2Fp%40ss" not in without_password(message, url)
