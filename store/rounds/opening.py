@@ -14,7 +14,7 @@ Statements per batch are constant, never one per person.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -237,9 +237,12 @@ def open_round(
     rosters: Mapping[int, Sequence[TeamMember]],
     *,
     now: datetime,
+    invite: Callable[..., bool] | None = None,
 ) -> OpenResult | None:
     """Freeze the rosters and open the round in the caller's one transaction, for small rounds
-    and tests; the invitations are queued by `record_invitations` (the opener's batches)."""
+    and tests; the invitations are queued by `record_invitations` (the opener's batches).
+    `invite` is accepted from callers written for the one-transaction opening, and not used."""
+    del invite
     entries = roster_entries(rosters)
     freeze_people(session, round_id, entries, now)
     if not mark_open(session, round_id, rosters, len(entries), now):
