@@ -144,14 +144,16 @@ class RoundSteps:
 
     # -- repeating -------------------------------------------------------------------------
 
-    def _schedule_repeat(self, session: Session, round_: Round, now: datetime) -> None:
+    def _schedule_repeat(self, session: Session, round_: Round, now: datetime) -> bool:
         if not round_.repeat_every or round_.repeat_paused:
-            return
+            return False
         period = Period.parse(round_.repeat_every)
         opens_at = period.after(round_.opens_at, self.options.zone)
         while opens_at <= now:  # a long outage: the next occurrence still to come
             opens_at = period.after(opens_at, self.options.zone)
         following = queries.add_successor(session, round_, opens_at, now)
+        if following is None:
+            return False  # another leader scheduled it
         audit(
             session,
             actor="scheduler",
@@ -160,6 +162,7 @@ class RoundSteps:
             detail={"previous": round_.id, "opens_at": opens_at},
             now=now,
         )
+        return True
 
     async def repeat_due(self, now: datetime) -> int:
         """Successors for closed repeating rounds that have none (closing normally schedules it;
@@ -167,10 +170,10 @@ class RoundSteps:
         return await self.db.run(lambda s: self.schedule_missing_repeats(s, now))
 
     def schedule_missing_repeats(self, session: Session, now: datetime) -> int:
-        waiting = queries.waiting_for_successor(session)
-        for round_ in waiting:
+        return sum(
             self._schedule_repeat(session, round_, now)
-        return len(waiting)
+            for round_ in queries.waiting_for_successor(session)
+        )
 
     # -- nudging ---------------------------------------------------------------------------
 

@@ -165,8 +165,7 @@ def extend_round(
     if closes_at <= max(now, round_.opens_at):
         raise RoundError("the new closing time must be in the future and after the opening")
     previous = round_.closes_at
-    round_.closes_at = closes_at
-    round_.updated_at = now
+    _move(session, round_, closes_at=closes_at, updated_at=now)
     audit(
         session,
         actor=actor,
@@ -181,16 +180,14 @@ def extend_round(
 def request_close(session: Session, round_id: int, *, actor: str, now: datetime) -> Round:
     """Close now: the scheduler's close step (results, summaries) runs within seconds."""
     round_ = _changeable(session, round_id)
-    round_.closes_at = now
-    round_.updated_at = now
+    _move(session, round_, closes_at=now, updated_at=now)
     audit(session, actor=actor, action="round.close", target=f"round:{round_id}", now=now)
     return round_
 
 
 def cancel_round(session: Session, round_id: int, *, actor: str, now: datetime) -> Round:
     round_ = _changeable(session, round_id)
-    round_.status = "cancelled"
-    round_.updated_at = now
+    _move(session, round_, status="cancelled", updated_at=now)
     # Nothing more goes out for a cancelled round.
     session.execute(
         sa.update(OutboxMessage)
@@ -206,6 +203,27 @@ def _changeable(session: Session, round_id: int) -> Round:
     if round_.status in ("closed", "cancelled"):
         raise RoundError(f"round {round_id} is already {round_.status}")
     return round_
+
+
+def _move(session: Session, round_: Round, **values: object) -> None:
+    """Change the round only if its status is still the one the decision was made on
+    (compare-and-set), so that an admin's change racing the scheduler can never overwrite what
+    the scheduler did meanwhile: a cancel never turns a closed round into a cancelled one, an
+    extension never moves a round that has just closed."""
+    seen = round_.status
+    moved = session.execute(
+        sa.update(Round)
+        .where(col(Round.id) == round_.id, col(Round.status) == seen)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.expire(round_)
+        now_status = session.execute(
+            sa.select(col(Round.status)).where(col(Round.id) == round_.id)
+        ).scalar_one()
+        raise RoundError(f"round {round_.id} is already {now_status}")
+    session.refresh(round_)
 
 
 def _teams_by_teams_id(session: Session, team_ids: Sequence[str]) -> dict[str, Team]:
