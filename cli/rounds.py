@@ -314,6 +314,8 @@ def _summary_json(summary: RoundSummary) -> dict[str, Any]:
         "teams": list(summary.teams),
         "participants": summary.participants,
         "submitted": summary.submitted,
+        "pending_teams": list(summary.pending_teams),
+        "note": summary.note,
     }
 
 
@@ -330,6 +332,8 @@ def _print_summaries(summaries: list[RoundSummary], as_json: bool, settings: Set
             f"{s.id}\t{s.status}\t{s.name}\t{when}"
             f"\t{s.submitted}/{s.participants} submitted\t{', '.join(s.teams)}"
         )
+        if s.note:
+            print(f"  note: {s.note}")
 
 
 def _local(moment: datetime, settings: Settings) -> str:

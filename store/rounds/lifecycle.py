@@ -18,6 +18,7 @@ from rounds.rules.schedule import PlanError, ReminderPlan
 from store.assessments.tables import Assessment
 from store.audit import audit
 from store.outbox import OutboxMessage
+from store.rounds.notes import pending_team_names, round_note
 from store.rounds.tables import (
     Round,
     RoundParticipant,
@@ -53,6 +54,8 @@ class RoundSummary:
     teams: tuple[str, ...]
     participants: int
     submitted: int
+    pending_teams: tuple[str, ...] = ()  # teams whose roster could not be read yet
+    note: str = ""  # e.g. why it never opened (store.rounds.notes)
 
 
 def create_round(
@@ -146,6 +149,7 @@ def summarise(session: Session, round_: Round) -> RoundSummary:
         .where(RoundParticipant.round_id == round_.id, Assessment.status == "submitted")
     ).one()
     assert round_.id is not None
+    pending = pending_team_names(session, round_.id)
     return RoundSummary(
         id=round_.id,
         name=round_.name,
@@ -155,6 +159,8 @@ def summarise(session: Session, round_: Round) -> RoundSummary:
         teams=tuple(team_names),
         participants=int(participants),
         submitted=int(submitted),
+        pending_teams=pending,
+        note=round_note(round_, pending),
     )
 
 

@@ -29,9 +29,7 @@ def mark_closed(session: Session, round_id: int, now: datetime) -> Round | None:
     if another process closed it first, it was cancelled, or it was extended meanwhile."""
     moved = session.execute(
         sa.update(Round)
-        .where(
-            col(Round.id) == round_id, col(Round.status) == "open", col(Round.closes_at) <= now
-        )
+        .where(col(Round.id) == round_id, col(Round.status) == "open", col(Round.closes_at) <= now)
         .values(status="closed", closed_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )

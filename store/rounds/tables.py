@@ -15,9 +15,7 @@ class Round(SQLModel, table=True):
 
     __tablename__ = "rounds"
     # A repeating round has at most one successor, however many leaders repeat it at once.
-    __table_args__ = (
-        sa.Index("uq_rounds_previous_round_id", "previous_round_id", unique=True),
-    )
+    __table_args__ = (sa.Index("uq_rounds_previous_round_id", "previous_round_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)

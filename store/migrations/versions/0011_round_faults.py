@@ -29,9 +29,7 @@ def upgrade() -> None:
             "GROUP BY previous_round_id)"
         )
     )
-    op.create_index(
-        "uq_rounds_previous_round_id", "rounds", ["previous_round_id"], unique=True
-    )
+    op.create_index("uq_rounds_previous_round_id", "rounds", ["previous_round_id"], unique=True)
 
 
 def downgrade() -> None:
