@@ -75,7 +75,7 @@ class RoundOpener:
         assert round_id is not None
         if await self.db.run(lambda s: pending.mark_missed(s, round_id, now)):
             log.warning(
-                "round %s not opened and nobody invited: %s (%s, processed %s)",
+                "round %s not opened and nobody invited: %s (closing %s, processed %s)",
                 round_id,
                 MISSED_REASON,
                 round_.closes_at.isoformat(),
