@@ -39,6 +39,7 @@ from store.rounds.opening import round_teams
 from store.rounds.participants import preferences_of
 from store.rounds.results import compute_round_results
 from store.rounds.tables import Round, RoundParticipant
+from store.rounds.targets import nudge_target
 from store.teams import Team, installed_team
 
 log = logging.getLogger(__name__)
@@ -224,9 +225,10 @@ class RoundSteps:
         ):
             return False
         number = participant.nudges_sent + 1
-        chat = queries.personal_chat(session, person.id)
-        if chat is None:
-            return False  # their invitation creates the chat; until it has, there is no nudge
+        # Their chat, else one created through their team (their invitation may have failed).
+        target = nudge_target(session, person, participant.id, round_.id)
+        if target is None:
+            return False
         view = InvitationView(
             round_id=round_.id,
             round_name=round_.name,
@@ -241,7 +243,7 @@ class RoundSteps:
             dedupe_key=f"round:{round_.id}:nudge:person:{person.id}:{number}",
             kind="nudge",
             tenant_id=person.tenant_id,
-            target=Target.conversation(chat.conversation_id, chat.service_url),
+            target=target,
             activity=self.messages.invitation(view),
             now=now,
             person_id=person.id,
