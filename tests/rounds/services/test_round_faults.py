@@ -7,15 +7,18 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
 from sqlmodel import select
 
+from bot.adapter import sdk_authentication
 from bot.config import Settings
+from bot.sender.outbox_sender import OutboxSender
 from framework.content import default_framework
+from framework.identity import Identity
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services.admin import RoundAdmin
@@ -24,12 +27,14 @@ from rounds.services.steps import RoundSteps
 from store.audit import AuditEntry
 from store.db import Database
 from store.outbox import OutboxMessage
+from store.people import Person
 from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam
 from tests.conftest import Clock, serve
 from tests.fakes.connector import Failure, FakeConnector
 from tests.fakes.teams_client import TeamsUser
 from tests.rounds.services.test_opening import member
+from tests.rounds.services.test_steps import complete
 
 pytestmark = pytest.mark.service
 
@@ -49,13 +54,15 @@ class World:
     steps: RoundSteps
     admin: RoundAdmin
 
-    def new_round(self, *team_ids: str, days: int = 14, repeat: str | None = None) -> int:
+    def new_round(
+        self, *team_ids: str, days: int = 14, repeat: str | None = None, plan: str = "3d,last-day"
+    ) -> int:
         spec = RoundSpec(
             "Winter 2026",
             team_ids or (WARD, PHARMACY),
             self.clock.now,
             self.clock.now + timedelta(days=days),
-            "3d,last-day",
+            plan,
             repeat_every=repeat,
         )
         now = self.clock.now
@@ -197,3 +204,65 @@ async def test_an_opening_processed_after_the_closing_time_invites_nobody_and_sa
     assert json.loads(entry.detail)["reason"] == "its opening was processed after its closing time"
     assert f"round {round_id} not opened and nobody invited" in caplog.text
     assert db.run_sync(lambda s: s.exec(select(RoundParticipant)).all()) == []
+
+
+async def drain(world: World) -> None:
+    """Send everything due, as the service's sender would (the fake connector answers)."""
+    ctx = world.app[CONTEXT_KEY]
+    sender = OutboxSender(world.db, sdk_authentication(ctx.settings), app_id="", clock=world.clock)
+    try:
+        for _ in range(50):
+            result = await sender.drain_once()
+            if result.claimed == 0:
+                return
+    finally:
+        await sender.aclose()
+
+
+def by_person(world: World, kind: str) -> dict[str, OutboxMessage]:
+    people = world.db.run_sync(
+        lambda s: {p.id: p.teams_user_id for p in s.exec(select(Person)).all()}
+    )
+    return {people[m.person_id]: m for m in world.outbox(kind) if m.person_id is not None}
+
+
+async def test_a_failed_invitation_is_nudged_later_and_submitting_cancels_pending_nudges(
+    world: World, db: Database
+) -> None:
+    """Fault: Teams refuses to create staff 1's chat, so their invitation fails. Outcome: at the
+    plan's nudge they are still nudged (through their team, a new chat); staff 0 submits while
+    their nudge waits in the outbox, and it is cancelled, not sent; the others' are not."""
+    world.connector.fail_create_for("29:staff-1", Failure(403, "ConversationBlockedByUser"))
+    round_id = world.new_round(WARD, plan="3d")
+    await world.steps.open_due(world.clock.now)  # Wednesday 25 November 10:00
+    await drain(world)
+    invitations = by_person(world, "invitation")
+    assert {p: m.status for p, m in invitations.items()} == {
+        "29:staff-0": "sent",
+        "29:staff-1": "failed",
+        "29:staff-2": "sent",
+    }
+    world.connector.fail_create_for("29:staff-1", None)  # they unblocked the bot meanwhile
+
+    world.clock.now = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)  # Monday morning
+    assert await world.steps.nudge_due(world.clock.now) == 3
+    nudges = by_person(world, "nudge")
+    target = json.loads(nudges["29:staff-1"].payload)["target"]
+    assert target["user_id"] == "29:staff-1", "a chat created for them, through Ward 7"
+
+    identity = Identity(world.lead.tenant_id, "29:staff-0", None, "Staff 0")
+    complete(db, identity, round_id, 3, world.clock.now)
+    assert {p: m.status for p, m in by_person(world, "nudge").items()} == {
+        "29:staff-0": "cancelled",
+        "29:staff-1": "pending",
+        "29:staff-2": "pending",
+    }
+    await drain(world)
+    assert {p: m.status for p, m in by_person(world, "nudge").items()} == {
+        "29:staff-0": "cancelled",
+        "29:staff-1": "sent",
+        "29:staff-2": "sent",
+    }
+    chat = world.connector.personal_chat(world.lead.tenant_id, "29:staff-1")
+    assert chat is not None
+    assert world.connector.received()[chat] == 1
