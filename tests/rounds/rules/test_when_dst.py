@@ -27,7 +27,8 @@ def test_a_time_the_clocks_skip_in_march_is_refused(text: str) -> None:
 def test_a_time_the_clocks_show_twice_in_october_is_refused_with_both_offsets(text: str) -> None:
     with pytest.raises(WhenError, match="happens twice in Europe/London") as refused:
         parse_when(text, now=NOW, zone=LONDON)
-    assert "+01:00" in str(refused.value) and "+00:00" in str(refused.value)
+    assert "+01:00" in str(refused.value)
+    assert "+00:00" in str(refused.value)
 
 
 @pytest.mark.parametrize(

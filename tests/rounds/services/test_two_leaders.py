@@ -6,8 +6,8 @@ And an admin's cancel racing the scheduler's close never overwrites the close.
 Where the barrier stands: on PostgreSQL right after each instance's first read of `rounds`,
 inside its transaction, so both decide on the same state and race to write; on SQLite (one
 writer at a time, transactions BEGIN IMMEDIATE) a transaction cannot wait for another to read,
-so it stands after each instance's first transaction has ended. Both databases, the real service and the fake
-Bot Connector."""
+so it stands after each instance's first transaction has ended. Both databases, the real
+service and the fake Bot Connector."""
 
 from __future__ import annotations
 
