@@ -62,7 +62,8 @@ class TeamsDirectory:
     ) -> None:
         self.adapter = adapter
         self.app_id = app_id
-        self.limiter = limiter or RateLimiter(clock=monotonic, sleep=sleep)
+        # (a RateLimiter with no keys yet is falsy: it has a length)
+        self.limiter = limiter if limiter is not None else RateLimiter(clock=monotonic, sleep=sleep)
         self.limits = limits or RateLimits()
         self.retry = retry or RosterRetry()
         self._sleep = sleep

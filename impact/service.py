@@ -60,8 +60,8 @@ def create_app(
         teams=TeamsDirectory(
             adapter,
             settings.app_id,
-            limiter=sender.limiter if sender else None,
-            limits=sender.limits if sender else RateLimits.from_settings(settings),
+            limiter=sender.limiter if sender is not None else None,
+            limits=sender.limits if sender is not None else RateLimits.from_settings(settings),
         ),
         wake_sender=sender.wake if sender else (lambda: None),
     )

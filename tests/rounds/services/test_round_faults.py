@@ -32,7 +32,7 @@ from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam
 from tests.conftest import Clock, serve
 from tests.fakes.connector import Failure, FakeConnector
-from tests.fakes.teams_client import TeamsUser
+from tests.fakes.teams_client import TeamsUser, card_text
 from tests.rounds.services.test_opening import member
 from tests.rounds.services.test_steps import complete
 
@@ -41,6 +41,7 @@ pytestmark = pytest.mark.service
 WARD = "19:ward7@thread.tacv2"
 PHARMACY = "19:pharmacy@thread.tacv2"
 FRAMEWORK = default_framework()
+ADMIN_AAD = "11111111-2222-3333-4444-555555555555"  # Sam Lead is on the improvement team
 ROSTER_503 = Failure(503, "ServiceUnavailable", retry_after=0.01, kinds=frozenset({"members"}))
 
 
@@ -89,9 +90,11 @@ async def world(
     connector: FakeConnector,
     http: Any,
 ) -> AsyncIterator[World]:
-    app = create_app(settings_factory(), db=db, clock=clock)
+    app = create_app(settings_factory(admin_ids=ADMIN_AAD), db=db, clock=clock)
     runner, url = await serve(app)
-    lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+    lead = TeamsUser(
+        bot_url=url, connector=connector, session=http, name="Sam Lead", aad_object_id=ADMIN_AAD
+    )
     await lead.add_bot_to_team(WARD, "Ward 7")
     await lead.add_bot_to_team(PHARMACY, "Pharmacy")
     tenant = lead.tenant_id
@@ -131,6 +134,9 @@ async def test_roster_503_for_one_of_two_teams_stays_pending_then_is_invited_onc
     ]
     assert "rosters:retry" in await job_ids(db, world)
     assert len(world.outbox("invitation")) == 3
+    await world.lead.say("rounds")  # the improvement team's rounds card says so too
+    shown = card_text(world.lead.last_card()[1]).replace("\\", "")  # markdown escapes
+    assert "⚠ roster not read yet (retried every few minutes): Pharmacy" in shown
 
     world.clock.advance(timedelta(minutes=2))
     assert await world.steps.opener.pending.retry_due(world.clock.now) == []  # still 503
@@ -266,3 +272,28 @@ async def test_a_failed_invitation_is_nudged_later_and_submitting_cancels_pendin
     chat = world.connector.personal_chat(world.lead.tenant_id, "29:staff-1")
     assert chat is not None
     assert world.connector.received()[chat] == 1
+
+
+async def test_roster_reads_count_against_the_senders_rate_limits(
+    world: World, settings_factory: Callable[..., Settings], db: Database, clock: Clock
+) -> None:
+    """Fault: roster pages bypassing the limiter would let a fan-out plus a roster read exceed
+    Teams' per-tenant limit. Outcome: the service's roster reader uses the sender's own limiter,
+    and each page read is counted in the tenant's and the team's windows."""
+    served = create_app(settings_factory(), db=db, clock=clock, background=True)
+    ctx = served[CONTEXT_KEY]
+    sender = ctx.wake_sender.__self__  # type: ignore[attr-defined]
+    assert isinstance(sender, OutboxSender)
+    assert ctx.teams.limiter is sender.limiter
+    assert ctx.teams.limits == sender.limits
+
+    world.connector.conversations[WARD].members = [
+        member(n, world.lead.tenant_id) for n in range(1001)
+    ]
+    reader = world.app[CONTEXT_KEY].teams
+    world.new_round(WARD)
+    await world.steps.open_due(world.clock.now)
+    tenant = reader.limiter.key(f"tenant:{world.lead.tenant_id}", reader.limits.per_tenant)
+    team = reader.limiter.key(f"conversation:{WARD}", reader.limits.per_conversation)
+    assert (len(tenant.done), len(team.done)) == (3, 3), "three pages of 500, each counted"
+    await sender.aclose()
