@@ -3,6 +3,7 @@ could observe; the real service on loopback, the fake Bot Connector, SQLite and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +18,7 @@ from sqlmodel import select
 from bot.adapter import sdk_authentication
 from bot.config import Settings
 from bot.sender.outbox_sender import OutboxSender
+from bot.teams_reads import RosterRetry, TeamsDirectory
 from framework.content import default_framework
 from framework.identity import Identity
 from impact.features.rounds import round_steps
@@ -30,6 +32,7 @@ from store.outbox import OutboxMessage
 from store.people import Person
 from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam
+from store.teams import installed_team
 from tests.conftest import Clock, serve
 from tests.fakes.connector import Failure, FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_text
@@ -297,3 +300,22 @@ async def test_roster_reads_count_against_the_senders_rate_limits(
     team = reader.limiter.key(f"conversation:{WARD}", reader.limits.per_conversation)
     assert (len(tenant.done), len(team.done)) == (3, 3), "three pages of 500, each counted"
     await sender.aclose()
+
+
+async def test_a_roster_page_held_past_its_timeout_is_read_again(world: World) -> None:
+    """Fault: Teams holds the first roster page request past the reader's page timeout (0.3 s
+    here). Outcome: that request is abandoned, the page is asked for again, and the whole
+    roster comes back."""
+    reader = TeamsDirectory(
+        world.app[CONTEXT_KEY].teams.adapter,
+        "",
+        retry=RosterRetry(page_timeout_seconds=0.3, backoff_base_seconds=0.01),
+    )
+    team = world.db.run_sync(lambda s: installed_team(s, WARD))
+    assert team is not None
+    world.connector.hold()
+    reading = asyncio.ensure_future(reader.roster(team.team_id, team.reference, team.tenant_id))
+    await world.connector.wait_for(lambda: world.connector.held == 2)  # the second attempt
+    world.connector.release()
+    members = await asyncio.wait_for(reading, 10)
+    assert sorted(m.teams_user_id for m in members) == [f"29:staff-{n}" for n in range(3)]
