@@ -19,8 +19,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from assessment.rules import Answer as AnswerCommand
-from assessment.rules import Submit
+from assessment.rules import ChooseLevel, Submit
 from framework.content import default_framework
 from framework.identity import Identity, TeamMember
 from rounds.services.export_files import NOT_ENOUGH
@@ -115,7 +114,7 @@ def complete(db: Database, n: int, round_id: int, level: int) -> None:
     snapshot = db.run_sync(lambda s: store.start_or_resume(s, who, round_id))
     token = snapshot.revision
     for q in range(1, FRAMEWORK.question_count + 1):
-        command = AnswerCommand(q, level, comment(n) if q <= 2 else None, token)
+        command = ChooseLevel(q, level, comment(n) if q <= 2 else None, token)
         db.run_sync(lambda s, c=command: store.act(s, who, snapshot.assessment_id, c))
         token += 1
     outcome = db.run_sync(lambda s: store.act(s, who, snapshot.assessment_id, Submit(token)))
