@@ -30,7 +30,7 @@ from rounds.services.steps import RoundSteps
 from store.db import Database
 from store.rounds.lifecycle import RoundError
 from store.rounds.tables import Round
-from tests.rounds.services.test_round_faults import WARD, World, drain, world
+from tests.rounds.services.test_round_faults import PHARMACY, ROSTER_503, WARD, World, drain, world
 
 pytestmark = pytest.mark.service
 
@@ -179,3 +179,26 @@ async def test_a_cancel_racing_the_close_never_overwrites_it(
         assert (closed, status) == ([round_id], "closed")
         assert [m.status for m in summaries] == ["pending"]
     assert world.audit("round.cancel") == ([] if not db.is_sqlite else world.audit("round.cancel"))
+
+
+async def test_two_leaders_retrying_a_pending_roster_invite_its_people_once(
+    world: World, instances: tuple[list[RoundSteps], AfterReads]
+) -> None:
+    """Fault: Pharmacy's roster fails (503) at the opening; after Teams recovers, both leaders
+    retry it at once. Outcome: one of them freezes it; its two new people get one invitation
+    each."""
+    (one, two), barrier = instances
+    world.connector.fail_conversation(PHARMACY, ROSTER_503)
+    world.new_round()
+    await world.steps.open_due(world.clock.now)
+    assert len(keys(world, "invitation")) == 3
+    world.connector.fail_conversation(PHARMACY, None)
+    world.clock.advance(timedelta(minutes=2))
+    frozen = await both(
+        barrier,
+        one.opener.pending.retry_due(world.clock.now),
+        two.opener.pending.retry_due(world.clock.now),
+    )
+    assert sorted(len(f) for f in frozen) == [0, 1], "one leader froze it"
+    invitations = keys(world, "invitation")
+    assert len(invitations) == len(set(invitations)) == 5
