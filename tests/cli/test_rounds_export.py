@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import getpass
 import json
-import os
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -272,7 +271,8 @@ def test_export_writes_aggregates_only_and_is_audited(
     assert NOT_ENOUGH in cells
     assert_nothing_personal(cells)
     assert_nothing_personal([xlsx_raw_text(out_xlsx)])
-    assert stat.S_IMODE(out_xlsx.stat().st_mode) == 0o666 & ~_umask(), "not mkstemp's 0600"
+    assert stat.S_IMODE(out_xlsx.stat().st_mode) == 0o600, "an export is its owner's alone"
+    assert stat.S_IMODE(out_csv.stat().st_mode) == 0o600
 
     entries = exports(db)
     assert [(e.actor, e.target, e.allowed) for e in entries] == [
@@ -284,12 +284,6 @@ def test_export_writes_aggregates_only_and_is_audited(
         ("xlsx", str(out_xlsx), "closed", False),
     ]
     assert_nothing_personal([e.detail for e in entries])
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def test_export_never_overwrites_without_force(
