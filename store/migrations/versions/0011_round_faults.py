@@ -6,7 +6,7 @@ already holds duplicates keeps the oldest successor linked; the others stay as r
 own (previous_round_id cleared), so the index can be built.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0012
 Create Date: 2026-11-29 14:00:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0012"  # main's head when merged (0012_rights); the brief said 0008
 branch_labels = None
 depends_on = None
 
