@@ -178,7 +178,7 @@ async def test_a_cancel_racing_the_close_never_overwrites_it(
         assert str(refused) == f"round {round_id} is already closed"
         assert (closed, status) == ([round_id], "closed")
         assert [m.status for m in summaries] == ["pending"]
-    assert world.audit("round.cancel") == ([] if not db.is_sqlite else world.audit("round.cancel"))
+    assert len(world.audit("round.cancel")) == (1 if db.is_sqlite else 0), "audited if done"
 
 
 async def test_two_leaders_retrying_a_pending_roster_invite_its_people_once(
