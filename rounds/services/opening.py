@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -19,10 +19,14 @@ from framework.reading import reading_minutes
 from rounds.rules.schedule import ReminderPlan, resolve_zone
 from rounds.rules.views import InvitationView
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
+from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
-from store.outbox import Queued, Target, activity_json
+from store.outbox import Queued, Target, activity_json, enqueue
+from store.rounds import pending
 from store.rounds.lifecycle import get_round
+from store.rounds.notes import MISSED_REASON
 from store.rounds.opening import (
+    BatchInvitee,
     Invitation,
     Invitee,
     OpenResult,
@@ -36,6 +40,7 @@ from store.rounds.opening import (
     uninvited,
 )
 from store.rounds.tables import Round
+from store.teams import Team
 
 log = logging.getLogger(__name__)
 
@@ -60,44 +65,66 @@ class RoundOpener:
         self.on_queued = on_queued  # e.g. the outbox sender's wake()
         self.batch = batch  # people per transaction: well under 50 ms of SQLite's write lock
         self._cards: dict[tuple[int, datetime, tuple[str, ...]], str] = {}
+        # Teams whose roster could not be read stay pending: retried by the scheduler.
+        self.pending = PendingRosters(db, rosters, self._invite, on_queued=on_queued)
 
     async def open_due(self, now: datetime) -> list[OpenResult]:
         opened = []
         for round_, teams in await self.db.run(lambda s: due_to_open(s, now)):
             assert round_.id is not None
-            rosters: dict[int, list[TeamMember]] = {}
-            for team in teams:
-                try:
-                    rosters[team.id or 0] = await self.rosters.roster(
-                        team.team_id, team.reference, team.tenant_id
-                    )
-                except Exception:
-                    log.exception(
-                        "could not read the roster of team %s for round %s", team.team_id, round_.id
-                    )
-            result = await self.open_round(round_.id, rosters, now)
+            if round_.closes_at <= now:
+                await self._missed(round_, now)
+                continue
+            rosters, missing = await read_rosters(self.rosters, round_, teams)
+            result = await self.open_round(round_.id, rosters, now, missing=missing)
             if result is not None:
                 log.info(
-                    "opened round %s: %d people, %d invited",
+                    "opened round %s: %d people, %d invited; %d of %d teams' rosters pending",
                     round_.id,
                     result.participants,
                     result.invited,
+                    len(missing),
+                    len(teams),
                 )
                 opened.append(result)
         return opened
 
+    async def _missed(self, round_: Round, now: datetime) -> None:
+        round_id = round_.id
+        assert round_id is not None
+        if await self.db.run(lambda s: pending.mark_missed(s, round_id, now)):
+            log.warning(
+                "round %s not opened and nobody invited: %s (closing %s, processed %s)",
+                round_id,
+                MISSED_REASON,
+                round_.closes_at.isoformat(),
+                now.isoformat(),
+            )
+
     async def open_round(
-        self, round_id: int, rosters: dict[int, list[TeamMember]], now: datetime
+        self,
+        round_id: int,
+        rosters: dict[int, list[TeamMember]],
+        now: datetime,
+        *,
+        missing: Sequence[Team] = (),
     ) -> OpenResult | None:
-        """Freeze the rosters in batches, open the round, queue its invitations in batches; each
-        batch a short transaction, the whole safe to run again after a crash at any point."""
+        """Freeze the rosters in batches, open the round (recording the teams whose roster is
+        still `missing` as pending), queue its invitations in batches; each batch a short
+        transaction, the whole safe to run again after a crash at any point."""
         entries = roster_entries(rosters)
         for start in range(0, len(entries), self.batch):
             chunk = entries[start : start + self.batch]
             await self.db.run(_freezer(round_id, chunk, now))
-        opened = await self.db.run(
-            lambda s: mark_open(s, round_id, list(rosters), len(entries), now)
-        )
+
+        def opening(session: Session) -> bool:
+            if not mark_open(session, round_id, list(rosters), len(entries), now):
+                return False
+            if missing:
+                pending.record_pending(session, round_id, list(missing), now)
+            return True
+
+        opened = await self.db.run(opening)
         if not opened:
             return None
         invited = await self.invite(round_id, now)
@@ -125,7 +152,7 @@ class RoundOpener:
             self.on_queued()
         return invited
 
-    def _invitation(self, round_: Round, plan: ReminderPlan, invitee: Invitee) -> Invitation:
+    def _invitation(self, round_: Round, plan: ReminderPlan, invitee: BatchInvitee) -> Invitation:
         assert round_.id is not None
         team = invitee.teams[0]
         if invitee.conversation is not None:
@@ -172,6 +199,43 @@ class RoundOpener:
                 self._cards.clear()
             self._cards[key] = cached
         return cached
+
+    def _invite(self, session: Session, round_: Round, invitee: Invitee, team: Team) -> bool:
+        """One person's invitation (a pending team's roster read late: few people, so one at a
+        time); the same dedupe key as the batches'."""
+        assert round_.id is not None
+        view = InvitationView(
+            round_id=round_.id,
+            round_name=round_.name,
+            team_names=invitee.team_names,
+            closes_on=f"{round_.closes_at.astimezone(self.options.zone):%A %-d %B}",
+            question_count=self.framework.question_count,
+            minutes=reading_minutes(self.framework),
+        )
+        if invitee.conversation is not None:
+            target = Target.conversation(
+                invitee.conversation.conversation_id, invitee.conversation.service_url
+            )
+        else:
+            bot_id = json.loads(team.reference).get("bot", {}).get("id", "")
+            target = Target.person(
+                user_id=invitee.teams_user_id,
+                tenant_id=invitee.tenant_id,
+                service_url=team.service_url,
+                bot_id=bot_id,
+            )
+        return enqueue(
+            session,
+            dedupe_key=f"round:{round_.id}:invite:person:{invitee.person_id}",
+            kind="invitation",
+            tenant_id=invitee.tenant_id,
+            target=target,
+            activity=self.messages.invitation(view),
+            now=round_.opened_at or round_.opens_at,
+            person_id=invitee.person_id,
+            team_id=team.id,
+            round_id=round_.id,
+        )
 
 
 def _freezer(round_id: int, chunk: list[RosterEntry], now: datetime) -> Callable[[Session], None]:

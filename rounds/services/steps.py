@@ -48,12 +48,13 @@ from rounds.services.ports import RoundMessages, RoundOptions
 from store.audit import audit
 from store.db import Database
 from store.outbox import Queued, Target, activity_json
-from store.people import ConversationRef
+from store.people import Person
 from store.rounds import steps as queries
 from store.rounds.charts import chart_token, save_charts
 from store.rounds.opening import personal_chats, round_teams
 from store.rounds.results import compute_round_results
 from store.rounds.tables import NudgePreference, Round
+from store.rounds.targets import nudge_target
 from store.teams import Team, installed_team
 
 log = logging.getLogger(__name__)
@@ -215,14 +216,16 @@ class RoundSteps:
 
     # -- repeating -------------------------------------------------------------------------
 
-    def _schedule_repeat(self, session: Session, round_: Round, now: datetime) -> None:
+    def _schedule_repeat(self, session: Session, round_: Round, now: datetime) -> bool:
         if not round_.repeat_every or round_.repeat_paused:
-            return
+            return False
         period = Period.parse(round_.repeat_every)
         opens_at = period.after(round_.opens_at, self.options.zone)
         while opens_at <= now:  # a long outage: the next occurrence still to come
             opens_at = period.after(opens_at, self.options.zone)
         following = queries.add_successor(session, round_, opens_at, now)
+        if following is None:
+            return False  # another leader scheduled it
         audit(
             session,
             actor="scheduler",
@@ -231,6 +234,7 @@ class RoundSteps:
             detail={"previous": round_.id, "opens_at": opens_at},
             now=now,
         )
+        return True
 
     async def repeat_due(self, now: datetime) -> int:
         """Successors for closed repeating rounds that have none (closing normally schedules it;
@@ -238,10 +242,10 @@ class RoundSteps:
         return await self.db.run(lambda s: self.schedule_missing_repeats(s, now))
 
     def schedule_missing_repeats(self, session: Session, now: datetime) -> int:
-        waiting = queries.waiting_for_successor(session)
-        for round_ in waiting:
+        return sum(
             self._schedule_repeat(session, round_, now)
-        return len(waiting)
+            for round_ in queries.waiting_for_successor(session)
+        )
 
     # -- nudging ---------------------------------------------------------------------------
 
@@ -287,12 +291,28 @@ class RoundSteps:
         preferences = queries.preferences_rows(session, person_ids)
         chats = personal_chats(session, person_ids)
         names = queries.team_names_of(session, [c.participant_id for c in candidates])
+
+        def target_of(candidate: queries.NudgeCandidate) -> Callable[[], Target | None]:
+            """Their chat; else (their invitation failed, or left no chat) one through their
+            team, from store.rounds.targets: a few queries, for those few people only."""
+
+            def find() -> Target | None:
+                chat = chats.get(candidate.person_id)
+                if chat is not None:
+                    return Target.conversation(chat.conversation_id, chat.service_url)
+                person = session.get(Person, candidate.person_id)
+                if person is None:
+                    return None
+                return nudge_target(session, person, candidate.participant_id, candidate.round_id)
+
+            return find
+
         return [
             self._decide(
                 rounds[c.round_id],
                 c,
                 preferences.get(c.person_id),
-                chats.get(c.person_id),
+                target_of(c),
                 names.get(c.participant_id, ()),
                 now,
             )
@@ -304,7 +324,7 @@ class RoundSteps:
         round_: Round,
         candidate: queries.NudgeCandidate,
         stored: NudgePreference | None,
-        chat: ConversationRef | None,
+        target_of: Callable[[], Target | None],
         team_names: tuple[str, ...],
         now: datetime,
     ) -> queries.NudgeOutcome:
@@ -333,8 +353,9 @@ class RoundSteps:
         )
         if due is None or due > now:
             return unchanged
-        if chat is None:
-            # Their invitation creates the chat; until it has, there is no nudge: look again soon.
+        target = target_of()
+        if target is None:
+            # Their invitation, still to be sent, creates the chat: look again soon.
             return replace(unchanged, next_nudge_at=now + NO_CHAT_RETRY)
         number = candidate.nudges_sent + 1
         after = next_nudge_at(
@@ -348,7 +369,7 @@ class RoundSteps:
             dedupe_key=f"round:{round_.id}:nudge:person:{candidate.person_id}:{number}",
             kind="nudge",
             tenant_id=candidate.tenant_id,
-            target=Target.conversation(chat.conversation_id, chat.service_url),
+            target=target,
             activity_json=self._nudge_json(round_, team_names, zone),
             person_id=candidate.person_id,
             round_id=round_.id,

@@ -53,6 +53,23 @@ class InviteeTeam:
 
 @dataclass(frozen=True)
 class Invitee:
+    """One person to invite on their own (a pending team's roster read late:
+    store.rounds.pending.freeze_team)."""
+
+    person_id: int
+    teams_user_id: str
+    tenant_id: str
+    team_names: tuple[str, ...]
+    conversation: ConversationRef | None  # their stored 1:1 chat, if any
+
+
+InvitationWriter = Callable[[Session, Round, Invitee, Team], bool]
+
+
+@dataclass(frozen=True)
+class BatchInvitee:
+    """One person of a batch whose invitation is still to be queued (`uninvited`)."""
+
     participant_id: int
     person_id: int
     teams_user_id: str
@@ -260,7 +277,7 @@ def rounds_to_invite(session: Session) -> list[Round]:
     return list(session.exec(select(Round).where(Round.status == "open", waiting)).all())
 
 
-def uninvited(session: Session, round_id: int, limit: int) -> list[Invitee]:
+def uninvited(session: Session, round_id: int, limit: int) -> list[BatchInvitee]:
     """Up to `limit` people of the round whose invitation is still to be queued: two queries."""
     rows = session.execute(
         sa.select(
@@ -296,7 +313,7 @@ def uninvited(session: Session, round_id: int, limit: int) -> list[Invitee]:
         )
     chats = personal_chats(session, [row[1] for row in rows])
     return [
-        Invitee(
+        BatchInvitee(
             participant_id=pid,
             person_id=person_id,
             teams_user_id=user,
