@@ -2,7 +2,7 @@
 whether a closed round's summaries are queued
 
 Revision ID: 0009
-Revises: 0012 (0008 on its own: the integrator chains the migrations)
+Revises: 0011 (main's head when merged; the brief said 0008)
 Create Date: 2026-11-29 14:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
