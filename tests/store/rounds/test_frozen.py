@@ -1,0 +1,146 @@
+"""A closed round's results are computed once and frozen (store.rounds.frozen), on SQLite and
+PostgreSQL: whatever changes underneath afterwards, every read and export is the same, byte for
+byte; an open round has none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from rounds.rules.frozen import from_rows, to_rows
+from rounds.rules.results import RoundResults
+from rounds.services.export_files import export_csv, export_xlsx
+from store.assessments.tables import Answer
+from store.db import Database
+from store.rounds.frozen import (
+    FrozenResult,
+    RoundNotClosed,
+    delete_frozen_results,
+    freeze_round_results,
+    frozen_results,
+    results_of_closed_round,
+)
+from store.rounds.tables import Round, RoundParticipant
+from tests.store.rounds.test_results import FRAMEWORK, NOW, TeamMember, World, by_component, flat
+
+pytestmark = pytest.mark.service
+
+LEADERS = by_component({1: 4, 2: 3, 3: 3, 4: 4, 5: 2})
+FRONTLINE = by_component({1: 2, 2: 3, 3: 4, 4: 4, 5: 2})
+
+
+def members() -> list[TeamMember]:
+    people = [TeamMember(("ward-a",), LEADERS, role="senior_leader_manager") for _ in range(5)]
+    people += [TeamMember(("ward-a",), FRONTLINE, role="frontline_clinical") for _ in range(5)]
+    people[0].comments = {1: "=HYPERLINK(\"https://evil.example\",\"x\")"}
+    people += [TeamMember(("ward-b",), flat(2)) for _ in range(2)]  # too few: hidden
+    return people
+
+
+def closed_results(db: Database, round_id: int) -> RoundResults:
+    return db.run_sync(
+        lambda s: results_of_closed_round(
+            s, round_id, framework=FRAMEWORK, min_group=5, min_comment_group=5, now=NOW
+        )
+    )
+
+
+def files(results: RoundResults, folder: Path, tag: str) -> tuple[bytes, bytes]:
+    csv_path, xlsx_path = folder / f"{tag}.csv", folder / f"{tag}.xlsx"
+    export_csv(results, csv_path, FRAMEWORK)
+    export_xlsx(results, xlsx_path, FRAMEWORK)
+    return csv_path.read_bytes(), xlsx_path.read_bytes()
+
+
+def test_results_are_frozen_at_the_first_read_and_never_change(
+    db: Database, tmp_path: Path
+) -> None:
+    world = World(db)
+    built = world.round(members(), role_question=True)
+    first = closed_results(db, built.round_id)
+    assert first == world.results(built.round_id, min_comment=5), "frozen as computed"
+    before = files(first, tmp_path, "before")
+
+    # Everything underneath changes: every answer, a role, a roster row, the settings.
+    def tamper(session: Session) -> None:
+        session.execute(sa.update(Answer).values(level=1, comment="changed later"))
+        session.execute(sa.update(RoundParticipant).values(role="board_executive"))
+
+    db.run_sync(tamper)
+    assert world.results(built.round_id, min_comment=5) != first, "the live data did change"
+    again = db.run_sync(
+        lambda s: results_of_closed_round(
+            s, built.round_id, framework=FRAMEWORK, min_group=3, min_comment_group=3, now=NOW
+        )
+    )
+    assert again == first
+    assert files(again, tmp_path, "after") == before, "byte for byte, CSV and Excel"
+
+
+def test_freezing_is_idempotent(db: Database) -> None:
+    world = World(db)
+    built = world.round(members(), role_question=True)
+
+    def freeze(session: Session) -> RoundResults:
+        return freeze_round_results(
+            session, built.round_id, framework=FRAMEWORK, min_group=5, min_comment_group=5,
+            now=NOW,
+        )  # fmt: skip
+
+    first, second = db.run_sync(freeze), db.run_sync(freeze)
+    assert first == second
+    scopes = db.run_sync(
+        lambda s: list(
+            s.exec(select(FrozenResult.scope).where(FrozenResult.round_id == built.round_id))
+        )
+    )
+    teams = sorted(built.teams.values())
+    roles = [f"team:{t}:role:{r}" for t in teams for r in ("frontline", "leaders", "support")]
+    assert sorted(scopes) == sorted(["round", *(f"team:{t}" for t in teams), *roles])
+    assert db.run_sync(lambda s: delete_frozen_results(s, built.round_id)) == len(scopes)
+    assert db.run_sync(lambda s: frozen_results(s, built.round_id)) is None
+
+
+def test_hidden_groups_are_frozen_without_figures(db: Database) -> None:
+    world = World(db)
+    built = world.round(members(), role_question=True)
+    closed_results(db, built.round_id)
+    ward_b = built.teams["ward-b"]
+    payload = db.run_sync(
+        lambda s: s.get(FrozenResult, (built.round_id, f"team:{ward_b}")).payload  # type: ignore[union-attr]
+    )
+    assert '"reason":"too_few"' in payload
+    # A hidden group's questions and components are frozen with no counts at all.
+    assert ',[0,' not in payload and '"respondents":2' in payload
+    assert payload.count("null]") >= FRAMEWORK.question_count
+
+
+@pytest.mark.parametrize("status", ["scheduled", "open", "cancelled"])
+def test_only_a_closed_round_has_results(db: Database, status: str) -> None:
+    world = World(db)
+    built = world.round(members())
+
+    def set_status(session: Session) -> None:
+        round_ = session.get(Round, built.round_id)
+        assert round_ is not None
+        round_.status = status
+
+    db.run_sync(set_status)
+    with pytest.raises(RoundNotClosed):
+        closed_results(db, built.round_id)
+    assert db.run_sync(lambda s: frozen_results(s, built.round_id)) is None
+
+
+def test_rows_read_back_as_the_same_results(db: Database) -> None:
+    world = World(db)
+    spring = world.round([TeamMember(("ward-a",), flat(2)) for _ in range(6)], name="Spring")
+    closed_results(db, spring.round_id)
+    built = world.round(members(), role_question=True, previous=spring.round_id)
+    results = closed_results(db, built.round_id)
+    assert from_rows(to_rows(results)) == results
+    ward_a = results.team(built.teams["ward-a"])
+    assert ward_a.change_since_previous() is not None, "the previous round's frozen figures"
+    assert results.previous_round_name == "Spring"
