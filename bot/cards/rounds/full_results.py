@@ -23,7 +23,12 @@ def full_results_card(
 ) -> Card:
     team = results.team(team_id)
     body: list[Element] = [
-        text(f"{results.name}: {team.name}", size="medium", weight="bolder", heading=True),
+        text(
+            f"{escape_markdown(results.name)}: {escape_markdown(team.name)}",
+            size="medium",
+            weight="bolder",
+            heading=True,
+        ),  # fmt: skip
         text(f"{team.submitted} of {team.roster} responded."),
     ]
     actions = _export_actions(results.round_id) if can_export else []
@@ -79,7 +84,9 @@ def export_link_card(round_name: str, fmt: str, url: str, minutes: int) -> Card:
     label = "Excel" if fmt == "xlsx" else "CSV"
     return card(
         [
-            text(f"{round_name}: results for every team ({label})", weight="bolder"),
+            text(
+                f"{escape_markdown(round_name)}: results for every team ({label})", weight="bolder"
+            ),  # fmt: skip
             text(
                 f"Aggregated results only, with small groups suppressed. The link works for "
                 f"{minutes} minutes.",

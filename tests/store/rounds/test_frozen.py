@@ -35,7 +35,7 @@ FRONTLINE = by_component({1: 2, 2: 3, 3: 4, 4: 4, 5: 2})
 def members() -> list[TeamMember]:
     people = [TeamMember(("ward-a",), LEADERS, role="senior_leader_manager") for _ in range(5)]
     people += [TeamMember(("ward-a",), FRONTLINE, role="frontline_clinical") for _ in range(5)]
-    people[0].comments = {1: "=HYPERLINK(\"https://evil.example\",\"x\")"}
+    people[0].comments = {1: '=HYPERLINK("https://evil.example","x")'}
     people += [TeamMember(("ward-b",), flat(2)) for _ in range(2)]  # too few: hidden
     return people
 
@@ -114,7 +114,7 @@ def test_hidden_groups_are_frozen_without_figures(db: Database) -> None:
     )
     assert '"reason":"too_few"' in payload
     # A hidden group's questions and components are frozen with no counts at all.
-    assert ',[0,' not in payload and '"respondents":2' in payload
+    assert ",[0," not in payload and '"respondents":2' in payload
     assert payload.count("null]") >= FRAMEWORK.question_count
 
 
