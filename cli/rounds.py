@@ -5,9 +5,9 @@ rounds table within seconds. Errors go to stderr, one line, with a non-zero exit
 `rounds export` writes a closed round's aggregated results, as frozen when it closed
 (rounds.services.export_files: group figures with the anonymity rules applied, never an answer,
 a name or a comment; an open round has none, only response counts in `rounds status`), and
-records who exported what in the audit trail. The file is written next to its destination and moved into place in the
-same transaction as the audit entry, so no export file appears without its audit entry, and an
-existing file is never replaced without --force.
+records who exported what in the audit trail. The file is written next to its destination and
+moved into place in the same transaction as the audit entry, so no export file appears without
+its audit entry, and an existing file is never replaced without --force.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ from rounds.services.admin import RoundAdmin
 from rounds.services.export_files import export_csv, export_xlsx
 from store.audit import audit
 from store.db import DatabaseUnavailable
+from store.rounds.frozen import RoundNotClosed, results_of_closed_round
 from store.rounds.lifecycle import (
     RoundError,
     RoundSpec,
     RoundSummary,
     get_round,
 )
-from store.rounds.frozen import RoundNotClosed, results_of_closed_round
 from store.rounds.results import RoundNotFound
 from store.types import utcnow
 
@@ -240,7 +240,7 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
             raise CliError(str(exc)) from None
         return round_.status, round_.closes_at, results
 
-    status, closes_at, results = db.run_sync(read)
+    status, _closes_at, results = db.run_sync(read)
     try:
         handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     except OSError as exc:

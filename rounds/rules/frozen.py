@@ -67,10 +67,16 @@ def _group(group: GroupResult) -> dict[str, Any]:
         "respondents": group.respondents,
         "reason": _reason(group.reason),
         "questions": [
-            [q.number, q.question_id, q.title, q.component_number, _reason(q.reason),
-             _counts(q.histogram())]
+            [
+                q.number,
+                q.question_id,
+                q.title,
+                q.component_number,
+                _reason(q.reason),
+                _counts(q.histogram()),
+            ]
             for q in group.questions
-        ],  # fmt: skip
+        ],
         "components": [
             [c.number, c.component_id, c.name, _reason(c.reason), _counts(c.histogram())]
             for c in group.components

@@ -23,8 +23,8 @@ from store.audit import audit
 from store.db import Database
 from store.rounds import lifecycle, participants
 from store.rounds.export_links import LINK_LIFETIME, create_link
-from store.rounds.lifecycle import RoundError, RoundSpec, RoundSummary
 from store.rounds.frozen import RoundNotClosed, results_of_closed_round
+from store.rounds.lifecycle import RoundError, RoundSpec, RoundSummary
 from store.rounds.progress import team_progress
 from store.rounds.results import RoundNotFound
 from store.rounds.status import RoundStatus, round_status

@@ -287,9 +287,10 @@ def _without_times(xlsx: bytes) -> bytes:
     """The same zip with every entry dated FIXED_MOMENT (openpyxl dates them now), and the
     workbook's modified date, which openpyxl sets on saving, fixed too."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(xlsx)) as source, zipfile.ZipFile(
-        out, "w", zipfile.ZIP_DEFLATED
-    ) as target:
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
         for info in source.infolist():
             data = source.read(info.filename)
             if info.filename == "docProps/core.xml":
@@ -304,6 +305,7 @@ def _without_times(xlsx: bytes) -> bytes:
 def _fixed_core(xml: bytes) -> bytes:
     stamp = FIXED_MOMENT.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     return re.sub(
-        rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + stamp + rb"\g<2>",
+        rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+        rb"\g<1>" + stamp + rb"\g<2>",
         xml,
     )

@@ -34,9 +34,9 @@ from store.db import Database
 from store.outbox import Target, enqueue
 from store.people import Person
 from store.rounds import steps as queries
+from store.rounds.frozen import freeze_round_results
 from store.rounds.opening import round_teams
 from store.rounds.participants import preferences_of
-from store.rounds.frozen import freeze_round_results
 from store.rounds.tables import Round, RoundParticipant
 from store.teams import Team, installed_team
 

@@ -478,9 +478,13 @@ def _round_takes_answers(session: Session, snapshot: Snapshot) -> bool:
     its results then include, or this waits for the close and is refused."""
     if snapshot.round_id is None:
         return True
-    status = session.connection().execute(
-        sa.select(col(Round.status))
-        .where(col(Round.id) == snapshot.round_id)
-        .with_for_update(read=True)
-    ).scalar_one_or_none()
+    status = (
+        session.connection()
+        .execute(
+            sa.select(col(Round.status))
+            .where(col(Round.id) == snapshot.round_id)
+            .with_for_update(read=True)
+        )
+        .scalar_one_or_none()
+    )
     return status == "open"

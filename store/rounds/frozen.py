@@ -145,7 +145,5 @@ def results_of_closed_round(
 
 def delete_frozen_results(session: Session, round_id: int) -> int:
     """Remove a round's frozen results (for retention of a whole round); the rows removed."""
-    result = session.execute(
-        sa.delete(FrozenResult).where(col(FrozenResult.round_id) == round_id)
-    )
+    result = session.execute(sa.delete(FrozenResult).where(col(FrozenResult.round_id) == round_id))
     return int(result.rowcount)  # type: ignore[attr-defined]

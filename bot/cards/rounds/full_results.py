@@ -28,7 +28,7 @@ def full_results_card(
             size="medium",
             weight="bolder",
             heading=True,
-        ),  # fmt: skip
+        ),
         text(f"{team.submitted} of {team.roster} responded."),
     ]
     actions = _export_actions(results.round_id) if can_export else []
@@ -86,7 +86,7 @@ def export_link_card(round_name: str, fmt: str, url: str, minutes: int) -> Card:
         [
             text(
                 f"{escape_markdown(round_name)}: results for every team ({label})", weight="bolder"
-            ),  # fmt: skip
+            ),
             text(
                 f"Aggregated results only, with small groups suppressed. The link works for "
                 f"{minutes} minutes.",

@@ -215,7 +215,7 @@ async def ward(
 async def test_before_the_close_one_persons_answers_change_nothing_anyone_sees(
     ward: Any, db: Database, clock: Clock
 ) -> None:
-    jobs, staff, lead, round_id, team_id = ward
+    _jobs, staff, lead, round_id, team_id = ward
     owner, tenant = staff(OWNER), lead.tenant_id
     for n, level in ((1, 2), (2, 3), (3, 3), (4, 4), (5, 5)):
         aid = answer_all(db, identity(tenant, n), round_id, level, clock.now)
@@ -267,7 +267,8 @@ async def test_after_the_close_everything_is_frozen_and_identical(
     text = "\n".join(frozen)
     assert "5 of 7 responded" in text
     assert any(word in text for word in LEVEL_WORDS), "figures once it has closed"
-    assert "csv " in text and "xlsx " in text, "the improvement team downloads both files"
+    assert "csv " in text, "the improvement team downloads the CSV"
+    assert "xlsx " in text, "and the Excel file"
     assert len(chart_urls(db)) == 1
     inputs = frozen_inputs(db, round_id)
 
