@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from assessment.rules import Answer as AnswerCommand
 from assessment.rules import Change, Refusal, Refused, Submit
@@ -160,9 +160,7 @@ def frozen_inputs(db: Database, round_id: int) -> list[tuple[Any, ...]]:
         ).all()
         ids = [p.id for p in people]
         teams = session.exec(
-            select(RoundParticipantTeam).where(
-                RoundParticipantTeam.participant_id.in_(ids)  # type: ignore[union-attr]
-            )
+            select(RoundParticipantTeam).where(col(RoundParticipantTeam.participant_id).in_(ids))
         ).all()
         return sorted((p.id, p.person_id, p.role, p.assessment_id) for p in people) + sorted(
             (t.participant_id, t.team_id, t.team_role) for t in teams
