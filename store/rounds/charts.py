@@ -10,6 +10,7 @@ of groups whose results are shown are ever stored (rounds.services.charts.stored
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -42,6 +43,22 @@ def save_chart(session: Session, png: bytes, now: datetime, *, round_id: int) ->
     session.add(ChartImage(token=token, round_id=round_id, png=png, created_at=now))
     session.flush()
     return token
+
+
+def save_charts(
+    session: Session, images: Mapping[str, bytes], now: datetime, *, round_id: int
+) -> None:
+    """Store many charts of a round in one statement, each under its token (`new_chart_token`:
+    random, so two tokens never collide)."""
+    if not images:
+        return
+    session.execute(
+        sa.insert(ChartImage),
+        [
+            {"token": t, "round_id": round_id, "png": png, "created_at": now}
+            for t, png in images.items()
+        ],
+    )
 
 
 def load_chart(session: Session, token: str) -> bytes | None:

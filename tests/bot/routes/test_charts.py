@@ -13,7 +13,13 @@ from sqlmodel import Session
 from bot.routes.charts import chart_handler
 from rounds.services.charts import chart_url, component_chart_png
 from store.db import Database
-from store.rounds.charts import delete_round_charts, load_chart, save_chart
+from store.rounds.charts import (
+    delete_round_charts,
+    load_chart,
+    new_chart_token,
+    save_chart,
+    save_charts,
+)
 from store.rounds.tables import Round
 from tests.bot.cards.test_summary import FRAMEWORK
 from tests.conftest import serve
@@ -76,3 +82,13 @@ def test_a_rounds_charts_are_deleted_with_it(db: Database) -> None:
     assert db.run_sync(lambda s: delete_round_charts(s, first)) == 2
     assert [db.run_sync(lambda s, t=t: load_chart(s, t)) for t in gone] == [None, None]
     assert db.run_sync(lambda s: load_chart(s, kept)) == data
+
+
+def test_many_charts_of_a_round_are_stored_at_once(db: Database) -> None:
+    data = component_chart_png(team(), FRAMEWORK)
+    round_id = db.run_sync(add_round)
+    tokens = [new_chart_token() for _ in range(3)]
+    assert len(set(tokens)) == 3
+    db.run_sync(lambda s: save_charts(s, dict.fromkeys(tokens, data), NOW, round_id=round_id))
+    assert [db.run_sync(lambda s, t=t: load_chart(s, t)) for t in tokens] == [data] * 3
+    assert db.run_sync(lambda s: delete_round_charts(s, round_id)) == 3
