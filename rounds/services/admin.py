@@ -23,7 +23,12 @@ from store.audit import audit
 from store.db import Database
 from store.rounds import lifecycle, participants
 from store.rounds.export_links import LINK_LIFETIME, create_link
-from store.rounds.frozen import RoundNotClosed, results_of_closed_round
+from store.rounds.frozen import (
+    Evidence,
+    RoundNotClosed,
+    frozen_evidence,
+    results_of_closed_round,
+)
 from store.rounds.lifecycle import RoundError, RoundSpec, RoundSummary
 from store.rounds.progress import team_progress
 from store.rounds.results import RoundNotFound
@@ -81,7 +86,22 @@ class RoundAdmin:
             min_group=self.options.min_group,
             min_comment_group=self.options.min_comment_group,
             now=now,
+            evidence=self._evidence_as_of_close(session, round_id, now),
         )
+
+    def _evidence_as_of_close(
+        self, session: Session, round_id: int, now: datetime
+    ) -> Evidence | None:
+        """For a round closed before results were frozen: its evidence as of its close."""
+        evidence = self.evidence
+        if evidence is None:
+            return None
+
+        def read(team_id: int) -> list[tuple[int, str]]:
+            closed = lifecycle.get_round(session, round_id).closed_at
+            return evidence(session, team_id, (closed or now).astimezone(self.options.zone).date())
+
+        return read
 
     async def progress(self, round_id: int, team_id: int) -> TeamProgress | None:
         """A team's response counts in a round (all that is shown while it is open)."""
@@ -96,8 +116,11 @@ class RoundAdmin:
         now = self.clock()
 
         def read(session: Session) -> tuple[EvidenceFact, ...]:
-            closed = lifecycle.get_round(session, round_id).closed_at
-            today = (closed or now).astimezone(self.options.zone).date()
+            round_ = lifecycle.get_round(session, round_id)
+            frozen = frozen_evidence(session, round_id, team_id)
+            if round_.status == "closed" and frozen is not None:
+                return evidence_facts(self.framework, frozen)  # as frozen with the results
+            today = (round_.closed_at or now).astimezone(self.options.zone).date()
             return evidence_facts(self.framework, tuple(evidence(session, team_id, today)))
 
         return await self.db.run(read)

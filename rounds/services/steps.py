@@ -34,7 +34,7 @@ from store.db import Database
 from store.outbox import Target, enqueue
 from store.people import Person
 from store.rounds import steps as queries
-from store.rounds.frozen import freeze_round_results
+from store.rounds.frozen import Evidence, freeze_round_results
 from store.rounds.opening import round_teams
 from store.rounds.participants import preferences_of
 from store.rounds.tables import Round, RoundParticipant
@@ -98,6 +98,7 @@ class RoundSteps:
             min_group=self.options.min_group,
             min_comment_group=self.options.min_comment_group,
             now=now,
+            evidence=self._evidence_at(session, now),
         )
         improvement = self._improvement_team(session)
         for team in round_teams(session, round_):
@@ -137,6 +138,14 @@ class RoundSteps:
             session, actor="scheduler", action="round.closed", target=f"round:{round_id}", now=now
         )
         return True
+
+    def _evidence_at(self, session: Session, now: datetime) -> Evidence | None:
+        """The evidence beside each team's results as of the close, to freeze with them."""
+        evidence = self.evidence
+        if evidence is None:
+            return None
+        today = now.astimezone(self.options.zone).date()
+        return lambda team_id: evidence(session, team_id, today)
 
     def _improvement_team(self, session: Session) -> Team | None:
         if not self.options.improvement_team_id:

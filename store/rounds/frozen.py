@@ -12,6 +12,8 @@ suppressed groups hold their reason, never figures, and no row names a person.
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -30,6 +32,7 @@ __all__ = [
     "RoundNotFound",
     "delete_frozen_results",
     "freeze_round_results",
+    "frozen_evidence",
     "frozen_results",
     "results_of_closed_round",
 ]
@@ -57,6 +60,14 @@ class RoundNotClosed(Exception):
         self.closes_at = closes_at
 
 
+# The bot's other records beside a team's answers (huddles for question 18), as of the close.
+Evidence = Callable[[int], Sequence[tuple[int, str]]]
+
+
+def _evidence_scope(team_id: int) -> str:
+    return f"evidence:team:{team_id}"
+
+
 def frozen_results(session: Session, round_id: int) -> RoundResults | None:
     """The round's frozen results, or None if it has none."""
     rows = session.exec(
@@ -64,7 +75,17 @@ def frozen_results(session: Session, round_id: int) -> RoundResults | None:
     ).all()
     if not rows:
         return None
-    return from_rows(dict(rows))
+    return from_rows({scope: payload for scope, payload in rows if not scope.startswith("ev")})
+
+
+def frozen_evidence(
+    session: Session, round_id: int, team_id: int
+) -> tuple[tuple[int, str], ...] | None:
+    """The evidence shown beside a team's results, as frozen with them (None if none was)."""
+    row = session.get(FrozenResult, (round_id, _evidence_scope(team_id)))
+    if row is None:
+        return None
+    return tuple((int(number), str(line)) for number, line in json.loads(row.payload))
 
 
 def freeze_round_results(
@@ -75,11 +96,12 @@ def freeze_round_results(
     min_group: int,
     min_comment_group: int,
     now: datetime,
+    evidence: Evidence | None = None,
 ) -> RoundResults:
     """Compute and store the round's results, once; the stored results either way.
 
     The previous round's figures (change since then) come from its own frozen results when it
-    has them, so they too never change."""
+    has them, so they too never change; `evidence` (per team) is frozen beside them."""
     existing = frozen_results(session, round_id)
     if existing is not None:
         return existing
@@ -95,6 +117,10 @@ def freeze_round_results(
         if previous is not None:
             results = _with_previous(results, previous)
     rows = to_rows(results)
+    if evidence is not None:
+        for team in results.teams:
+            facts = [[number, line] for number, line in evidence(team.team_id)]
+            rows[_evidence_scope(team.team_id)] = json.dumps(facts, ensure_ascii=False)
     try:
         with session.begin_nested():
             for scope, payload in sorted(rows.items()):
@@ -125,6 +151,7 @@ def results_of_closed_round(
     min_group: int,
     min_comment_group: int,
     now: datetime,
+    evidence: Evidence | None = None,
 ) -> RoundResults:
     """The group results of a closed round (frozen at its close); RoundNotClosed for any other
     round: while a round is open only its response counts are shown. LookupError if none."""
@@ -140,6 +167,7 @@ def results_of_closed_round(
         min_group=min_group,
         min_comment_group=min_comment_group,
         now=now,
+        evidence=evidence,
     )
 
 

@@ -20,6 +20,7 @@ from store.rounds.frozen import (
     RoundNotClosed,
     delete_frozen_results,
     freeze_round_results,
+    frozen_evidence,
     frozen_results,
     results_of_closed_round,
 )
@@ -145,3 +146,24 @@ def test_rows_read_back_as_the_same_results(db: Database) -> None:
     ward_a = results.team(built.teams["ward-a"])
     assert ward_a.change_since_previous() is not None, "the previous round's frozen figures"
     assert results.previous_round_name == "Spring"
+
+
+def test_evidence_is_frozen_with_the_results(db: Database) -> None:
+    world = World(db)
+    built = world.round(members())
+    ward_a = built.teams["ward-a"]
+
+    def freeze(line: str) -> None:
+        db.run_sync(
+            lambda s: freeze_round_results(
+                s, built.round_id, framework=FRAMEWORK, min_group=5, min_comment_group=5,
+                now=NOW, evidence=lambda team_id: [(18, f"{line} for team {team_id}")],
+            )
+        )  # fmt: skip
+
+    freeze("Held 2 of 3 scheduled huddles")
+    freeze("Held 3 of 3 scheduled huddles")  # later records: the frozen evidence stands
+    assert db.run_sync(lambda s: frozen_evidence(s, built.round_id, ward_a)) == (
+        (18, f"Held 2 of 3 scheduled huddles for team {ward_a}"),
+    )
+    assert closed_results(db, built.round_id) == world.results(built.round_id, min_comment=5)
