@@ -4,16 +4,21 @@ byte; an open round has none."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from assessment.rules import Refused, Submit
+from framework.identity import Identity
 from rounds.rules.frozen import from_rows, to_rows
 from rounds.rules.results import RoundResults
 from rounds.services.export_files import export_csv, export_xlsx
-from store.assessments.tables import Answer
+from store.assessments.aggregate import AssessmentStore
+from store.assessments.tables import Answer, Assessment
 from store.db import Database
 from store.rounds.frozen import (
     FrozenResult,
@@ -24,6 +29,7 @@ from store.rounds.frozen import (
     frozen_results,
     results_of_closed_round,
 )
+from store.rounds.steps import mark_closed
 from store.rounds.tables import Round, RoundParticipant
 from tests.store.rounds.test_results import FRAMEWORK, NOW, TeamMember, World, by_component, flat
 
@@ -167,3 +173,58 @@ def test_evidence_is_frozen_with_the_results(db: Database) -> None:
         (18, f"Held 2 of 3 scheduled huddles for team {ward_a}"),
     )
     assert closed_results(db, built.round_id) == world.results(built.round_id, min_comment=5)
+
+
+def test_a_submit_racing_the_close_is_counted_exactly_when_it_is_stored(db: Database) -> None:
+    """The answer path reads the round's row FOR SHARE: a close that starts while a submit's
+    transaction is open waits for it, and its results count that submission. Without the lock the
+    close would freeze results without a submission that is then stored as submitted."""
+    world = World(db)
+    people = [TeamMember(("ward-a",), flat(3)) for _ in range(5)]
+    people.append(TeamMember(("ward-a",), flat(5), status="in_progress"))  # at the review
+    built = world.round(people)
+    last = world.people
+    who = Identity("tenant-1", f"29:person-{last}", None, f"Person {last}")
+
+    def reopen_round(session: Session) -> None:
+        session.execute(sa.update(Round).values(status="open", closed_at=None))
+        session.execute(
+            sa.update(Assessment)
+            .where(col(Assessment.status) == "in_progress")
+            .values(position=FRAMEWORK.question_count + 1)
+        )
+
+    db.run_sync(reopen_round)
+    aid = db.run_sync(
+        lambda s: s.exec(select(Assessment.id).where(Assessment.status == "in_progress")).one()
+    )
+    store = AssessmentStore(FRAMEWORK, lambda: NOW)
+    submitting, closing_done = threading.Event(), threading.Event()
+
+    def submit(session: Session) -> object:
+        owned = store.owned(session, who, aid)
+        assert owned is not None
+        outcome = store.act(session, who, aid, Submit(owned.revision, True))
+        submitting.set()
+        closing_done.wait(timeout=1.0)  # the close, if not held back, would finish meanwhile
+        return outcome.result
+
+    def close(session: Session) -> RoundResults:
+        assert submitting.wait(timeout=10)
+        assert mark_closed(session, built.round_id, NOW) is not None
+        frozen = freeze_round_results(
+            session, built.round_id, framework=FRAMEWORK, min_group=5, min_comment_group=5,
+            now=NOW,
+        )  # fmt: skip
+        closing_done.set()
+        return frozen
+
+    with ThreadPoolExecutor(2) as pool:
+        submitted = pool.submit(db.run_sync, submit)
+        closed = pool.submit(db.run_sync, close)
+        result, frozen = submitted.result(timeout=30), closed.result(timeout=30)
+    stored = db.run_sync(lambda s: s.get(Assessment, aid).status)  # type: ignore[union-attr]
+    counted = frozen.team(built.teams["ward-a"]).submitted
+    assert not isinstance(result, Refused)
+    assert stored == "submitted"
+    assert counted == 6, "the submission stored before the close is in its results"
