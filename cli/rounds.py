@@ -59,7 +59,9 @@ def _configure_rounds(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--role-question", action="store_true")
     create.add_argument("--repeat-every", metavar="PERIOD")
     create.add_argument("--json", action="store_true")
-    sub.add_parser("list", help="all rounds").add_argument("--json", action="store_true")
+    listing = sub.add_parser("list", help="all rounds (or one tenant's)")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--tenant", metavar="TENANT_ID", help="only this tenant's rounds")
     status = sub.add_parser("status", help="one round's progress")
     status.add_argument("round", type=int)
     status.add_argument("--json", action="store_true")
@@ -125,7 +127,7 @@ def _rounds(ctx: CliContext, args: argparse.Namespace) -> int:
         print(json.dumps({"id": round_id}) if args.json else round_id)
         return 0
     if command == "list":
-        _print_summaries(asyncio.run(admin.rounds()), args.json, settings)
+        _print_summaries(asyncio.run(admin.rounds(args.tenant)), args.json, settings)
         return 0
     if command == "status":
         return _status(ctx, admin, args.round, args.json)
@@ -251,9 +253,7 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
         try:
             EXPORT_FORMATS[fmt](results, part, framework)
-            umask = os.umask(0)
-            os.umask(umask)
-            part.chmod(0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+            part.chmod(0o600)  # mkstemp's own mode, kept: only its owner reads an export
         except OSError as exc:
             raise _cannot_write(out, exc) from None
         existed = out.exists()

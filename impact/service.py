@@ -58,6 +58,7 @@ def create_app(
         clock=clock,
         teams=TeamsDirectory(adapter, settings.app_id),
         wake_sender=sender.wake if sender else (lambda: None),
+        personal_data=tuple(d for feature in features for d in feature.personal_data),
     )
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
