@@ -20,8 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from assessment.rules import Answer as AnswerCommand
-from assessment.rules import Change, Refusal, Refused, Submit
+from assessment.rules import Change, ChooseLevel, Refusal, Refused, Submit
 from bot.config import Settings
 from framework.content import default_framework
 from framework.identity import Identity
@@ -67,7 +66,7 @@ def answer_all(db: Database, who: Identity, round_id: int, level: int, now: date
     snapshot = db.run_sync(lambda s: store.start_or_resume(s, who, round_id))
     token = snapshot.revision
     for q in range(1, FRAMEWORK.question_count + 1):
-        command = AnswerCommand(q, level, f"note from staff at level {level}", token)
+        command = ChooseLevel(q, level, f"note from staff at level {level}", token)
         db.run_sync(lambda s, c=command: store.act(s, who, snapshot.assessment_id, c))
         token += 1
     return snapshot.assessment_id
@@ -92,7 +91,7 @@ def change_and_resubmit(db: Database, who: Identity, level: int, now: datetime) 
     token = draft.revision
     for q in (1, 2, 3):
         db.run_sync(lambda s, q=q, t=token: store.act(s, who, draft.assessment_id, Change(q, t)))
-        command = AnswerCommand(q, level, f"my level is {level}", token + 1)
+        command = ChooseLevel(q, level, f"my level is {level}", token + 1)
         db.run_sync(lambda s, c=command: store.act(s, who, draft.assessment_id, c))
         token += 2
     return db.run_sync(lambda s: store.act(s, who, draft.assessment_id, Submit(token, True)))
