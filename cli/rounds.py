@@ -70,6 +70,16 @@ def _configure_rounds(parser: argparse.ArgumentParser) -> None:
     extend.add_argument("--closes", required=True, metavar="WHEN")
     for name in ("close", "cancel"):
         sub.add_parser(name, help=f"{name} a round now").add_argument("round", type=int)
+    resend = sub.add_parser(
+        "resend", help="queue a round's failed invitations and summaries again (audited)"
+    )
+    resend.add_argument("round", type=int)
+    resend.add_argument(
+        "--failed", action="store_true", help="every failed invitation and summary of the round"
+    )
+    resend.add_argument(
+        "--person", metavar="ID", help="only this person's (people id, Teams id or Entra id)"
+    )
     repeat = sub.add_parser("repeat", help="pause, resume or stop a repeating round's series")
     repeat.add_argument("round", type=int)
     repeat.add_argument("change", choices=("pause", "resume", "stop"))
@@ -143,12 +153,26 @@ def _rounds(ctx: CliContext, args: argparse.Namespace) -> int:
         done = {"pause": "paused", "resume": "resumed", "stop": "stopped"}[args.change]
         print(f"round {args.round}: repetition {done}")
         return 0
+    if command == "resend":
+        return _resend(admin, args, actor)
     if command == "close":
         asyncio.run(admin.close(args.round, actor=actor))
         print(f"round {args.round}: close requested")
         return 0
     asyncio.run(admin.cancel(args.round, actor=actor))
     print(f"round {args.round} cancelled")
+    return 0
+
+
+def _resend(admin: RoundAdmin, args: argparse.Namespace, actor: str) -> int:
+    if not args.failed and args.person is None:
+        raise CliError("say what to resend: --failed, --person ID, or both")
+    done = asyncio.run(admin.resend(args.round, person=args.person, actor=actor))
+    print(
+        f"round {args.round}: {done.total} queued again "
+        f"({done.invitations} invitations, {done.summaries} summaries)"
+        + (f"; {done.skipped} not resendable now" if done.skipped else "")
+    )
     return 0
 
 
@@ -319,6 +343,8 @@ def _summary_json(summary: RoundSummary) -> dict[str, Any]:
         "teams": list(summary.teams),
         "participants": summary.participants,
         "submitted": summary.submitted,
+        "pending_teams": list(summary.pending_teams),
+        "note": summary.note,
     }
 
 
@@ -335,6 +361,8 @@ def _print_summaries(summaries: list[RoundSummary], as_json: bool, settings: Set
             f"{s.id}\t{s.status}\t{s.name}\t{when}"
             f"\t{s.submitted}/{s.participants} submitted\t{', '.join(s.teams)}"
         )
+        if s.note:
+            print(f"  note: {s.note}")
 
 
 def _local(moment: datetime, settings: Settings) -> str:

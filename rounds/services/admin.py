@@ -21,7 +21,7 @@ from rounds.services.evidence import QuestionEvidence
 from rounds.services.ports import RoundOptions
 from store.audit import audit
 from store.db import Database
-from store.rounds import lifecycle, participants
+from store.rounds import lifecycle, participants, resend
 from store.rounds.export_links import LINK_LIFETIME, create_link
 from store.rounds.frozen import (
     Evidence,
@@ -31,6 +31,7 @@ from store.rounds.frozen import (
 )
 from store.rounds.lifecycle import RoundError, RoundSpec, RoundSummary
 from store.rounds.progress import team_progress
+from store.rounds.resend import Resent
 from store.rounds.results import RoundNotFound
 from store.rounds.status import RoundStatus, round_status
 from store.teams import Team, installed_teams
@@ -186,6 +187,13 @@ class RoundAdmin:
     async def cancel(self, round_id: int, *, actor: str) -> None:
         now = self.clock()
         await self.db.run(lambda s: lifecycle.cancel_round(s, round_id, actor=actor, now=now))
+
+    async def resend(self, round_id: int, *, person: str | None, actor: str) -> Resent:
+        """Queue the round's failed invitations and summaries again (store.rounds.resend)."""
+        now = self.clock()
+        return await self.db.run(
+            lambda s: resend.resend(s, round_id, person=person, actor=actor, now=now)
+        )
 
     async def set_repetition(self, round_id: int, change: str, *, actor: str) -> None:
         now = self.clock()

@@ -226,6 +226,7 @@ class RoundsAdmin:
                 teams=", ".join(s.teams),
                 submitted=s.submitted,
                 participants=s.participants,
+                note=s.note,
             )
             for s in summaries[:LISTED_ROUNDS]
         )

@@ -1,7 +1,7 @@
 """frozen results of closed rounds; chart images under random tokens, per round
 
 Revision ID: 0010
-Revises: 0012 (main merged 0012 onto 0008 first)
+Revises: 0011 (main's head when merged)
 Create Date: 2026-11-29 14:00:00.000000
 
 Chart images stored before this revision were addressed by a hash of their content, which can
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
