@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -40,7 +40,7 @@ from rounds.rules.schedule import (
 from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period
-from rounds.services.charts import chart_url
+from rounds.services.charts import chart_alt_text, chart_url, is_hidden
 from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener
@@ -50,9 +50,9 @@ from store.db import Database
 from store.outbox import Queued, Target, activity_json
 from store.people import Person
 from store.rounds import steps as queries
-from store.rounds.charts import chart_token, save_charts
+from store.rounds.charts import new_chart_token
+from store.rounds.frozen import Evidence, freeze_round_results, frozen_evidence, frozen_results
 from store.rounds.opening import personal_chats, round_teams
-from store.rounds.results import compute_round_results
 from store.rounds.tables import NudgePreference, Round
 from store.rounds.targets import nudge_target
 from store.teams import Team, installed_team
@@ -117,6 +117,17 @@ class RoundSteps:
         round_ = queries.mark_closed(session, round_id, now)
         if round_ is None:
             return False
+        # Results are computed once, here, and frozen: the summaries and every later view and
+        # export read them.
+        freeze_round_results(
+            session,
+            round_id,
+            framework=self.framework,
+            min_group=self.options.min_group,
+            min_comment_group=self.options.min_comment_group,
+            now=now,
+            evidence=self._evidence_at(session, now),
+        )
         queries.cancel_pending_nudges(session, round_id)
         self._schedule_repeat(session, round_, now)
         audit(
@@ -126,23 +137,35 @@ class RoundSteps:
 
     async def queue_summaries(self, round_id: int, now: datetime) -> int:
         """A closed round's summary per team channel (and to the improvement team)."""
-        today = now.astimezone(self.options.zone).date()
         started = time.perf_counter()
-        gathered = await self.db.read(lambda s: self._gather(s, round_id, today))
+        gathered = await self.db.read(lambda s: self._gather(s, round_id))
         round_, results, teams, improvement, evidence = gathered
         read = time.perf_counter()
-        charts = await draw_team_charts(results, [t.id or 0 for t in teams], self.framework)
+        # Only shown teams' charts are drawn and stored; a hidden team's card says so in words.
+        shown = [
+            t.id
+            for t in teams
+            if t.id is not None and self.options.public_url and not is_hidden(results.team(t.id))
+        ]
+        charts = await draw_team_charts(results, shown, self.framework)
         drawn = time.perf_counter()
         messages: list[Queued] = []
         images: dict[str, bytes] = {}
         for team in teams:
             assert team.id is not None
-            png, alt = charts[team.id]
             url = None
-            if self.options.public_url:
-                token = chart_token(png)
+            if team.id in charts:
+                png, alt = charts[team.id]
+                token = new_chart_token()
                 images[token] = png
                 url = chart_url(self.options.public_url, token)
+            else:
+                alt = chart_alt_text(
+                    results.team(team.id),
+                    self.framework,
+                    round_name=results.name,
+                    min_group=results.min_group,
+                )
             view = summary_view(
                 results,
                 team.id,
@@ -173,8 +196,7 @@ class RoundSteps:
             )
 
         def record(session: Session) -> int:
-            save_charts(session, images, now)
-            return queries.record_summaries(session, round_id, messages, now)
+            return queries.record_summaries(session, round_id, messages, images, now)
 
         queued = await self.db.run(record)
         log.info(
@@ -191,23 +213,25 @@ class RoundSteps:
             self.on_queued()
         return queued
 
-    def _gather(self, session: Session, round_id: int, today: date) -> _Gathered:
+    def _gather(self, session: Session, round_id: int) -> _Gathered:
         round_ = session.get(Round, round_id)
         assert round_ is not None
-        results = compute_round_results(
-            session,
-            round_id,
-            framework=self.framework,
-            min_group=self.options.min_group,
-            min_comment_group=self.options.min_comment_group,
-        )
+        results = frozen_results(session, round_id)
+        assert results is not None, "closing froze them"
         teams = round_teams(session, round_)
         evidence: dict[int, tuple[tuple[int, str], ...]] = {}
-        if self.evidence is not None:
-            for team in teams:
-                assert team.id is not None
-                evidence[team.id] = tuple(self.evidence(session, team.id, today))
+        for team in teams:
+            assert team.id is not None
+            evidence[team.id] = frozen_evidence(session, round_id, team.id) or ()
         return round_, results, teams, self._improvement_team(session), evidence
+
+    def _evidence_at(self, session: Session, now: datetime) -> Evidence | None:
+        """The evidence beside each team's results as of the close, to freeze with them."""
+        evidence = self.evidence
+        if evidence is None:
+            return None
+        today = now.astimezone(self.options.zone).date()
+        return lambda team_id: evidence(session, team_id, today)
 
     def _improvement_team(self, session: Session) -> Team | None:
         if not self.options.improvement_team_id:

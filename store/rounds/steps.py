@@ -4,7 +4,7 @@ session (one transaction)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from store.assessments.tables import Assessment
 from store.outbox import OutboxMessage, Queued, enqueue_many
 from store.people import Person
+from store.rounds.charts import save_charts
 from store.rounds.tables import (
     NudgePreference,
     Round,
@@ -62,10 +63,15 @@ def summaries_to_queue(session: Session) -> list[int]:
 
 
 def record_summaries(
-    session: Session, round_id: int, messages: Sequence[Queued], now: datetime
+    session: Session,
+    round_id: int,
+    messages: Sequence[Queued],
+    charts: Mapping[str, bytes],
+    now: datetime,
 ) -> int:
-    """Queue a closed round's summaries and mark them queued (compare-and-set: a second process
-    finishing the same close queues nothing); how many were new."""
+    """Queue a closed round's summaries with their charts (by token) and mark them queued
+    (compare-and-set: a second process finishing the same close stores and queues nothing); how
+    many were new."""
     marked = session.execute(
         sa.update(Round)
         .where(col(Round.id) == round_id, col(Round.summaries_queued_at).is_(None))
@@ -74,6 +80,7 @@ def record_summaries(
     )
     if marked.rowcount != 1:  # type: ignore[attr-defined]
         return 0
+    save_charts(session, charts, now, round_id=round_id)
     return enqueue_many(session, messages, now=now)
 
 

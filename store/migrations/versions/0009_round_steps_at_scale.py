@@ -2,7 +2,7 @@
 whether a closed round's summaries are queued
 
 Revision ID: 0009
-Revises: 0011 (main's head when merged; the brief said 0008)
+Revises: 0010 (main's head when merged; the brief said 0008)
 Create Date: 2026-11-29 14:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
