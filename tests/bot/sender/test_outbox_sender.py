@@ -92,7 +92,7 @@ async def make_sender(
         options: dict[str, Any] = {
             "app_id": "",
             "limits": RateLimits.from_settings(settings),
-            "max_attempts": settings.send_max_attempts,
+            "retry_hours": settings.send_retry_hours,
             "backoff_base_seconds": 1.0,
             "backoff_cap_seconds": 8.0,
             "lease_seconds": 3600.0,  # virtual time jumps while the limiter waits
