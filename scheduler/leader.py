@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import psycopg
 from sqlalchemy.engine import make_url
 
-from store.db import normalise_url
+from store.db import TCP_USER_TIMEOUT_MS, normalise_url
 
 log = logging.getLogger(__name__)
 
@@ -233,6 +233,7 @@ class _AdvisoryLock:
                 keepalives_idle=5,
                 keepalives_interval=2,
                 keepalives_count=3,
+                tcp_user_timeout=TCP_USER_TIMEOUT_MS,
             ),
             self._timeout,
         )

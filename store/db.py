@@ -6,12 +6,24 @@ the database. On SQLite the pool has one thread: SQLite has one writer anyway, a
 means no lock upgrades and no `database is locked` inside the service (other processes, such as
 the CLI, wait on the busy timeout). Transactions on SQLite start with BEGIN IMMEDIATE for the
 same reason.
+
+A database that goes silent (a network that drops packets without closing anything) must not
+freeze the service. On PostgreSQL every connection has a connect timeout, TCP keepalives, a
+`tcp_user_timeout` and a `statement_timeout`, and the pool pings a connection before lending it.
+Every unit of work has a time limit (`Database.run`, `work_timeout`, shortened for a turn by
+`deadline`): past it the caller gets `DatabaseUnavailable` if the work had not reached its
+commit, which is then abandoned and rolled back, so "nothing was changed" is true; or
+`DatabaseOutcomeUnknown` if the commit had been sent and no answer came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,11 +36,61 @@ from sqlmodel import Session
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+CONNECT_TIMEOUT_SECONDS = 5
+STATEMENT_TIMEOUT_MS = 30_000
+TCP_USER_TIMEOUT_MS = 10_000  # unacknowledged data for this long: the connection is dead
+WORK_TIMEOUT_SECONDS = 60.0  # any unit of work (jobs, the CLI); a turn's is shorter
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "impact_db_deadline", default=None
+)
 
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or refused the work; nothing was changed."""
+
+
+class DatabaseOutcomeUnknown(DatabaseUnavailable):
+    """The commit was sent but no answer came: the change may or may not have been made."""
+
+
+class _Abandoned(Exception):
+    """The caller stopped waiting before the commit: roll back, change nothing."""
+
+
+class _Attempt:
+    """One unit of work's progress, shared by the caller (who may give up) and the thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.abandoned = False
+        self.committing = False
+
+    def start_commit(self) -> None:
+        with self._lock:
+            if self.abandoned:
+                raise _Abandoned
+            self.committing = True
+
+    def abandon(self) -> bool:
+        """Give up; True if the commit had already been sent (the outcome is unknown)."""
+        with self._lock:
+            self.abandoned = True
+            return self.committing
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Database work started within this block (in this task) ends within `seconds` of its
+    start at the latest: a turn's budget, so the person hears back in time."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def normalise_url(url: str) -> str:
@@ -53,8 +115,23 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         max_overflow=0,
         pool_timeout=10,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "impact-bot"},
+        pool_pre_ping=True,
+        connect_args=postgres_connect_args(),
     )
+
+
+def postgres_connect_args(application_name: str = "impact-bot") -> dict[str, Any]:
+    """libpq options so that a silent server or network is noticed in seconds, not hours."""
+    return {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": application_name,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+    }
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -77,10 +154,13 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """Engine + session factory + the thread pool that runs units of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 8, work_timeout: float = WORK_TIMEOUT_SECONDS
+    ) -> None:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.work_timeout = work_timeout
         workers = 1 if self.is_sqlite else pool_size
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
 
@@ -90,18 +170,52 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def run_sync(self, work: Callable[[Session], T]) -> T:
+    def run_sync(self, work: Callable[[Session], T], attempt: _Attempt | None = None) -> T:
+        if attempt is not None and attempt.abandoned:
+            raise DatabaseUnavailable("gave up waiting before the work started")
         try:
-            with self.session() as session:
-                return work(session)
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                result = work(session)
+                if attempt is not None:
+                    attempt.start_commit()
+            return result
+        except _Abandoned:
+            raise DatabaseUnavailable("gave up waiting before the commit; rolled back") from None
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if attempt is not None and attempt.committing:
+                raise DatabaseOutcomeUnknown(first) from exc
+            raise DatabaseUnavailable(first) from exc
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work(session)` as one transaction on the database thread pool."""
+        """Run `work(session)` as one transaction on the database thread pool, within
+        `work_timeout` seconds (or less inside a `deadline`, such as a turn's)."""
+        limit = self.work_timeout
+        if (ends := _deadline.get()) is not None:
+            limit = min(limit, max(ends - time.monotonic(), 0.0))
+        attempt = _Attempt()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self.run_sync, work))
+        future = loop.run_in_executor(
+            self._executor, functools.partial(self.run_sync, work, attempt)
+        )
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), limit)
+        except TimeoutError:
+            future.cancel()  # not started yet: it never will
+            if attempt.abandon():
+                raise DatabaseOutcomeUnknown(
+                    f"no answer to the commit within {limit:.1f}s"
+                ) from None
+            raise DatabaseUnavailable(f"no answer within {limit:.1f}s; nothing changed") from None
 
-    def dispose(self) -> None:
-        self._executor.shutdown(wait=True)
+    def dispose(self, timeout: float = 5.0) -> None:
+        """Close the pool. Work still stuck on a silent server is left to its own timeouts
+        (`tcp_user_timeout`, `statement_timeout`) rather than waited for past `timeout`."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        ends = time.monotonic() + timeout
+        for thread in list(getattr(self._executor, "_threads", ())):
+            thread.join(max(ends - time.monotonic(), 0.0))
+            if thread.is_alive():
+                log.warning("database work still running at shutdown; not waiting for it")
+                break
         self.engine.dispose()
