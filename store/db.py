@@ -22,6 +22,8 @@ import asyncio
 import contextvars
 import functools
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -62,12 +64,21 @@ class _Abandoned(Exception):
 
 
 class _Attempt:
-    """One unit of work's progress, shared by the caller (who may give up) and the thread."""
+    """One unit of work's progress, shared by the caller (who may give up) and the thread.
+
+    A silent server behind something that still acknowledges TCP (a proxy, a half-dead
+    middlebox) leaves libpq waiting for ever: keepalives and `tcp_user_timeout` see a healthy
+    socket, and `statement_timeout` never reaches the server. So the attempt knows its
+    connection's socket, and the caller who gives up shuts it down: the thread wakes with an
+    error, rolls back, and the pool drops the connection.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.abandoned = False
         self.committing = False
+        self.finished = False
+        self.socket_fd: int | None = None
 
     def start_commit(self) -> None:
         with self._lock:
@@ -75,11 +86,49 @@ class _Attempt:
                 raise _Abandoned
             self.committing = True
 
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+            self.socket_fd = None
+
     def abandon(self) -> bool:
         """Give up; True if the commit had already been sent (the outcome is unknown)."""
         with self._lock:
             self.abandoned = True
+            if not self.finished and self.socket_fd is not None:
+                _shut_down(self.socket_fd)
             return self.committing
+
+
+def _shut_down(fd: int) -> None:
+    """Wake a thread blocked on this socket (shutdown acts on the socket, not the fd)."""
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+_current: threading.local = threading.local()  # the attempt a db thread is running
+
+
+def _socket_fd(dbapi_connection: Any) -> int | None:
+    pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg 3; SQLite has no socket
+    try:
+        return int(pgconn.socket) if pgconn is not None else None
+    except Exception:
+        return None
+
+
+def _note_connection(dbapi_connection: Any) -> None:
+    attempt = getattr(_current, "attempt", None)
+    if attempt is not None:
+        attempt.socket_fd = _socket_fd(dbapi_connection)
 
 
 @contextmanager
@@ -109,7 +158,7 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
@@ -118,6 +167,16 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         pool_pre_ping=True,
         connect_args=postgres_connect_args(),
     )
+    # The pre-ping happens before a connection is handed out: note its socket first, so that a
+    # ping that never returns can be woken too (see _Attempt).
+    ping = engine.dialect.do_ping
+
+    def noted_ping(dbapi_connection: Any) -> bool:
+        _note_connection(dbapi_connection)
+        return bool(ping(dbapi_connection))
+
+    engine.dialect.do_ping = noted_ping  # type: ignore[method-assign]
+    return engine
 
 
 def postgres_connect_args(application_name: str = "impact-bot") -> dict[str, Any]:
@@ -173,8 +232,11 @@ class Database:
     def run_sync(self, work: Callable[[Session], T], attempt: _Attempt | None = None) -> T:
         if attempt is not None and attempt.abandoned:
             raise DatabaseUnavailable("gave up waiting before the work started")
+        _current.attempt = attempt
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                if attempt is not None:
+                    _note_connection(session.connection().connection.dbapi_connection)
                 result = work(session)
                 if attempt is not None:
                     attempt.start_commit()
@@ -186,6 +248,10 @@ class Database:
             if attempt is not None and attempt.committing:
                 raise DatabaseOutcomeUnknown(first) from exc
             raise DatabaseUnavailable(first) from exc
+        finally:
+            _current.attempt = None
+            if attempt is not None:
+                attempt.finish()
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction on the database thread pool, within

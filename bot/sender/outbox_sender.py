@@ -45,7 +45,7 @@ from bot.sender.answers import DROP_REFERENCE_CODES, Problem, classify
 from bot.sender.conversations import chat_reference_json, outgoing, personal_chat
 from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits, Sleep
 from store import outbox
-from store.db import Database, DatabaseUnavailable
+from store.db import Database, DatabaseUnavailable, deadline
 from store.outbox import Claimed
 from store.outbox_destinations import destinations
 from store.people import forget_conversation, remember_chat
@@ -60,6 +60,7 @@ T = TypeVar("T")
 
 DEFAULT_RETRY_HOURS = 24.0
 RECORD_BACKOFF_CAP_SECONDS = 5.0
+DATABASE_SECONDS = 10.0  # the sender's units of work are small: a silent database is given up
 
 
 class _Released(Exception):
@@ -250,9 +251,10 @@ class OutboxSender:
                 return found, None, -1
             return found, outbox.next_due(session, now), outbox.pending_count(session)
 
-        found, next_due, pending = await self.db.run(work)
-        deadline = started + self.lease_seconds
-        jobs = [_Job(row, cid, url, deadline, person_id) for row, cid, url, person_id in found]
+        with deadline(DATABASE_SECONDS):
+            found, next_due, pending = await self.db.run(work)
+        lease_ends = started + self.lease_seconds
+        jobs = [_Job(row, cid, url, lease_ends, person_id) for row, cid, url, person_id in found]
         self._held.update(job.row.id for job in jobs)
         return jobs, next_due, pending
 
@@ -444,7 +446,8 @@ class OutboxSender:
         warned = False
         while True:
             try:
-                return await self.db.run(work)
+                with deadline(DATABASE_SECONDS):
+                    return await self.db.run(work)
             except DatabaseUnavailable as exc:
                 log.log(
                     logging.DEBUG if warned else logging.WARNING,
