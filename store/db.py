@@ -235,7 +235,7 @@ class Database:
         _current.attempt = attempt
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
-                if attempt is not None:
+                if attempt is not None and not self.is_sqlite:  # SQLite: no socket to wake
                     _note_connection(session.connection().connection.dbapi_connection)
                 result = work(session)
                 if attempt is not None:

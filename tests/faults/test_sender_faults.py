@@ -245,8 +245,9 @@ async def test_a_database_outage_while_outcomes_are_recorded_loses_and_duplicate
     proxy, url = proxied
     db = Database(url)
     try:
-        upgrade(db.engine)
-        conversations = queue_channel_messages(db, teams, 20)
+        # The proxy runs on this event loop: blocking calls through it go to a thread.
+        await asyncio.to_thread(upgrade, db.engine)
+        conversations = await asyncio.to_thread(queue_channel_messages, db, teams, 20)
         teams.hold()
         sender = make_sender(db, TokenAuth(FlakyTokens()), concurrency=20)
         running = asyncio.create_task(drain(sender, within_s=90))
@@ -257,7 +258,7 @@ async def test_a_database_outage_while_outcomes_are_recorded_loses_and_duplicate
         await asyncio.sleep(3)
         proxy.restore()
         await running
-        assert statuses(db) == {"sent": 20}
+        assert await asyncio.to_thread(statuses, db) == {"sent": 20}
         received = teams.received()
         assert [received[cid] for cid in conversations] == [1] * 20
         assert teams.duplicates() == 0
