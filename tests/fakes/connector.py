@@ -464,9 +464,11 @@ class FakeConnector:
         await self._record(Call(kind, cid, activity_id, body, 201, tenant))
         if failure is not None:  # delivered; now the answer is lost or an error
             self.ambiguous += 1
-            if failure.status == 0:
+            if failure.status == 0:  # no answer until the client gives up
+                ends = time.monotonic() + AMBIGUOUS_TIMEOUT_SECONDS
                 with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.sleep(AMBIGUOUS_TIMEOUT_SECONDS)  # the client gives up first
+                    while not _gone(request) and time.monotonic() < ends:
+                        await asyncio.sleep(0.05)
                 return teams_error(504, "GatewayTimeout", "too late")
             return _error_response(failure.status, failure.code, "delivered, then failed")
         return web.json_response({"id": activity_id}, status=201)

@@ -294,3 +294,23 @@ async def test_a_second_sender_whose_clock_runs_ahead_claims_nothing_in_flight(
     assert [received[cid] for cid in conversations] == [1] * 6
     owners = db.run_sync(lambda s: {row.lease_owner for row in s.exec(select(OutboxMessage))})
     assert owners == {"first"}
+
+
+async def test_the_ambiguous_case_loses_nothing_and_duplicates_only_what_teams_hid(
+    db: Database, teams: FakeConnector
+) -> None:
+    """Fault: Teams delivers five messages and then answers 502, 504, or nothing at all (the
+    client times out). The Bot Connector has no idempotency key and no way to ask whether a
+    message arrived, so the sender cannot tell these from failures before delivery.
+    Outcome: nothing is lost (every message delivered, every row sent); each ambiguous answer
+    costs at most one extra copy of that one message, and nothing else is sent twice."""
+    conversations = queue_channel_messages(db, teams, 12)
+    for answer in (502, 502, 504, 504, "timeout"):
+        teams.deliver_then_fail_next(1, answer)
+    await drain(make_sender(db, TokenAuth(FlakyTokens()), request_timeout_seconds=1.0))
+    assert statuses(db) == {"sent": 12}
+    received = teams.received()
+    assert all(received[cid] >= 1 for cid in conversations)
+    assert teams.ambiguous == 5
+    assert teams.duplicates() == 5
+    assert sum(received.values()) == 12 + 5
