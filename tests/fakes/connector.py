@@ -465,10 +465,8 @@ class FakeConnector:
         if failure is not None:  # delivered; now the answer is lost or an error
             self.ambiguous += 1
             if failure.status == 0:  # no answer until the client gives up
-                ends = time.monotonic() + AMBIGUOUS_TIMEOUT_SECONDS
-                with contextlib.suppress(asyncio.CancelledError):
-                    while not _gone(request) and time.monotonic() < ends:
-                        await asyncio.sleep(0.05)
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(_until_gone(request), AMBIGUOUS_TIMEOUT_SECONDS)
                 return teams_error(504, "GatewayTimeout", "too late")
             return _error_response(failure.status, failure.code, "delivered, then failed")
         return web.json_response({"id": activity_id}, status=201)
@@ -600,6 +598,12 @@ def _identity(body: dict[str, Any]) -> str:
         return f"outbox:{stamp}"
     content = {k: v for k, v in body.items() if k not in ("id", "timestamp", "localTimestamp")}
     return json.dumps(content, sort_keys=True)
+
+
+async def _until_gone(request: web.Request) -> None:
+    """Returns once the client has closed its connection (polling: aiohttp has no event)."""
+    while not _gone(request):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
 
 def _gone(request: web.Request) -> bool:
