@@ -229,10 +229,12 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def run_sync(self, work: Callable[[Session], T], attempt: _Attempt | None = None) -> T:
+    def run_sync(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` as one transaction here and now (on the thread pool, as part of
+        `run`, whose attempt it then reports its progress to)."""
+        attempt: _Attempt | None = getattr(_current, "attempt", None)
         if attempt is not None and attempt.abandoned:
             raise DatabaseUnavailable("gave up waiting before the work started")
-        _current.attempt = attempt
         try:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 if attempt is not None and not self.is_sqlite:  # SQLite: no socket to wake
@@ -249,9 +251,15 @@ class Database:
                 raise DatabaseOutcomeUnknown(first) from exc
             raise DatabaseUnavailable(first) from exc
         finally:
-            _current.attempt = None
             if attempt is not None:
                 attempt.finish()
+
+    def _run_attempt(self, work: Callable[[Session], T], attempt: _Attempt) -> T:
+        _current.attempt = attempt
+        try:
+            return self.run_sync(work)
+        finally:
+            _current.attempt = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction on the database thread pool, within
@@ -262,7 +270,7 @@ class Database:
         attempt = _Attempt()
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
-            self._executor, functools.partial(self.run_sync, work, attempt)
+            self._executor, functools.partial(self._run_attempt, work, attempt)
         )
         try:
             return await asyncio.wait_for(asyncio.shield(future), limit)
