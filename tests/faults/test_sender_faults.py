@@ -314,3 +314,47 @@ async def test_the_ambiguous_case_loses_nothing_and_duplicates_only_what_teams_h
     assert teams.ambiguous == 5
     assert teams.duplicates() == 5
     assert sum(received.values()) == 12 + 5
+
+
+HOLD_SQLITE = """
+import sqlite3, sys, time
+connection = sqlite3.connect(sys.argv[1], isolation_level=None)
+connection.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+connection.execute("COMMIT")
+"""
+
+
+async def test_sqlite_locked_by_another_process_while_outcomes_are_recorded(
+    tmp_path: Any, teams: FakeConnector
+) -> None:
+    """Fault: 20 sends are held at Teams; another process takes SQLite's write lock (BEGIN
+    IMMEDIATE) for 20 s; Teams then delivers all 20.
+    Outcome: 20 delivered, 20 recorded as sent once the lock is gone, 0 duplicates."""
+    import sys
+
+    path = tmp_path / "impact.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        upgrade(db.engine)
+        conversations = queue_channel_messages(db, teams, 20)
+        teams.hold()
+        sender = make_sender(db, TokenAuth(FlakyTokens()), concurrency=20, lease_seconds=120.0)
+        running = asyncio.create_task(drain(sender, within_s=120))
+        await until(lambda: teams.held == 20, 20, "20 requests held at Teams")
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOLD_SQLITE, str(path), "20", stdout=asyncio.subprocess.PIPE
+        )
+        assert holder.stdout is not None
+        assert (await holder.stdout.readline()).strip() == b"locked"
+        teams.release()
+        await teams.wait_for(lambda: teams.accepted("send") == 20)
+        await asyncio.wait_for(holder.wait(), 40)
+        await running
+        assert statuses(db) == {"sent": 20}
+        received = teams.received()
+        assert [received[cid] for cid in conversations] == [1] * 20
+        assert teams.duplicates() == 0
+    finally:
+        db.dispose()
