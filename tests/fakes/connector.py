@@ -39,8 +39,8 @@ As harsh as Teams, too, where a lenient fake would hide bugs:
 - the ambiguous case: `deliver_then_fail_next(count, 502 | 504 | "timeout")` and
   `ambiguous_share` deliver the message (people see it) and THEN answer 502/504, or never answer
   until the client gives up. Teams has no idempotency key for sends, so a sender that retries
-  shows it twice: `duplicates()` counts messages delivered more than once (by the outbox row the
-  sender stamps in `channelData.impactOutbox`, else by content);
+  shows it twice: `duplicates()` counts messages delivered more than once (the same content to
+  the same conversation);
 - request bodies are validated as the Bot Connector does: creating a conversation needs `bot`,
   `members` (each with an id) and the tenant (`tenantId` or `channelData.tenant.id`); an
   activity needs a `type` (400 BadArgument otherwise);
@@ -264,8 +264,8 @@ class FakeConnector:
         self._failures.extend([failure] * count)
 
     def duplicates(self) -> int:
-        """Messages people were shown more than once (the same outbox row, or else the same
-        content, delivered again to the same conversation)."""
+        """Messages people were shown more than once (the same content delivered again to the
+        same conversation)."""
         seen: Counter[tuple[str, str]] = Counter()
         for call in self.calls:
             if call.kind in ("send", "reply") and call.activity_id is not None:
@@ -592,10 +592,7 @@ def _invalid_create(body: dict[str, Any], tenant: str) -> str | None:
 
 
 def _identity(body: dict[str, Any]) -> str:
-    """Which message this is: the outbox row the sender stamped, else its whole content."""
-    stamp = (body.get("channelData") or {}).get("impactOutbox")
-    if stamp:
-        return f"outbox:{stamp}"
+    """Which message this is: its content, less what differs between two sends of it."""
     content = {k: v for k, v in body.items() if k not in ("id", "timestamp", "localTimestamp")}
     return json.dumps(content, sort_keys=True)
 
