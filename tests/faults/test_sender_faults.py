@@ -358,3 +358,43 @@ async def test_sqlite_locked_by_another_process_while_outcomes_are_recorded(
         assert teams.duplicates() == 0
     finally:
         db.dispose()
+
+
+async def test_a_rounds_message_is_retried_until_the_round_closes(
+    db: Database, teams: FakeConnector
+) -> None:
+    """Fault: Teams answers 503 for ever to an invitation of a round that closes in 3 s, with
+    the budget outside rounds set to half a second. Outcome: it is retried until the round
+    closes, not for half a second, then recorded as failed."""
+    from store.rounds.tables import Round
+    from tests.fakes.connector import Failure
+
+    now = datetime.now(UTC)
+    closes = now + timedelta(seconds=3)
+
+    def work(session: Session) -> None:
+        item = Round(
+            name="Winter", framework_id="nhs-impact", framework_version="1", status="open",
+            opens_at=now, closes_at=closes, created_by="cli:test", created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(item)
+        session.flush()
+        outbox.enqueue(
+            session,
+            dedupe_key="round:invite",
+            kind="invitation",
+            tenant_id=TENANT,
+            target=Target.conversation("19:chat", teams.url),
+            activity={"type": "message", "text": "an invitation"},
+            now=now,
+            round_id=item.id,
+        )
+
+    teams.add_conversation("19:chat", tenant_id=TENANT)
+    teams.fail_conversation("19:chat", Failure(503, "ServiceUnavailable"))
+    db.run_sync(work)
+    sender = make_sender(db, TokenAuth(FlakyTokens()), retry_hours=0.5 / 3600)
+    await drain(sender, within_s=30)
+    [row] = db.run_sync(lambda s: s.exec(select(OutboxMessage)).all())
+    assert row.status == "failed"
+    assert datetime.now(UTC) >= closes  # not given up at half a second
