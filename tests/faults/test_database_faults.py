@@ -155,6 +155,7 @@ async def test_the_database_going_silent_or_locked(
                 return response.status
 
         status, took = await timed(ready)
+        print(f"\n{fault.url.split(':')[0]}: /readyz {status} in {took:.2f}s")
         assert status == 503
         assert took < READY_WITHIN_S, f"/readyz took {took:.1f}s"
 
@@ -162,6 +163,7 @@ async def test_the_database_going_silent_or_locked(
             return await user.press("Next", {"level": "2", "comment": ""}, card_id=card_id)
 
         result, took = await timed(answer)
+        print(f"{fault.url.split(':')[0]}: the apology in {took:.2f}s")
         assert took < APOLOGY_WITHIN_S, f"the apology took {took:.1f}s"
         message = result.body["value"]["message"]
         assert "nothing was changed" in message
