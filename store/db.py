@@ -30,10 +30,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
 T = TypeVar("T")
@@ -149,12 +151,49 @@ def normalise_url(url: str) -> str:
     return url
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", ""})
+
+
+def on_localhost(url: str) -> bool:
+    """Whether a database URL names this machine (a Unix socket, localhost or loopback)."""
+    try:
+        host = make_url(url).host or ""
+    except ArgumentError:
+        return False
+    return host.lower() in LOCAL_HOSTS
+
+
+def masked_url(url: str) -> str:
+    """A database URL with any password replaced by ***, for logs and messages."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable database URL>"
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)
+
+
+def without_password(text: str, url: str) -> str:
+    """`text` (an error's message) with the URL's password, as written or URL-quoted, masked."""
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return text
+    if not password:
+        return text
+    for form in {str(password), quote(str(password), safe=""), quote_plus(str(password))}:
+        text = text.replace(form, "***")
+    return text
+
+
 def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,  # an error's message never carries answers or names
         )
         _configure_sqlite(engine)
         return engine
@@ -166,6 +205,7 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         pool_recycle=1800,
         pool_pre_ping=True,
         connect_args=postgres_connect_args(),
+        hide_parameters=True,  # an error's message never carries answers or names
     )
     # The pre-ping happens before a connection is handed out: note its socket first, so that a
     # ping that never returns can be woken too (see _Attempt).
@@ -246,7 +286,8 @@ class Database:
         except _Abandoned:
             raise DatabaseUnavailable("gave up waiting before the commit; rolled back") from None
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first = without_password(text, self.url)
             if attempt is not None and attempt.committing:
                 raise DatabaseOutcomeUnknown(first) from exc
             raise DatabaseUnavailable(first) from exc

@@ -546,11 +546,11 @@ class FakeConnector:
         if (limited := self._limited("members", tenant, "")) is not None:
             await self._record(Call("members", cid, None, {}, limited.status, tenant))
             return limited
-        if cid not in self.conversations:
-            return teams_error(404, "ConversationNotFound", "Conversation not found.")
         if (injected := self._injected("members", cid)) is not None:
             await self._record(Call("members", cid, None, {}, injected.status, tenant))
             return injected
+        if cid not in self.conversations:
+            return teams_error(404, "ConversationNotFound", "Conversation not found.")
         members = self.conversations[cid].members
         page_size = min(int(request.query.get("pageSize", "100") or 100), 500)
         start = int(request.query.get("continuationToken", "0") or 0)

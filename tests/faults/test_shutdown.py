@@ -58,7 +58,7 @@ def serve(url: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
         PORT=str(free_port()),
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "impact.main", "serve"],
+        [sys.executable, "-m", "impact.main", "serve", "--local"],
         cwd=REPO,
         env=env,
         stdout=log,
