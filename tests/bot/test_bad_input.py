@@ -1,0 +1,32 @@
+"""Inputs the fuzz test (tests/fuzz) found mishandled, each kept as a plain regression test:
+through the real service on loopback and the fake Bot Connector, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.fakes.teams_client import TeamsUser, card_text
+
+pytestmark = pytest.mark.service
+
+APOLOGY = "something went wrong on my side"
+
+
+def said(user: TeamsUser) -> str:
+    return "\n".join(card_text(card) for _id, card in user.cards()) + "\n".join(user.texts())
+
+
+@pytest.mark.parametrize("reply_to", [None, "1:no-such-card"])
+async def test_a_refused_submit_without_a_card_to_replace_still_gets_its_note(
+    teams_user: Callable[..., TeamsUser], reply_to: str | None
+) -> None:
+    """Action.Submit data whose answer replaces the pressed card, but with no card to replace
+    (no replyToId, or one Teams does not know): the note arrives as a new card, no apology."""
+    user = teams_user()
+    value = {"verb": "results", "round_id": 1, "team_id": 1}
+    result = await user.post(user.activity(type="message", value=value, replyToId=reply_to))
+    assert result.status < 300
+    assert "ⓘ" in said(user)
+    assert APOLOGY not in said(user)
