@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -192,7 +193,13 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         if turn_context.activity.name != ADAPTIVE_CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            # Task modules, message extensions, sign-in...: the bot declares none of them, and
+            # the SDK's answer, 501, reads as the bot failing (and its handlers are fragile
+            # with forged values). A 400 says what is wrong and reaches no handler.
+            log.info("refused an invoke this bot does not handle")
+            return replies.invoke_status(
+                HTTPStatus.BAD_REQUEST, {"error": "this bot does not handle that invoke"}
+            )
         turn = turn_of(turn_context, invoked=True)
         payload = unwrap_invoke(turn_context.activity.value)
         reply = await self._card_action(turn, payload)

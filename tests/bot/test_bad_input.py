@@ -30,3 +30,24 @@ async def test_a_refused_submit_without_a_card_to_replace_still_gets_its_note(
     assert result.status < 300
     assert "ⓘ" in said(user)
     assert APOLOGY not in said(user)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("task/fetch", {"data": 1}),
+        ("composeExtension/query", []),
+        ("healthCheck", None),
+        ("", None),
+        ("x/y", "z"),
+    ],
+)
+async def test_an_invoke_the_bot_does_not_handle_gets_400_not_501(
+    teams_user: Callable[..., TeamsUser], name: str, value: object
+) -> None:
+    user = teams_user()
+    result = await user.post(user.activity(type="invoke", name=name, value=value))
+    assert result.status == 400
+    assert result.body == {"error": "this bot does not handle that invoke"}
+    assert not user.chat()
+
