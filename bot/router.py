@@ -21,6 +21,7 @@ from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema.teams import TeamsChannelAccount
 
 from bot import replies
 from bot.actions.base import CardAction, InvalidAction, VerbTable, unwrap_invoke
@@ -220,6 +221,23 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self._remember_conversation(turn_context, identity_of(turn_context))
+
+    async def on_teams_members_added_dispatch(
+        self, members_added: list[Any], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        """Who joined, as the activity names them. The SDK would look each one up in Teams (a
+        request per member, and a failed turn for an id Teams does not know or an empty one);
+        the bot only needs to know whether it is among them."""
+        members = [
+            TeamsChannelAccount(
+                id=getattr(member, "id", None),
+                name=getattr(member, "name", None),
+                aad_object_id=getattr(member, "aad_object_id", None),
+                role=getattr(member, "role", None),
+            )
+            for member in members_added
+        ]
+        await self.on_teams_members_added(members, team_info, turn_context)
 
     async def on_teams_members_added(
         self,

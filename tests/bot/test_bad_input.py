@@ -51,3 +51,16 @@ async def test_an_invoke_the_bot_does_not_handle_gets_400_not_501(
     assert result.body == {"error": "this bot does not handle that invoke"}
     assert not user.chat()
 
+
+
+@pytest.mark.parametrize("members", [[{}], [{"id": "29:someone-teams-does-not-know"}]])
+async def test_someone_joining_a_chat_is_not_looked_up_in_teams(
+    teams_user: Callable[..., TeamsUser], members: list[dict[str, str]]
+) -> None:
+    """A conversationUpdate naming a member with no id, or one Teams does not know: the SDK's
+    lookup of each member failed the turn; the bot only needs to know if it was added."""
+    user = teams_user()
+    result = await user.post(user.activity(type="conversationUpdate", membersAdded=members))
+    assert result.status < 300
+    assert APOLOGY not in said(user)
+    assert not [call for call in user.connector.calls if call.kind == "members"]
