@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
-from http import HTTPStatus
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
@@ -42,6 +42,7 @@ ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 BoundText = Callable[[Turn, str], Awaitable[Reply]]
 BoundVerb = Callable[[Turn, Any], Awaitable[Reply]]
 BoundRecover = Callable[[Turn, Mapping[str, Any], str], Awaitable[Reply | None]]
+BoundHolds = Callable[[Turn], Awaitable[bool]]
 
 # Individual answers never appear where others can see them.
 PERSONAL_ONLY_CARD = cards.notice_card(
@@ -76,6 +77,7 @@ class Dispatch:
         self._table: VerbTable | None = None
         self._recoveries: list[BoundRecover] = []
         self._recovery_of_verb: dict[str, BoundRecover | None] = {}
+        self._keepers: list[tuple[BoundHolds, BoundRecover, frozenset[str]]] = []
 
     def add_commands(self, dialog: object, commands: Iterable[TextCommand[Any]]) -> None:
         for command in commands:
@@ -111,6 +113,22 @@ class Dispatch:
             self._recovery_of_verb[verb] = handle
         if handle is not None:
             self._recoveries.append(handle)
+
+    def add_keeper(self, holds: BoundHolds, recover: BoundRecover, verbs: Iterable[str]) -> None:
+        """A feature that keeps a card live for each person (`holds`: is the pressed card it?):
+        a verb of another feature pressed on that card is answered by its `recover`."""
+        self._keepers.append((holds, recover, frozenset(verbs)))
+
+    async def keep_card(self, turn: Turn, verb: str, payload: Any) -> Reply | None:
+        """The keeper's live card with a note, if `verb` was pressed on a card another feature
+        keeps live (a forged press: that card has no such button); None otherwise."""
+        if not turn.card_id:
+            return None
+        raw: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
+        for holds, recover, verbs in self._keepers:
+            if verb not in verbs and await holds(turn):
+                return await recover(turn, raw, "that button doesn't belong on this card")
+        return None
 
     def verb_names(self) -> set[str]:
         return {model.verb_name() for model in self._verbs}
@@ -212,6 +230,10 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
         except InvalidAction as exc:
             log.info("invalid card action from %s: %s", turn.identity.teams_user_id, exc)
             return await self.dispatch.recover(turn, payload, str(exc))
+        kept = await self.dispatch.keep_card(turn, action.verb, payload)
+        if kept is not None:
+            log.info("card action %s pressed on another feature's live card", action.verb)
+            return kept
         verb = self.dispatch.verb_for(action)
         if turn.scope not in verb.scopes:
             return Reply(replace=PERSONAL_ONLY_CARD) if turn.invoked else _personal_only()

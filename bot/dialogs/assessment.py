@@ -262,6 +262,13 @@ class AssessmentDialog:
             turn, snapshot, notice=note, pressed=pressed, kept=kept, question=question
         )
 
+    async def holds_card(self, turn: Turn) -> bool:
+        """Whether the pressed card is this person's live question (or review) card."""
+        if not turn.card_id or turn.scope != "personal":
+            return False
+        snapshot = await self.service.current(turn.identity)
+        return snapshot is not None and await self._pressed_is_live(turn, snapshot)
+
     # -- conversations --------------------------------------------------------------------
 
     async def start(self, turn: Turn, round_id: int | None = None) -> tuple[Reply, domain.Snapshot]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.fakes.teams_client import TeamsUser, card_text
+from tests.fakes.teams_client import TeamsUser, card_of, card_text
 
 pytestmark = pytest.mark.service
 
@@ -52,7 +52,6 @@ async def test_an_invoke_the_bot_does_not_handle_gets_400_not_501(
     assert not user.chat()
 
 
-
 @pytest.mark.parametrize("members", [[{}], [{"id": "29:someone-teams-does-not-know"}]])
 async def test_someone_joining_a_chat_is_not_looked_up_in_teams(
     teams_user: Callable[..., TeamsUser], members: list[dict[str, str]]
@@ -64,3 +63,35 @@ async def test_someone_joining_a_chat_is_not_looked_up_in_teams(
     assert result.status < 300
     assert APOLOGY not in said(user)
     assert not [call for call in user.connector.calls if call.kind == "members"]
+
+
+@pytest.mark.parametrize(
+    ("via", "data"),
+    [
+        ("submit", {"verb": "round_close", "round": 1}),
+        ("execute", {"verb": "round_close", "round": 1}),
+        ("execute", {"verb": "huddle_pause", "schedule": 1}),
+        ("submit", {"verb": "alignment_aim_add", "title": "x"}),
+    ],
+)
+async def test_another_features_verb_pressed_on_the_live_question_card_keeps_it_live(
+    teams_user: Callable[..., TeamsUser], via: str, data: dict[str, object]
+) -> None:
+    """A forged press on the live question card with a verb of rounds, huddles or alignment:
+    their refusal replaced the card with a bare note, leaving the person no live card. Now the
+    assessment answers: the same question, live, with the note."""
+    user = teams_user()
+    await user.install()
+    await user.press("Start")
+    await user.press("Next", {"level": "2"})
+    card_id, _card = user.last_card()
+    if via == "submit":
+        await user.post(user.activity(type="message", value=data, replyToId=card_id))
+    else:
+        await user.execute(
+            card_id, str(data["verb"]), {k: v for k, v in data.items() if k != "verb"}
+        )
+    shown = card_of(user.connector.activity(user.conversation_id, card_id)) or {}
+    assert "Next" in [a.get("title") for a in shown.get("actions") or []]
+    assert "Question 2 of 22" in card_text(shown)
+    assert "doesn't belong on this card" in card_text(shown)
