@@ -95,7 +95,7 @@ ODD_STRINGS: tuple[str, ...] = (
     "👩‍⚕️👨🏽‍🔬🏳️‍🌈",
     "Z̷̢̛̛͎a̶l̸g̵o̴",
     "[click](https://evil.example)",
-    "=HYPERLINK(\"https://evil.example\",\"x\")",
+    '=HYPERLINK("https://evil.example","x")',
     "+cmd|' /C calc'!A0",
     "<at>NHS IMPACT</at> start",
     "<script>alert(1)</script>",
@@ -149,7 +149,9 @@ def json_values() -> st.SearchStrategy[Any]:
     )
     return st.recursive(
         leaves,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        ),
         max_leaves=8,
     )
 
@@ -202,16 +204,24 @@ def verb_data(draw: st.DrawFn, spec: VerbSpec) -> dict[str, Any]:
         if name == "verb" or draw(st.integers(0, 9)) == 0:
             continue  # a missing field
         data[name] = draw(field_value(spec.model, name))
-    extras = draw(st.dictionaries(st.sampled_from(["x", "verb2", "__proto__", "aid", "msteams",
-                                                   "", "data", "action"]), json_values(), max_size=2))
+    extras = draw(
+        st.dictionaries(
+            st.sampled_from(["x", "verb2", "__proto__", "aid", "msteams", "", "data", "action"]),
+            json_values(),
+            max_size=2,
+        )
+    )
     for key, value in extras.items():
         data.setdefault(key, value)
     mangle = draw(st.integers(0, 19))
     if mangle == 0:
         data["verb"] = draw(json_values())
     elif mangle == 1:
-        data["verb"] = draw(st.sampled_from([spec.verb.upper(), f" {spec.verb}", spec.verb + "x",
-                                             "", "unknown_verb"]))
+        data["verb"] = draw(
+            st.sampled_from(
+                [spec.verb.upper(), f" {spec.verb}", spec.verb + "x", "", "unknown_verb"]
+            )
+        )
     elif mangle == 2:
         del data["verb"]
     return data
@@ -270,7 +280,9 @@ def text_messages() -> st.SearchStrategy[str]:
         st.sampled_from(COMMAND_WORDS),
         st.sampled_from(MATCHER_PHRASES),
         st.builds(lambda w: f"<at>NHS IMPACT</at> {w}", st.sampled_from(COMMAND_WORDS)),
-        st.builds(lambda w, s: f"{w}{s}", st.sampled_from(COMMAND_WORDS), st.sampled_from(ODD_STRINGS)),
+        st.builds(
+            lambda w, s: f"{w}{s}", st.sampled_from(COMMAND_WORDS), st.sampled_from(ODD_STRINGS)
+        ),
         strings(),
     )
 
@@ -279,7 +291,8 @@ def invoke_names() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from([
             "adaptiveCard/action", "task/fetch", "task/submit", "composeExtension/query",
-            "signin/verifyState", "config/fetch", "message/submitAction", "actionableMessage/executeAction",
+            "signin/verifyState", "config/fetch", "message/submitAction",
+            "actionableMessage/executeAction",
             "fileConsent/invoke", "tab/fetch", "handoff/action", "", "healthCheck",
         ]),
         st.text(max_size=30),

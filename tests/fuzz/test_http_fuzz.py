@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import time
-
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -119,9 +118,7 @@ async def build(world: World) -> Fuzz:
     await world.services.steps.post_due(THURSDAY)
     spec = RoundSpec("Winter", (WARD,), THURSDAY, THURSDAY + timedelta(days=14), "3d")
     framework = default_framework()
-    world.db.run_sync(
-        lambda s: create_round(s, spec, framework=framework, actor="t", now=THURSDAY)
-    )
+    world.db.run_sync(lambda s: create_round(s, spec, framework=framework, actor="t", now=THURSDAY))
     await round_steps(world.ctx).opener.open_due(THURSDAY)
     await world.deliver()
     for person, answers in ((alex, 2), (bea, 3)):
@@ -157,9 +154,8 @@ for _feature in FEATURES:
     for _declaration in _feature.personal_data:
         for _column in _declaration.columns:
             _table, _, _name = _column.partition(".")
-            if _name.endswith(("person_id", "owner_id", "_by", "person", "actor", "participant_id")) or (
-                _table == "people" and _name in ("id", "teams_user_id")
-            ):  # fmt: skip
+            _ends = ("person_id", "owner_id", "_by", "person", "actor", "participant_id")
+            if _name.endswith(_ends) or (_table == "people" and _name in ("id", "teams_user_id")):
                 PERSON_COLUMNS.setdefault(_table, []).append(_name)
 PERSON_COLUMNS.setdefault("answers", []).append("assessment_id")
 
@@ -342,14 +338,23 @@ EVENTS = (
 @st.composite
 def plans(draw: st.DrawFn) -> Plan:
     kind = draw(st.sampled_from(KINDS))
-    base = {"kind": kind, "sender": draw(PICK), "pick": draw(PICK), "via_submit": draw(st.booleans())}
+    base = {
+        "kind": kind,
+        "sender": draw(PICK),
+        "pick": draw(PICK),
+        "via_submit": draw(st.booleans()),
+    }
     if kind == "press":
-        inputs = draw(st.lists(st.one_of(st.none(), PICK, PICK, PICK, fz.strings()), min_size=6, max_size=6))
+        inputs = draw(
+            st.lists(st.one_of(st.none(), PICK, PICK, PICK, fz.strings()), min_size=6, max_size=6)
+        )
         spec = draw(st.sampled_from(fz.VERBS))
         return Plan(**base, inputs=tuple(inputs), verb=spec, payload=draw(fz.verb_data(spec)))
     if kind in ("verb", "broken"):
         spec = draw(st.sampled_from(fz.VERBS))
-        plan = Plan(**base, verb=spec, payload=draw(fz.verb_data(spec)), text=draw(fz.text_messages()))
+        plan = Plan(
+            **base, verb=spec, payload=draw(fz.verb_data(spec)), text=draw(fz.text_messages())
+        )
         if kind == "broken":
             return Plan(**{**plan.__dict__, "breakage": draw(fz.breakages())})
         return plan
@@ -385,7 +390,9 @@ def interpret(plan: Plan, fuzz: Fuzz, snap: Snapshot) -> Input:
         body, keeps_identity = plan.breakage.apply(base.body)
         return Input("broken", sender, body, base.refused or not keeps_identity, False)
     if plan.kind == "invoke":
-        body = _scoped(sender, sender.user.activity(type="invoke", name=plan.invoke_name, value=plan.value))
+        body = _scoped(
+            sender, sender.user.activity(type="invoke", name=plan.invoke_name, value=plan.value)
+        )
         return Input("invoke", sender, body, True, plan.invoke_name == "adaptiveCard/action")
     if plan.kind == "event":
         body = _scoped(sender, sender.user.activity(type=plan.event, **plan.extra))
@@ -438,7 +445,9 @@ def verb_input(plan: Plan, fuzz: Fuzz, sender: Sender, snap: Snapshot) -> Input:
     """Card data for one of every registered verb, with ids from the world (own, others',
     unknown) and the mistakes the strategy put in."""
     payload = fz.resolve(plan.payload, int_pool(snap), text_pool(snap))
-    shown = [None, "f:nowhere"] + [aid for aid, _ in fuzz.world.connector.shown(sender.user.conversation_id)[-5:]]
+    shown = [None, "f:nowhere"] + [
+        aid for aid, _ in fuzz.world.connector.shown(sender.user.conversation_id)[-5:]
+    ]
     card_id = shown[plan.pick % len(shown)]
     parsed = fz.parses(payload)
     refused = parsed is None or sender.scope not in fz.spec_of(parsed).scopes
@@ -483,7 +492,10 @@ async def post(fuzz: Fuzz, item: Input) -> tuple[int, Any]:
             fuzz.world.connector.replace_shown(
                 user.conversation_id,
                 card_id,
-                {"type": "message", "attachments": [{"contentType": CARD, "content": body["value"]}]},
+                {
+                    "type": "message",
+                    "attachments": [{"contentType": CARD, "content": body["value"]}],
+                },
             )
     return status, body
 
@@ -528,7 +540,11 @@ def check_state(item: Input, before: Snapshot, after: Snapshot, fuzz: Fuzz) -> N
         about = owners(after, table, row) | (owners(before, table, old) if old else set())
         about &= people
         if item.refused:
-            assert table in BOOKKEEPING and about & sender, (
+            assert table in BOOKKEEPING, (
+                f"refused input changed {table} {key}: {old} -> {after[table].get(key)} "
+                f"for {describe(item)}"
+            )
+            assert about & sender, (
                 f"refused input changed {table} {key}: {old} -> {after[table].get(key)} "
                 f"for {describe(item)}"
             )
@@ -542,13 +558,14 @@ def check_reply(item: Input, status: int, body: Any, fuzz: Fuzz, calls_from: int
     if not item.reply_expected or not isinstance(item.body, dict):
         return
     if 400 <= status < 500:  # a JSON problem, or aiohttp's own words (413: the size allowed)
-        assert body and (not isinstance(body, dict) or body.get("error")), f"{status}: {body!r}"
+        assert body, f"{status} without a reason for {describe(item)}"
+        assert not isinstance(body, dict) or body.get("error"), f"{status}: {body!r}"
         return
     if item.body.get("type") == "invoke":
-        assert status == 200 and isinstance(body, dict), f"{status} {body} for {describe(item)}"
-        assert body.get("type") in (CARD, MESSAGE) and body.get("value"), (
-            f"no card or message in the answer {body} to {describe(item)}"
-        )
+        assert status == 200, f"{status} {body} for {describe(item)}"
+        assert isinstance(body, dict), f"{status} {body} for {describe(item)}"
+        assert body.get("type") in (CARD, MESSAGE), f"{body} for {describe(item)}"
+        assert body.get("value"), f"no card or message in the answer {body} to {describe(item)}"
         return
     conversation = item.sender.user.conversation_id
     answered = [
@@ -559,7 +576,7 @@ def check_reply(item: Input, status: int, body: Any, fuzz: Fuzz, calls_from: int
     assert answered, f"no reply to {describe(item)}"
 
 
-def check_live_card(fuzz: Fuzz, after: Snapshot) -> None:
+def check_live_card(item: Input, fuzz: Fuzz, after: Snapshot) -> None:
     """Alex, mid-assessment, has a card with live buttons: the one the database holds."""
     assessments, live = after["assessments"], after["live_cards"]
     names = _columns("assessments")
@@ -567,7 +584,8 @@ def check_live_card(fuzz: Fuzz, after: Snapshot) -> None:
     in_progress = [
         row
         for row in assessments.values()
-        if str(row[names.index("person_id")]) in alex and row[names.index("status")] == "in_progress"
+        if str(row[names.index("person_id")]) in alex
+        and row[names.index("status")] == "in_progress"
     ]
     if not in_progress:
         return
@@ -578,7 +596,8 @@ def check_live_card(fuzz: Fuzz, after: Snapshot) -> None:
     card = card_of(shown) or {}
     titles = {a.get("title") for a in all_actions(card)}
     assert titles & {"Next", "Submit my answers", "Submit anyway"}, (
-        f"Alex's live card {activity_id} has no live buttons: {sorted(map(str, titles))}"
+        f"Alex's live card {activity_id} has no live buttons: {sorted(map(str, titles))} "
+        f"{json.dumps(card)[:400]} after {describe(item)}"
     )
 
 
@@ -630,7 +649,7 @@ async def test_no_input_breaks_the_service_or_anyone_elses_data(fuzz: Fuzz, plan
         check_status(item, status, body, fuzz, calls_from)
         check_state(item, before, after, fuzz)
         check_reply(item, status, body, fuzz, calls_from)
-        check_live_card(fuzz, after)
+        check_live_card(item, fuzz, after)
     except AssertionError as failure:
         fuzz.stats["failures"] += 1
         if not COLLECT:
@@ -638,4 +657,3 @@ async def test_no_input_breaks_the_service_or_anyone_elses_data(fuzz: Fuzz, plan
         fuzz.found.append(str(failure))
     if isinstance(item.body, dict) and item.kind != "replay":
         fuzz.sent.append((item.sender, item.body))
-
