@@ -95,3 +95,23 @@ async def test_another_features_verb_pressed_on_the_live_question_card_keeps_it_
     assert "Next" in [a.get("title") for a in shown.get("actions") or []]
     assert "Question 2 of 22" in card_text(shown)
     assert "doesn't belong on this card" in card_text(shown)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"verb": "huddle_skip", "schedule": 2**31},
+        {"verb": "snooze", "round": 2**62},
+        {"verb": "results", "round_id": 2**31, "team_id": 1},
+        {"verb": "answer", "aid": 2**31, "rev": 0, "q": 1, "level": 2},
+    ],
+)
+async def test_an_id_too_big_for_the_database_is_refused_not_a_failed_turn(
+    teams_user: Callable[..., TeamsUser], data: dict[str, object]
+) -> None:
+    """Ids are PostgreSQL int4 columns: 2**31 in card data failed the query (integer out of
+    range) and the turn; now the card data is refused like any other bad value."""
+    user = teams_user()
+    await user.post(user.activity(type="message", value=data))
+    assert "ⓘ" in said(user)
+    assert APOLOGY not in said(user)
