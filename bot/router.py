@@ -42,7 +42,7 @@ ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 BoundText = Callable[[Turn, str], Awaitable[Reply]]
 BoundVerb = Callable[[Turn, Any], Awaitable[Reply]]
 BoundRecover = Callable[[Turn, Mapping[str, Any], str], Awaitable[Reply | None]]
-BoundHolds = Callable[[Turn], Awaitable[bool]]
+BoundHolds = Callable[[Turn, str], Awaitable[bool]]
 
 # Individual answers never appear where others can see them.
 PERSONAL_ONLY_CARD = cards.notice_card(
@@ -77,7 +77,7 @@ class Dispatch:
         self._table: VerbTable | None = None
         self._recoveries: list[BoundRecover] = []
         self._recovery_of_verb: dict[str, BoundRecover | None] = {}
-        self._keepers: list[tuple[BoundHolds, BoundRecover, frozenset[str]]] = []
+        self._keepers: list[tuple[BoundHolds, BoundRecover]] = []
 
     def add_commands(self, dialog: object, commands: Iterable[TextCommand[Any]]) -> None:
         for command in commands:
@@ -114,20 +114,21 @@ class Dispatch:
         if handle is not None:
             self._recoveries.append(handle)
 
-    def add_keeper(self, holds: BoundHolds, recover: BoundRecover, verbs: Iterable[str]) -> None:
-        """A feature that keeps a card live for each person (`holds`: is the pressed card it?):
-        a verb of another feature pressed on that card is answered by its `recover`."""
-        self._keepers.append((holds, recover, frozenset(verbs)))
+    def add_keeper(self, holds: BoundHolds, recover: BoundRecover) -> None:
+        """A feature that keeps a card live for each person (`holds`: is the pressed card it,
+        and the verb not one of its buttons?): such a press is answered by its `recover`."""
+        self._keepers.append((holds, recover))
 
-    async def keep_card(self, turn: Turn, verb: str, payload: Any) -> Reply | None:
-        """The keeper's live card with a note, if `verb` was pressed on a card another feature
-        keeps live (a forged press: that card has no such button); None otherwise."""
+    async def keep_card(self, turn: Turn, payload: Any, problem: str) -> Reply | None:
+        """The keeper's live card with a note, if the data was sent from a card a feature keeps
+        live and its verb is not one of that card's buttons (forged); None otherwise."""
         if not turn.card_id:
             return None
         raw: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
-        for holds, recover, verbs in self._keepers:
-            if verb not in verbs and await holds(turn):
-                return await recover(turn, raw, "that button doesn't belong on this card")
+        verb = raw.get("verb")
+        for holds, recover in self._keepers:
+            if await holds(turn, verb if isinstance(verb, str) else ""):
+                return await recover(turn, raw, problem)
         return None
 
     def verb_names(self) -> set[str]:
@@ -229,8 +230,9 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             action = self.dispatch.parse(payload)
         except InvalidAction as exc:
             log.info("invalid card action from %s: %s", turn.identity.teams_user_id, exc)
-            return await self.dispatch.recover(turn, payload, str(exc))
-        kept = await self.dispatch.keep_card(turn, action.verb, payload)
+            kept = await self.dispatch.keep_card(turn, payload, str(exc))
+            return kept or await self.dispatch.recover(turn, payload, str(exc))
+        kept = await self.dispatch.keep_card(turn, payload, "that button doesn't belong here")
         if kept is not None:
             log.info("card action %s pressed on another feature's live card", action.verb)
             return kept

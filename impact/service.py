@@ -113,7 +113,7 @@ def dispatch(ctx: FeatureContext, features: Sequence[Feature]) -> Dispatch:
         if feature.holds_card is not None and recover is not None:
             dialog = dialogs[feature.dialog_for(feature.holds_card)]
             holds = getattr(dialog, feature.holds_card.__name__)
-            table.add_keeper(holds, recover, [verb.verb for verb in feature.verbs])
+            table.add_keeper(holds, recover)
     return table
 
 
