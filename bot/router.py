@@ -27,7 +27,7 @@ from bot import replies
 from bot.actions.base import CardAction, InvalidAction, VerbTable, unwrap_invoke
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import NoticeView
-from bot.identity import bot_among, identity_of, tenant_of, turn_of
+from bot.identity import bot_among, display_name, identity_of, tenant_of, turn_of
 from bot.registry import CardVerb, Reply, Scope, TextCommand, Turn, normalise_text
 from framework.identity import Identity
 from store.db import Database
@@ -290,7 +290,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             tenant_id=tenant_of(turn_context),
             team_id=str(team_info.id),
             aad_group_id=getattr(team_info, "aad_group_id", None),
-            name=str(getattr(team_info, "name", "") or ""),
+            name=display_name(getattr(team_info, "name", "")),
             channel_conversation_id=str(activity.conversation.id),
             service_url=str(activity.service_url),
             reference_json=json.dumps(reference.serialize(), sort_keys=True),
@@ -308,7 +308,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
         log.info("removed from team %s", team_id)
 
     async def on_teams_team_renamed(self, team_info: Any, turn_context: TurnContext) -> None:
-        team_id, name = str(team_info.id), str(team_info.name or "")
+        team_id, name = str(team_info.id), display_name(team_info.name)
         await self.db.run(lambda session: record_rename(session, team_id, name, utcnow()))
 
     # -- helpers --------------------------------------------------------------------------

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from sqlmodel import select
 
+from bot.identity import display_name
+from store.db import Database
+from store.people import Person
 from tests.fakes.teams_client import TeamsUser, card_of, card_text
 
 pytestmark = pytest.mark.service
@@ -120,3 +124,28 @@ async def test_an_id_too_big_for_the_database_is_refused_not_a_failed_turn(
     await user.post(user.activity(type="message", value=data))
     assert "ⓘ" in said(user)
     assert APOLOGY not in said(user)
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("\x00", ""),
+        ("Al\x00ex\nMorgan", "Al ex Morgan"),
+        ("\ud800Alex", "Alex"),
+        ("x" * 300, "x" * 256),
+    ],
+)
+async def test_a_display_name_is_stored_as_one_line_of_text(
+    teams_user: Callable[..., TeamsUser], db: Database, sent: str, stored: str
+) -> None:
+    """NUL (which PostgreSQL refuses) or a lone surrogate (not UTF-8) in the name Teams sends
+    failed the turn; control characters are dropped, the rest kept, as one line."""
+    user = teams_user(name=sent)
+    await user.say("help")
+    assert APOLOGY not in said(user)
+    assert user.cards()
+    names = db.run_sync(
+        lambda s: s.exec(select(Person.name).where(Person.teams_user_id == user.user_id)).all()
+    )
+    assert names == [stored]
+    assert display_name("👩‍⚕️ Nia\u200d") == "👩‍⚕️ Nia\u200d"  # joiners in names are kept
