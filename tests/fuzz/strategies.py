@@ -137,6 +137,10 @@ def strings() -> st.SearchStrategy[str]:
     )
 
 
+def names() -> st.SearchStrategy[str]:
+    return st.one_of(st.text(max_size=256), st.sampled_from(ODD_STRINGS))
+
+
 def json_values() -> st.SearchStrategy[Any]:
     """Any JSON value (and Python's NaN and infinities, which json.dumps writes)."""
     leaves = st.one_of(

@@ -91,6 +91,7 @@ class Fuzz:
     started: float = field(default_factory=time.monotonic)
     errors: list[logging.LogRecord] = field(default_factory=list)
     found: list[str] = field(default_factory=list)  # IMPACT_FUZZ_COLLECT=1: failures, kept going
+    last: Snapshot | None = None  # the database after the last example
 
     def __repr__(self) -> str:
         return "Fuzz(...)"
@@ -325,6 +326,7 @@ class Plan:
     value: Any = None
     event: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None  # the sender's display name as Teams sends it, if not their own
 
 
 PICK = st.integers(0, 10_000)
@@ -343,6 +345,8 @@ def plans(draw: st.DrawFn) -> Plan:
         "sender": draw(PICK),
         "pick": draw(PICK),
         "via_submit": draw(st.booleans()),
+        # Entra display names are at most 256 characters; anything may be in them.
+        "name": draw(st.one_of(st.none(), st.none(), st.none(), fz.names())),
     }
     if kind == "press":
         inputs = draw(
@@ -376,6 +380,14 @@ def plans(draw: st.DrawFn) -> Plan:
 
 
 def interpret(plan: Plan, fuzz: Fuzz, snap: Snapshot) -> Input:
+    item = _interpret(plan, fuzz, snap)
+    sender = item.body.get("from") if isinstance(item.body, dict) else None
+    if plan.name is not None and item.kind != "replay" and isinstance(sender, dict):
+        item.body["from"] = {**sender, "name": plan.name}
+    return item
+
+
+def _interpret(plan: Plan, fuzz: Fuzz, snap: Snapshot) -> Input:
     sender = fuzz.senders[plan.sender % len(fuzz.senders)]
     if plan.kind == "replay" and fuzz.sent:
         sender, body = list(fuzz.sent)[plan.pick % len(fuzz.sent)]
@@ -636,7 +648,8 @@ async def fuzz(world: World, capsys: pytest.CaptureFixture[str], database_url: s
 @given(plan=plans())
 async def test_no_input_breaks_the_service_or_anyone_elses_data(fuzz: Fuzz, plan: Plan) -> None:
     fuzz.stats["examples"] += 1
-    before = snapshot(fuzz.world.db)
+    # Nothing runs between examples (no scheduler, no sender): the last one's after is before.
+    before, fuzz.last = fuzz.last or snapshot(fuzz.world.db), None
     item = interpret(plan, fuzz, before)
     fuzz.stats[item.kind] += 1
     fuzz.errors.clear()
@@ -645,7 +658,7 @@ async def test_no_input_breaks_the_service_or_anyone_elses_data(fuzz: Fuzz, plan
         status, body = await post(fuzz, item)
         fuzz.stats["activities"] += 1
         fuzz.statuses[status] += 1
-        after = snapshot(fuzz.world.db)
+        after = fuzz.last = snapshot(fuzz.world.db)
         check_status(item, status, body, fuzz, calls_from)
         check_state(item, before, after, fuzz)
         check_reply(item, status, body, fuzz, calls_from)
