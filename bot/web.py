@@ -75,6 +75,8 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     if not isinstance(body, dict) or not activity.type:
         return _problem(HTTPStatus.BAD_REQUEST, "activity has no type")
+    if (missing := _unanswerable(activity)) is not None:
+        return _problem(HTTPStatus.BAD_REQUEST, f"activity has no {missing}")
     adapter = request.app[ADAPTER_KEY]
     try:
         response = await adapter.process_activity(
@@ -87,6 +89,20 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     return web.json_response(
         _serialise(response.body), status=response.status, dumps=_compact_dumps
     )
+
+
+def _unanswerable(activity: Activity) -> str | None:
+    """What an activity lacks to be acted on and answered (Teams always sends them all): the
+    sender's id, the conversation's id, the recipient, an http(s) service URL."""
+    if not getattr(activity.from_property, "id", None):
+        return "from.id"
+    if not getattr(activity.conversation, "id", None):
+        return "conversation.id"
+    if activity.recipient is None:
+        return "recipient"
+    if not str(activity.service_url or "").startswith(("https://", "http://")):
+        return "serviceUrl"
+    return None
 
 
 def _serialise(body: Any) -> Any:

@@ -149,3 +149,32 @@ async def test_a_display_name_is_stored_as_one_line_of_text(
     )
     assert names == [stored]
     assert display_name("👩‍⚕️ Nia\u200d") == "👩‍⚕️ Nia\u200d"  # joiners in names are kept
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("from", None, "from.id"),
+        ("from", {"name": "No Id"}, "from.id"),
+        ("conversation", {"conversationType": "personal"}, "conversation.id"),
+        ("recipient", None, "recipient"),
+        ("serviceUrl", None, "serviceUrl"),
+        ("serviceUrl", 3.5e16, "serviceUrl"),
+        ("serviceUrl", "ftp://example.org/", "serviceUrl"),
+    ],
+)
+async def test_an_activity_that_cannot_be_answered_is_refused_with_400(
+    teams_user: Callable[..., TeamsUser], db: Database, key: str, value: object, problem: str
+) -> None:
+    """No sender id, conversation id, recipient or http(s) service URL: such activities failed
+    the turn (an AttributeError, a request to nowhere) or were audited as from 'teams:None'."""
+    user = teams_user()
+    activity = user.activity(type="message", value={"verb": "alignment_menu", "page": 1})
+    if value is None:
+        del activity[key]
+    else:
+        activity[key] = value
+    result = await user.post(activity)
+    assert result.status == 400
+    assert result.body == {"error": f"activity has no {problem}"}
+    assert db.run_sync(lambda s: s.exec(select(Person)).all()) == []
