@@ -30,9 +30,11 @@ test-fast: $(DEV)
 	$(BIN)/python -m pytest -m "unit and not exhaustive" -q $(PYTEST_ARGS)
 
 # The long run of the fuzz test over /api/messages (make test runs a short one): 10,000 inputs on
-# each database; IMPACT_FUZZ_EXAMPLES=N to change it. Prints its figures.
+# each database (IMPACT_FUZZ_EXAMPLES=N to change it), going on past a failure to print them all
+# with its figures at the end.
 fuzz: $(DEV)
-	IMPACT_FUZZ_EXAMPLES=$${IMPACT_FUZZ_EXAMPLES:-10000} $(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
+	IMPACT_FUZZ_EXAMPLES=$${IMPACT_FUZZ_EXAMPLES:-10000} IMPACT_FUZZ_COLLECT=1 \
+	  $(BIN)/python -m pytest -q -W ignore::hypothesis.errors.HypothesisWarning tests/fuzz $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -636,6 +636,7 @@ async def fuzz(world: World, capsys: pytest.CaptureFixture[str], database_url: s
             )
             for failure in state.found:
                 print(f"FAILURE {failure[:3000]}")
+        assert not state.found, f"{len(state.found)} inputs broke a property (printed above)"
 
 
 @settings(
