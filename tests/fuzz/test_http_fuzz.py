@@ -17,7 +17,7 @@ too: replays and out-of-order steps), card data for every verb of every feature 
 registry with missing, extra, mistyped, huge and odd-Unicode fields and others' and unknown ids,
 text commands, unknown invokes, other activity types, broken activities, and exact replays.
 
-`make test` runs a short run (IMPACT_FUZZ_EXAMPLES, default 150 per database); `make fuzz` the
+`make test` runs a short run (IMPACT_FUZZ_EXAMPLES, default 120 per database); `make fuzz` the
 long one (10,000 per database). Each run prints its figures.
 """
 
@@ -53,7 +53,7 @@ __all__ = ["world"]
 
 pytestmark = pytest.mark.service
 
-EXAMPLES = int(os.environ.get("IMPACT_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("IMPACT_FUZZ_EXAMPLES", "120"))
 # Report every failure at the end instead of stopping at the first (for hunting bugs).
 COLLECT = os.environ.get("IMPACT_FUZZ_COLLECT") == "1"
 THURSDAY = datetime(2026, 11, 26, 8, 25, tzinfo=UTC)
