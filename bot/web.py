@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -77,6 +78,8 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         return _problem(HTTPStatus.BAD_REQUEST, "activity has no type")
     if (missing := _unanswerable(activity)) is not None:
         return _problem(HTTPStatus.BAD_REQUEST, f"activity has no {missing}")
+    if not (isinstance(activity.locale, str) and _LOCALE.fullmatch(activity.locale)):
+        activity.locale = None  # replies carry it back: a forged one could make them too big
     adapter = request.app[ADAPTER_KEY]
     try:
         response = await adapter.process_activity(
@@ -89,6 +92,9 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     return web.json_response(
         _serialise(response.body), status=response.status, dumps=_compact_dumps
     )
+
+
+_LOCALE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}")  # BCP 47, as Teams sends it
 
 
 def _unanswerable(activity: Activity) -> str | None:

@@ -178,3 +178,26 @@ async def test_an_activity_that_cannot_be_answered_is_refused_with_400(
     assert result.status == 400
     assert result.body == {"error": f"activity has no {problem}"}
     assert db.run_sync(lambda s: s.exec(select(Person)).all()) == []
+
+
+@pytest.mark.parametrize("locale", ["👩‍⚕️" * 2_000, ["en-GB"] * 3_000, "en-GB; DROP", 42])
+async def test_a_locale_that_is_not_one_is_not_carried_into_replies(
+    teams_user: Callable[..., TeamsUser], locale: object
+) -> None:
+    """Replies carry the activity's locale back to Teams: a huge forged one made every reply
+    too big for Teams (MessageSizeTooBig) and failed the turn. It is dropped instead."""
+    user = teams_user()
+    result = await user.post(user.activity(type="message", text="help", locale=locale))
+    assert result.status < 300
+    assert APOLOGY not in said(user)
+    sent = [call.body for call in user.connector.calls if call.kind in ("send", "reply")]
+    assert sent
+    assert all("locale" not in body or body["locale"] is None for body in sent)
+
+
+async def test_a_real_locale_is_kept(teams_user: Callable[..., TeamsUser]) -> None:
+    user = teams_user()
+    await user.post(user.activity(type="message", text="help", locale="en-GB"))
+    sent = [call.body for call in user.connector.calls if call.kind in ("send", "reply")]
+    assert sent
+    assert sent[0]["locale"] == "en-GB"
