@@ -4,14 +4,19 @@ through the real service on loopback and the fake Bot Connector, SQLite and Post
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from bot.identity import display_name
+from framework.identity import Identity
 from store.db import Database
 from store.people import Person
-from tests.fakes.teams_client import TeamsUser, card_of, card_text
+from tests.bot.dialogs.test_rounds_participation import round_with_staff  # noqa: F401
+from tests.conftest import Clock
+from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
+from tests.rounds.services.test_steps import complete
 
 pytestmark = pytest.mark.service
 
@@ -201,3 +206,26 @@ async def test_a_real_locale_is_kept(teams_user: Callable[..., TeamsUser]) -> No
     sent = [call.body for call in user.connector.calls if call.kind in ("send", "reply")]
     assert sent
     assert sent[0]["locale"] == "en-GB"
+
+
+async def test_change_my_answers_on_a_superseded_submission_is_refused_not_a_failed_turn(
+    round_with_staff: Any,  # noqa: F811
+    db: Database,
+    clock: Clock,
+) -> None:
+    """Submitted, changed and submitted again: the first submission is 'superseded', a status
+    the assessment's rules did not know, so any turn that read that assessment (a press on one
+    of its cards) failed. Pressing Change my answers on the first profile card now gets a note."""
+    round_id, staff, _url = round_with_staff
+    person = staff(1)
+    complete(db, Identity(person.tenant_id, "29:staff-1", None, "Staff 1"), round_id, 2, clock.now)
+    await person.say("status")
+    first_profile, card = person.last_card()
+    change = find_action(card, "Change my answers")
+    await person.press("Change my answers")
+    await person.press("Submit my answers")
+    result = await person.execute(first_profile, "reopen", change["data"])  # pressed again
+    assert result.status == 200
+    assert APOLOGY not in said(person)
+    await person.say("status")
+    assert "Thank you" in card_text(person.last_card()[1])
