@@ -76,7 +76,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     if not isinstance(body, dict) or not activity.type:
         return _problem(HTTPStatus.BAD_REQUEST, "activity has no type")
-    if (missing := _unanswerable(activity)) is not None:
+    if (missing := _unanswerable(activity, body)) is not None:
         return _problem(HTTPStatus.BAD_REQUEST, f"activity has no {missing}")
     if not (isinstance(activity.locale, str) and _LOCALE.fullmatch(activity.locale)):
         activity.locale = None  # replies carry it back: a forged one could make them too big
@@ -97,7 +97,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
 _LOCALE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}")  # BCP 47, as Teams sends it
 
 
-def _unanswerable(activity: Activity) -> str | None:
+def _unanswerable(activity: Activity, body: dict[str, Any]) -> str | None:
     """What an activity lacks to be acted on and answered (Teams always sends them all): the
     sender's id, the conversation's id, the recipient, an http(s) service URL."""
     if not getattr(activity.from_property, "id", None):
@@ -108,6 +108,8 @@ def _unanswerable(activity: Activity) -> str | None:
         return "recipient"
     if not str(activity.service_url or "").startswith(("https://", "http://")):
         return "serviceUrl"
+    if any(not isinstance(body.get(key), str | None) for key in ("id", "replyToId")):
+        return "string id"  # replies name it in Teams' URLs (msrest would stringify a list)
     return None
 
 

@@ -166,6 +166,8 @@ async def test_a_display_name_is_stored_as_one_line_of_text(
         ("serviceUrl", None, "serviceUrl"),
         ("serviceUrl", 3.5e16, "serviceUrl"),
         ("serviceUrl", "ftp://example.org/", "serviceUrl"),
+        ("id", [{}, []], "string id"),
+        ("replyToId", {"a": 1}, "string id"),
     ],
 )
 async def test_an_activity_that_cannot_be_answered_is_refused_with_400(
