@@ -79,7 +79,9 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
-class Answer:
+class ChooseLevel:
+    """A level chosen (and maybe a comment) for one question: the command, not the stored row."""
+
     question: int
     level: int
     comment: str | None
@@ -121,7 +123,7 @@ class Choose:
     token: int
 
 
-Command = Answer | Skip | Back | Change | Submit
+Command = ChooseLevel | Skip | Back | Change | Submit
 
 
 # ---- outcomes -------------------------------------------------------------------------------
@@ -234,7 +236,7 @@ def check_choice(snapshot: Snapshot, person_id: int, choice: Choose) -> Refused 
 
 
 def _stale(snapshot: Snapshot, command: Command) -> Refused:
-    if isinstance(command, Answer):
+    if isinstance(command, ChooseLevel):
         recorded = snapshot.answers.get(command.question)
         if recorded is not None and recorded.level == command.level:
             return Refused(Refusal.ALREADY_RECORDED, command.question)
@@ -244,7 +246,7 @@ def _stale(snapshot: Snapshot, command: Command) -> Refused:
 def _apply(snapshot: Snapshot, command: Command) -> Decision | Refused:
     on_screen = snapshot.position
     match command:
-        case Answer(question=q, level=level, comment=comment):
+        case ChooseLevel(question=q, level=level, comment=comment):
             if q != on_screen or q > snapshot.question_count:
                 return Refused(Refusal.STALE, q)
             if not 1 <= level <= 5:

@@ -15,10 +15,12 @@ benchmarks/answer_roundtrip.py measures the difference against the unmodified SD
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -34,6 +36,7 @@ from botframework.connector.auth import (
     ClaimsIdentity,
     ConnectorFactory,
     UserTokenClient,
+    jwt_token_extractor,
 )
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import AsyncPipeline, Request, Response
@@ -48,6 +51,40 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 MAX_CACHED_CLIENTS = 64  # service URLs are a handful per cloud region; this only bounds a misuse
+SIGNING_KEYS_TIMEOUT_SECONDS = 10.0
+
+
+class SigningKeysUnavailable(Exception):
+    """The Bot Framework's OpenID metadata or signing keys could not be fetched (try later)."""
+
+
+async def _refresh_signing_keys(metadata: Any) -> None:
+    """botframework-connector's `_OpenIdMetadata._refresh`, off the event loop, with a timeout.
+
+    The SDK (4.17) fetches the OpenID metadata and the signing keys with a blocking
+    `requests.get` and no timeout, inside a coroutine: a slow endpoint would stall every turn.
+    This does the same two requests on a worker thread, each with a timeout, and keeps the SDK's
+    cache (`keys`, `last_updated`) as it does.
+    """
+
+    def fetch() -> list[Any]:
+        response = requests.get(metadata.url, timeout=SIGNING_KEYS_TIMEOUT_SECONDS)
+        response.raise_for_status()
+        keys = requests.get(response.json()["jwks_uri"], timeout=SIGNING_KEYS_TIMEOUT_SECONDS)
+        keys.raise_for_status()
+        return list(keys.json()["keys"])
+
+    try:
+        keys = await asyncio.to_thread(fetch)
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        raise SigningKeysUnavailable(type(exc).__name__) from exc
+    metadata.keys = keys
+    metadata.last_updated = datetime.now()
+
+
+def fetch_signing_keys_off_loop() -> None:
+    """Replace the SDK's blocking key fetch for this process (idempotent)."""
+    jwt_token_extractor._OpenIdMetadata._refresh = _refresh_signing_keys
 
 
 @dataclass(frozen=True)
@@ -236,7 +273,14 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ig
     async def authenticate_request(
         self, activity: Any, auth_header: str
     ) -> AuthenticateRequestResult:
-        result = await self._inner.authenticate_request(activity, auth_header)
+        try:
+            result = await self._inner.authenticate_request(activity, auth_header)
+        except (PermissionError, SigningKeysUnavailable):
+            raise
+        except Exception as exc:
+            # The SDK lets PyJWT's errors (expired, bad signature, malformed), an unknown key id
+            # (IndexError) and its own bare Exceptions (algorithm) escape: each is a refusal.
+            raise PermissionError(f"token rejected: {type(exc).__name__}") from exc
         result.connector_factory = self._wrap(
             result.connector_factory, self._app_id(result.claims_identity)
         )
@@ -276,10 +320,11 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ig
 
 def sdk_authentication(settings: Settings) -> BotFrameworkAuthentication:
     """The SDK's own authentication for these settings (token validation unless local mode)."""
+    fetch_signing_keys_off_loop()
     return ConfigurationBotFrameworkAuthentication(
         _AuthConfiguration(
             APP_ID=settings.app_id,
-            APP_PASSWORD=settings.app_password,
+            APP_PASSWORD=settings.app_password.get_secret_value(),
             APP_TYPE=settings.app_type.value,
             APP_TENANTID=settings.app_tenant_id,
         ),

@@ -6,16 +6,19 @@ same app settings work in Azure App Service; the bot's own settings carry the `I
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from huddles.services.ports import DEFAULT_ESCALATE_AFTER_DAYS, HuddleOptions
 from rounds.services.ports import RoundOptions
+from store.db import masked_url, on_localhost
+from store.privacy.retention import RetentionPolicy
 
 
 class AppType(StrEnum):
@@ -51,9 +54,12 @@ class Settings(BaseSettings):
         default_factory=lambda: f"sqlite:///{Path.cwd() / 'impact-bot.db'}",
         min_length=1,
         validation_alias=_env("DATABASE_URL"),
+        repr=False,  # shown masked instead (__repr_args__)
     )
     app_id: str = Field(default="", validation_alias=_env("MicrosoftAppId"))
-    app_password: str = Field(default="", validation_alias=_env("MicrosoftAppPassword"), repr=False)
+    app_password: SecretStr = Field(
+        default=SecretStr(""), validation_alias=_env("MicrosoftAppPassword"), repr=False
+    )
     app_type: AppType = Field(
         default=AppType.MULTI_TENANT, validation_alias=_env("MicrosoftAppType")
     )
@@ -61,6 +67,8 @@ class Settings(BaseSettings):
     allowed_tenants: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias=_env("IMPACT_ALLOWED_TENANTS")
     )
+    # Outside local mode an empty IMPACT_ALLOWED_TENANTS refuses to start unless this says so.
+    allow_any_tenant: bool = Field(default=False, validation_alias=_env("IMPACT_ALLOW_ANY_TENANT"))
     admin_ids: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), validation_alias=_env("IMPACT_ADMIN_IDS")
     )
@@ -119,6 +127,20 @@ class Settings(BaseSettings):
         ge=1,
         le=365,
         validation_alias=_env("IMPACT_ESCALATE_AFTER_DAYS"),
+    )
+
+    # Retention (docs/privacy.md, "How long"): days kept, each deleted by the privacy job.
+    retention_days: int = Field(
+        default=365, ge=1, le=3650, validation_alias=_env("IMPACT_RETENTION_DAYS")
+    )
+    draft_retention_days: int = Field(
+        default=90, ge=1, le=3650, validation_alias=_env("IMPACT_DRAFT_RETENTION_DAYS")
+    )
+    outbox_retention_days: int = Field(
+        default=30, ge=1, le=3650, validation_alias=_env("IMPACT_OUTBOX_RETENTION_DAYS")
+    )
+    chart_retention_days: int = Field(
+        default=365, ge=1, le=3650, validation_alias=_env("IMPACT_CHART_RETENTION_DAYS")
     )
 
     # Watching the service (deployment/README.md, "What to watch"): log format (auto: text in
@@ -186,6 +208,42 @@ class Settings(BaseSettings):
     def bind_host(self) -> str:
         return "127.0.0.1" if self.local_mode else "0.0.0.0"
 
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield ("database_url", self.database_url_masked)
+        yield from super().__repr_args__()
+
+    @property
+    def database_url_masked(self) -> str:
+        """DATABASE_URL as it may be shown or logged: any password replaced by ***."""
+        return masked_url(self.database_url)
+
+    def serving_problems(self, *, local: bool) -> list[str]:
+        """Why `impact-bot serve` (with or without --local) must not start, one line each."""
+        if local and self.app_id:
+            return [
+                "configuration error: --local runs without authentication, but MicrosoftAppId "
+                "is set: unset it, or start without --local"
+            ]
+        if local:
+            if not self.is_sqlite and not on_localhost(self.database_url):
+                return [
+                    "configuration error: DATABASE_URL: local mode uses only a database on this "
+                    f"machine, not {self.database_url_masked}"
+                ]
+            return []
+        if not self.app_id:
+            return [
+                "configuration error: MicrosoftAppId is not set: set it (with "
+                "MicrosoftAppPassword) for Teams, or run `impact-bot serve --local` to try the "
+                "bot on this machine without authentication"
+            ]
+        if not self.allowed_tenants and not self.allow_any_tenant:
+            return [
+                "configuration error: IMPACT_ALLOWED_TENANTS is empty: list the tenant ids this "
+                "deployment serves (or set IMPACT_ALLOW_ANY_TENANT=true to serve any tenant)"
+            ]
+        return []
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -203,6 +261,14 @@ class Settings(BaseSettings):
             public_url=self.public_url,
             improvement_team_id=self.improvement_team_id,
             app_id=self.app_id,
+        )
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            answer_days=self.retention_days,
+            draft_days=self.draft_retention_days,
+            payload_days=self.outbox_retention_days,
+            chart_days=self.chart_retention_days,
         )
 
     def huddle_options(self) -> HuddleOptions:

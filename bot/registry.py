@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from bot.teams_reads import TeamsDirectory
     from framework.content import Framework
     from store.db import Database
+    from store.personal import PersonalData
 
 Card = dict[str, Any]
 Scope = Literal["personal", "channel", "groupChat"]
@@ -93,6 +94,8 @@ class FeatureContext:
     clock: Callable[[], datetime]
     teams: TeamsDirectory
     wake_sender: Callable[[], None] = lambda: None  # new outbox rows: send now, not at next poll
+    # Every feature's personal-data hooks, in registration order (the privacy feature walks them).
+    personal_data: tuple[PersonalData, ...] = ()
 
 
 TextHandler = Callable[[D, Turn, str], Awaitable[Reply]]

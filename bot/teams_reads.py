@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from botbuilder.core import TurnContext
@@ -14,28 +18,67 @@ from botbuilder.core.teams import TeamsInfo
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
 
+from bot.sender.answers import classify
+from bot.sender.limits import Permit, RateLimiter, RateLimits, Sleep
 from framework.identity import TeamChannel, TeamMember
 
 ROSTER_PAGE_SIZE = 500  # Teams' maximum for paged members
 
+log = logging.getLogger(__name__)
+
+
+class RosterUnavailable(Exception):
+    """Teams did not give a roster page within the retry budget (or refused it for good)."""
+
+
+@dataclass(frozen=True)
+class RosterRetry:
+    """How a roster page read is retried: what Teams says is transient (429, 412, 502, 503,
+    504, no answer, a timeout) is tried again after its Retry-After (else an exponential
+    back-off), within `attempts` and `budget_seconds` per page."""
+
+    attempts: int = 5
+    backoff_base_seconds: float = 1.0
+    backoff_cap_seconds: float = 30.0
+    budget_seconds: float = 120.0
+    page_timeout_seconds: float = 30.0
+
 
 class TeamsDirectory:
-    def __init__(self, adapter: CloudAdapter, app_id: str) -> None:
+    """Reads through the same rate limiter as the outbox sender (`limiter`, `limits`: the
+    sender's when the service sends), so that roster pages count against Teams' per-tenant and
+    per-conversation limits like every other request."""
+
+    def __init__(
+        self,
+        adapter: CloudAdapter,
+        app_id: str,
+        *,
+        limiter: RateLimiter | None = None,
+        limits: RateLimits | None = None,
+        retry: RosterRetry | None = None,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.adapter = adapter
         self.app_id = app_id
+        # (a RateLimiter with no keys yet is falsy: it has a length)
+        self.limiter = limiter if limiter is not None else RateLimiter(clock=monotonic, sleep=sleep)
+        self.limits = limits or RateLimits()
+        self.retry = retry or RosterRetry()
+        self._sleep = sleep
+        self._monotonic = monotonic
 
     async def roster(self, team_id: str, reference_json: str, tenant_id: str) -> list[TeamMember]:
-        """Every member of the team, all pages (keyed by Teams id and Entra object id)."""
+        """Every member of the team, all pages (keyed by Teams id and Entra object id); raises
+        RosterUnavailable when a page cannot be read within the retry budget."""
         reference = ConversationReference().deserialize(json.loads(reference_json))
         members: list[TeamMember] = []
 
         async def read(turn_context: TurnContext) -> None:
             token: str | None = None
             while True:
-                # TeamsInfo takes the continuation token before the page size.
-                page = await TeamsInfo.get_paged_team_members(
-                    turn_context, team_id, token, ROSTER_PAGE_SIZE
-                )
+                page = await self._page(turn_context, team_id, tenant_id, token)
                 members.extend(_member(m, tenant_id) for m in page.members or [])
                 token = page.continuation_token
                 if not token:
@@ -43,6 +86,56 @@ class TeamsDirectory:
 
         await self.adapter.continue_conversation(reference, read, self.app_id)
         return members
+
+    async def _page(
+        self, turn_context: TurnContext, team_id: str, tenant_id: str, token: str | None
+    ) -> Any:
+        """One roster page, within the rate limits, retried while Teams says it is transient."""
+        retry = self.retry
+        conversation = self.limiter.key(f"conversation:{team_id}", self.limits.per_conversation)
+        tenant = self.limiter.key(f"tenant:{tenant_id}", self.limits.per_tenant)
+        deadline = self._monotonic() + retry.budget_seconds
+        for attempt in range(1, retry.attempts + 1):
+            left = deadline - self._monotonic()
+            permit = await self.limiter.acquire([conversation, tenant], max_wait=max(left, 0.0))
+            if not isinstance(permit, Permit):
+                raise RosterUnavailable(f"the rate limit would wait {permit:.0f} s")
+            try:
+                # TeamsInfo takes the continuation token before the page size.
+                return await asyncio.wait_for(
+                    TeamsInfo.get_paged_team_members(
+                        turn_context, team_id, token, ROSTER_PAGE_SIZE
+                    ),
+                    retry.page_timeout_seconds,
+                )
+            except Exception as exc:  # what Teams (or the network) said
+                problem = classify(exc)
+            finally:
+                permit.finish()
+            wait = problem.retry_after
+            if problem.status == 429:
+                self.limiter.throttled(conversation, tenant, wait or retry.backoff_base_seconds)
+            if wait is None:
+                wait = min(
+                    retry.backoff_cap_seconds, retry.backoff_base_seconds * 2 ** (attempt - 1)
+                )
+            out_of_time = self._monotonic() + wait > deadline
+            if not problem.transient or attempt == retry.attempts or out_of_time:
+                raise RosterUnavailable(
+                    f"{problem.status or 'no answer'} {problem.describe()} after {attempt} "
+                    f"attempt(s)"
+                )
+            log.warning(
+                "roster page of team %s: %s %s; retrying in %.1f s (attempt %d of %d)",
+                team_id,
+                problem.status or "no answer",
+                problem.code,
+                wait,
+                attempt,
+                retry.attempts,
+            )
+            await self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def channels(self, team_id: str, reference_json: str) -> list[TeamChannel]:
         """The team's channels, as `TeamsInfo.get_team_channels` reads them (GET

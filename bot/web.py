@@ -19,8 +19,8 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse
 from msrest.exceptions import DeserializationError
 
-from bot import replies
-from bot.adapter import CachingBotFrameworkAuthentication
+from bot import gate, replies
+from bot.adapter import CachingBotFrameworkAuthentication, SigningKeysUnavailable
 from bot.registry import RouteHandler
 from bot.router import ImpactBot
 from store.db import Database, DatabaseUnavailable
@@ -29,6 +29,7 @@ from store.schema import schema_status
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024  # Teams activities are well under this; cards we send are < 28 KB
+MAX_BODY_DEPTH = 64  # Teams activities nest a dozen levels at most; deeper is not an activity
 ERROR_CONTENT_TYPE = "application/vnd.microsoft.error"
 
 DB_KEY = web.AppKey("db", Database)
@@ -67,15 +68,23 @@ def _problem(status: HTTPStatus, message: str) -> web.Response:
 
 
 async def _messages(request: web.Request) -> web.StreamResponse:
-    if "application/json" not in request.headers.get("Content-Type", ""):
+    if request.content_type != "application/json":  # the media type exactly, parameters aside
         return _problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "expected application/json")
     try:
         body = await request.json()
-        activity = Activity().deserialize(body)
-    except (json.JSONDecodeError, UnicodeDecodeError, DeserializationError, TypeError, ValueError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
-    if not isinstance(body, dict) or not activity.type:
+    if not isinstance(body, dict) or _deeper_than(body, MAX_BODY_DEPTH):
+        return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
+    try:
+        activity = Activity().deserialize(body)
+    except (DeserializationError, TypeError, ValueError, RecursionError):
+        return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
+    if not activity.type:
         return _problem(HTTPStatus.BAD_REQUEST, "activity has no type")
+    if (reason := gate.refusal(body)) is not None:
+        log.warning("refused activity before authentication: %s", reason)
+        return _problem(HTTPStatus.FORBIDDEN, "this bot serves Microsoft Teams only")
     if (missing := _unanswerable(activity, body)) is not None:
         return _problem(HTTPStatus.BAD_REQUEST, f"activity has no {missing}")
     if not (isinstance(activity.locale, str) and _LOCALE.fullmatch(activity.locale)):
@@ -85,13 +94,40 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         response = await adapter.process_activity(
             request.headers.get("Authorization", ""), activity, request.app[BOT_KEY].on_turn
         )
-    except PermissionError:
+    except PermissionError as exc:
+        # One line, never the token: the SDK's and PyJWT's messages name claims, not values.
+        log.warning("refused request: not authenticated (%s)", _reason(exc))
         return _problem(HTTPStatus.UNAUTHORIZED, "unauthorised")
+    except SigningKeysUnavailable as exc:
+        log.warning("refused request: Bot Framework signing keys unavailable (%s)", exc)
+        return _problem(HTTPStatus.SERVICE_UNAVAILABLE, "try again later")
     if response is None:
         return web.Response(status=int(HTTPStatus.CREATED))
     return web.json_response(
         _serialise(response.body), status=response.status, dumps=_compact_dumps
     )
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether JSON nests deeper than `limit` (iteratively: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """A refusal's reason, short and without anything token-shaped (a JWT has two dots)."""
+    cause = exc.__cause__ or exc
+    text = " ".join(str(part) for part in getattr(cause, "args", ()) if part is not None)
+    words = [w for w in text.split() if w.count(".") < 2 and len(w) < 80]
+    return f"{type(cause).__name__}: {' '.join(words)[:160]}".rstrip(": ")
 
 
 _LOCALE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}")  # BCP 47, as Teams sends it

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from cli.registry import CliCommand, CliContext
-from store.db import create_db_engine
+from store.db import create_db_engine, without_password
 from store.schema import schema_status, upgrade
 
 
@@ -23,7 +23,8 @@ def _run(ctx: CliContext, args: argparse.Namespace) -> int:
             upgrade(engine)
         status = schema_status(engine)
     except Exception as exc:
-        print(f"database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        message = without_password(str(exc).splitlines()[0], ctx.settings.database_url)
+        print(f"database error: {message}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ from functools import cached_property
 from bot.config import Settings
 from framework.content import Framework, default_framework
 from store.db import Database
+from store.personal import PersonalData
 
 
 class CliError(Exception):
@@ -24,6 +25,8 @@ class CliContext:
 
     settings: Settings
     actor: str = field(default_factory=lambda: f"cli:{getpass.getuser()}")
+    # Every feature's personal-data hooks, in registration order (`impact-bot people …`).
+    personal_data: tuple[PersonalData, ...] = ()
     _db: Database | None = None
 
     @property

@@ -57,7 +57,9 @@ def _configure_rounds(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--role-question", action="store_true")
     create.add_argument("--repeat-every", metavar="PERIOD")
     create.add_argument("--json", action="store_true")
-    sub.add_parser("list", help="all rounds").add_argument("--json", action="store_true")
+    listing = sub.add_parser("list", help="all rounds (or one tenant's)")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--tenant", metavar="TENANT_ID", help="only this tenant's rounds")
     status = sub.add_parser("status", help="one round's progress")
     status.add_argument("round", type=int)
     status.add_argument("--json", action="store_true")
@@ -66,6 +68,16 @@ def _configure_rounds(parser: argparse.ArgumentParser) -> None:
     extend.add_argument("--closes", required=True, metavar="WHEN")
     for name in ("close", "cancel"):
         sub.add_parser(name, help=f"{name} a round now").add_argument("round", type=int)
+    resend = sub.add_parser(
+        "resend", help="queue a round's failed invitations and summaries again (audited)"
+    )
+    resend.add_argument("round", type=int)
+    resend.add_argument(
+        "--failed", action="store_true", help="every failed invitation and summary of the round"
+    )
+    resend.add_argument(
+        "--person", metavar="ID", help="only this person's (people id, Teams id or Entra id)"
+    )
     repeat = sub.add_parser("repeat", help="pause, resume or stop a repeating round's series")
     repeat.add_argument("round", type=int)
     repeat.add_argument("change", choices=("pause", "resume", "stop"))
@@ -123,7 +135,7 @@ def _rounds(ctx: CliContext, args: argparse.Namespace) -> int:
         print(json.dumps({"id": round_id}) if args.json else round_id)
         return 0
     if command == "list":
-        _print_summaries(asyncio.run(admin.rounds()), args.json, settings)
+        _print_summaries(asyncio.run(admin.rounds(args.tenant)), args.json, settings)
         return 0
     if command == "status":
         return _status(ctx, admin, args.round, args.json)
@@ -139,12 +151,26 @@ def _rounds(ctx: CliContext, args: argparse.Namespace) -> int:
         done = {"pause": "paused", "resume": "resumed", "stop": "stopped"}[args.change]
         print(f"round {args.round}: repetition {done}")
         return 0
+    if command == "resend":
+        return _resend(admin, args, actor)
     if command == "close":
         asyncio.run(admin.close(args.round, actor=actor))
         print(f"round {args.round}: close requested")
         return 0
     asyncio.run(admin.cancel(args.round, actor=actor))
     print(f"round {args.round} cancelled")
+    return 0
+
+
+def _resend(admin: RoundAdmin, args: argparse.Namespace, actor: str) -> int:
+    if not args.failed and args.person is None:
+        raise CliError("say what to resend: --failed, --person ID, or both")
+    done = asyncio.run(admin.resend(args.round, person=args.person, actor=actor))
+    print(
+        f"round {args.round}: {done.total} queued again "
+        f"({done.invitations} invitations, {done.summaries} summaries)"
+        + (f"; {done.skipped} not resendable now" if done.skipped else "")
+    )
     return 0
 
 
@@ -238,9 +264,7 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
     try:
         try:
             EXPORT_FORMATS[fmt](results, part, framework)
-            umask = os.umask(0)
-            os.umask(umask)
-            part.chmod(0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+            part.chmod(0o600)  # mkstemp's own mode, kept: only its owner reads an export
         except OSError as exc:
             raise _cannot_write(out, exc) from None
         existed = out.exists()
@@ -314,6 +338,8 @@ def _summary_json(summary: RoundSummary) -> dict[str, Any]:
         "teams": list(summary.teams),
         "participants": summary.participants,
         "submitted": summary.submitted,
+        "pending_teams": list(summary.pending_teams),
+        "note": summary.note,
     }
 
 
@@ -330,6 +356,8 @@ def _print_summaries(summaries: list[RoundSummary], as_json: bool, settings: Set
             f"{s.id}\t{s.status}\t{s.name}\t{when}"
             f"\t{s.submitted}/{s.participants} submitted\t{', '.join(s.teams)}"
         )
+        if s.note:
+            print(f"  note: {s.note}")
 
 
 def _local(moment: datetime, settings: Settings) -> str:

@@ -1,6 +1,6 @@
 """`impact-bot teams …`: the Teams the bot is installed in, and the huddle cascade's tree.
 
-    impact-bot teams list [--json]
+    impact-bot teams list [--json] [--tenant TENANT_ID]
     impact-bot teams parent TEAM_ID --parent TEAM_ID    # escalations go from TEAM_ID up to it
     impact-bot teams parent TEAM_ID --none              # TEAM_ID is a top team
 
@@ -27,6 +27,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="teams_command", required=True)
     listing = sub.add_parser("list", help="id, name, tenant and the team above each")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--tenant", metavar="TENANT_ID", help="only this tenant's Teams")
     parent = sub.add_parser("parent", help="set the team above a team in the huddle cascade")
     parent.add_argument("team", metavar="TEAM_ID")
     above = parent.add_mutually_exclusive_group(required=True)
@@ -67,6 +68,8 @@ def _teams(ctx: CliContext, args: argparse.Namespace) -> int:
     parents = asyncio.run(admin.parents())
     rows = []
     for team, _depth in sorted(ordered, key=lambda pair: pair[0].name.lower()):
+        if args.tenant is not None and team.tenant_id != args.tenant:
+            continue
         above = by_id.get(parents.get(team.id or 0))
         rows.append({"id": team.team_id, "name": team.name, "tenant": team.tenant_id,
                      **({"parent": above.team_id} if above is not None else {})})  # fmt: skip

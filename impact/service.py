@@ -17,6 +17,7 @@ from bot.gate import TenantGate
 from bot.observability.service import watch
 from bot.registry import FeatureContext
 from bot.router import Dispatch, ImpactBot
+from bot.sender.limits import RateLimits
 from bot.sender.outbox_sender import OutboxSender
 from bot.teams_reads import TeamsDirectory
 from bot.web import turn_error_handler, web_app
@@ -56,8 +57,14 @@ def create_app(
         db=database,
         framework=framework or default_framework(),
         clock=clock,
-        teams=TeamsDirectory(adapter, settings.app_id),
+        teams=TeamsDirectory(
+            adapter,
+            settings.app_id,
+            limiter=sender.limiter if sender is not None else None,
+            limits=sender.limits if sender is not None else RateLimits.from_settings(settings),
+        ),
         wake_sender=sender.wake if sender else (lambda: None),
+        personal_data=tuple(d for feature in features for d in feature.personal_data),
     )
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]

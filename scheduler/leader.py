@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import psycopg
 from sqlalchemy.engine import make_url
 
-from store.db import normalise_url
+from store.db import normalise_url, without_password
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ class LeaderElection:
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     ) -> None:
         url = normalise_url(database_url)
+        self._url = url  # only to mask its password in log lines
         self.retry_seconds = retry_seconds
         self.check_seconds = check_seconds
         self._lock: _Lock
@@ -86,6 +87,9 @@ class LeaderElection:
             )
         self._leading = False
 
+    def _one_line(self, exc: BaseException) -> str:
+        return without_password(_one_line(exc), self._url)
+
     @property
     def is_leader(self) -> bool:
         return self._leading
@@ -97,7 +101,7 @@ class LeaderElection:
         try:
             self._leading = await self._lock.try_lock()
         except Exception as exc:  # an unreachable database just means: not leader, try later
-            log.warning("could not try for leadership: %s", _one_line(exc))
+            log.warning("could not try for leadership: %s", self._one_line(exc))
             await self._close_quietly()
             self._leading = False
         return self._leading
@@ -109,7 +113,7 @@ class LeaderElection:
         try:
             held = await self._lock.still_held()
         except Exception as exc:
-            log.warning("leadership check failed: %s", _one_line(exc))
+            log.warning("leadership check failed: %s", self._one_line(exc))
             held = False
         if not held:
             self._leading = False
@@ -123,7 +127,7 @@ class LeaderElection:
             try:
                 await self._lock.unlock()
             except Exception as exc:
-                log.debug("giving back the leader lock: %s", _one_line(exc))
+                log.debug("giving back the leader lock: %s", self._one_line(exc))
         await self._close_quietly()
 
     async def run(self, on_elected: Callback, on_lost: Callback, stop_event: asyncio.Event) -> None:

@@ -16,10 +16,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
 T = TypeVar("T")
@@ -38,12 +40,49 @@ def normalise_url(url: str) -> str:
     return url
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", ""})
+
+
+def on_localhost(url: str) -> bool:
+    """Whether a database URL names this machine (a Unix socket, localhost or loopback)."""
+    try:
+        host = make_url(url).host or ""
+    except ArgumentError:
+        return False
+    return host.lower() in LOCAL_HOSTS
+
+
+def masked_url(url: str) -> str:
+    """A database URL with any password replaced by ***, for logs and messages."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "<unparseable database URL>"
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)
+
+
+def without_password(text: str, url: str) -> str:
+    """`text` (an error's message) with the URL's password, as written or URL-quoted, masked."""
+    try:
+        password = make_url(url).password
+    except ArgumentError:
+        return text
+    if not password:
+        return text
+    for form in {str(password), quote(str(password), safe=""), quote_plus(str(password))}:
+        text = text.replace(form, "***")
+    return text
+
+
 def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            hide_parameters=True,  # an error's message never carries answers or names
         )
         _configure_sqlite(engine)
         return engine
@@ -54,6 +93,7 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         pool_timeout=10,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5, "application_name": "impact-bot"},
+        hide_parameters=True,  # an error's message never carries answers or names
     )
 
 
@@ -95,7 +135,8 @@ class Database:
             with self.session() as session:
                 return work(session)
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            raise DatabaseUnavailable(str(exc).splitlines()[0]) from exc
+            message = without_password(str(exc).splitlines()[0], self.url)
+            raise DatabaseUnavailable(message) from exc
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction on the database thread pool."""

@@ -13,6 +13,7 @@ from store import audit, outbox, people, teams
 from store.alignment import tables as alignment_tables
 from store.assessments import tables as assessment_tables
 from store.huddles import tables as huddle_tables
+from store.privacy import tables as privacy_tables
 from store.rounds import charts, export_links
 from store.rounds import tables as round_tables
 
@@ -27,6 +28,7 @@ TABLE_MODULES = (
     outbox,
     audit,
     alignment_tables,
+    privacy_tables,
 )
 
 metadata = SQLModel.metadata

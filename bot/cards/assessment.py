@@ -275,6 +275,8 @@ def help_card(question_count: int, *, in_progress: bool = False) -> Card:
         ("restart", "set your answers aside and begin again (asks first)"),
         ("reminders", "when you like to be reminded, e.g. reminders mon-fri 07:00-19:00"),
         ("away until …", "no reminders while you are on leave, e.g. away until 24 December"),
+        ("my data", "download everything I store about you"),
+        ("forget me", "erase everything I store about you (asks first)"),
         ("help", "this message"),
     ]
     go = "Resume" if in_progress else "Start"

@@ -205,7 +205,7 @@ class AssessmentDialog:
         if action.level is None:
             what = "Choose a level (or tap Skip) before Next."
             return await self._ask_again(turn, action.aid, action.q, what, kept)
-        command = domain.Answer(action.q, action.level, comment, action.rev)
+        command = domain.ChooseLevel(action.q, action.level, comment, action.rev)
         return await self._act(turn, action.aid, command, kept)
 
     async def on_skip(self, turn: Turn, action: SkipAction) -> Reply:

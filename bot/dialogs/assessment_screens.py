@@ -228,7 +228,7 @@ class Screens:
                 return cards.review_settled_card(f"✓ You chose to change question {q}.")
             case domain.Back(question=q) if q > total:
                 return cards.review_settled_card(f"✓ You went back to question {total}.")
-            case domain.Answer(question=q) | domain.Skip(question=q) | domain.Back(question=q):
+            case domain.ChooseLevel(question=q) | domain.Skip(question=q) | domain.Back(question=q):
                 return self.settled(after, q, self.words(command, after))
         raise AssertionError(f"unhandled command {command!r}")  # pragma: no cover
 
@@ -237,7 +237,7 @@ class Screens:
         question = getattr(command, "question", 0)
         level = self.level_name(after, question)
         match command:
-            case domain.Answer():
+            case domain.ChooseLevel():
                 return Words("✓ Saved.", f"Your answer: **{level}**")
             case domain.Skip() if level is not None:
                 return Words("✓ Moved on; your answer is kept.", f"Your answer: **{level}**")

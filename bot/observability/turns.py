@@ -60,7 +60,7 @@ def turn_middleware(known_verbs: Collection[str], tracer: Tracer | None = None) 
         turn = TurnInfo(uuid.uuid4().hex[:16])
         try:
             body = json.loads(await request.read())
-        except ValueError:  # the handler answers 400; the turn is counted as refused
+        except (ValueError, RecursionError):  # the handler answers 400; counted as refused
             body = None
         turn.activity_type, turn.verb = describe(body, known_verbs)
         token = current_turn.set(turn)

@@ -113,9 +113,9 @@ class HuddleAccess:
         return chosen
 
     async def teams_led_by(self, identity: Identity) -> list[Team]:
-        """The installed teams this person may manage huddles for: every team for the
-        improvement team, else the teams where they are a named lead or an owner."""
-        teams = await self.db.run(installed_teams)
+        """The installed teams of the person's tenant this person may manage huddles for: every
+        one for the improvement team, else the teams where they are a named lead or an owner."""
+        teams = [t for t in await self.db.run(installed_teams) if t.tenant_id == identity.tenant_id]
         if await self.in_improvement_team(identity):
             return teams
         ids = tuple(_ids(identity))

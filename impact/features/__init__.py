@@ -7,6 +7,7 @@ from impact.feature import Feature
 from impact.features.alignment import ALIGNMENT
 from impact.features.assessment import ASSESSMENT
 from impact.features.huddles import HUDDLES
+from impact.features.privacy import PRIVACY
 from impact.features.rounds import ROUNDS
 
 FEATURES: tuple[Feature, ...] = (
@@ -14,4 +15,5 @@ FEATURES: tuple[Feature, ...] = (
     ROUNDS,
     ALIGNMENT,
     HUDDLES,
+    PRIVACY,
 )

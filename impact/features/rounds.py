@@ -54,6 +54,7 @@ def _scheduled(ctx: FeatureContext) -> ScheduledWork:
             jobs.CLOSE_ROUND: jobs.run_all(steps.close_due),
             jobs.REPEAT_ROUND: jobs.run_all(steps.repeat_due),
             jobs.NUDGES_TICK: jobs.run_all(steps.nudge_due),
+            jobs.RETRY_ROSTERS: jobs.run_all(steps.opener.pending.retry_due),
         },
     )
 

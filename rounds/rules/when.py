@@ -38,15 +38,43 @@ def parse_when(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime.combine(day, DEFAULT_TIME_OF_DAY, tzinfo=zone).astimezone(UTC)
+            return local_moment(datetime.combine(day, DEFAULT_TIME_OF_DAY), zone).astimezone(UTC)
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise WhenError(
             f"can't read {text!r} as a time: use 2026-12-01, 2026-12-01T14:30, now, or +14d"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
+        moment = local_moment(moment, zone)
     return moment.astimezone(UTC)
+
+
+def local_moment(wall: datetime, zone: ZoneInfo) -> datetime:
+    """A wall-clock time in `zone`, refused if the clocks skip it or show it twice (a DST change,
+    e.g. 01:30 on the last Sunday of March or October in Europe/London): either would be a
+    guess at what the person meant."""
+    first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    shown = f"{wall:%Y-%m-%d %H:%M}"
+    if first.utcoffset() == second.utcoffset():
+        return first
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
+        raise WhenError(
+            f"{shown} does not exist in {zone.key}: the clocks go forward then. "
+            "Choose a time an hour later or earlier"
+        )
+    raise WhenError(
+        f"{shown} happens twice in {zone.key}: the clocks go back then. "
+        "Choose a time outside that hour, or give the offset (e.g. "
+        f"{wall:%Y-%m-%dT%H:%M}{_offset(first)} or {wall:%Y-%m-%dT%H:%M}{_offset(second)})"
+    )
+
+
+def _offset(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    assert offset is not None
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 @dataclass(frozen=True)

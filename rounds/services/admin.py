@@ -20,12 +20,14 @@ from rounds.services.evidence import QuestionEvidence
 from rounds.services.ports import RoundOptions
 from store.audit import audit
 from store.db import Database
-from store.rounds import lifecycle, participants
+from store.rounds import lifecycle, participants, resend
 from store.rounds.export_links import LINK_LIFETIME, create_link
 from store.rounds.lifecycle import RoundError, RoundSpec, RoundSummary
+from store.rounds.resend import Resent
 from store.rounds.results import RoundNotFound, compute_round_results
 from store.rounds.status import RoundStatus, round_status
 from store.teams import Team, installed_teams
+from store.tenancy import round_tenants, rounds_of_tenant, teams_tenants
 
 __all__ = ["LINK_LIFETIME", "RoundAdmin", "RoundError", "RoundNotFound", "RoundSpec"]
 
@@ -47,11 +49,26 @@ class RoundAdmin:
 
     # -- reading ------------------------------------------------------------------------------
 
-    async def rounds(self) -> list[RoundSummary]:
-        return await self.db.run(lifecycle.list_rounds)
+    async def rounds(self, tenant: str | None = None) -> list[RoundSummary]:
+        """Every round, or (given a tenant) only that tenant's."""
 
-    async def teams(self) -> list[Team]:
-        return await self.db.run(installed_teams)
+        def read(session: Session) -> list[RoundSummary]:
+            summaries = lifecycle.list_rounds(session)
+            if tenant is None:
+                return summaries
+            mine = rounds_of_tenant(session, tenant)
+            return [s for s in summaries if s.id in mine]
+
+        return await self.db.run(read)
+
+    async def teams(self, tenant: str | None = None) -> list[Team]:
+        """Every installed Team, or (given a tenant) only that tenant's."""
+        teams = await self.db.run(installed_teams)
+        return teams if tenant is None else [t for t in teams if t.tenant_id == tenant]
+
+    async def in_tenant(self, round_id: int, tenant: str) -> bool:
+        """Whether this round's teams are all in this tenant (False for no such round)."""
+        return await self.db.run(lambda s: round_tenants(s, round_id)) == {tenant}
 
     async def status(self, round_id: int) -> RoundStatus:
         return await self.db.run(lambda s: round_status(s, round_id))
@@ -86,10 +103,18 @@ class RoundAdmin:
 
     # -- changing -----------------------------------------------------------------------------
 
-    async def create(self, spec: RoundSpec, *, actor: str) -> int:
+    async def create(self, spec: RoundSpec, *, actor: str, tenant: str | None = None) -> int:
+        """A new round. Its teams must share one tenant (given one: that tenant)."""
         now = self.clock()
 
         def create(session: Session) -> int:
+            tenants = teams_tenants(session, spec.team_ids)
+            if len(tenants) > 1 or (tenant is not None and tenants - {tenant}):
+                raise RoundError(
+                    "a round's teams must all be in one tenant"
+                    if tenant is None
+                    else "the bot is not installed in these teams in your organisation"
+                )
             round_ = lifecycle.create_round(
                 session, spec, framework=self.framework, actor=actor, now=now
             )
@@ -121,6 +146,13 @@ class RoundAdmin:
     async def cancel(self, round_id: int, *, actor: str) -> None:
         now = self.clock()
         await self.db.run(lambda s: lifecycle.cancel_round(s, round_id, actor=actor, now=now))
+
+    async def resend(self, round_id: int, *, person: str | None, actor: str) -> Resent:
+        """Queue the round's failed invitations and summaries again (store.rounds.resend)."""
+        now = self.clock()
+        return await self.db.run(
+            lambda s: resend.resend(s, round_id, person=person, actor=actor, now=now)
+        )
 
     async def set_repetition(self, round_id: int, change: str, *, actor: str) -> None:
         now = self.clock()

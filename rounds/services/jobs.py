@@ -6,6 +6,7 @@
 | open                                               | `round:N:close`   | `closes_at`    |
 | closed, `repeat_every` set, not paused, no successor | `round:N:repeat` | `closes_at`    |
 | any round open                                     | `nudges:tick`     | every minute   |
+| an open round with a team whose roster is pending  | `rosters:retry`   | every 2 minutes |
 
 A cancelled round asks for nothing, so its jobs are removed at the next reconcile. Each step's
 handler records its work in the table (status `open`, status `closed`, a successor round with
@@ -23,14 +24,17 @@ from sqlmodel import Session
 
 from scheduler.service import Handler, JobSpec
 from store.db import Database
+from store.rounds.pending import any_pending
 from store.rounds.steps import rounds_wanting_jobs
 
 OPEN_ROUND = "round.open"
 CLOSE_ROUND = "round.close"
 REPEAT_ROUND = "round.repeat"
 NUDGES_TICK = "nudges.tick"
+RETRY_ROSTERS = "rosters.retry"
 
 NUDGE_TICK_EVERY = timedelta(minutes=1)
+ROSTER_RETRY_EVERY = timedelta(minutes=2)
 
 
 class RoundJobSource:
@@ -60,6 +64,8 @@ class RoundJobSource:
                 )
         if any(round_.status == "open" for round_ in rounds):
             jobs.append(JobSpec("nudges:tick", NUDGES_TICK, every=self._nudge_every))
+        if any_pending(session):
+            jobs.append(JobSpec("rosters:retry", RETRY_ROSTERS, every=ROSTER_RETRY_EVERY))
         return jobs
 
 

@@ -16,8 +16,11 @@ from framework.identity import TeamMember
 from framework.reading import reading_minutes
 from rounds.rules.views import InvitationView
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
+from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
 from store.outbox import Target, enqueue
+from store.rounds import pending
+from store.rounds.notes import MISSED_REASON
 from store.rounds.opening import Invitee, OpenResult, due_to_open, open_round
 from store.rounds.tables import Round
 from store.teams import Team
@@ -42,38 +45,55 @@ class RoundOpener:
         self.options = options
         self.messages = messages
         self.on_queued = on_queued  # e.g. the outbox sender's wake()
+        # Teams whose roster could not be read stay pending: retried by the scheduler.
+        self.pending = PendingRosters(db, rosters, self._invite, on_queued=on_queued)
 
     async def open_due(self, now: datetime) -> list[OpenResult]:
         opened = []
         for round_, teams in await self.db.run(lambda s: due_to_open(s, now)):
             assert round_.id is not None
-            rosters: dict[int, list[TeamMember]] = {}
-            for team in teams:
-                try:
-                    rosters[team.id or 0] = await self.rosters.roster(
-                        team.team_id, team.reference, team.tenant_id
-                    )
-                except Exception:
-                    log.exception(
-                        "could not read the roster of team %s for round %s", team.team_id, round_.id
-                    )
-            result = await self.db.run(self._opening(round_.id, rosters, now))
+            if round_.closes_at <= now:
+                await self._missed(round_, now)
+                continue
+            rosters, missing = await read_rosters(self.rosters, round_, teams)
+            result = await self.db.run(self._opening(round_.id, rosters, missing, now))
             if result is not None:
                 log.info(
-                    "opened round %s: %d people, %d invited",
+                    "opened round %s: %d people, %d invited; %d of %d teams' rosters pending",
                     round_.id,
                     result.participants,
                     result.invited,
+                    len(missing),
+                    len(teams),
                 )
                 opened.append(result)
                 self.on_queued()
         return opened
 
+    async def _missed(self, round_: Round, now: datetime) -> None:
+        round_id = round_.id
+        assert round_id is not None
+        if await self.db.run(lambda s: pending.mark_missed(s, round_id, now)):
+            log.warning(
+                "round %s not opened and nobody invited: %s (closing %s, processed %s)",
+                round_id,
+                MISSED_REASON,
+                round_.closes_at.isoformat(),
+                now.isoformat(),
+            )
+
     def _opening(
-        self, round_id: int, rosters: dict[int, list[TeamMember]], now: datetime
+        self,
+        round_id: int,
+        rosters: dict[int, list[TeamMember]],
+        missing: list[Team],
+        now: datetime,
     ) -> Callable[[Session], OpenResult | None]:
         def work(session: Session) -> OpenResult | None:
-            return open_round(session, round_id, rosters, invite=self._invite, now=now)
+            result = open_round(session, round_id, rosters, invite=self._invite, now=now)
+            if result is not None and missing:
+                pending.record_pending(session, round_id, missing, now)
+            return result
 
         return work
 

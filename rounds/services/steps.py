@@ -39,6 +39,7 @@ from store.rounds.opening import round_teams
 from store.rounds.participants import preferences_of
 from store.rounds.results import compute_round_results
 from store.rounds.tables import Round, RoundParticipant
+from store.rounds.targets import nudge_target
 from store.teams import Team, installed_team
 
 log = logging.getLogger(__name__)
@@ -144,14 +145,16 @@ class RoundSteps:
 
     # -- repeating -------------------------------------------------------------------------
 
-    def _schedule_repeat(self, session: Session, round_: Round, now: datetime) -> None:
+    def _schedule_repeat(self, session: Session, round_: Round, now: datetime) -> bool:
         if not round_.repeat_every or round_.repeat_paused:
-            return
+            return False
         period = Period.parse(round_.repeat_every)
         opens_at = period.after(round_.opens_at, self.options.zone)
         while opens_at <= now:  # a long outage: the next occurrence still to come
             opens_at = period.after(opens_at, self.options.zone)
         following = queries.add_successor(session, round_, opens_at, now)
+        if following is None:
+            return False  # another leader scheduled it
         audit(
             session,
             actor="scheduler",
@@ -160,6 +163,7 @@ class RoundSteps:
             detail={"previous": round_.id, "opens_at": opens_at},
             now=now,
         )
+        return True
 
     async def repeat_due(self, now: datetime) -> int:
         """Successors for closed repeating rounds that have none (closing normally schedules it;
@@ -167,10 +171,10 @@ class RoundSteps:
         return await self.db.run(lambda s: self.schedule_missing_repeats(s, now))
 
     def schedule_missing_repeats(self, session: Session, now: datetime) -> int:
-        waiting = queries.waiting_for_successor(session)
-        for round_ in waiting:
+        return sum(
             self._schedule_repeat(session, round_, now)
-        return len(waiting)
+            for round_ in queries.waiting_for_successor(session)
+        )
 
     # -- nudging ---------------------------------------------------------------------------
 
@@ -221,9 +225,10 @@ class RoundSteps:
         ):
             return False
         number = participant.nudges_sent + 1
-        chat = queries.personal_chat(session, person.id)
-        if chat is None:
-            return False  # their invitation creates the chat; until it has, there is no nudge
+        # Their chat, else one created through their team (their invitation may have failed).
+        target = nudge_target(session, person, participant.id, round_.id)
+        if target is None:
+            return False
         view = InvitationView(
             round_id=round_.id,
             round_name=round_.name,
@@ -238,7 +243,7 @@ class RoundSteps:
             dedupe_key=f"round:{round_.id}:nudge:person:{person.id}:{number}",
             kind="nudge",
             tenant_id=person.tenant_id,
-            target=Target.conversation(chat.conversation_id, chat.service_url),
+            target=target,
             activity=self.messages.invitation(view),
             now=now,
             person_id=person.id,

@@ -31,6 +31,7 @@ from assessment.rules import (
 from framework.content import Framework
 from framework.identity import Identity
 from store.assessments.tables import Answer, Assessment, LiveCard
+from store.outbox import OutboxMessage
 from store.people import Person, ensure_person, find_person
 from store.rounds.tables import Round, RoundParticipant
 
@@ -358,6 +359,7 @@ class AssessmentStore:
             after = dataclasses.replace(after, submitted_at=now)
             if after.round_id is not None:
                 self._supersede(session, after)
+                _cancel_nudges(session, after.round_id, after.person_id, now)
         return Outcome(result, after)
 
     # -- internals ------------------------------------------------------------------------
@@ -467,3 +469,19 @@ class AssessmentStore:
 def _an_older_copy(card_id: str | None, live: str | None) -> bool:
     """A press on a card that is not the person's live card (when both are known)."""
     return card_id is not None and live is not None and card_id != live
+
+
+def _cancel_nudges(session: Session, round_id: int, person_id: int, now: datetime) -> None:
+    """They submitted: the round's nudges still waiting to be sent to them will not be. One a
+    sender is sending right now (a live lease) is left to it, so its outcome is recorded."""
+    session.execute(
+        sa.update(OutboxMessage)
+        .where(
+            col(OutboxMessage.round_id) == round_id,
+            col(OutboxMessage.person_id) == person_id,
+            col(OutboxMessage.kind) == "nudge",
+            col(OutboxMessage.status) == "pending",
+            sa.or_(col(OutboxMessage.lease_until).is_(None), col(OutboxMessage.lease_until) <= now),
+        )
+        .values(status="cancelled")
+    )

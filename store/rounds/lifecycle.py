@@ -18,6 +18,7 @@ from rounds.rules.schedule import PlanError, ReminderPlan
 from store.assessments.tables import Assessment
 from store.audit import audit
 from store.outbox import OutboxMessage
+from store.rounds.notes import pending_team_names, round_note
 from store.rounds.tables import (
     Round,
     RoundParticipant,
@@ -53,6 +54,8 @@ class RoundSummary:
     teams: tuple[str, ...]
     participants: int
     submitted: int
+    pending_teams: tuple[str, ...] = ()  # teams whose roster could not be read yet
+    note: str = ""  # e.g. why it never opened (store.rounds.notes)
 
 
 def create_round(
@@ -146,6 +149,7 @@ def summarise(session: Session, round_: Round) -> RoundSummary:
         .where(RoundParticipant.round_id == round_.id, Assessment.status == "submitted")
     ).one()
     assert round_.id is not None
+    pending = pending_team_names(session, round_.id)
     return RoundSummary(
         id=round_.id,
         name=round_.name,
@@ -155,6 +159,8 @@ def summarise(session: Session, round_: Round) -> RoundSummary:
         teams=tuple(team_names),
         participants=int(participants),
         submitted=int(submitted),
+        pending_teams=pending,
+        note=round_note(round_, pending),
     )
 
 
@@ -165,8 +171,7 @@ def extend_round(
     if closes_at <= max(now, round_.opens_at):
         raise RoundError("the new closing time must be in the future and after the opening")
     previous = round_.closes_at
-    round_.closes_at = closes_at
-    round_.updated_at = now
+    _move(session, round_, closes_at=closes_at, updated_at=now)
     audit(
         session,
         actor=actor,
@@ -181,16 +186,14 @@ def extend_round(
 def request_close(session: Session, round_id: int, *, actor: str, now: datetime) -> Round:
     """Close now: the scheduler's close step (results, summaries) runs within seconds."""
     round_ = _changeable(session, round_id)
-    round_.closes_at = now
-    round_.updated_at = now
+    _move(session, round_, closes_at=now, updated_at=now)
     audit(session, actor=actor, action="round.close", target=f"round:{round_id}", now=now)
     return round_
 
 
 def cancel_round(session: Session, round_id: int, *, actor: str, now: datetime) -> Round:
     round_ = _changeable(session, round_id)
-    round_.status = "cancelled"
-    round_.updated_at = now
+    _move(session, round_, status="cancelled", updated_at=now)
     # Nothing more goes out for a cancelled round.
     session.execute(
         sa.update(OutboxMessage)
@@ -206,6 +209,27 @@ def _changeable(session: Session, round_id: int) -> Round:
     if round_.status in ("closed", "cancelled"):
         raise RoundError(f"round {round_id} is already {round_.status}")
     return round_
+
+
+def _move(session: Session, round_: Round, **values: object) -> None:
+    """Change the round only if its status is still the one the decision was made on
+    (compare-and-set), so that an admin's change racing the scheduler can never overwrite what
+    the scheduler did meanwhile: a cancel never turns a closed round into a cancelled one, an
+    extension never moves a round that has just closed."""
+    seen = round_.status
+    moved = session.execute(
+        sa.update(Round)
+        .where(col(Round.id) == round_.id, col(Round.status) == seen)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.expire(round_)
+        now_status = session.execute(
+            sa.select(col(Round.status)).where(col(Round.id) == round_.id)
+        ).scalar_one()
+        raise RoundError(f"round {round_.id} is already {now_status}")
+    session.refresh(round_)
 
 
 def _teams_by_teams_id(session: Session, team_ids: Sequence[str]) -> dict[str, Team]:

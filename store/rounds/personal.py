@@ -80,9 +80,12 @@ def _export_audit(session: Session, person_id: int) -> dict[str, Any]:
     }
 
 
-def _erase_audit(_session: Session, _person_id: int) -> None:
-    """The audit trail is append-only: entries about a person are kept (they name an id, not a
-    name); the privacy feature records the erasure itself."""
+def _erase_audit(session: Session, person_id: int) -> None:
+    """The audit trail is append-only from the application; only an erasure (which lifts the
+    guard for its transaction: store.privacy.rights) changes it. Entries a person made are kept,
+    with their actor replaced by `erased`; the erasure itself is audited."""
+    theirs = _actors(person_id).scalar_subquery()
+    session.execute(sa.update(_audit).where(_audit.c.actor == theirs).values(actor="erased"))
 
 
 ROUNDS = PersonalData(

@@ -25,11 +25,11 @@ def due_to_close(session: Session, now: datetime) -> list[int]:
 
 
 def mark_closed(session: Session, round_id: int, now: datetime) -> Round | None:
-    """Move an open round to closed (compare-and-set on the status); None if another process
-    closed it first, or it was cancelled."""
+    """Move an open round to closed (compare-and-set on the status and the closing time); None
+    if another process closed it first, it was cancelled, or it was extended meanwhile."""
     moved = session.execute(
         sa.update(Round)
-        .where(col(Round.id) == round_id, col(Round.status) == "open")
+        .where(col(Round.id) == round_id, col(Round.status) == "open", col(Round.closes_at) <= now)
         .values(status="closed", closed_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -54,9 +54,20 @@ def cancel_pending_nudges(session: Session, round_id: int) -> None:
     )
 
 
-def add_successor(session: Session, round_: Round, opens_at: datetime, now: datetime) -> Round:
+def add_successor(
+    session: Session, round_: Round, opens_at: datetime, now: datetime
+) -> Round | None:
     """The next round of a repeating series: same teams, plan and length, opening at
-    `opens_at`."""
+    `opens_at`. None if it already has one (another leader added it first: the unique index
+    on previous_round_id refuses a second; only this savepoint is rolled back)."""
+    try:
+        with session.begin_nested():
+            return _add_successor(session, round_, opens_at, now)
+    except sa.exc.IntegrityError:
+        return None
+
+
+def _add_successor(session: Session, round_: Round, opens_at: datetime, now: datetime) -> Round:
     following = Round(
         name=round_.name,
         framework_id=round_.framework_id,

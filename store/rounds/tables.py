@@ -14,6 +14,8 @@ class Round(SQLModel, table=True):
     """An assessment round across teams. The source of truth the scheduler reconciles from."""
 
     __tablename__ = "rounds"
+    # A repeating round has at most one successor, however many leaders repeat it at once.
+    __table_args__ = (sa.Index("uq_rounds_previous_round_id", "previous_round_id", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)

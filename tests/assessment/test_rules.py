@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from assessment.rules import (
-    Answer,
     Back,
     Change,
     Choose,
+    ChooseLevel,
     Decision,
     RecordAnswer,
     RecordedAnswer,
@@ -42,7 +42,7 @@ def snap(
 
 
 def test_answer_records_and_moves_to_the_next_question() -> None:
-    result = decide(snap(), ME, Answer(1, 3, "ok", token=1))
+    result = decide(snap(), ME, ChooseLevel(1, 3, "ok", token=1))
     assert result == Decision(
         position=2, status=Status.IN_PROGRESS, record=RecordAnswer(1, 3, "ok"), settled_question=1
     )
@@ -50,14 +50,14 @@ def test_answer_records_and_moves_to_the_next_question() -> None:
 
 def test_answer_after_going_back_returns_to_where_the_person_was() -> None:
     answered = {n: RecordedAnswer(2) for n in range(1, 6)}
-    result = decide(snap(position=2, answers=answered), ME, Answer(2, 4, None, token=1))
+    result = decide(snap(position=2, answers=answered), ME, ChooseLevel(2, 4, None, token=1))
     assert isinstance(result, Decision)
     assert result.position == 6
 
 
 def test_last_answer_goes_to_review() -> None:
     answered = {n: RecordedAnswer(2) for n in range(1, N)}
-    result = decide(snap(position=N, answers=answered), ME, Answer(N, 5, None, token=1))
+    result = decide(snap(position=N, answers=answered), ME, ChooseLevel(N, 5, None, token=1))
     assert isinstance(result, Decision)
     assert result.position == N + 1
     assert current_screen(replace(snap(), position=result.position)).kind == "review"
@@ -134,40 +134,48 @@ def test_choosing_a_level_is_checked_like_an_answer_and_records_nothing() -> Non
 
 
 def test_stale_token_is_refused() -> None:
-    assert decide(snap(position=2, revision=5), ME, Answer(2, 3, None, token=4)) == Refused(
+    assert decide(snap(position=2, revision=5), ME, ChooseLevel(2, 3, None, token=4)) == Refused(
         Refusal.STALE, 2
     )
 
 
 def test_double_tap_of_the_same_answer_is_already_recorded() -> None:
     state = snap(position=2, revision=2, answers={1: RecordedAnswer(3)})
-    assert decide(state, ME, Answer(1, 3, None, token=1)) == Refused(Refusal.ALREADY_RECORDED, 1)
+    assert decide(state, ME, ChooseLevel(1, 3, None, token=1)) == Refused(
+        Refusal.ALREADY_RECORDED, 1
+    )
     # a different level on an old card is stale, not a duplicate
-    assert decide(state, ME, Answer(1, 4, None, token=1)) == Refused(Refusal.STALE, 1)
+    assert decide(state, ME, ChooseLevel(1, 4, None, token=1)) == Refused(Refusal.STALE, 1)
 
 
 def test_out_of_order_answer_with_a_current_token_is_refused() -> None:
     # the token is current but the card is for another question (forged or reordered)
-    assert decide(snap(position=2), ME, Answer(5, 3, None, token=1)) == Refused(Refusal.STALE, 5)
+    assert decide(snap(position=2), ME, ChooseLevel(5, 3, None, token=1)) == Refused(
+        Refusal.STALE, 5
+    )
 
 
 def test_someone_elses_assessment_is_refused() -> None:
-    assert decide(snap(), ME + 1, Answer(1, 3, None, token=1)) == Refused(Refusal.NOT_YOURS)
+    assert decide(snap(), ME + 1, ChooseLevel(1, 3, None, token=1)) == Refused(Refusal.NOT_YOURS)
 
 
 def test_submitted_assessment_is_closed() -> None:
     state = snap(position=N + 1, status=Status.SUBMITTED)
-    assert decide(state, ME, Answer(1, 3, None, token=1)) == Refused(Refusal.CLOSED)
+    assert decide(state, ME, ChooseLevel(1, 3, None, token=1)) == Refused(Refusal.CLOSED)
 
 
 @pytest.mark.parametrize("level", [0, 6, -1, 99])
 def test_levels_outside_the_scale_are_refused(level: int) -> None:
-    assert decide(snap(), ME, Answer(1, level, None, token=1)) == Refused(Refusal.OUT_OF_RANGE, 1)
+    assert decide(snap(), ME, ChooseLevel(1, level, None, token=1)) == Refused(
+        Refusal.OUT_OF_RANGE, 1
+    )
 
 
 @pytest.mark.parametrize("question", [0, -3, N + 2, 10_000])
 def test_questions_outside_the_framework_are_refused(question: int) -> None:
-    assert decide(snap(), ME, Answer(question, 3, None, token=1)) == Refused(Refusal.OUT_OF_RANGE)
+    assert decide(snap(), ME, ChooseLevel(question, 3, None, token=1)) == Refused(
+        Refusal.OUT_OF_RANGE
+    )
 
 
 def test_resume_goes_to_the_first_question_with_nothing_recorded() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import getpass
 import json
-import os
 import stat
 import zipfile
 from dataclasses import dataclass
@@ -19,8 +18,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from assessment.rules import Answer as AnswerCommand
-from assessment.rules import Submit
+from assessment.rules import ChooseLevel, Submit
 from framework.content import default_framework
 from framework.identity import Identity, TeamMember
 from rounds.services.export_files import NOT_ENOUGH
@@ -115,7 +113,7 @@ def complete(db: Database, n: int, round_id: int, level: int) -> None:
     snapshot = db.run_sync(lambda s: store.start_or_resume(s, who, round_id))
     token = snapshot.revision
     for q in range(1, FRAMEWORK.question_count + 1):
-        command = AnswerCommand(q, level, comment(n) if q <= 2 else None, token)
+        command = ChooseLevel(q, level, comment(n) if q <= 2 else None, token)
         db.run_sync(lambda s, c=command: store.act(s, who, snapshot.assessment_id, c))
         token += 1
     outcome = db.run_sync(lambda s: store.act(s, who, snapshot.assessment_id, Submit(token)))
@@ -273,7 +271,8 @@ def test_export_writes_aggregates_only_and_is_audited(
     assert NOT_ENOUGH in cells
     assert_nothing_personal(cells)
     assert_nothing_personal([xlsx_raw_text(out_xlsx)])
-    assert stat.S_IMODE(out_xlsx.stat().st_mode) == 0o666 & ~_umask(), "not mkstemp's 0600"
+    assert stat.S_IMODE(out_xlsx.stat().st_mode) == 0o600, "an export is its owner's alone"
+    assert stat.S_IMODE(out_csv.stat().st_mode) == 0o600
 
     entries = exports(db)
     assert [(e.actor, e.target, e.allowed) for e in entries] == [
@@ -285,12 +284,6 @@ def test_export_writes_aggregates_only_and_is_audited(
         ("xlsx", str(out_xlsx), "closed", False),
     ]
     assert_nothing_personal([e.detail for e in entries])
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def test_export_never_overwrites_without_force(

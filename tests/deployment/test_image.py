@@ -90,7 +90,8 @@ def served(image: str, postgres_url: str) -> Iterator[tuple[str, str]]:
     name = f"impact-test-{port}"
     podman("run", "-d", "--name", name, "--network", "host", "-e", f"PORT={port}",
            "-e", f"DATABASE_URL={postgres_url}", "-e", f"MicrosoftAppId={APP_ID}",
-           "-e", "MicrosoftAppPassword=not-a-real-secret", image)  # fmt: skip
+           "-e", "MicrosoftAppPassword=not-a-real-secret",
+           "-e", "IMPACT_ALLOWED_TENANTS=tenant-nhs-trust", image)  # fmt: skip
     try:
         yield name, f"http://127.0.0.1:{port}"
     finally:
@@ -99,7 +100,8 @@ def served(image: str, postgres_url: str) -> Iterator[tuple[str, str]]:
 
 def test_serve_refuses_a_database_that_was_not_migrated(image: str, postgres_url: str) -> None:
     result = podman("run", "--rm", "--network", "host", "-e", f"DATABASE_URL={postgres_url}",
-                    "-e", f"MicrosoftAppId={APP_ID}", image, "serve", check=False)  # fmt: skip
+                    "-e", f"MicrosoftAppId={APP_ID}", "-e", "IMPACT_ALLOWED_TENANTS=t",
+                    image, "serve", check=False)  # fmt: skip
     assert result.returncode == 1
     assert "impact-bot db upgrade" in result.stderr
 

@@ -32,8 +32,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Locator, expect
 from sqlmodel import Session, col, select
 
-from assessment.rules import Answer as AnswerCommand
-from assessment.rules import Submit
+from assessment.rules import ChooseLevel, Submit
 from bot.config import load_settings
 from framework.content import Framework, default_framework
 from framework.identity import Identity
@@ -159,13 +158,13 @@ def submit_as_colleague(db: Database, round_id: int, n: int, user_id: str, name:
     who = Identity(TENANT, user_id, f"00000000-0000-0000-0000-00000000000{20 + n}", name)
     snapshot = db.run_sync(lambda s: store.start_or_resume(s, who, round_id))
 
-    def act(session: Session, command: AnswerCommand | Submit) -> Outcome:
+    def act(session: Session, command: ChooseLevel | Submit) -> Outcome:
         return store.act(session, who, snapshot.assessment_id, command)
 
     token = snapshot.revision
     for c, component in enumerate(FRAMEWORK.components):
         for question in component.questions:
-            command = AnswerCommand(question.number, colleague_level(n, c), None, token)
+            command = ChooseLevel(question.number, colleague_level(n, c), None, token)
             db.run_sync(partial(act, command=command))
             token += 1
     outcome = db.run_sync(partial(act, command=Submit(token)))

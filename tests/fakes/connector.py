@@ -472,6 +472,9 @@ class FakeConnector:
         cid = request.match_info["cid"]
         if not await self._wait_at_gate(request):
             return teams_error(499, "ClientGone", "client went away while held")
+        if (injected := self._injected("members", cid)) is not None:
+            await self._record(Call("members", cid, None, {}, injected.status))
+            return injected
         if cid not in self.conversations:
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
         members = self.conversations[cid].members

@@ -59,7 +59,12 @@ def test_db_status_and_upgrade(database_url: str, tmp_path: Path) -> None:
 def test_serve_refuses_an_out_of_date_schema_outside_local_mode(
     database_url: str, tmp_path: Path
 ) -> None:
-    env = base_env(DATABASE_URL=database_url, MicrosoftAppId="app", MicrosoftAppPassword="x")
+    env = base_env(
+        DATABASE_URL=database_url,
+        MicrosoftAppId="app",
+        MicrosoftAppPassword="x",
+        IMPACT_ALLOWED_TENANTS="tenant-a",
+    )
     result = run_cli("serve", env=env, cwd=tmp_path)
     assert result.returncode == 1
     assert "run `impact-bot db upgrade`" in result.stderr
@@ -78,7 +83,7 @@ def test_python_m_impact_starts_locally_and_upgrades_sqlite_itself(tmp_path: Pat
     port = free_port()
     env = base_env(PORT=str(port))
     process = subprocess.Popen(
-        [sys.executable, "-m", "impact"],
+        [sys.executable, "-m", "impact", "serve", "--local"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -102,6 +107,59 @@ def test_python_m_impact_starts_locally_and_upgrades_sqlite_itself(tmp_path: Pat
         output, _ = process.communicate(timeout=30)
     assert "LOCAL MODE" in output
     assert "listening on http://127.0.0.1:" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["serve"], {}, "MicrosoftAppId is not set"),
+        (["serve", "--local"], {"MicrosoftAppId": "app"}, "--local runs without authentication"),
+        (
+            ["serve", "--local"],
+            {"DATABASE_URL": "postgresql://bot:s3cret@db.example.nhs.uk:5432/impact"},
+            "local mode uses only a database on this machine",
+        ),
+        (["serve"], {"MicrosoftAppId": "app"}, "IMPACT_ALLOWED_TENANTS is empty"),
+    ],
+    ids=["no app id", "local with app id", "local remote db", "no tenants"],
+)
+def test_serve_refuses_to_fall_into_an_unsafe_mode_with_one_line(
+    args: list[str], env: dict[str, str], says: str, tmp_path: Path
+) -> None:
+    result = run_cli(*args, env=base_env(**env), cwd=tmp_path)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("configuration error: ")
+    assert says in line
+    assert "s3cret" not in line
+    assert not (tmp_path / "impact-bot.db").exists()
+
+
+def test_any_tenant_is_said_at_every_start(tmp_path: Path) -> None:
+    """IMPACT_ALLOW_ANY_TENANT=true starts (here, as far as the schema check) with a warning."""
+    env = base_env(
+        MicrosoftAppId="app",
+        IMPACT_ALLOW_ANY_TENANT="true",
+        DATABASE_URL="postgresql://bot:s3cret@127.0.0.1:1/none",
+    )
+    result = run_cli("serve", env=env, cwd=tmp_path)
+    assert "IMPACT_ALLOW_ANY_TENANT=true" in result.stderr
+    assert "postgresql://bot:***@127.0.0.1:1/none" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_python_m_impact_without_an_app_id_says_how_to_run_locally(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "impact"],
+        cwd=tmp_path,
+        env=base_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "impact-bot serve --local" in line
 
 
 @pytest.mark.parametrize("args", [["frobnicate"], ["db"], []])

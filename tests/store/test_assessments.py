@@ -15,8 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
 import store.tables  # noqa: F401  (tables on the metadata)
-from assessment.rules import Answer as AnswerCommand
-from assessment.rules import Decision, Refusal, Refused
+from assessment.rules import ChooseLevel, Decision, Refusal, Refused
 from framework.content import default_framework
 from framework.identity import Identity
 from store.assessments.aggregate import AssessmentStore
@@ -116,7 +115,7 @@ def test_racing_answers_on_the_same_card_record_once(database_url: str, db: Data
 
     def answer(level: int) -> Decision | Refused:
         store_ = AssessmentStore(framework, clock)
-        command = AnswerCommand(1, level, None, token=snapshot.revision)
+        command = ChooseLevel(1, level, None, token=snapshot.revision)
         return db.run_sync(lambda s: store_.act(s, ALEX, snapshot.assessment_id, command).result)
 
     with ThreadPoolExecutor(2) as pool:
@@ -138,7 +137,7 @@ def test_answers_record_the_framework_version(db: Database) -> None:
     snapshot = db.run_sync(lambda s: store_.start_or_resume(s, ALEX))
     db.run_sync(
         lambda s: store_.act(
-            s, ALEX, snapshot.assessment_id, AnswerCommand(1, 3, None, snapshot.revision)
+            s, ALEX, snapshot.assessment_id, ChooseLevel(1, 3, None, snapshot.revision)
         )
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.cards.common import Card, Element, card, execute, text
+from bot.cards.common import Card, Element, card, escape_markdown, execute, text
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class RoundLine:
     teams: str
     submitted: int
     participants: int
+    note: str = ""  # e.g. a team whose roster is not read yet (store.rounds.notes)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ def rounds_card(lines: tuple[RoundLine, ...], notice: str | None = None) -> Card
                 spacing="none",
             )
         )
+        if line.note:
+            body.append(text(f"⚠ {escape_markdown(line.note)}", size="small", spacing="none"))
     open_lines = [line for line in lines if line.status in ("scheduled", "open")]
     if open_lines:
         body.append(

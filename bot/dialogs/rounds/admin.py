@@ -59,19 +59,19 @@ class RoundsAdmin:
     async def show_rounds(self, turn: Turn, _text: str) -> Reply:
         if not await self._allowed(turn.identity, "rounds.view"):
             return _refused()
-        return Reply(send=[await self._list()])
+        return Reply(send=[await self._list(turn)])
 
     async def new_round_text(self, turn: Turn, _text: str) -> Reply:
         if not await self._allowed(turn.identity, "rounds.view"):
             return _refused()
-        return Reply(send=[await self._form()])
+        return Reply(send=[await self._form(turn)])
 
     # -- card actions ---------------------------------------------------------------------
 
     async def on_new(self, turn: Turn, action: RoundNewAction) -> Reply:
         if not await self._allowed(turn.identity, action.verb):
             return _refused(replace=True)
-        return Reply(replace=await self._list(), send=[await self._form()])
+        return Reply(replace=await self._list(turn), send=[await self._form(turn)])
 
     async def on_create(self, turn: Turn, action: RoundCreateAction) -> Reply:
         if not await self._allowed(turn.identity, action.verb):
@@ -79,16 +79,20 @@ class RoundsAdmin:
         now = self.clock()
         try:
             spec = self._spec(action, now)
-            round_id = await self.service.create(spec, actor=actor_of(turn.identity))
+            round_id = await self.service.create(
+                spec, actor=actor_of(turn.identity), tenant=turn.identity.tenant_id
+            )
         except (RoundError, WhenError) as exc:
             note = cards.notice_card(NoticeView(f"ⓘ {exc}. Nothing was created."))
-            return Reply(send=[note, await self._form()])
+            return Reply(send=[note, await self._form(turn)])
         opens = (
             "now"
             if spec.opens_at <= now
             else f"on {spec.opens_at.astimezone(self.zone):%-d %B at %H:%M}"
         )
-        return Reply(replace=await self._list(f"✓ Round {round_id} created: it opens {opens}."))
+        return Reply(
+            replace=await self._list(turn, f"✓ Round {round_id} created: it opens {opens}.")
+        )
 
     async def on_extend(self, turn: Turn, action: RoundExtendAction) -> Reply:
         return await self._change(turn, action, "now closes a week later")
@@ -107,6 +111,8 @@ class RoundsAdmin:
             return _refused(replace=True)
         can_export = await self.improvement_team.includes(turn.identity)
         try:
+            if not await self._in_tenant(turn, action.round_id, action.verb):
+                raise RoundNotFound(action.round_id)
             results = await self.service.results(action.round_id)
             evidence = await self.service.evidence_for(action.round_id, action.team_id)
             card = full_results_card(
@@ -126,6 +132,8 @@ class RoundsAdmin:
             )
             return Reply(send=[cards.notice_card(NoticeView(f"ⓘ {note}"))])
         try:
+            if not await self._in_tenant(turn, action.round_id, action.verb):
+                raise RoundError("that round doesn't exist")
             name, token = await self.service.export_link(
                 action.round_id, action.fmt, actor=actor_of(turn.identity)
             )
@@ -141,9 +149,12 @@ class RoundsAdmin:
         if not await self._allowed(turn.identity, action.verb):
             return _refused(replace=True)
         if action.round is None:
-            return Reply(replace=await self._list("ⓘ Choose a round first. Nothing was changed."))
+            notice = "ⓘ Choose a round first. Nothing was changed."
+            return Reply(replace=await self._list(turn, notice))
         round_id, actor = action.round, actor_of(turn.identity)
         try:
+            if not await self._in_tenant(turn, round_id, action.verb):
+                raise RoundError("that round doesn't exist")
             if isinstance(action, RoundExtendAction):
                 await self.service.extend_by(round_id, timedelta(days=7), actor=actor)
             elif isinstance(action, RoundCloseAction):
@@ -151,8 +162,8 @@ class RoundsAdmin:
             else:
                 await self.service.cancel(round_id, actor=actor)
         except RoundError as exc:
-            return Reply(replace=await self._list(f"ⓘ {exc}. Nothing was changed."))
-        return Reply(replace=await self._list(f"✓ Round {round_id} {done}."))
+            return Reply(replace=await self._list(turn, f"ⓘ {exc}. Nothing was changed."))
+        return Reply(replace=await self._list(turn, f"✓ Round {round_id} {done}."))
 
     def _spec(self, action: RoundCreateAction, now: datetime) -> RoundSpec:
         return RoundSpec(
@@ -172,6 +183,16 @@ class RoundsAdmin:
         # A round opening "today" at 09:00 that has already passed opens now.
         return max(moment, now) if moment.date() == now.date() else moment
 
+    async def _in_tenant(self, turn: Turn, round_id: int, action: str) -> bool:
+        """Whether the round is of the person's own tenant; if not, the refusal is audited and
+        the round is treated as one that does not exist."""
+        if await self.service.in_tenant(round_id, turn.identity.tenant_id):
+            return True
+        await self.service.record_decision(
+            turn.identity, f"{action}.other_tenant", improvement_team=False
+        )
+        return False
+
     async def _allowed(
         self, identity: Identity, action: str, owner_of: tuple[int, int] | None = None
     ) -> bool:
@@ -180,8 +201,9 @@ class RoundsAdmin:
             identity, action, improvement_team=member, owner_of=owner_of
         )
 
-    async def _list(self, notice: str | None = None) -> Card:
-        summaries = await self.service.rounds()
+    async def _list(self, turn: Turn, notice: str | None = None) -> Card:
+        """The rounds of the person's own tenant."""
+        summaries = await self.service.rounds(turn.identity.tenant_id)
         lines = tuple(
             admin_cards.RoundLine(
                 id=s.id,
@@ -191,6 +213,7 @@ class RoundsAdmin:
                 teams=", ".join(s.teams),
                 submitted=s.submitted,
                 participants=s.participants,
+                note=s.note,
             )
             for s in summaries[:LISTED_ROUNDS]
         )
@@ -199,8 +222,8 @@ class RoundsAdmin:
     def _day(self, moment: datetime) -> str:
         return f"{moment.astimezone(self.zone):%-d %b}"
 
-    async def _form(self) -> Card:
-        teams = await self.service.teams()
+    async def _form(self, turn: Turn) -> Card:
+        teams = await self.service.teams(turn.identity.tenant_id)
         today = self.clock().astimezone(self.zone).date()
         return admin_cards.new_round_card(
             tuple(admin_cards.TeamChoice(t.team_id, t.name) for t in teams),

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from assessment.rules import (
-    Answer,
     Back,
     Change,
+    ChooseLevel,
     RecordedAnswer,
     Skip,
     Snapshot,
@@ -54,7 +54,7 @@ SKIPPED = RecordedAnswer(None)
     ("command", "state", "expected"),
     [
         # Next: what was saved, with the comment
-        (Answer(3, 3, "c", 8), {3: SAVED}, ["✓ Saved. Your answer: **Progressing**",
+        (ChooseLevel(3, 3, "c", 8), {3: SAVED}, ["✓ Saved. Your answer: **Progressing**",
                                               "Your comment: our ward huddles daily"]),
         # Skip, nothing there before: "Skipped" once, no answer
         (Skip(3, 8), {3: SKIPPED}, ["✓ Skipped."]),
@@ -71,7 +71,7 @@ SKIPPED = RecordedAnswer(None)
     ],
 )  # fmt: skip
 def test_a_question_card_settles_to_what_happened(
-    command: Answer | Skip | Back, state: dict[int, RecordedAnswer], expected: list[str]
+    command: ChooseLevel | Skip | Back, state: dict[int, RecordedAnswer], expected: list[str]
 ) -> None:
     card = SCREENS.settled_after(command, after(state))
     assert card_text(card).split("\n")[:2] == [

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from assessment.rules import Answer as AnswerCommand
-from assessment.rules import Submit
+from assessment.rules import ChooseLevel, Submit
 from bot.config import Settings
 from framework.content import default_framework
 from framework.identity import Identity
@@ -43,7 +42,7 @@ def complete(db: Database, identity: Identity, round_id: int, level: int, now: d
     for q in range(1, FRAMEWORK.question_count + 1):
         db.run_sync(
             lambda s, q=q, t=token: store.act(
-                s, identity, snapshot.assessment_id, AnswerCommand(q, level, None, t)
+                s, identity, snapshot.assessment_id, ChooseLevel(q, level, None, t)
             )
         )
         token += 1

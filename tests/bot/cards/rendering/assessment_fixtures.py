@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from assessment.rules import Answer, Back, RecordedAnswer, Refusal, Skip, Snapshot, Status
+from assessment.rules import Back, ChooseLevel, RecordedAnswer, Refusal, Skip, Snapshot, Status
 from bot.cards import assessment as cards
 from bot.cards import common
 from bot.cards.assessment_views import (
@@ -68,7 +68,7 @@ def _settled() -> Iterator[CardFixture]:
     """Each way a question card settles, in the words Screens gives it."""
     saved, skipped = RecordedAnswer(3, LONG_COMMENT), RecordedAnswer(None)
     cases = {
-        "saved": (Answer(3, 3, LONG_COMMENT, 8), {3: saved}),
+        "saved": (ChooseLevel(3, 3, LONG_COMMENT, 8), {3: saved}),
         "skipped": (Skip(3, 8), {3: skipped}),
         "skipped, answer kept": (Skip(3, 8), {3: saved}),
         "went back": (Back(3, 8), {}),

@@ -23,6 +23,7 @@ from tests.bot.cards.rendering.card_fixture import (
     CardFixture,
 )
 from tests.bot.cards.rendering.huddle_fixtures import huddle_fixtures
+from tests.bot.cards.rendering.privacy_fixtures import privacy_fixtures
 from tests.bot.cards.rendering.rounds_fixtures import rounds_fixtures
 
 __all__ = ["CHART_URL", "FRAMEWORK", "CardFixture", "card_builders", "fixtures", "qualified"]
@@ -58,4 +59,10 @@ def qualified(builder: Builder) -> str:
 
 
 def fixtures() -> list[CardFixture]:
-    return [*assessment_fixtures(), *rounds_fixtures(), *alignment_fixtures(), *huddle_fixtures()]
+    return [
+        *assessment_fixtures(),
+        *rounds_fixtures(),
+        *alignment_fixtures(),
+        *huddle_fixtures(),
+        *privacy_fixtures(),
+    ]
