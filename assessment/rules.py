@@ -138,6 +138,7 @@ class Refusal(StrEnum):
     NOTHING_ANSWERED = "nothing_answered"  # submit with every question skipped
     MOSTLY_SKIPPED = "mostly_skipped"  # submit with more than half skipped: ask first
     ROUND_CLOSED = "round_closed"  # reopening after the round closed
+    ROUND_OVER = "round_over"  # answering or submitting in a round that has closed
     OTHER_OPEN = "other_open"  # reopening while another assessment is in progress
 
 

@@ -70,8 +70,9 @@ class AssessmentService:
     ) -> participants.ParticipantView | None:
         return await self.db.run(lambda s: participants.participant_view(s, round_id, identity))
 
-    async def set_role(self, round_id: int, person_id: int, role: str) -> None:
-        await self.db.run(lambda s: participants.set_role(s, round_id, person_id, role))
+    async def set_role(self, round_id: int, person_id: int, role: str) -> bool:
+        """False, changing nothing, once the round has closed."""
+        return await self.db.run(lambda s: participants.set_role(s, round_id, person_id, role))
 
     # -- the one live card ------------------------------------------------------------------
 

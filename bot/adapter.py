@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,8 +41,7 @@ from botframework.connector.auth import (
 )
 from msrest.exceptions import ClientRequestError
 from msrest.pipeline import AsyncPipeline, Request, Response
-from msrest.pipeline.async_abc import AsyncHTTPSender
-from msrest.pipeline.async_requests import AsyncRequestsCredentialsPolicy
+from msrest.pipeline.async_abc import AsyncHTTPPolicy, AsyncHTTPSender
 from msrest.pipeline.requests import RequestsContext
 from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http.aiohttp import AioHttpClientResponse
@@ -51,6 +51,8 @@ from bot.config import Settings
 log = logging.getLogger(__name__)
 
 MAX_CACHED_CLIENTS = 64  # service URLs are a handful per cloud region; this only bounds a misuse
+TOKEN_TIMEOUT_SECONDS = 10.0  # longest wait for a token from Entra ID (MSAL has no timeout)
+TOKEN_REUSE_SECONDS = 120.0  # MSAL hands out tokens with at least 5 minutes left
 SIGNING_KEYS_TIMEOUT_SECONDS = 10.0
 
 
@@ -178,12 +180,106 @@ class AioHttpSender(AsyncHTTPSender):  # type: ignore[misc]
         return Response(request, response)
 
 
-def use_aiohttp(client: ConnectorClient, session: Callable[[], aiohttp.ClientSession]) -> None:
-    """Rebuild the client's pipeline as msrest builds it by default, over `AioHttpSender`."""
+class TokenUnavailable(ClientRequestError):  # type: ignore[misc]
+    """No token from Entra ID: MSAL failed or timed out, or the network did. Teams never saw
+    the request, so it is transient (msrest's ClientRequestError: "no answer")."""
+
+
+class OffLoopTokens:
+    """The credentials' Authorization header, fetched off the event loop with a timeout.
+
+    The SDK signs each request by calling MSAL synchronously (`signed_session`), with no timeout:
+    on the event loop, a slow token service freezes every turn, send and leader check. Here the
+    header is fetched on a worker thread (`asyncio.to_thread`), one fetch at a time however many
+    requests wait for it, each waiter giving up after `timeout` seconds (`TokenUnavailable`), and
+    reused for `reuse_seconds` (MSAL caches the token itself and renews it 5 minutes before it
+    expires; this only saves the thread hop). A fetch still hung after three timeouts is
+    abandoned and a new one started, so a stuck thread costs one thread, not one per request.
+    """
+
+    def __init__(
+        self,
+        credentials: Any,
+        *,
+        timeout: float = TOKEN_TIMEOUT_SECONDS,
+        reuse_seconds: float = TOKEN_REUSE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._credentials = credentials
+        self._timeout = timeout
+        self._reuse = reuse_seconds
+        self._clock = clock
+        self._header: str | None = None
+        self._fetched_at: float | None = None
+        self._pending: asyncio.Future[str | None] | None = None
+        self._pending_since = 0.0
+
+    def forget(self) -> None:
+        """Teams refused the token (401): fetch a new one next time."""
+        self._fetched_at = None
+
+    async def authorization(self) -> str | None:
+        now = self._clock()
+        if self._fetched_at is not None and now - self._fetched_at < self._reuse:
+            return self._header
+        pending = self._pending
+        stuck = pending is not None and now - self._pending_since > 3 * self._timeout
+        if pending is None or stuck:
+            pending = self._pending = asyncio.ensure_future(asyncio.to_thread(self._fetch))
+            self._pending_since = now
+            pending.add_done_callback(self._fetched)
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), self._timeout)
+        except TimeoutError as exc:
+            raise TokenUnavailable(f"no token within {self._timeout:g}s") from exc
+        except TokenUnavailable:
+            raise
+        except Exception as exc:  # MSAL's PermissionError, requests' errors, anything
+            raise TokenUnavailable(f"token fetch failed: {type(exc).__name__}: {exc}") from exc
+
+    def _fetch(self) -> str | None:
+        session = self._credentials.signed_session(requests.Session())
+        header = session.headers.get("Authorization")
+        return None if header is None else str(header)
+
+    def _fetched(self, future: asyncio.Future[str | None]) -> None:
+        if self._pending is future:
+            self._pending = None
+        if future.cancelled() or future.exception() is not None:
+            return
+        self._header, self._fetched_at = future.result(), self._clock()
+
+
+class OffLoopCredentialsPolicy(AsyncHTTPPolicy):  # type: ignore[misc]
+    """msrest's credentials step, with the token from `OffLoopTokens` (never on the loop)."""
+
+    def __init__(self, tokens: OffLoopTokens) -> None:
+        super().__init__()
+        self.tokens = tokens
+
+    async def send(self, request: Request, **kwargs: Any) -> Response:
+        header = await self.tokens.authorization()
+        if header:
+            request.http_request.headers["Authorization"] = header
+        response = await self.next.send(request, **kwargs)
+        if getattr(response.http_response, "status_code", None) == 401:
+            self.tokens.forget()
+        return response
+
+
+def use_aiohttp(
+    client: ConnectorClient,
+    session: Callable[[], aiohttp.ClientSession],
+    *,
+    token_timeout: float = TOKEN_TIMEOUT_SECONDS,
+) -> None:
+    """Rebuild the client's pipeline as msrest builds it by default, over `AioHttpSender`, with
+    the token fetched off the event loop (`OffLoopTokens`)."""
     config = client.config
     policies: list[Any] = [config.user_agent_policy, RawDeserializer(), config.http_logger_policy]
     if config.credentials:
-        policies.insert(1, AsyncRequestsCredentialsPolicy(config.credentials))
+        tokens = OffLoopTokens(config.credentials, timeout=token_timeout)
+        policies.insert(1, OffLoopCredentialsPolicy(tokens))
     config.pipeline = AsyncPipeline(
         policies, AioHttpSender(session, timeout_seconds=float(config.connection.timeout))
     )
@@ -194,7 +290,7 @@ class _CachingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
         self,
         inner: ConnectorFactory,
         app_id: str,
-        cache: _ClientCache,
+        cache: ClientCache,
         session: Callable[[], aiohttp.ClientSession],
     ) -> None:
         self._inner = inner
@@ -213,7 +309,9 @@ class _CachingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
         return client
 
 
-class _ClientCache:
+class ClientCache:
+    """A bounded cache, least recently used out first."""
+
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._items: OrderedDict[tuple[str, ...], Any] = OrderedDict()
@@ -239,8 +337,8 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ig
 
     def __init__(self, inner: BotFrameworkAuthentication, limit: int = MAX_CACHED_CLIENTS) -> None:
         self._inner = inner
-        self.connector_clients = _ClientCache(limit)
-        self.user_token_clients = _ClientCache(limit)
+        self.connector_clients = ClientCache(limit)
+        self.user_token_clients = ClientCache(limit)
         self._http: aiohttp.ClientSession | None = None
 
     def http_session(self) -> aiohttp.ClientSession:

@@ -107,8 +107,10 @@ class Settings(BaseSettings):
     per_tenant_per_second: int = Field(
         default=50, ge=1, validation_alias=_env("IMPACT_TEAMS_PER_TENANT_PER_SECOND")
     )
-    send_max_attempts: int = Field(
-        default=8, ge=1, validation_alias=_env("IMPACT_SEND_MAX_ATTEMPTS")
+    # How long a proactive message outside a round is retried on transient failures (a round's
+    # messages are retried until the round closes, and at least this long).
+    send_retry_hours: float = Field(
+        default=24.0, gt=0, le=24 * 14, validation_alias=_env("IMPACT_SEND_RETRY_HOURS")
     )
     send_backoff_cap_seconds: float = Field(
         default=120.0, gt=0, validation_alias=_env("IMPACT_SEND_BACKOFF_CAP_SECONDS")

@@ -23,7 +23,7 @@ from bot import gate, replies
 from bot.adapter import CachingBotFrameworkAuthentication, SigningKeysUnavailable
 from bot.registry import RouteHandler
 from bot.router import ImpactBot
-from store.db import Database, DatabaseUnavailable
+from store.db import Database, DatabaseOutcomeUnknown, DatabaseUnavailable, deadline
 from store.schema import schema_status
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 256 * 1024  # Teams activities are well under this; cards we send are < 28 KB
 MAX_BODY_DEPTH = 64  # Teams activities nest a dozen levels at most; deeper is not an activity
 ERROR_CONTENT_TYPE = "application/vnd.microsoft.error"
+TURN_DATABASE_SECONDS = 8.0  # a turn's database work, all of it: the apology comes within 10 s
+READY_DATABASE_SECONDS = 3.0  # /readyz answers 503 within 5 s of the database going silent
 
 DB_KEY = web.AppKey("db", Database)
 ADAPTER_KEY = web.AppKey("adapter", CloudAdapter)
@@ -91,9 +93,10 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         activity.locale = None  # replies carry it back: a forged one could make them too big
     adapter = request.app[ADAPTER_KEY]
     try:
-        response = await adapter.process_activity(
-            request.headers.get("Authorization", ""), activity, request.app[BOT_KEY].on_turn
-        )
+        with deadline(TURN_DATABASE_SECONDS):
+            response = await adapter.process_activity(
+                request.headers.get("Authorization", ""), activity, request.app[BOT_KEY].on_turn
+            )
     except PermissionError as exc:
         # One line, never the token: the SDK's and PyJWT's messages name claims, not values.
         log.warning("refused request: not authenticated (%s)", _reason(exc))
@@ -169,7 +172,8 @@ async def _healthz(_request: web.Request) -> web.Response:
 async def _readyz(request: web.Request) -> web.Response:
     db = request.app[DB_KEY]
     try:
-        status = await db.run(lambda session: schema_status(session.get_bind()))  # type: ignore[arg-type]
+        with deadline(READY_DATABASE_SECONDS):
+            status = await db.run(lambda session: schema_status(session.get_bind()))  # type: ignore[arg-type]
     except (DatabaseUnavailable, Exception) as exc:
         log.warning("readiness check failed: %s", exc)
         return web.json_response(
@@ -193,7 +197,12 @@ async def turn_error_handler(context: TurnContext, error: Exception) -> None:
         error,
         exc_info=error,
     )
-    if isinstance(error, DatabaseUnavailable):
+    if isinstance(error, DatabaseOutcomeUnknown):
+        message = (
+            "Sorry, my database stopped answering just as I was saving that, so I can't tell "
+            "whether it was saved. Please look again in a few minutes before trying again."
+        )
+    elif isinstance(error, DatabaseUnavailable):
         message = (
             "Sorry, I can't reach my database just now, so nothing was changed. "
             "Everything you saved before is safe; please try again in a few minutes."

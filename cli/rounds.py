@@ -2,11 +2,12 @@
 by DATABASE_URL. They work while the service runs: the service's scheduler reconciles from the
 rounds table within seconds. Errors go to stderr, one line, with a non-zero exit.
 
-`rounds export` writes a round's aggregated results (rounds.services.export_files: group figures
-with the anonymity rules applied, never an answer, a name or a comment) and records who exported
-what in the audit trail. The file is written next to its destination and moved into place in the
-same transaction as the audit entry, so no export file appears without its audit entry, and an
-existing file is never replaced without --force.
+`rounds export` writes a closed round's aggregated results, as frozen when it closed
+(rounds.services.export_files: group figures with the anonymity rules applied, never an answer,
+a name or a comment; an open round has none, only response counts in `rounds status`), and
+records who exported what in the audit trail. The file is written next to its destination and
+moved into place in the same transaction as the audit entry, so no export file appears without
+its audit entry, and an existing file is never replaced without --force.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from rounds.services.admin import RoundAdmin
 from rounds.services.export_files import export_csv, export_xlsx
 from store.audit import audit
 from store.db import DatabaseUnavailable
+from store.rounds.frozen import RoundNotClosed, results_of_closed_round
 from store.rounds.lifecycle import (
     RoundError,
     RoundSpec,
     RoundSummary,
     get_round,
 )
-from store.rounds.results import RoundNotFound, compute_round_results
+from store.rounds.results import RoundNotFound
 from store.types import utcnow
 
 T = TypeVar("T")
@@ -240,20 +242,31 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
     def read(session: Session) -> tuple[str, datetime, RoundResults]:
         round_ = get_round(session, args.round)
         try:
-            results = compute_round_results(
+            results = results_of_closed_round(
                 session,
                 args.round,
                 framework=framework,
                 min_group=settings.min_group_size,
                 min_comment_group=settings.min_comment_group_size,
+                now=utcnow(),
             )
         except RoundNotFound:
             raise RoundError(f"there is no round {args.round}") from None
+        except RoundNotClosed as exc:
+            when = (
+                f" (it closes {_local(round_.closes_at, settings)})"
+                if round_.status in ("open", "scheduled")
+                else ""
+            )
+            raise CliError(
+                f"round {args.round} is {exc.status}{when}: results exist only for closed "
+                f"rounds; `impact-bot rounds status {args.round}` shows the response counts"
+            ) from None
         except ValueError as exc:  # a round of another framework
             raise CliError(str(exc)) from None
         return round_.status, round_.closes_at, results
 
-    status, closes_at, results = db.run_sync(read)
+    status, _closes_at, results = db.run_sync(read)
     try:
         handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     except OSError as exc:
@@ -298,14 +311,6 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
             raise
     finally:
         part.unlink(missing_ok=True)
-    if status == "open":
-        print(
-            f"note: round {args.round} is still open (closes {_local(closes_at, settings)}): "
-            f"these are the results so far, {results.submitted} of {results.roster} responses",
-            file=sys.stderr,
-        )
-    elif status == "scheduled":
-        print(f"note: round {args.round} has not opened yet: no responses", file=sys.stderr)
     print(f"round {args.round}: aggregated results written to {out} ({fmt})")
     return 0
 

@@ -7,8 +7,10 @@ connection of its own that stays open for as long as it leads (advisory locks ar
 every replica on the same database competes for the same lock). The server releases the lock when
 that session ends: when the process exits or is killed, or its connection is lost. Every
 `check_seconds` the leader asks the server, with a time limit, whether its session still holds
-the lock; a failed, slow or negative answer means it no longer leads. Followers try again every
-`retry_seconds`, so one of them takes over within seconds of the leader's session ending.
+the lock; a failed, slow or negative answer means it no longer leads: it stops its jobs first
+and only then gives the lock back (`step_down`), so a follower never runs them alongside.
+Followers try again every `retry_seconds`, so one of them takes over within seconds of the
+leader's session ending.
 
 The leader connection asks the server for TCP keepalives (idle 5 s, then 3 probes 2 s apart), so
 a leader whose machine vanishes without closing its socket loses the lock after about 11 s; the
@@ -37,7 +39,7 @@ from typing import Any, Protocol
 import psycopg
 from sqlalchemy.engine import make_url
 
-from store.db import normalise_url, without_password
+from store.db import TCP_USER_TIMEOUT_MS, normalise_url, without_password
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ LEADER_LOCK_KEY = 0x494D5041
 DEFAULT_RETRY_SECONDS = 2.0
 DEFAULT_CHECK_SECONDS = 2.0
 DEFAULT_TIMEOUT_SECONDS = 3.0
+DEFAULT_STOP_SECONDS = 10.0  # longest wait for the jobs to stop before the lock is given back
 
 Callback = Callable[[], Awaitable[None]]
 
@@ -72,11 +75,13 @@ class LeaderElection:
         retry_seconds: float = DEFAULT_RETRY_SECONDS,
         check_seconds: float = DEFAULT_CHECK_SECONDS,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        stop_seconds: float = DEFAULT_STOP_SECONDS,
     ) -> None:
         url = normalise_url(database_url)
         self._url = url  # only to mask its password in log lines
         self.retry_seconds = retry_seconds
         self.check_seconds = check_seconds
+        self.stop_seconds = stop_seconds
         self._lock: _Lock
         if url.startswith("sqlite"):
             self._lock = _FileLock(_sqlite_lock_path(url))
@@ -107,18 +112,28 @@ class LeaderElection:
         return self._leading
 
     async def check(self) -> bool:
-        """Do we still lead? On any doubt we give up the lock and answer False."""
+        """Do we still lead? On any doubt, answer False: the caller stops the leader's jobs and
+        then gives the lock up (`step_down`); the lock is not given up here, so no follower can
+        take over while our jobs still run."""
         if not self._leading:
             return False
         try:
-            held = await self._lock.still_held()
+            return await self._lock.still_held()
         except Exception as exc:
             log.warning("leadership check failed: %s", self._one_line(exc))
-            held = False
-        if not held:
-            self._leading = False
-            await self._close_quietly()
-        return held
+            return False
+
+    async def step_down(self, on_lost: Callback) -> None:
+        """Stop the leader's jobs (`on_lost`, at most `stop_seconds`), THEN release the lock,
+        whatever happened to the stopping: a timeout or an error never keeps the lock."""
+        try:
+            await asyncio.wait_for(_call_quietly(on_lost, "on_lost"), self.stop_seconds)
+        except TimeoutError:
+            log.error(
+                "the leader's jobs did not stop within %ss; releasing the lock", self.stop_seconds
+            )
+        finally:
+            await self.release()
 
     async def release(self) -> None:
         """Stop leading: give the lock back, so a follower can take over at once."""
@@ -139,22 +154,22 @@ class LeaderElection:
                 if self._leading:
                     if not await self.check():
                         log.warning("no longer the leader: stopping the scheduler")
-                        await _call_quietly(on_lost, "on_lost")
+                        await self.step_down(on_lost)
                 elif await self.acquire():
                     log.info("elected leader: starting the scheduler")
                     try:
                         await on_elected()
                     except Exception:
                         log.exception("could not start as leader; stepping down")
-                        await _call_quietly(on_lost, "on_lost")
-                        await self.release()
+                        await self.step_down(on_lost)
                 interval = self.check_seconds if self._leading else self.retry_seconds
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop_event.wait(), interval)
         finally:
             if self._leading:
-                await _call_quietly(on_lost, "on_lost")
-            await self.release()
+                await asyncio.shield(self.step_down(on_lost))
+            else:
+                await self.release()
 
     async def _close_quietly(self) -> None:
         try:
@@ -222,6 +237,7 @@ class _AdvisoryLock:
                 keepalives_idle=5,
                 keepalives_interval=2,
                 keepalives_count=3,
+                tcp_user_timeout=TCP_USER_TIMEOUT_MS,
             ),
             self._timeout,
         )

@@ -6,12 +6,26 @@ the database. On SQLite the pool has one thread: SQLite has one writer anyway, a
 means no lock upgrades and no `database is locked` inside the service (other processes, such as
 the CLI, wait on the busy timeout). Transactions on SQLite start with BEGIN IMMEDIATE for the
 same reason.
+
+A database that goes silent (a network that drops packets without closing anything) must not
+freeze the service. On PostgreSQL every connection has a connect timeout, TCP keepalives, a
+`tcp_user_timeout` and a `statement_timeout`, and the pool pings a connection before lending it.
+Every unit of work has a time limit (`Database.run`, `work_timeout`, shortened for a turn by
+`deadline`): past it the caller gets `DatabaseUnavailable` if the work had not reached its
+commit, which is then abandoned and rolled back, so "nothing was changed" is true; or
+`DatabaseOutcomeUnknown` if the commit had been sent and no answer came.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import logging
+import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,11 +40,108 @@ from sqlmodel import Session
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+CONNECT_TIMEOUT_SECONDS = 5
+STATEMENT_TIMEOUT_MS = 30_000
+TCP_USER_TIMEOUT_MS = 10_000  # unacknowledged data for this long: the connection is dead
+WORK_TIMEOUT_SECONDS = 60.0  # any unit of work (jobs, the CLI); a turn's is shorter
+
+_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "impact_db_deadline", default=None
+)
 
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or refused the work; nothing was changed."""
+
+
+class DatabaseOutcomeUnknown(DatabaseUnavailable):
+    """The commit was sent but no answer came: the change may or may not have been made."""
+
+
+class _Abandoned(Exception):
+    """The caller stopped waiting before the commit: roll back, change nothing."""
+
+
+class _Attempt:
+    """One unit of work's progress, shared by the caller (who may give up) and the thread.
+
+    A silent server behind something that still acknowledges TCP (a proxy, a half-dead
+    middlebox) leaves libpq waiting for ever: keepalives and `tcp_user_timeout` see a healthy
+    socket, and `statement_timeout` never reaches the server. So the attempt knows its
+    connection's socket, and the caller who gives up shuts it down: the thread wakes with an
+    error, rolls back, and the pool drops the connection.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.abandoned = False
+        self.committing = False
+        self.finished = False
+        self.socket_fd: int | None = None
+
+    def start_commit(self) -> None:
+        with self._lock:
+            if self.abandoned:
+                raise _Abandoned
+            self.committing = True
+
+    def finish(self) -> None:
+        with self._lock:
+            self.finished = True
+            self.socket_fd = None
+
+    def abandon(self) -> bool:
+        """Give up; True if the commit had already been sent (the outcome is unknown)."""
+        with self._lock:
+            self.abandoned = True
+            if not self.finished and self.socket_fd is not None:
+                _shut_down(self.socket_fd)
+            return self.committing
+
+
+def _shut_down(fd: int) -> None:
+    """Wake a thread blocked on this socket (shutdown acts on the socket, not the fd)."""
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
+_current: threading.local = threading.local()  # the attempt a db thread is running
+
+
+def _socket_fd(dbapi_connection: Any) -> int | None:
+    pgconn = getattr(dbapi_connection, "pgconn", None)  # psycopg 3; SQLite has no socket
+    try:
+        return int(pgconn.socket) if pgconn is not None else None
+    except Exception:
+        return None
+
+
+def _note_connection(dbapi_connection: Any) -> None:
+    attempt = getattr(_current, "attempt", None)
+    if attempt is not None:
+        attempt.socket_fd = _socket_fd(dbapi_connection)
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Database work started within this block (in this task) ends within `seconds` of its
+    start at the latest: a turn's budget, so the person hears back in time."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 def normalise_url(url: str) -> str:
@@ -86,15 +197,40 @@ def create_db_engine(url: str, *, pool_size: int = 8) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=10,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "impact-bot"},
+        pool_pre_ping=True,
+        connect_args=postgres_connect_args(),
         hide_parameters=True,  # an error's message never carries answers or names
     )
+    # The pre-ping happens before a connection is handed out: note its socket first, so that a
+    # ping that never returns can be woken too (see _Attempt).
+    ping = engine.dialect.do_ping
+
+    def noted_ping(dbapi_connection: Any) -> bool:
+        _note_connection(dbapi_connection)
+        return bool(ping(dbapi_connection))
+
+    engine.dialect.do_ping = noted_ping  # type: ignore[method-assign]
+    return engine
+
+
+def postgres_connect_args(application_name: str = "impact-bot") -> dict[str, Any]:
+    """libpq options so that a silent server or network is noticed in seconds, not hours."""
+    return {
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": application_name,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+        "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+    }
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -117,10 +253,13 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """Engine + session factory + the thread pool that runs units of work."""
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 8, work_timeout: float = WORK_TIMEOUT_SECONDS
+    ) -> None:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.work_timeout = work_timeout
         workers = 1 if self.is_sqlite else pool_size
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
 
@@ -131,18 +270,67 @@ class Database:
             yield session
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
+        """Run `work(session)` as one transaction here and now (on the thread pool, as part of
+        `run`, whose attempt it then reports its progress to)."""
+        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        if attempt is not None and attempt.abandoned:
+            raise DatabaseUnavailable("gave up waiting before the work started")
         try:
-            with self.session() as session:
-                return work(session)
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                if attempt is not None and not self.is_sqlite:  # SQLite: no socket to wake
+                    _note_connection(session.connection().connection.dbapi_connection)
+                result = work(session)
+                if attempt is not None:
+                    attempt.start_commit()
+            return result
+        except _Abandoned:
+            raise DatabaseUnavailable("gave up waiting before the commit; rolled back") from None
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
-            message = without_password(str(exc).splitlines()[0], self.url)
-            raise DatabaseUnavailable(message) from exc
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            first = without_password(text, self.url)
+            if attempt is not None and attempt.committing:
+                raise DatabaseOutcomeUnknown(first) from exc
+            raise DatabaseUnavailable(first) from exc
+        finally:
+            if attempt is not None:
+                attempt.finish()
+
+    def _run_attempt(self, work: Callable[[Session], T], attempt: _Attempt) -> T:
+        _current.attempt = attempt
+        try:
+            return self.run_sync(work)
+        finally:
+            _current.attempt = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run `work(session)` as one transaction on the database thread pool."""
+        """Run `work(session)` as one transaction on the database thread pool, within
+        `work_timeout` seconds (or less inside a `deadline`, such as a turn's)."""
+        limit = self.work_timeout
+        if (ends := _deadline.get()) is not None:
+            limit = min(limit, max(ends - time.monotonic(), 0.0))
+        attempt = _Attempt()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self.run_sync, work))
+        future = loop.run_in_executor(
+            self._executor, functools.partial(self._run_attempt, work, attempt)
+        )
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), limit)
+        except TimeoutError:
+            future.cancel()  # not started yet: it never will
+            if attempt.abandon():
+                raise DatabaseOutcomeUnknown(
+                    f"no answer to the commit within {limit:.1f}s"
+                ) from None
+            raise DatabaseUnavailable(f"no answer within {limit:.1f}s; nothing changed") from None
 
-    def dispose(self) -> None:
-        self._executor.shutdown(wait=True)
+    def dispose(self, timeout: float = 5.0) -> None:
+        """Close the pool. Work still stuck on a silent server is left to its own timeouts
+        (`tcp_user_timeout`, `statement_timeout`) rather than waited for past `timeout`."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        ends = time.monotonic() + timeout
+        for thread in list(getattr(self._executor, "_threads", ())):
+            thread.join(max(ends - time.monotonic(), 0.0))
+            if thread.is_alive():
+                log.warning("database work still running at shutdown; not waiting for it")
+                break
         self.engine.dispose()

@@ -8,7 +8,10 @@ sender (bot/sender.py) claims due rows, sends them within Teams' limits and reco
 - `claim_due` leases due rows to one sender process: `lease_owner` + `lease_until`. On
   PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED, so several processes claim
   disjoint rows at the same moment; on SQLite transactions begin IMMEDIATE (one writer), which
-  serialises claims. A row whose lease ran out (its process died) is claimed again.
+  serialises claims. A row whose lease ran out (its process died) is claimed again. Leases are
+  on the *database's* clock (`database_now`), never a process's: a sender whose clock runs
+  ahead cannot see another's lease as over. (`not_before`, when a row becomes due, is on the
+  caller's clock: skew there moves a send by the skew, it cannot send twice.)
 - `mark_sent` / `mark_retry` / `mark_failed` / `release` are compare-and-set: they change a row
   only while it is still pending and leased by the same owner, so a process whose lease expired
   cannot overwrite the outcome another process recorded.
@@ -20,7 +23,7 @@ back as UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -136,7 +139,9 @@ class Claimed:
     target: Target
     activity: dict[str, Any]
     attempts: int  # attempts made before this one
-    lease_until: datetime
+    lease_until: datetime  # on the database's clock
+    created_at: datetime | None = None
+    round_closes_at: datetime | None = None  # the round's closing time, for a round's message
 
 
 @dataclass(frozen=True)
@@ -221,22 +226,40 @@ def enqueue(
     return connection.execute(statement).first() is not None
 
 
+def database_now(session: Session) -> datetime:
+    """The database server's clock (aware UTC): the one clock every process shares."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        value = connection.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+        return utc(value)
+    text = connection.execute(sa.text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')")).scalar_one()
+    return datetime.fromisoformat(str(text)).replace(tzinfo=UTC)
+
+
 def claim_due(
-    session: Session, *, owner: str, now: datetime, limit: int, lease_seconds: float
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    lease_now: datetime | None = None,
 ) -> list[Claimed]:
     """Lease up to `limit` due rows (pending, `not_before <= now`, no live lease) to `owner`
-    until `now + lease_seconds`, oldest first."""
+    for `lease_seconds`, oldest first. The lease is on the database's clock (`lease_now`
+    overrides it, for tests of the lease logic only)."""
     if limit <= 0:
         return []
     now = utc(now)
-    until = now + timedelta(seconds=lease_seconds)
+    clock = utc(lease_now) if lease_now is not None else database_now(session)
+    until = clock + timedelta(seconds=lease_seconds)
     connection = session.connection()
     due = (
         sa.select(_c.id)
         .where(
             _c.status == PENDING,
             _c.not_before <= now,
-            sa.or_(_c.lease_until.is_(None), _c.lease_until <= now),
+            sa.or_(_c.lease_until.is_(None), _c.lease_until <= clock),
         )
         .order_by(_c.not_before, _c.id)
         .limit(limit)
@@ -259,9 +282,11 @@ def claim_due(
             _c.payload,
             _c.attempts,
             _c.not_before,
+            _c.created_at,
         )
     )
     rows = sorted(connection.execute(claim).all(), key=lambda row: (utc(row.not_before), row.id))
+    closing = _closing_times(session, {row.round_id for row in rows if row.round_id is not None})
     claimed = []
     for row in rows:
         payload = json.loads(row.payload)
@@ -278,9 +303,26 @@ def claim_due(
                 activity=payload["activity"],
                 attempts=row.attempts,
                 lease_until=until,
+                created_at=utc(row.created_at) if row.created_at is not None else None,
+                round_closes_at=closing.get(row.round_id) if row.round_id is not None else None,
             )
         )
     return claimed
+
+
+def _closing_times(session: Session, round_ids: set[int]) -> dict[int, datetime]:
+    if not round_ids:
+        return {}
+    rounds = sa.table("rounds", sa.column("id"), sa.column("closes_at"))
+    found = session.connection().execute(
+        sa.select(rounds.c.id, rounds.c.closes_at).where(rounds.c.id.in_(sorted(round_ids)))
+    )
+    return {int(row.id): utc(_as_datetime(row.closes_at)) for row in found if row.closes_at}
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A timestamp read through a bare table: SQLite hands back its text."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _leased(row_id: int, owner: str) -> sa.ColumnElement[bool]:
@@ -376,22 +418,26 @@ def release(session: Session, *, row_id: int, owner: str, not_before: datetime) 
     return session.connection().execute(statement).rowcount == 1
 
 
-def next_due(session: Session, now: datetime) -> datetime | None:
-    """When the earliest pending row becomes claimable (now or in the past if one is due):
-    its `not_before`, or the end of the lease a (perhaps dead) process holds on it."""
+def next_due(session: Session, now: datetime, lease_now: datetime | None = None) -> datetime | None:
+    """When the earliest pending row becomes claimable, on the caller's clock (`now` or in the
+    past if one is due): its `not_before`, or the end of the lease a (perhaps dead) process
+    holds on it, translated from the database's clock (`lease_now` overrides it, for tests)."""
     now = utc(now)
+    clock = utc(lease_now) if lease_now is not None else database_now(session)
     free = sa.select(sa.func.min(_c.not_before)).where(
-        _c.status == PENDING, sa.or_(_c.lease_until.is_(None), _c.lease_until <= now)
+        _c.status == PENDING, sa.or_(_c.lease_until.is_(None), _c.lease_until <= clock)
     )
-    leased = sa.select(sa.func.min(sa.func.coalesce(_c.lease_until, _c.not_before))).where(
-        _c.status == PENDING, _c.lease_until > now
+    leased = sa.select(sa.func.min(_c.lease_until)).where(
+        _c.status == PENDING, _c.lease_until > clock
     )
     connection = session.connection()
-    moments: Iterable[datetime | None] = (
-        connection.execute(free).scalar(),
-        connection.execute(leased).scalar(),
-    )
-    found = [utc(moment) for moment in moments if moment is not None]
+    first_free = connection.execute(free).scalar()
+    lease_ends = connection.execute(leased).scalar()
+    found = []
+    if first_free is not None:
+        found.append(utc(first_free))
+    if lease_ends is not None:
+        found.append(now + (utc(lease_ends) - clock))
     return min(found) if found else None
 
 

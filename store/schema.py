@@ -63,6 +63,8 @@ def schema_status(engine: Engine) -> SchemaStatus:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     config = _alembic_config()
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # a migration may take longer than a query
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

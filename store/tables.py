@@ -14,7 +14,7 @@ from store.alignment import tables as alignment_tables
 from store.assessments import tables as assessment_tables
 from store.huddles import tables as huddle_tables
 from store.privacy import tables as privacy_tables
-from store.rounds import charts, export_links
+from store.rounds import charts, export_links, frozen
 from store.rounds import tables as round_tables
 
 TABLE_MODULES = (
@@ -24,6 +24,7 @@ TABLE_MODULES = (
     round_tables,
     charts,
     export_links,
+    frozen,
     huddle_tables,
     outbox,
     audit,

@@ -5,7 +5,18 @@ next."""
 from __future__ import annotations
 
 from bot.cards.assessment_views import ActionRef, ProfileLine, ProfileView
-from bot.cards.common import Card, Element, bullets, card, execute, notice, plain, show_card, text
+from bot.cards.common import (
+    Card,
+    Element,
+    bullets,
+    card,
+    escape_markdown,
+    execute,
+    notice,
+    plain,
+    show_card,
+    text,
+)
 
 PRACTICE = "What this looks like in practice"
 
@@ -14,7 +25,8 @@ def profile_card(view: ProfileView) -> Card:
     body: list[Element] = []
     if view.notice:
         body.append(notice(view.notice))
-    greeting = f"Thank you, {view.person_first_name}" if view.person_first_name else "Thank you"
+    first_name = escape_markdown(view.person_first_name)
+    greeting = f"Thank you, {first_name}" if first_name else "Thank you"
     body += [
         text(greeting, size="medium", weight="bolder", heading=True),
         text(

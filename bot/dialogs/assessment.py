@@ -47,7 +47,7 @@ from bot.actions.assessment import (
 from bot.actions.base import clean_text
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import ActionRef, ConfirmRestartView, NoticeView, WelcomeView
-from bot.cards.common import Card
+from bot.cards.common import Card, escape_markdown
 from bot.cards.rounds.invitation import role_card
 from bot.dialogs.assessment_screens import Kept, Screens
 from bot.registry import CardUpdate, FeatureContext, Reply, Turn
@@ -67,6 +67,9 @@ REFUSAL_NOTES = {
     domain.Refusal.MOSTLY_SKIPPED: "You skipped {skipped} of {total} questions: a component with "
     "fewer than half answered shows “Not enough answers”. Submit anyway, or change some first.",
     domain.Refusal.ROUND_CLOSED: "That round has closed, so the answers can't be changed now.",
+    domain.Refusal.ROUND_OVER: "That round has closed, so nothing more can be answered or "
+    "submitted for it: nothing was changed, and its results stay as they were at the close. "
+    "Type restart to begin a self-assessment of your own.",
     domain.Refusal.OTHER_OPEN: "You have another assessment in progress: finish or restart it "
     "first.",
 }
@@ -177,7 +180,10 @@ class AssessmentDialog:
         if action.role is None or action.role not in ROLE_KEYS:
             note = "Choose one of the roles, or Prefer not to say. Nothing was changed."
             return Reply(replace=role_card(action.round, view.round_name, ROLES, notice=note))
-        await self.service.set_role(action.round, view.person_id, action.role)
+        if not await self.service.set_role(action.round, view.person_id, action.role):
+            name = escape_markdown(view.round_name)
+            note = f"ⓘ {name} has closed, so your role can't be changed now. Nothing was changed."
+            return Reply(replace=cards.notice_card(NoticeView(note, (START, HELP))))
         reply, _snapshot = await self.start(turn, action.round)
         return _acknowledge(f"✓ Role: {role_label(action.role)}. Thank you.", reply)
 

@@ -1,5 +1,6 @@
 """GET /charts/{token}.png: a round summary's chart, from the database (store.rounds.charts), so
-every replica, and every card posted before a restart, can show it."""
+every replica, and every card posted before a restart, can show it. Tokens are random (256 bits)
+and the response is `Cache-Control: private`: no shared cache keeps a team's chart."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiohttp import web
 from bot.registry import FeatureContext, RouteHandler
 from store.rounds.charts import load_chart
 
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 
 
 ChartLookup = Callable[[str], Awaitable[bytes | None]]
@@ -29,7 +30,7 @@ def chart_handler(lookup: ChartLookup) -> Callable[[web.Request], Awaitable[web.
             return web.Response(status=404, text="no such chart")
         etag = f'"{token}"'
         headers = {
-            "Cache-Control": "public, max-age=31536000, immutable",
+            "Cache-Control": "private, max-age=31536000, immutable",
             "ETag": etag,
             "X-Content-Type-Options": "nosniff",
         }

@@ -1,6 +1,6 @@
-"""GET /exports/{token}: a round's aggregated results as CSV or Excel, for a link the bot gave an
-improvement-team member in Teams (store.rounds.export_links). Unknown or expired tokens get
-404; every download is audited."""
+"""GET /exports/{token}: a closed round's aggregated results (frozen at its close) as CSV or
+Excel, for a link the bot gave an improvement-team member in Teams (store.rounds.export_links).
+Unknown or expired tokens, and rounds that are not closed, get 404; every download is audited."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from rounds.services.export_files import export_csv, export_xlsx
 from store.audit import audit
 from store.db import Database
 from store.rounds.export_links import live_link
-from store.rounds.results import compute_round_results
+from store.rounds.frozen import RoundNotClosed, results_of_closed_round
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -39,13 +39,17 @@ def export_handler(
         link = live_link(session, token, now)
         if link is None:
             return None
-        results = compute_round_results(
-            session,
-            link.round_id,
-            framework=framework,
-            min_group=settings.min_group_size,
-            min_comment_group=settings.min_comment_group_size,
-        )
+        try:  # a closed round's frozen results: every download of it is the same file
+            results = results_of_closed_round(
+                session,
+                link.round_id,
+                framework=framework,
+                min_group=settings.min_group_size,
+                min_comment_group=settings.min_comment_group_size,
+                now=now,
+            )
+        except RoundNotClosed:
+            return None
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"export.{link.format}"
             (export_xlsx if link.format == "xlsx" else export_csv)(results, path, framework)

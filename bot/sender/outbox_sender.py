@@ -32,14 +32,20 @@ from botframework.connector.auth import (
 from msrest.exceptions import ClientException, HttpOperationError
 from sqlmodel import Session
 
-from bot.adapter import use_aiohttp, use_fast_json_objects
+from bot.adapter import (
+    MAX_CACHED_CLIENTS,
+    TOKEN_TIMEOUT_SECONDS,
+    ClientCache,
+    use_aiohttp,
+    use_fast_json_objects,
+)
 from bot.config import Settings
 from bot.observability.metrics import observe_teams_request
 from bot.sender.answers import DROP_REFERENCE_CODES, Problem, classify
 from bot.sender.conversations import chat_reference_json, outgoing, personal_chat
 from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits, Sleep
 from store import outbox
-from store.db import Database, DatabaseUnavailable
+from store.db import Database, DatabaseUnavailable, deadline
 from store.outbox import Claimed
 from store.outbox_destinations import destinations
 from store.people import forget_conversation, remember_chat
@@ -50,13 +56,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-# -- rate limits ------------------------------------------------------------------------------
-
-
-# -- what Teams said --------------------------------------------------------------------------
-
-
 # -- the sender -------------------------------------------------------------------------------
+
+DEFAULT_RETRY_HOURS = 24.0
+RECORD_BACKOFF_CAP_SECONDS = 5.0
+DATABASE_SECONDS = 10.0  # the sender's units of work are small: a silent database is given up
 
 
 class _Released(Exception):
@@ -95,13 +99,15 @@ class OutboxSender:
         *,
         app_id: str = "",
         limits: RateLimits | None = None,
-        max_attempts: int = 8,
+        retry_hours: float = DEFAULT_RETRY_HOURS,
+        max_attempts: int | None = None,
         backoff_base_seconds: float = 1.0,
         backoff_cap_seconds: float = 120.0,
         concurrency: int = 16,
         lease_seconds: float = 60.0,
         lease_margin_seconds: float = 2.0,
         request_timeout_seconds: float = 15.0,
+        token_timeout_seconds: float = TOKEN_TIMEOUT_SECONDS,
         max_limiter_wait_seconds: float = 10.0,
         poll_seconds: float = 1.0,
         owner: str | None = None,
@@ -116,6 +122,7 @@ class OutboxSender:
         self.auth = auth
         self.app_id = app_id
         self.limits = limits or RateLimits()
+        self.retry_budget = timedelta(hours=retry_hours)
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base_seconds
         self.backoff_cap = backoff_cap_seconds
@@ -123,6 +130,7 @@ class OutboxSender:
         self.lease_seconds = lease_seconds
         self.lease_margin = lease_margin_seconds
         self.request_timeout = request_timeout_seconds
+        self.token_timeout = token_timeout_seconds
         self.max_limiter_wait = max_limiter_wait_seconds
         self.poll_seconds = poll_seconds
         self.owner = owner or default_owner()
@@ -131,7 +139,7 @@ class OutboxSender:
         self.limiter = RateLimiter(clock=monotonic, sleep=sleep)
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._clients: dict[str, ConnectorClient] = {}
+        self._clients = ClientCache(MAX_CACHED_CLIENTS)  # per service URL, bounded
         self._http: aiohttp.ClientSession | None = None
         self._factory: Any = None
         self._wake = asyncio.Event()
@@ -148,7 +156,7 @@ class OutboxSender:
         from bot.adapter import sdk_authentication
 
         limits = RateLimits.from_settings(settings).scaled(scale).shared(share)
-        kw.setdefault("max_attempts", settings.send_max_attempts)
+        kw.setdefault("retry_hours", settings.send_retry_hours)
         kw.setdefault("backoff_base_seconds", 1.0 / scale)
         kw.setdefault("backoff_cap_seconds", settings.send_backoff_cap_seconds / scale)
         return cls(db, sdk_authentication(settings), app_id=settings.app_id, limits=limits, **kw)
@@ -243,9 +251,10 @@ class OutboxSender:
                 return found, None, -1
             return found, outbox.next_due(session, now), outbox.pending_count(session)
 
-        found, next_due, pending = await self.db.run(work)
-        deadline = started + self.lease_seconds
-        jobs = [_Job(row, cid, url, deadline, person_id) for row, cid, url, person_id in found]
+        with deadline(DATABASE_SECONDS):
+            found, next_due, pending = await self.db.run(work)
+        lease_ends = started + self.lease_seconds
+        jobs = [_Job(row, cid, url, lease_ends, person_id) for row, cid, url, person_id in found]
         self._held.update(job.row.id for job in jobs)
         return jobs, next_due, pending
 
@@ -261,7 +270,7 @@ class OutboxSender:
                 async with self._turn(job.conversation_id):
                     activity_id = await self._send(job)
                     # At once, alone: this commit closes the window for a duplicate.
-                    await self._write(
+                    await self._record(
                         lambda s: outbox.mark_sent(
                             s,
                             row_id=row.id,
@@ -270,10 +279,12 @@ class OutboxSender:
                             activity_id=activity_id,
                         ),
                         row,
+                        "its delivery",
                     )
             except _Released:
                 pass
             except (HttpOperationError, ClientException) as exc:
+                # Teams' answer, or no answer at all (a timeout; no token: TokenUnavailable).
                 await self._failed(job, classify(exc))
             except DatabaseUnavailable as exc:
                 log.error(
@@ -283,9 +294,14 @@ class OutboxSender:
                     row.dedupe_key,
                     exc,
                 )
-            except Exception as exc:  # a bug: record it rather than retry it forever
-                log.exception("outbox row %s (%s) could not be sent", row.id, row.dedupe_key)
-                await self._failed(job, Problem(None, "InternalError", repr(exc)[:300]), final=True)
+            except Exception as exc:  # not Teams' answer: transient, within the retry budget
+                log.warning(
+                    "outbox row %s (%s) could not be sent; will retry",
+                    row.id,
+                    row.dedupe_key,
+                    exc_info=True,
+                )
+                await self._failed(job, Problem(None, type(exc).__name__, repr(exc)[:300]))
         except Exception:
             log.exception("outbox row %s: recording the outcome failed", row.id)
         finally:
@@ -316,7 +332,7 @@ class OutboxSender:
     async def client(self, service_url: str) -> ConnectorClient:
         """This sender's ConnectorClient for a service URL: the SDK's, with its credentials, but
         with msrest's own retries off and our request timeout."""
-        found = self._clients.get(service_url)
+        found: ConnectorClient | None = self._clients.get((service_url,))
         if found is None:
             if self._factory is None:
                 self._factory = self.auth.create_connector_factory(self._claims())
@@ -326,8 +342,8 @@ class OutboxSender:
             # third of the CPU of msrest's requests-on-a-thread.
             found.config.connection.timeout = self.request_timeout
             use_fast_json_objects(found)
-            use_aiohttp(found, self._http_session)
-            self._clients[service_url] = found
+            use_aiohttp(found, self._http_session, token_timeout=self.token_timeout)
+            self._clients.put((service_url,), found)
         return found
 
     def _lease_left(self, job: _Job) -> float:
@@ -423,21 +439,46 @@ class OutboxSender:
     # -- recording ----------------------------------------------------------------------------
 
     async def _write(self, work: Callable[[Session], T], row: Claimed) -> T:
-        """Record promptly; ride out a short database outage (the lease still protects us)."""
-        for delay in (0.1, 0.5, 2.0):
+        """Record promptly; ride out a database outage, however long, retrying with back-off
+        (the lease still protects the row: a process that took it over makes our
+        compare-and-set find nothing, which `_record` logs as a lost lease)."""
+        delay = 0.1
+        warned = False
+        while True:
             try:
-                return await self.db.run(work)
+                with deadline(DATABASE_SECONDS):
+                    return await self.db.run(work)
             except DatabaseUnavailable as exc:
-                log.warning("outbox row %s: database unavailable, retrying: %s", row.id, exc)
+                log.log(
+                    logging.DEBUG if warned else logging.WARNING,
+                    "outbox row %s: database unavailable, retrying the write: %s",
+                    row.id,
+                    exc,
+                )
+                warned = True
                 await asyncio.sleep(delay)
-        return await self.db.run(work)
+                delay = min(delay * 2, RECORD_BACKOFF_CAP_SECONDS)
+
+    async def _record(self, work: Callable[[Session], bool], row: Claimed, what: str) -> bool:
+        """An outcome (compare-and-set on our lease), written or found lost."""
+        written = await self._write(work, row)
+        if not written:
+            log.warning(
+                "outbox row %s (%s): lease lost before %s was recorded; the process that holds "
+                "the row now decides its outcome",
+                row.id,
+                row.dedupe_key,
+                what,
+            )
+        return written
 
     async def _release(self, job: _Job, wait: float) -> NoReturn:
         not_before = self.clock() + timedelta(seconds=max(wait, 0.0))
         row_id = job.row.id
-        await self._write(
+        await self._record(
             lambda s: outbox.release(s, row_id=row_id, owner=self.owner, not_before=not_before),
             job.row,
+            "its release",
         )
         raise _Released
 
@@ -446,17 +487,30 @@ class OutboxSender:
         ceiling = min(self.backoff_cap, self.backoff_base * 2 ** max(attempt - 1, 0))
         return self._rng.uniform(0, ceiling)
 
-    async def _failed(self, job: _Job, problem: Problem, *, final: bool = False) -> None:
+    def retry_until(self, row: Claimed) -> datetime:
+        """The end of a row's retry budget: its round's closing time for a round's message
+        (a summary, sent after the close, still gets `retry_budget`), else `retry_budget`
+        after it was queued."""
+        queued = row.created_at or self.clock()
+        budget = queued + self.retry_budget
+        if row.round_closes_at is not None:
+            return max(budget, row.round_closes_at)
+        return budget
+
+    async def _failed(self, job: _Job, problem: Problem) -> None:
         row = job.row
         attempt = row.attempts + 1
         where = f"outbox row {row.id} ({row.dedupe_key}, attempt {attempt})"
-        if problem.transient and not final and attempt < self.max_attempts:
+        within = self.clock() < self.retry_until(row) and (
+            self.max_attempts is None or attempt < self.max_attempts
+        )
+        if problem.transient and within:
             delay = self.backoff(attempt)
             if problem.retry_after is not None:
                 delay = max(delay, problem.retry_after)
-            not_before = self.clock() + timedelta(seconds=delay)
+            not_before = min(self.clock() + timedelta(seconds=delay), self.retry_until(row))
             log.info("%s: %s %s, retrying in %.2fs", where, problem.status, problem.code, delay)
-            await self._write(
+            await self._record(
                 lambda s: outbox.mark_retry(
                     s,
                     row_id=row.id,
@@ -466,6 +520,7 @@ class OutboxSender:
                     error=problem.describe(),
                 ),
                 row,
+                "a retry",
             )
             return
         if problem.code == "MessageSizeTooBig":
@@ -477,9 +532,10 @@ class OutboxSender:
             )
         elif problem.transient:
             log.warning(
-                "%s: giving up after %d attempts: %s %s",
+                "%s: giving up after %d attempts (retry budget until %s spent): %s %s",
                 where,
                 attempt,
+                self.retry_until(row).isoformat(timespec="seconds"),
                 problem.status,
                 problem.describe(),
             )
@@ -488,18 +544,19 @@ class OutboxSender:
         drop = problem.code in DROP_REFERENCE_CODES and job.conversation_id is not None
         conversation_id = job.conversation_id
 
-        def failed(session: Session) -> None:
-            outbox.mark_failed(
+        def failed(session: Session) -> bool:
+            written = outbox.mark_failed(
                 session,
                 row_id=row.id,
                 owner=self.owner,
                 status=problem.status,
                 error=problem.describe(),
             )
-            if drop and conversation_id is not None:
+            if written and drop and conversation_id is not None:
                 forget_conversation(session, conversation_id)
+            return written
 
-        await self._write(failed, row)
+        await self._record(failed, row, "its failure")
 
 
 # -- stored conversations ---------------------------------------------------------------------

@@ -6,19 +6,25 @@ feature's tables are exported and erased without a change here."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 
+from sqlmodel import Session
+
 from bot.actions.privacy import ForgetCancelAction, ForgetConfirmAction
+from bot.config import Settings
 from bot.dialogs.privacy import PrivacyDialog
 from bot.registry import CardVerb, FeatureContext, Route, TextCommand
 from bot.routes.my_data import my_data_route
 from cli.privacy import AUDIT, PEOPLE
+from framework.content import Framework
 from impact.feature import Feature
 from scheduler.service import Handler, JobSpec, ScheduledWork
 from store.db import Database
 from store.privacy.personal import PRIVACY as PRIVACY_DATA
-from store.privacy.retention import RetentionPolicy, purge
+from store.privacy.retention import RetentionPolicy, purge, unfrozen_closed_rounds
+from store.rounds.frozen import results_of_closed_round
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +39,17 @@ class RetentionJobs:
         return [JobSpec("privacy:retention", RETENTION, every=RETENTION_EVERY)]
 
 
-def retention_step(db: Database, policy: RetentionPolicy) -> Handler:
-    """The job's handler: everything past its retention at `now`, in one transaction."""
+def retention_step(
+    db: Database, policy: RetentionPolicy, freeze: Callable[[Session, int, datetime], object]
+) -> Handler:
+    """The job's handler: everything past its retention at `now`, in one transaction, after
+    freezing the results of any old closed round that has none yet (`freeze`), so deleting
+    its answers never changes what was published."""
 
     async def handler(_key: str, now: datetime) -> None:
+        cutoff = now - timedelta(days=policy.answer_days)
+        for round_id in await db.run(lambda session: unfrozen_closed_rounds(session, cutoff)):
+            await db.run(lambda session, rid=round_id: freeze(session, rid, now))  # type: ignore[misc]
         purged = await db.run(lambda session: purge(session, policy, now))
         if any(asdict(purged).values()):
             log.info("retention: %s", asdict(purged))
@@ -44,10 +57,32 @@ def retention_step(db: Database, policy: RetentionPolicy) -> Handler:
     return handler
 
 
+def _freezer(
+    settings: Settings, framework: Framework
+) -> Callable[[Session, int, datetime], object]:
+    options = settings.round_options()
+
+    def freeze(session: Session, round_id: int, now: datetime) -> object:
+        return results_of_closed_round(
+            session,
+            round_id,
+            framework=framework,
+            min_group=options.min_group,
+            min_comment_group=options.min_comment_group,
+            now=now,
+        )
+
+    return freeze
+
+
 def _scheduled(ctx: FeatureContext) -> ScheduledWork:
     return ScheduledWork(
         source=RetentionJobs(),
-        handlers={RETENTION: retention_step(ctx.db, ctx.settings.retention_policy())},
+        handlers={
+            RETENTION: retention_step(
+                ctx.db, ctx.settings.retention_policy(), _freezer(ctx.settings, ctx.framework)
+            )
+        },
     )
 
 

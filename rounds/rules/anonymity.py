@@ -70,6 +70,8 @@ benchmarks/anonymity_scale.py to compare with).
 
 from __future__ import annotations
 
+# Over 500 lines on purpose: the rules, their proof (above and in decide's docstring) and the
+# incremental state that applies them are read together when the guarantee is reviewed.
 import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -488,9 +490,6 @@ def decide(
         min_size,
     )
 
-    def is_shown(group: GroupId) -> bool:
-        return number.get(group, -1) in state.shown
-
     # Suppress until no small group is derivable: take the smallest small atom; hide the group
     # that resolves it (a team takes its role groups with it), or else one of its own groups or
     # one that is all that separates a neighbouring atom from it, and look again.
@@ -500,34 +499,44 @@ def decide(
     state.indexed = False
 
     # Put back what is not needed, most valuable first (teams, the round, role groups; larger
-    # groups first); role groups hidden with their team get their chance once it is back. With
-    # the linear rule, a second round of the same, after everything the atom rule puts back.
+    # groups first). With the linear rule, a second pass of the same, after everything the atom
+    # rule puts back.
+    hidden_in_order = sorted(
+        every - too_few, key=lambda g: (-rank.get(g.kind, 0), -sizes[g], g.sort_key())
+    )
     for put_back_rule in ("atoms", "linear") if rule == "linear" else ("atoms",):
-        changed = True
-        while changed:
-            changed = False
-            for group in sorted(
-                (g for g in every - too_few if not is_shown(g)),
-                key=lambda g: (-rank.get(g.kind, 0), -sizes[g], g.sort_key()),
-            ):
-                if group.kind == "role" and not is_shown(team(group.team or 0)):
-                    continue
-                if state.safe_to_show(number[group], put_back_rule):
-                    state.show(number[group])
-                    changed = True
+        _put_back(state, hidden_in_order, number, put_back_rule)
+    shown = {g for g in every if number[g] in state.shown}
+    return {g: Disclosure(n=sizes[g], reason=_reason(g, shown, too_few)) for g in every}
 
-    decisions: dict[GroupId, Disclosure] = {}
-    for group in every:
-        if is_shown(group):
-            reason = None
-        elif group in too_few:
-            reason = Reason.TOO_FEW
-        elif group.kind == "role" and not is_shown(team(group.team or 0)):
-            reason = Reason.TEAM_HIDDEN
-        else:
-            reason = Reason.SUBTRACTION
-        decisions[group] = Disclosure(n=sizes[group], reason=reason)
-    return decisions
+
+def _put_back(
+    state: _Atoms, candidates: Sequence[GroupId], number: Mapping[GroupId, int], rule: Rule
+) -> None:
+    """Show every hidden candidate that is safe to show by `rule`, in the order given, until a
+    pass shows nothing more; role groups hidden with their team get their chance once it is
+    back."""
+    changed = True
+    while changed:
+        changed = False
+        for group in candidates:
+            if number[group] in state.shown:
+                continue
+            if group.kind == "role" and number.get(team(group.team or 0), -1) not in state.shown:
+                continue
+            if state.safe_to_show(number[group], rule):
+                state.show(number[group])
+                changed = True
+
+
+def _reason(group: GroupId, shown: set[GroupId], too_few: set[GroupId]) -> Reason | None:
+    if group in shown:
+        return None
+    if group in too_few:
+        return Reason.TOO_FEW
+    if group.kind == "role" and team(group.team or 0) not in shown:
+        return Reason.TEAM_HIDDEN
+    return Reason.SUBTRACTION
 
 
 def decide_comments(

@@ -6,7 +6,7 @@ with no figures at all: the card cannot show what the view does not hold.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from framework.content import Framework
 from rounds.rules.histogram import format_level
@@ -179,12 +179,32 @@ def summary_view(
     if team.suppressed or all(c.median() is None for c in team.figures.components):
         return base
 
-    components = []
+    changes = _changes(team)
+    return replace(
+        base,
+        suppressed=False,
+        chart_url=chart_url,
+        chart_alt=chart_alt,
+        components=_components(team, framework),
+        strongest=_question_facts(team, framework, strongest=True),
+        weakest=_question_facts(team, framework, strongest=False),
+        previous_round_name=results.previous_round_name if changes else None,
+        changes=changes,
+        gaps=_gaps(team),
+        scale=", ".join(f"{level.value} {level.name}" for level in framework.levels),
+    )
+
+
+def _components(team: TeamResult, framework: Framework) -> tuple[ComponentFact, ...]:
+    facts = []
     for component in team.figures.components:
         median = component.median()
         text = "not enough answers" if median is None else _level(framework, median)
-        components.append(ComponentFact(component.name, text))
+        facts.append(ComponentFact(component.name, text))
+    return tuple(facts)
 
+
+def _changes(team: TeamResult) -> tuple[ChangeFact, ...]:
     changes: list[ChangeFact] = []
     for change in team.change_since_previous() or ():
         previous, current = change.previous(), change.current()
@@ -192,6 +212,10 @@ def summary_view(
             changes.append(ChangeFact(change.name, "not enough responses to compare"))
         else:
             changes.append(ChangeFact(change.name, change_words(previous, current)))
+    return tuple(changes)
+
+
+def _gaps(team: TeamResult) -> tuple[GapFact, ...]:
     gaps: list[GapFact] = []
     for gap in team.perception_gap() or ():
         leaders, frontline = gap.leaders(), gap.frontline()
@@ -199,23 +223,4 @@ def summary_view(
             gaps.append(GapFact(gap.name, "not enough answers to compare"))
         else:
             gaps.append(GapFact(gap.name, gap_words(leaders, frontline)))
-    return SummaryView(
-        round_id=base.round_id,
-        team_id=base.team_id,
-        round_name=base.round_name,
-        team_name=base.team_name,
-        submitted=base.submitted,
-        roster=base.roster,
-        min_group=base.min_group,
-        suppressed=False,
-        chart_url=chart_url,
-        chart_alt=chart_alt,
-        components=tuple(components),
-        strongest=_question_facts(team, framework, strongest=True),
-        weakest=_question_facts(team, framework, strongest=False),
-        previous_round_name=results.previous_round_name if changes else None,
-        changes=tuple(changes),
-        gaps=tuple(gaps),
-        scale=", ".join(f"{level.value} {level.name}" for level in framework.levels),
-        evidence=base.evidence,
-    )
+    return tuple(gaps)

@@ -16,20 +16,36 @@ from framework.content import Framework
 from framework.identity import Identity
 from rounds.rules.results import RoundResults
 from rounds.rules.summary import EvidenceFact, evidence_facts
+from rounds.rules.views import TeamProgress
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.ports import RoundOptions
 from store.audit import audit
 from store.db import Database
 from store.rounds import lifecycle, participants, resend
 from store.rounds.export_links import LINK_LIFETIME, create_link
+from store.rounds.frozen import (
+    Evidence,
+    RoundNotClosed,
+    frozen_evidence,
+    results_of_closed_round,
+)
 from store.rounds.lifecycle import RoundError, RoundSpec, RoundSummary
+from store.rounds.progress import team_progress
 from store.rounds.resend import Resent
-from store.rounds.results import RoundNotFound, compute_round_results
+from store.rounds.results import RoundNotFound
 from store.rounds.status import RoundStatus, round_status
 from store.teams import Team, installed_teams
 from store.tenancy import round_tenants, rounds_of_tenant, teams_tenants
 
-__all__ = ["LINK_LIFETIME", "RoundAdmin", "RoundError", "RoundNotFound", "RoundSpec"]
+__all__ = [
+    "LINK_LIFETIME",
+    "RoundAdmin",
+    "RoundError",
+    "RoundNotClosed",
+    "RoundNotFound",
+    "RoundSpec",
+    "TeamProgress",
+]
 
 
 class RoundAdmin:
@@ -74,17 +90,39 @@ class RoundAdmin:
         return await self.db.run(lambda s: round_status(s, round_id))
 
     async def results(self, round_id: int) -> RoundResults:
-        """The round's group results, with the anonymity rules applied (RoundNotFound if none)."""
-        return await self.db.run(lambda s: self._results(s, round_id))
+        """A closed round's group results, as frozen when it closed (RoundNotFound if there is no
+        such round; RoundNotClosed while it is open: then only `progress` is shown)."""
+        now = self.clock()
+        return await self.db.run(lambda s: self.closed_results(s, round_id, now))
 
-    def _results(self, session: Session, round_id: int) -> RoundResults:
-        return compute_round_results(
+    def closed_results(self, session: Session, round_id: int, now: datetime) -> RoundResults:
+        return results_of_closed_round(
             session,
             round_id,
             framework=self.framework,
             min_group=self.options.min_group,
             min_comment_group=self.options.min_comment_group,
+            now=now,
+            evidence=self._evidence_as_of_close(session, round_id, now),
         )
+
+    def _evidence_as_of_close(
+        self, session: Session, round_id: int, now: datetime
+    ) -> Evidence | None:
+        """For a round closed before results were frozen: its evidence as of its close."""
+        evidence = self.evidence
+        if evidence is None:
+            return None
+
+        def read(team_id: int) -> list[tuple[int, str]]:
+            closed = lifecycle.get_round(session, round_id).closed_at
+            return evidence(session, team_id, (closed or now).astimezone(self.options.zone).date())
+
+        return read
+
+    async def progress(self, round_id: int, team_id: int) -> TeamProgress | None:
+        """A team's response counts in a round (all that is shown while it is open)."""
+        return await self.db.run(lambda s: team_progress(s, round_id, team_id))
 
     async def evidence_for(self, round_id: int, team_id: int) -> tuple[EvidenceFact, ...]:
         """The bot's other records beside a team's results (as of the round's close, or today
@@ -95,8 +133,11 @@ class RoundAdmin:
         now = self.clock()
 
         def read(session: Session) -> tuple[EvidenceFact, ...]:
-            closed = lifecycle.get_round(session, round_id).closed_at
-            today = (closed or now).astimezone(self.options.zone).date()
+            round_ = lifecycle.get_round(session, round_id)
+            frozen = frozen_evidence(session, round_id, team_id)
+            if round_.status == "closed" and frozen is not None:
+                return evidence_facts(self.framework, frozen)  # as frozen with the results
+            today = (round_.closed_at or now).astimezone(self.options.zone).date()
             return evidence_facts(self.framework, tuple(evidence(session, team_id, today)))
 
         return await self.db.run(read)
@@ -166,6 +207,11 @@ class RoundAdmin:
 
         def make(session: Session) -> tuple[str, str]:
             round_ = lifecycle.get_round(session, round_id)
+            if round_.status != "closed":
+                raise RoundError(
+                    f"Round {round_id} is {round_.status}: its results can be downloaded once "
+                    "it has closed"
+                )
             link = create_link(session, round_id, fmt, created_by=actor, now=now)
             audit(session, actor=actor, action="round.export", target=f"round:{round_id}",
                   detail={"format": fmt, "via": "teams"}, now=now)  # fmt: skip

@@ -6,8 +6,10 @@ Component names sit on their own line above each bar, the median is printed at t
 bar, and the axis names the levels (staggered on two lines so they never overlap). Meaning never
 depends on colour: one dark blue for every bar on white, numbers printed.
 
-Deterministic: the same results give the same bytes (no timestamps or metadata in the PNG), so
-the image can be served under a hash of its content (:class:`ChartCache`, :func:`chart_handler`).
+Deterministic: the same results give the same bytes (no timestamps or metadata in the PNG). An
+image is stored under a random token (store.rounds.charts), never a hash of its content, and only
+for a team whose results are shown (:func:`stored_chart_url`): a hidden team's card says it in
+words.
 
 Figures come only through the `rounds.rules.results` accessors, so a hidden group draws the
 "not enough responses" image, never a bar.
@@ -18,17 +20,22 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from PIL import Image, ImageDraw, ImageFont
+from sqlmodel import Session
 
 from framework.content import Framework
 from rounds.rules.results import RoundResults, TeamResult, format_level, level_label
+from store.rounds.charts import save_chart
 
 __all__ = [
     "CHART_WIDTH",
     "chart_alt_text",
     "chart_url",
     "component_chart_png",
+    "is_hidden",
+    "stored_chart_url",
     "team_chart",
 ]
 
@@ -129,7 +136,8 @@ def _axis_labels(
     return placed
 
 
-def _is_hidden(team: TeamResult) -> bool:
+def is_hidden(team: TeamResult) -> bool:
+    """Whether the team's chart would show no figures ("not enough responses")."""
     return team.suppressed or all(c.median() is None for c in team.figures.components)
 
 
@@ -159,13 +167,13 @@ def component_chart_png(
 
     title = _wrap(scratch, f"{team.name}: median level per component", fonts.title, inner)
     subtitle_text = round_name
-    if not _is_hidden(team):
+    if not is_hidden(team):
         subtitle_text = f"{round_name} · {team.submitted} responses".strip(" ·")
     subtitle = _wrap(scratch, subtitle_text, fonts.note, inner) if subtitle_text else []
 
     # Measure first, then draw on an image of the right height.
     rows: list[tuple[list[str], float | None]] = []
-    if not _is_hidden(team):
+    if not is_hidden(team):
         for component in team.figures.components:
             label = _wrap(scratch, f"{component.number}. {component.name}", fonts.label, inner)
             rows.append((label, component.median()))
@@ -286,7 +294,7 @@ def chart_alt_text(
 ) -> str:
     """The chart in words, for screen readers and clients that show no image."""
     where = f"{team.name}, {round_name}" if round_name else team.name
-    if _is_hidden(team):
+    if is_hidden(team):
         return f"{where}: {_hidden_message(team, min_group).lower()}."
     lowest, highest = framework.levels[0], framework.levels[-1]
     parts = [
@@ -315,9 +323,31 @@ def team_chart(results: RoundResults, team_id: int, framework: Framework) -> tup
 
 
 # --------------------------------------------------------------------------------------------
-# Serving: content-addressed PNGs
+# Serving: PNGs under random tokens
 # --------------------------------------------------------------------------------------------
 
 
 def chart_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/charts/{token}.png"
+
+
+def stored_chart_url(
+    session: Session,
+    results: RoundResults,
+    team_id: int,
+    framework: Framework,
+    *,
+    public_url: str | None,
+    now: datetime,
+) -> tuple[str | None, str]:
+    """The team's chart stored for its summary card: (its URL, its alt text). No image is drawn
+    or stored for a team whose results are hidden (the card says so in words), nor without a
+    public URL to serve it from."""
+    team = results.team(team_id)
+    name, min_group = results.name, results.min_group
+    alt = chart_alt_text(team, framework, round_name=name, min_group=min_group)
+    if not public_url or is_hidden(team):
+        return None, alt
+    png = component_chart_png(team, framework, round_name=name, min_group=min_group)
+    token = save_chart(session, png, now, round_id=results.round_id)
+    return chart_url(public_url, token), alt

@@ -6,12 +6,23 @@ comment (comments are individual text; they are shown only in the bot, only wher
 
 CSV: one row per (team, group, component or question). Excel: the same rows on a "Results"
 sheet, one row per team on "Teams", and a short "About" sheet saying what the figures mean.
+
+Names people chose (a team named `=HYPERLINK(...)`) are never formulas: any text cell starting
+with =, +, -, @, a tab or a carriage return is written with a leading ' (`as_text`), in CSV and in
+Excel, where it is also stored as a string cell. Numbers are ours and stay numbers.
+
+The same results always give the same bytes: the workbook's dates are fixed and its zip entries
+carry no time of writing, so two exports of a closed round (frozen at its close) are identical.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import re
+import zipfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +33,15 @@ from openpyxl.utils import get_column_letter
 from framework.content import Framework, default_framework
 from rounds.rules.results import GroupResult, RoundResults, TeamResult, level_label
 
-__all__ = ["NOT_ENOUGH", "ROUND_TOTAL", "export_csv", "export_xlsx", "result_rows", "team_rows"]
+__all__ = [
+    "NOT_ENOUGH",
+    "ROUND_TOTAL",
+    "as_text",
+    "export_csv",
+    "export_xlsx",
+    "result_rows",
+    "team_rows",
+]
 
 NOT_ENOUGH = "not enough responses"
 ROUND_TOTAL = "All teams (whole round)"
@@ -30,6 +49,18 @@ WHOLE_TEAM = "Whole team"
 WHOLE_ROUND = "Whole round"
 
 Cell = str | int | float
+
+# What makes a spreadsheet read a cell as a formula (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The fixed moment written into every workbook's properties and zip entries.
+FIXED_MOMENT = datetime(2000, 1, 1)
+
+
+def as_text(value: Cell) -> Cell:
+    """A text cell a spreadsheet will show as text, never run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _columns(framework: Framework) -> list[str]:
@@ -184,7 +215,7 @@ def export_csv(results: RoundResults, path: Path | str, framework: Framework | N
         writer = csv.DictWriter(handle, fieldnames=_columns(framework))
         writer.writeheader()
         for row in result_rows(results, framework):
-            writer.writerow(row)
+            writer.writerow({column: as_text(value) for column, value in row.items()})
 
 
 def _sheet(workbook: Workbook, title: str, columns: list[str], rows: list[dict[str, Cell]]) -> None:
@@ -194,7 +225,8 @@ def _sheet(workbook: Workbook, title: str, columns: list[str], rows: list[dict[s
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for row in rows:
-        sheet.append([row.get(column, "") for column in columns])
+        sheet.append([as_text(row.get(column, "")) for column in columns])
+    _strings_stay_strings(sheet)
     sheet.freeze_panes = "A2"
     for index, column in enumerate(columns, start=1):
         width = max([len(column), *(len(str(r.get(column, ""))) for r in rows[:200])])
@@ -229,10 +261,51 @@ def export_xlsx(
         "Perception gap: the leaders' median minus the frontline staff's.",
     ]
     for note in notes:
-        about.append([note])
+        about.append([as_text(note)])
+    _strings_stay_strings(about)
     about.column_dimensions["A"].width = 120
     for row in about.iter_rows():
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     workbook.properties.creator = "impact-bot"
-    workbook.save(str(path))
+    workbook.properties.created = FIXED_MOMENT
+    workbook.properties.modified = FIXED_MOMENT
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    Path(path).write_bytes(_without_times(buffer.getvalue()))
+
+
+def _strings_stay_strings(sheet: Any) -> None:
+    """Every text cell stored as a string (openpyxl reads a leading = as a formula)."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+
+
+def _without_times(xlsx: bytes) -> bytes:
+    """The same zip with every entry dated FIXED_MOMENT (openpyxl dates them now), and the
+    workbook's modified date, which openpyxl sets on saving, fixed too."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(xlsx)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = _fixed_core(data)
+            entry = zipfile.ZipInfo(info.filename, date_time=FIXED_MOMENT.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            entry.external_attr = info.external_attr
+            target.writestr(entry, data)
+    return out.getvalue()
+
+
+def _fixed_core(xml: bytes) -> bytes:
+    stamp = FIXED_MOMENT.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    return re.sub(
+        rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)",
+        rb"\g<1>" + stamp + rb"\g<2>",
+        xml,
+    )

@@ -25,7 +25,7 @@ from rounds.rules.schedule import NudgeState, ReminderPlan, is_due, resolve_zone
 from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period
-from rounds.services.charts import chart_url, team_chart
+from rounds.services.charts import stored_chart_url
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener
 from rounds.services.ports import RoundMessages, RoundOptions
@@ -34,10 +34,9 @@ from store.db import Database
 from store.outbox import Target, enqueue
 from store.people import Person
 from store.rounds import steps as queries
-from store.rounds.charts import save_chart
+from store.rounds.frozen import Evidence, freeze_round_results
 from store.rounds.opening import round_teams
 from store.rounds.participants import preferences_of
-from store.rounds.results import compute_round_results
 from store.rounds.tables import Round, RoundParticipant
 from store.rounds.targets import nudge_target
 from store.teams import Team, installed_team
@@ -92,20 +91,23 @@ class RoundSteps:
         round_ = queries.mark_closed(session, round_id, now)
         if round_ is None:
             return False  # another process closed it, or it was cancelled
-        results = compute_round_results(
+        # Results are computed once, here, and frozen: every later view and export reads them.
+        results = freeze_round_results(
             session,
             round_id,
             framework=self.framework,
             min_group=self.options.min_group,
             min_comment_group=self.options.min_comment_group,
+            now=now,
+            evidence=self._evidence_at(session, now),
         )
         improvement = self._improvement_team(session)
         for team in round_teams(session, round_):
             assert team.id is not None
-            png, alt = team_chart(results, team.id, self.framework)
-            url = None
-            if self.options.public_url:
-                url = chart_url(self.options.public_url, save_chart(session, png, now))
+            url, alt = stored_chart_url(
+                session, results, team.id, self.framework, public_url=self.options.public_url,
+                now=now,
+            )  # fmt: skip
             today = now.astimezone(self.options.zone).date()
             evidence = tuple(self.evidence(session, team.id, today)) if self.evidence else ()
             view = summary_view(
@@ -137,6 +139,14 @@ class RoundSteps:
             session, actor="scheduler", action="round.closed", target=f"round:{round_id}", now=now
         )
         return True
+
+    def _evidence_at(self, session: Session, now: datetime) -> Evidence | None:
+        """The evidence beside each team's results as of the close, to freeze with them."""
+        evidence = self.evidence
+        if evidence is None:
+            return None
+        today = now.astimezone(self.options.zone).date()
+        return lambda team_id: evidence(session, team_id, today)
 
     def _improvement_team(self, session: Session) -> Team | None:
         if not self.options.improvement_team_id:

@@ -342,6 +342,8 @@ class AssessmentStore:
         result = decide(snapshot, snapshot.person_id, command)
         if not isinstance(result, Refused) and _an_older_copy(card_id, live):
             result = Refused(Refusal.STALE, getattr(command, "question", None))
+        if not isinstance(result, Refused) and not _round_takes_answers(session, snapshot):
+            result = Refused(Refusal.ROUND_OVER, getattr(command, "question", None))
         if isinstance(result, Refused):
             return Outcome(result, snapshot)
         now = self.clock()
@@ -469,6 +471,25 @@ class AssessmentStore:
 def _an_older_copy(card_id: str | None, live: str | None) -> bool:
     """A press on a card that is not the person's live card (when both are known)."""
     return card_id is not None and live is not None and card_id != live
+
+
+def _round_takes_answers(session: Session, snapshot: Snapshot) -> bool:
+    """Whether the assessment's round (if it has one) is open. Nothing that feeds a closed
+    round's results changes after its close. The round's row is read FOR SHARE: a close running
+    at the same moment (an UPDATE of that row) waits for this answer's transaction, whose answer
+    its results then include, or this waits for the close and is refused."""
+    if snapshot.round_id is None:
+        return True
+    status = (
+        session.connection()
+        .execute(
+            sa.select(col(Round.status))
+            .where(col(Round.id) == snapshot.round_id)
+            .with_for_update(read=True)
+        )
+        .scalar_one_or_none()
+    )
+    return status == "open"
 
 
 def _cancel_nudges(session: Session, round_id: int, person_id: int, now: datetime) -> None:

@@ -25,6 +25,7 @@ from store.outbox import OutboxMessage
 from store.privacy.tables import PersonalExportLink
 from store.rounds.charts import ChartImage
 from store.rounds.export_links import ExportLink
+from store.rounds.frozen import FrozenResult
 from store.rounds.tables import Round, RoundParticipant
 
 EMPTY_PAYLOAD = "{}"
@@ -36,6 +37,7 @@ _answers: sa.Table = Answer.__table__  # type: ignore[attr-defined]
 _assessments: sa.Table = Assessment.__table__  # type: ignore[attr-defined]
 _live: sa.Table = LiveCard.__table__  # type: ignore[attr-defined]
 _rounds: sa.Table = Round.__table__  # type: ignore[attr-defined]
+_frozen: sa.Table = FrozenResult.__table__  # type: ignore[attr-defined]
 _participants: sa.Table = RoundParticipant.__table__  # type: ignore[attr-defined]
 _outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _charts: sa.Table = ChartImage.__table__  # type: ignore[attr-defined]
@@ -74,12 +76,24 @@ def purge(session: Session, policy: RetentionPolicy, now: datetime) -> Purged:
 
 
 def delete_round_answers(session: Session, closed_before: datetime) -> int:
-    """The answers (levels and comments) of every assessment in a round closed before then."""
+    """The answers (levels and comments) of every assessment in a round closed before then,
+    once the round's results are frozen (never the answers its published results still need)."""
+    frozen = sa.select(_frozen.c.round_id).where(_frozen.c.round_id == _rounds.c.id).exists()
     old_rounds = sa.select(_rounds.c.id).where(
-        _rounds.c.status == "closed", _rounds.c.closed_at < closed_before
+        _rounds.c.status == "closed", _rounds.c.closed_at < closed_before, frozen
     )
     theirs = sa.select(_assessments.c.id).where(_assessments.c.round_id.in_(old_rounds))
     return _count(session.execute(sa.delete(_answers).where(_answers.c.assessment_id.in_(theirs))))
+
+
+def unfrozen_closed_rounds(session: Session, closed_before: datetime) -> list[int]:
+    """Closed rounds, closed before then, whose results were never frozen (closed before
+    results were frozen at the close): the retention job freezes them before their answers go."""
+    frozen = sa.select(_frozen.c.round_id).where(_frozen.c.round_id == _rounds.c.id).exists()
+    query = sa.select(_rounds.c.id).where(
+        _rounds.c.status == "closed", _rounds.c.closed_at < closed_before, ~frozen
+    )
+    return list(session.execute(query).scalars())
 
 
 def delete_drafts(session: Session, changed_before: datetime) -> int:

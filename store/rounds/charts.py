@@ -1,39 +1,72 @@
-"""Rendered chart images, stored by content hash."""
+"""Rendered chart images, each under a random token.
+
+The token is random (`secrets.token_urlsafe(32)`: 256 bits), never derived from the image: a
+hash of the content could be found by drawing every possible chart of a team (about a thousand
+"k of n responded" images) and trying their hashes. Each image belongs to its round, so it is
+deleted with the round's other data (`delete_round_charts`, for the retention job). Only charts
+of groups whose results are shown are ever stored (rounds.services.charts.stored_chart_url).
+"""
 
 from __future__ import annotations
 
-import hashlib
+import secrets
+from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from store.types import timestamp_column
 
+TOKEN_BYTES = 32  # 256 random bits; token_urlsafe gives 43 characters
+
 
 class ChartImage(SQLModel, table=True):
-    """A rendered summary chart, addressed by its content hash; served at /charts/{token}.png so
-    that every replica, and every card posted before a restart, can show it."""
+    """A rendered summary chart, served at /charts/{token}.png so that every replica, and every
+    card posted before a restart, can show it."""
 
     __tablename__ = "chart_images"
 
-    token: str = Field(primary_key=True, max_length=32)
+    token: str = Field(primary_key=True, max_length=64)
+    round_id: int | None = Field(default=None, foreign_key="rounds.id", index=True)
     png: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
     created_at: datetime = Field(sa_column=timestamp_column())
 
 
-def chart_token(png: bytes) -> str:
-    return hashlib.sha256(png).hexdigest()[:32]
+def new_chart_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
-def save_chart(session: Session, png: bytes, now: datetime) -> str:
-    token = chart_token(png)
-    if session.get(ChartImage, token) is None:
-        session.add(ChartImage(token=token, png=png, created_at=now))
-        session.flush()
+def save_chart(session: Session, png: bytes, now: datetime, *, round_id: int) -> str:
+    """Store a chart of the round under a new random token; the token."""
+    token = new_chart_token()
+    session.add(ChartImage(token=token, round_id=round_id, png=png, created_at=now))
+    session.flush()
     return token
+
+
+def save_charts(
+    session: Session, images: Mapping[str, bytes], now: datetime, *, round_id: int
+) -> None:
+    """Store many charts of a round in one statement, each under its token (`new_chart_token`:
+    random, so two tokens never collide)."""
+    if not images:
+        return
+    session.execute(
+        sa.insert(ChartImage),
+        [
+            {"token": t, "round_id": round_id, "png": png, "created_at": now}
+            for t, png in images.items()
+        ],
+    )
 
 
 def load_chart(session: Session, token: str) -> bytes | None:
     row = session.get(ChartImage, token)
     return None if row is None else row.png
+
+
+def delete_round_charts(session: Session, round_id: int) -> int:
+    """Delete every chart of a round (with the round's other data); how many were deleted."""
+    result = session.execute(sa.delete(ChartImage).where(col(ChartImage.round_id) == round_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]

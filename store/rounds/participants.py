@@ -110,8 +110,25 @@ def role_question_for(session: Session, round_id: int, person_id: int) -> str | 
     return str(row[0])
 
 
-def set_role(session: Session, round_id: int, person_id: int, role: str) -> None:
-    _update_participant(session, round_id, person_id, role=role)
+def set_role(session: Session, round_id: int, person_id: int, role: str) -> bool:
+    """Record their role while the round is open; False (nothing changed) once it has closed:
+    a closed round's role groups, like the rest of what feeds its results, never change."""
+    still_open = (
+        sa.select(col(Round.id))
+        .where(col(Round.id) == round_id, col(Round.status) == "open")
+        .exists()
+    )
+    changed = session.execute(
+        sa.update(RoundParticipant)
+        .where(
+            col(RoundParticipant.round_id) == round_id,
+            col(RoundParticipant.person_id) == person_id,
+            still_open,
+        )
+        .values(role=role)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(changed.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def is_team_owner(session: Session, round_id: int, team_id: int, identity: Identity) -> bool:

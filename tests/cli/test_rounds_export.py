@@ -234,14 +234,23 @@ def test_export_writes_aggregates_only_and_is_audited(
     assert not results.team(world.ward7).suppressed
     env = env_for(database_url)
 
-    # Open round: the results so far, said so on stderr in one line. A relative --out is taken
-    # from the working directory; the format from its extension.
+    # Open round: no results at all, only a one-line error; nothing written, nothing audited.
+    refused = run_cli("rounds", "export", str(world.round_id), "--out", "winter.csv", env=env,
+                      cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 1
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith(f"error: round {world.round_id} is open (it closes "), line
+    assert "results exist only for closed rounds" in line
+    assert not list(tmp_path.glob("*winter*")), "nothing written, not even a temporary file"
+    assert exports(db) == []
+
+    # Closed. A relative --out is taken from the working directory; the format from its
+    # extension.
+    set_status(db, world.round_id, "closed")
     csv_run = run_cli("rounds", "export", str(world.round_id), "--out", "winter.csv", env=env,
                       cwd=tmp_path)  # fmt: skip
     assert csv_run.returncode == 0, csv_run.stderr
-    [note] = csv_run.stderr.strip().splitlines()
-    assert note.startswith(f"note: round {world.round_id} is still open")
-    assert "results so far, 4 of 8 responses" in note
+    assert csv_run.stderr == ""
     out_csv = tmp_path / "winter.csv"
     assert csv_run.stdout.strip() == (
         f"round {world.round_id}: aggregated results written to {out_csv} (csv)"
@@ -256,8 +265,7 @@ def test_export_writes_aggregates_only_and_is_audited(
     assert (ward8_q1["responses"], ward8_q1["invited"]) == ("0", "4")
     assert ward8_q1["median"] == NOT_ENOUGH
 
-    # Closed: no note. Excel, every cell and every part of the file.
-    set_status(db, world.round_id, "closed")
+    # Excel, every cell and every part of the file.
     out_xlsx = tmp_path / "winter.xlsx"
     xlsx_run = run_cli(
         "rounds", "export", str(world.round_id), "--format", "xlsx", "--out", str(out_xlsx),
@@ -280,7 +288,7 @@ def test_export_writes_aggregates_only_and_is_audited(
     ] * 2
     details = [json.loads(e.detail) for e in entries]
     assert [(d["format"], d["file"], d["round_status"], d["overwrote"]) for d in details] == [
-        ("csv", str(out_csv), "open", False),
+        ("csv", str(out_csv), "closed", False),
         ("xlsx", str(out_xlsx), "closed", False),
     ]
     assert_nothing_personal([e.detail for e in entries])
@@ -290,6 +298,7 @@ def test_export_never_overwrites_without_force(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
     world = build(db, open_it=False)
+    set_status(db, world.round_id, "closed")  # closed before it opened: no responses
     env = env_for(database_url)
     out = tmp_path / "results.csv"
     out.write_text("someone's spreadsheet\n")
@@ -304,8 +313,7 @@ def test_export_never_overwrites_without_force(
     forced = run_cli("rounds", "export", str(world.round_id), "--out", str(out), "--force",
                      env=env, cwd=tmp_path)  # fmt: skip
     assert forced.returncode == 0, forced.stderr
-    # Not opened yet: a file with every count at zero, and a note saying why.
-    assert forced.stderr.strip() == f"note: round {world.round_id} has not opened yet: no responses"
+    assert forced.stderr == ""  # every count is zero
     _, rows = read_csv(out)
     assert rows
     assert {r["responses"] for r in rows} == {"0"}

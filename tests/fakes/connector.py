@@ -28,8 +28,24 @@ with a Retry-After and recorded in `violations`, which a correct sender keeps em
 can be multiplied by one factor (`TeamsLimits.scaled`) to shorten benchmarks.
 
 Besides, `throttle_share` and `unavailable_share` answer that share of requests 429 Throttled
-(Retry-After `retry_after` seconds) or 503, at random from a seeded generator: Teams throttles
-for its own reasons too. These are not violations.
+(Retry-After `retry_after` seconds, but a share `no_retry_after_share` of them, half by default,
+with no Retry-After at all, as Teams sometimes does) or 503, at random from a seeded generator:
+Teams throttles for its own reasons too. These are not violations. Roster reads (`members`) and
+channel lists count against the tenant's window like every request, draw the same random 429s
+and 503s, and take injected failures (`Failure(kinds={"members"})`, `fail_conversation`).
+
+As harsh as Teams, too, where a lenient fake would hide bugs:
+
+- the ambiguous case: `deliver_then_fail_next(count, 502 | 504 | "timeout")` and
+  `ambiguous_share` deliver the message (people see it) and THEN answer 502/504, or never answer
+  until the client gives up. Teams has no idempotency key for sends, so a sender that retries
+  shows it twice: `duplicates()` counts messages delivered more than once (the same content to
+  the same conversation);
+- request bodies are validated as the Bot Connector does: creating a conversation needs `bot`,
+  `members` (each with an id) and the tenant (`tenantId` or `channelData.tenant.id`); an
+  activity needs a `type` (400 BadArgument otherwise);
+- the size limit is Teams': 28 KB of the request body as sent (UTF-8 bytes, not characters),
+  answered 413 MessageSizeTooBig.
 
 `hold()` makes requests wait, unanswered and unprocessed, until `release()`; a held request
 whose client went away in the meantime (a killed process) is dropped without effect, like a
@@ -42,6 +58,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import itertools
 import json
 import random
@@ -54,6 +71,8 @@ from typing import Any
 from aiohttp import web
 
 Window = tuple[int, float]  # (at most this many requests, in any this many seconds)
+MAX_MESSAGE_BYTES = 28 * 1024  # Teams' message size limit, of the body as sent
+AMBIGUOUS_TIMEOUT_SECONDS = 60.0  # a "timeout" answer waits this long (the client gives up first)
 
 
 @dataclass(frozen=True)
@@ -91,6 +110,7 @@ class Failure:
     code: str
     retry_after: float | None = None
     kinds: frozenset[str] = frozenset({"send", "reply", "update", "create"})
+    delivered: bool = False  # the ambiguous case: delivered first, then this answer
 
 
 @dataclass(frozen=True)
@@ -151,6 +171,8 @@ class FakeConnector:
         throttle_share: float = 0.0,
         unavailable_share: float = 0.0,
         retry_after: float = 1.0,
+        no_retry_after_share: float = 0.5,
+        ambiguous_share: float = 0.0,
         seed: int = 0,
     ) -> None:
         self.calls: list[Call] = []
@@ -160,6 +182,9 @@ class FakeConnector:
         self.throttle_share = throttle_share
         self.unavailable_share = unavailable_share
         self.retry_after = retry_after
+        self.no_retry_after_share = no_retry_after_share
+        self.ambiguous_share = ambiguous_share
+        self.ambiguous = 0  # messages delivered and then answered 502/504 or not at all
         self.violations: list[Violation] = []
         self.requests: Counter[str] = Counter()  # kind -> requests that arrived (not dropped)
         self.throttled = 0  # random 429s answered (not violations)
@@ -229,6 +254,23 @@ class FakeConnector:
 
     def fail_next(self, count: int, failure: Failure) -> None:
         self._failures.extend([failure] * count)
+
+    def deliver_then_fail_next(self, count: int, answer: int | str = 502) -> None:
+        """The next `count` sends/replies are delivered, then answered 502/504 (or, with
+        "timeout", not answered until the client gives up): the ambiguous case."""
+        status = 0 if answer == "timeout" else int(answer)
+        code = {0: "Timeout", 502: "BadGateway", 504: "GatewayTimeout"}.get(status, "Error")
+        failure = Failure(status, code, kinds=frozenset({"send", "reply"}), delivered=True)
+        self._failures.extend([failure] * count)
+
+    def duplicates(self) -> int:
+        """Messages people were shown more than once (the same content delivered again to the
+        same conversation)."""
+        seen: Counter[tuple[str, str]] = Counter()
+        for call in self.calls:
+            if call.kind in ("send", "reply") and call.activity_id is not None:
+                seen[(call.conversation_id, _identity(call.body))] += 1
+        return sum(count - 1 for count in seen.values() if count > 1)
 
     def fail_conversation(self, conversation_id: str, failure: Failure | None) -> None:
         """Every request to this conversation fails so (None: stop failing)."""
@@ -313,13 +355,16 @@ class FakeConnector:
 
     # -- handlers -------------------------------------------------------------------------
 
-    def _injected(self, kind: str, conversation_id: str = "") -> web.Response | None:
-        failure: Failure | None = None
+    def _injected_failure(self, kind: str, conversation_id: str = "") -> Failure | None:
         if self._failures and kind in self._failures[0].kinds:
-            failure = self._failures.popleft()
-        elif conversation_id in self._conversation_failures:
+            return self._failures.popleft()
+        if conversation_id in self._conversation_failures:
             candidate = self._conversation_failures[conversation_id]
-            failure = candidate if kind in candidate.kinds else None
+            return candidate if kind in candidate.kinds else None
+        return None
+
+    def _injected(self, kind: str, conversation_id: str = "") -> web.Response | None:
+        failure = self._injected_failure(kind, conversation_id)
         if failure is None:
             return None
         return _error_response(failure.status, failure.code, f"injected {failure.code}", failure)
@@ -340,11 +385,14 @@ class FakeConnector:
                     return _error_response(
                         429, "Throttled", f"{key} over {window[0]} per {window[1]:g}s", wait
                     )
-        if kind in ("send", "reply", "update", "create"):
+        if kind in ("send", "reply", "update", "create", "members", "channels"):
             draw = self._random.random()
             if draw < self.throttle_share:
                 self.throttled += 1
-                return _error_response(429, "Throttled", "Too many requests", self.retry_after)
+                silent = self._random.random() < self.no_retry_after_share
+                return _error_response(
+                    429, "Throttled", "Too many requests", None if silent else self.retry_after
+                )
             if draw < self.throttle_share + self.unavailable_share:
                 self.unavailable += 1
                 return _error_response(503, "ServiceUnavailable", "Service unavailable")
@@ -376,11 +424,13 @@ class FakeConnector:
         tenant = (body.get("channelData") or {}).get("tenant") or {}
         return str(conversation.get("tenantId") or tenant.get("id") or "")
 
-    async def _post_activity(self, request: web.Request, kind: str) -> web.Response:
+    async def _post_activity(self, request: web.Request, kind: str) -> web.StreamResponse:
         cid = request.match_info["cid"]
         body = await self._body(request)
         if isinstance(body, web.Response):
             return body
+        if not body.get("type"):
+            return teams_error(400, "BadArgument", "Activity type is required")
         tenant = self._tenant(cid, body)
         if not await self._wait_at_gate(request):
             self.dropped.append(Call(kind, cid, None, body, 0, tenant))
@@ -391,10 +441,20 @@ class FakeConnector:
         if cid not in self.conversations:
             await self._record(Call(kind, cid, None, body, 404, tenant))
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
-        if (injected := self._injected(kind, cid)) is not None:
-            await self._record(Call(kind, cid, None, body, injected.status, tenant))
-            return injected
-        if len(json.dumps(body)) > 40_000:  # Teams' message size limit is about 40 KB
+        failure = self._injected_failure(kind, cid)
+        if (
+            failure is None
+            and self.ambiguous_share
+            and self._random.random() < self.ambiguous_share
+        ):
+            status = self._random.choice([502, 504, 0])
+            failure = Failure(status, "Ambiguous", delivered=True)
+        if failure is not None and not failure.delivered:
+            await self._record(Call(kind, cid, None, body, failure.status, tenant))
+            return _error_response(
+                failure.status, failure.code, f"injected {failure.code}", failure
+            )
+        if len(await request.read()) > MAX_MESSAGE_BYTES:
             await self._record(Call(kind, cid, None, body, 413, tenant))
             return teams_error(413, "MessageSizeTooBig", "Activity is too big")
         activity_id = f"1:{next(self._ids)}"
@@ -402,12 +462,19 @@ class FakeConnector:
         state.activities[activity_id] = body
         state.order.append(activity_id)
         await self._record(Call(kind, cid, activity_id, body, 201, tenant))
+        if failure is not None:  # delivered; now the answer is lost or an error
+            self.ambiguous += 1
+            if failure.status == 0:  # no answer until the client gives up
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(_until_gone(request), AMBIGUOUS_TIMEOUT_SECONDS)
+                return teams_error(504, "GatewayTimeout", "too late")
+            return _error_response(failure.status, failure.code, "delivered, then failed")
         return web.json_response({"id": activity_id}, status=201)
 
-    async def _send(self, request: web.Request) -> web.Response:
+    async def _send(self, request: web.Request) -> web.StreamResponse:
         return await self._post_activity(request, "send")
 
-    async def _reply(self, request: web.Request) -> web.Response:
+    async def _reply(self, request: web.Request) -> web.StreamResponse:
         return await self._post_activity(request, "reply")
 
     async def _update(self, request: web.Request) -> web.Response:
@@ -443,6 +510,9 @@ class FakeConnector:
             or ((body.get("channelData") or {}).get("tenant") or {}).get("id")
             or ""
         )
+        if (invalid := _invalid_create(body, tenant)) is not None:
+            await self._record(Call("create", "", None, body, 400, tenant))
+            return teams_error(400, "BadArgument", invalid)
         if not await self._wait_at_gate(request):
             self.dropped.append(Call("create", "", None, body, 0, tenant))
             return teams_error(499, "ClientGone", "client went away while held")
@@ -472,8 +542,12 @@ class FakeConnector:
         cid = request.match_info["cid"]
         if not await self._wait_at_gate(request):
             return teams_error(499, "ClientGone", "client went away while held")
+        tenant = self.conversations[cid].tenant_id if cid in self.conversations else ""
+        if (limited := self._limited("members", tenant, "")) is not None:
+            await self._record(Call("members", cid, None, {}, limited.status, tenant))
+            return limited
         if (injected := self._injected("members", cid)) is not None:
-            await self._record(Call("members", cid, None, {}, injected.status))
+            await self._record(Call("members", cid, None, {}, injected.status, tenant))
             return injected
         if cid not in self.conversations:
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
@@ -500,6 +574,33 @@ class FakeConnector:
         body = {"conversations": [{"id": tid}, *self.channels.get(tid, [])]}
         await self._record(Call("channels", tid, None, {}, 200, tenant))
         return web.json_response(body)
+
+
+def _invalid_create(body: dict[str, Any], tenant: str) -> str | None:
+    """What the Bot Connector refuses in a create-conversation body (400 BadArgument)."""
+    bot = body.get("bot")
+    if not isinstance(bot, dict) or not bot.get("id"):
+        return "Bot is required"
+    members = body.get("members")
+    if not isinstance(members, list) or not members:
+        return "Members are required"
+    if any(not isinstance(member, dict) or not member.get("id") for member in members):
+        return "Every member needs an id"
+    if not tenant:
+        return "Tenant is required"
+    return None
+
+
+def _identity(body: dict[str, Any]) -> str:
+    """Which message this is: its content, less what differs between two sends of it."""
+    content = {k: v for k, v in body.items() if k not in ("id", "timestamp", "localTimestamp")}
+    return json.dumps(content, sort_keys=True)
+
+
+async def _until_gone(request: web.Request) -> None:
+    """Returns once the client has closed its connection (polling: aiohttp has no event)."""
+    while not _gone(request):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
 
 
 def _gone(request: web.Request) -> bool:

@@ -232,3 +232,35 @@ async def test_unreachable_postgres_is_not_leader() -> None:
     assert not await election.acquire()
     assert not election.is_leader
     assert not await election.check()
+
+
+async def test_the_leader_stops_its_jobs_before_it_releases_the_lock(
+    database_url: str, elections: list[LeaderElection]
+) -> None:
+    """Fault: the service stops, and its jobs take longer to stop than allowed.
+    Outcome: while the jobs stop the lock is still held (no follower can lead alongside them);
+    the timeout does not skip the release: afterwards a follower leads at once."""
+    election = LeaderElection(database_url, retry_seconds=0.1, check_seconds=0.1, stop_seconds=0.5)
+    elections.append(election)
+    other = _new(elections, database_url)
+    stop = asyncio.Event()
+    seen: list[bool] = []
+
+    async def elected() -> None:
+        return None
+
+    async def lost() -> None:
+        seen.append(await other.acquire())  # the jobs are stopping: may anyone else lead?
+        await asyncio.sleep(30)  # and they hang
+
+    task = asyncio.create_task(election.run(elected, lost, stop))
+    await eventually(lambda: _true(election.is_leader))
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert seen == [False]
+    assert not election.is_leader
+    assert await other.acquire()
+
+
+async def _true(value: bool) -> bool:
+    return value

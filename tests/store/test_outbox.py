@@ -50,8 +50,12 @@ def queue(
 
 
 def claim(db: Database, owner: str, *, now: datetime = NOW, limit: int = 10, lease: float = 60):
+    """A claim at `now`, with `now` standing in for the database's clock too (the lease logic
+    itself; the tests at the end check that the database's clock is what counts)."""
     return db.run_sync(
-        lambda s: outbox.claim_due(s, owner=owner, now=now, limit=limit, lease_seconds=lease)
+        lambda s: outbox.claim_due(
+            s, owner=owner, now=now, limit=limit, lease_seconds=lease, lease_now=now
+        )
     )
 
 
@@ -193,7 +197,7 @@ def test_a_dead_processs_rows_are_claimed_again_when_its_lease_runs_out(db: Data
     assert [c.dedupe_key for c in claim(db, "A", lease=30)] == ["k"]
     # A dies. Before the lease ends nobody else may take the row; after, someone does.
     assert claim(db, "B", now=NOW + timedelta(seconds=29)) == []
-    assert outbox.utc(db.run_sync(lambda s: outbox.next_due(s, NOW))) == NOW + timedelta(seconds=30)
+    assert db.run_sync(lambda s: outbox.next_due(s, NOW, NOW)) == NOW + timedelta(seconds=30)
     again = claim(db, "B", now=NOW + timedelta(seconds=30))
     assert [c.dedupe_key for c in again] == ["k"]
     assert row(db, "k").lease_owner == "B"
@@ -349,3 +353,35 @@ def test_status_counts_and_failures_per_round(db: Database) -> None:
     )
     assert failed.error.startswith("ConversationBlockedByUser")
     assert db.run_sync(outbox.pending_count) == 3
+
+
+# -- leases on the database's clock -----------------------------------------------------------
+
+
+def test_a_sender_whose_clock_runs_ahead_cannot_claim_a_row_in_flight(db: Database) -> None:
+    """Fault: the second process's clock runs 3 s (or an hour) ahead of the first's.
+    Outcome: the first's lease still holds; nobody claims the row twice."""
+    queue(db, "k")
+    honest = db.run_sync(outbox.database_now)
+    [mine] = db.run_sync(
+        lambda s: outbox.claim_due(s, owner="A", now=honest, limit=10, lease_seconds=5)
+    )
+    assert abs((mine.lease_until - honest).total_seconds() - 5) < 2
+    for ahead in (timedelta(seconds=3), timedelta(hours=1)):
+        skewed = honest + ahead
+        stolen = db.run_sync(
+            lambda s, at=skewed: outbox.claim_due(s, owner="B", now=at, limit=10, lease_seconds=5)
+        )
+        assert stolen == []
+    assert row(db, "k").lease_owner == "A"
+    # What the skewed sender is told to wait for is the lease's end on its own clock.
+    due = db.run_sync(lambda s: outbox.next_due(s, honest + timedelta(hours=1)))
+    assert due is not None
+    assert timedelta(0) < due - (honest + timedelta(hours=1)) <= timedelta(seconds=5)
+
+
+def test_the_database_clock_is_the_servers(db: Database) -> None:
+    before = datetime.now(UTC)
+    server = db.run_sync(outbox.database_now)
+    assert server.tzinfo is not None
+    assert abs((server - before).total_seconds()) < 5  # same machine in the tests

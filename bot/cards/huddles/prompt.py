@@ -15,7 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards.common import Card, Element, card, execute, notice, plain, show_card, text
+from bot.cards.common import (
+    Card,
+    Element,
+    card,
+    escape_markdown,
+    execute,
+    notice,
+    plain,
+    show_card,
+    text,
+)
 from huddles.rules.views import CHANGES, Choice, Draft, ItemLine, Mention, PromptView
 
 TEXT_MAX = 500  # huddles.rules.items.MAX_TEXT_CHARS
@@ -29,7 +39,8 @@ def note_block(note: str) -> Element:
 
 
 def mention_text(mention: Mention) -> str:
-    return f"<at>{mention.name}</at>"
+    """The name inside the tag escaped as markdown (the entity's text is this same string)."""
+    return f"<at>{escape_markdown(mention.name)}</at>"
 
 
 def mention_entities(mentions: tuple[Mention, ...]) -> list[dict[str, Any]]:
@@ -198,9 +209,10 @@ def _outcome(view: PromptView) -> Element:
 def prompt_card(view: PromptView) -> Card:
     body: list[Element] = [note_block(view.notice)] if view.notice else []
     body += [
-        text(f"{view.format.name}: {view.team_name}", size="large", weight="bolder",
-             heading=True),
-        text(f"{view.schedule_name} · {view.when} · about {view.format.duration_minutes} "
+        text(f"{escape_markdown(view.format.name)}: {escape_markdown(view.team_name)}",
+             size="large", weight="bolder", heading=True),
+        text(f"{escape_markdown(view.schedule_name)} · {view.when} · about "
+             f"{view.format.duration_minutes} "
              "minutes", subtle=True, spacing="none"),
     ]  # fmt: skip
     if view.leads:

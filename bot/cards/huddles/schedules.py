@@ -40,7 +40,8 @@ def schedules_card(view: SchedulesView, teams: tuple[Choice, ...] = ()) -> Card:
     for line in view.lines[:MAX_LISTED_SCHEDULES]:
         name, team = escape_markdown(line.name), escape_markdown(line.team_name)
         body.append(text(f"**{name}** · {team}", spacing="medium"))
-        body.append(text(f"{line.format_name}, {line.when}, in {line.channel}", size="small",
+        body.append(text(f"{escape_markdown(line.format_name)}, {line.when}, in "
+                         f"{escape_markdown(line.channel)}", size="small",
                          spacing="none"))  # fmt: skip
         body.append(text(line.state, size="small", subtle=True, spacing="none"))
     if len(view.lines) > MAX_LISTED_SCHEDULES:

@@ -34,10 +34,11 @@ def rounds_card(lines: tuple[RoundLine, ...], notice: str | None = None) -> Card
         body.append(text("No rounds yet."))
     actions: list[Element] = []
     for line in lines:
-        body.append(text(f"**{line.name}** ({line.status}), {line.when}", spacing="medium"))
+        name, teams = escape_markdown(line.name), escape_markdown(line.teams)
+        body.append(text(f"**{name}** ({line.status}), {line.when}", spacing="medium"))
         body.append(
             text(
-                f"{line.teams}: {line.submitted} of {line.participants} submitted",
+                f"{teams}: {line.submitted} of {line.participants} submitted",
                 size="small",
                 subtle=True,
                 spacing="none",

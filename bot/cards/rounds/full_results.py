@@ -4,12 +4,13 @@ nothing for a suppressed figure, so the anonymity rules hold here as on every ot
 
 from __future__ import annotations
 
-from bot.cards.common import Card, Element, card, execute, plain, text
+from bot.cards.common import Card, Element, card, escape_markdown, execute, plain, text
 from bot.cards.rounds.summary import evidence_blocks
 from framework.content import Framework
 from framework.scoring import level_label
 from rounds.rules.results import RoundResults
 from rounds.rules.summary import EvidenceFact
+from rounds.rules.views import TeamProgress
 
 
 def full_results_card(
@@ -22,7 +23,12 @@ def full_results_card(
 ) -> Card:
     team = results.team(team_id)
     body: list[Element] = [
-        text(f"{results.name}: {team.name}", size="medium", weight="bolder", heading=True),
+        text(
+            f"{escape_markdown(results.name)}: {escape_markdown(team.name)}",
+            size="medium",
+            weight="bolder",
+            heading=True,
+        ),
         text(f"{team.submitted} of {team.roster} responded."),
     ]
     actions = _export_actions(results.round_id) if can_export else []
@@ -78,7 +84,9 @@ def export_link_card(round_name: str, fmt: str, url: str, minutes: int) -> Card:
     label = "Excel" if fmt == "xlsx" else "CSV"
     return card(
         [
-            text(f"{round_name}: results for every team ({label})", weight="bolder"),
+            text(
+                f"{escape_markdown(round_name)}: results for every team ({label})", weight="bolder"
+            ),
             text(
                 f"Aggregated results only, with small groups suppressed. The link works for "
                 f"{minutes} minutes.",
@@ -87,4 +95,30 @@ def export_link_card(round_name: str, fmt: str, url: str, minutes: int) -> Card:
             ),
         ],
         [{"type": "Action.OpenUrl", "title": f"Download {label}", "url": url}],
+    )
+
+
+def progress_card(progress: TeamProgress, closes_on: str) -> Card:
+    """A round that is not closed: its response count for the team, and when results come."""
+    name, team = escape_markdown(progress.round_name), escape_markdown(progress.team_name)
+    rate = progress.response_rate
+    so_far = f"{progress.submitted} of {progress.roster} responded" + (
+        f" ({rate:.0%})" if rate is not None else ""
+    )
+    when = (
+        f"It closes on {closes_on}: its results are worked out then, once."
+        if progress.status in ("open", "scheduled")
+        else "It was cancelled, so it has no results."
+    )
+    return card(
+        [
+            text(f"{name}: {team}", size="medium", weight="bolder", heading=True),
+            text(f"So far {so_far}."),
+            text(
+                f"{when} While a round is open only response counts are shown, so that nobody's "
+                "answers can be worked out from results that change as people answer.",
+                size="small",
+                subtle=True,
+            ),
+        ]
     )

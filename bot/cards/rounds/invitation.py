@@ -3,18 +3,20 @@ Pure functions from view models to card JSON (see bot.cards.common for the rules
 
 from __future__ import annotations
 
-from bot.cards.common import Card, Element, card, execute, show_card, text
+from bot.cards.common import Card, Element, card, escape_markdown, execute, show_card, text
 from bot.cards.common import notice as notice_block
 from rounds.rules.views import InvitationView
 
 
 def invitation_card(view: InvitationView) -> Card:
-    teams = " and ".join(view.team_names) if view.team_names else "your team"
+    names = [escape_markdown(name) for name in view.team_names]
+    teams = " and ".join(names) if names else "your team"
+    round_name = escape_markdown(view.round_name)
     if view.nudge:
-        heading = f"A reminder: {view.round_name}"
+        heading = f"A reminder: {round_name}"
         lead = f"{teams} would still like your view. It closes on {view.closes_on}."
     else:
-        heading = view.round_name
+        heading = round_name
         lead = (
             f"{teams} is taking part in the NHS IMPACT self-assessment. "
             f"It closes on {view.closes_on}."
@@ -74,7 +76,8 @@ def role_card(
     body += [
         text("Before you start: your role", size="medium", weight="bolder", heading=True),
         text(
-            f"{round_name} compares how leaders and frontline staff see things, only where both "
+            f"{escape_markdown(round_name)} compares how leaders and frontline staff see things, "
+            "only where both "
             "groups are large enough to keep everyone anonymous. Nobody sees your own answer."
         ),
         {

@@ -8,7 +8,7 @@ questions, the change since the last round and the leaders/frontline gap when th
 
 from __future__ import annotations
 
-from bot.cards.common import Card, Element, card, execute, notice, text
+from bot.cards.common import Card, Element, card, escape_markdown, execute, notice, text
 from rounds.rules.summary import EvidenceFact, QuestionFact, SummaryView
 
 __all__ = ["evidence_blocks", "summary_card"]
@@ -40,9 +40,10 @@ def evidence_blocks(facts: tuple[EvidenceFact, ...]) -> list[Element]:
 
 
 def summary_card(view: SummaryView) -> Card:
+    round_name, team_name = escape_markdown(view.round_name), escape_markdown(view.team_name)
     body: list[Element] = [
-        text(f"{view.round_name}: results", size="medium", weight="bolder", heading=True),
-        text(view.team_name, subtle=True, spacing="none"),
+        text(f"{round_name}: results", size="medium", weight="bolder", heading=True),
+        text(team_name, subtle=True, spacing="none"),
         text(f"Responses: **{view.responses}**", spacing="small"),
     ]
     speak = f"{view.round_name} results for {view.team_name}. {view.responses} responded."
@@ -70,7 +71,7 @@ def summary_card(view: SummaryView) -> Card:
         body.append(_section("Weakest"))
         body += _questions(view.weakest)
     if view.changes:
-        since = view.previous_round_name or "the last round"
+        since = escape_markdown(view.previous_round_name or "") or "the last round"
         body.append(_section(f"Change since {since}"))
         body.append(_facts([(c.name, c.text) for c in view.changes]))
     if view.gaps:

@@ -34,6 +34,7 @@ class HuddleServices:
 
 
 _BUILT: dict[int, tuple[FeatureContext, HuddleServices]] = {}
+_MAX_BUILT = 8  # one per service (tests build many): bounded, oldest out first
 
 
 def huddle_services(ctx: FeatureContext) -> HuddleServices:
@@ -42,7 +43,10 @@ def huddle_services(ctx: FeatureContext) -> HuddleServices:
     if found is not None and found[0] is ctx:
         return found[1]
     services = _build(ctx)
+    _BUILT.pop(id(ctx), None)
     _BUILT[id(ctx)] = (ctx, services)
+    while len(_BUILT) > _MAX_BUILT:
+        del _BUILT[next(iter(_BUILT))]
     return services
 
 

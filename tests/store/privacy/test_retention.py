@@ -16,15 +16,17 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from bot.config import Settings, load_settings
+from framework.content import default_framework
 from impact.features.privacy import PRIVACY, RETENTION, RetentionJobs, retention_step
 from impact.service import CONTEXT_KEY, create_app
 from store.assessments.tables import Answer, Assessment
 from store.db import Database
 from store.outbox import OutboxMessage
-from store.privacy.retention import EMPTY_PAYLOAD, RetentionPolicy
+from store.privacy.retention import EMPTY_PAYLOAD, RetentionPolicy, purge
 from store.privacy.tables import PersonalExportLink
 from store.rounds.charts import ChartImage
 from store.rounds.export_links import ExportLink
+from store.rounds.frozen import frozen_results, results_of_closed_round
 from store.rounds.tables import Round
 from tests.conftest import Clock
 from tests.store.privacy.world import NOW, build
@@ -33,6 +35,7 @@ pytestmark = pytest.mark.service
 
 CLOSED = NOW + timedelta(days=14)
 POLICY = RetentionPolicy(answer_days=365, draft_days=90, payload_days=30, chart_days=365)
+FRAMEWORK = default_framework()
 
 
 def close_round(db: Database, round_id: int) -> None:
@@ -66,8 +69,14 @@ def counts(db: Database) -> dict[str, Any]:
     return db.run_sync(read)
 
 
+def freeze(session: Session, round_id: int, now: datetime) -> object:
+    return results_of_closed_round(
+        session, round_id, framework=FRAMEWORK, min_group=5, min_comment_group=10, now=now
+    )
+
+
 async def run_job(db: Database, now: datetime) -> dict[str, Any]:
-    await retention_step(db, POLICY)("", now)
+    await retention_step(db, POLICY, freeze)("", now)
     return counts(db)
 
 
@@ -101,6 +110,22 @@ async def test_each_kind_of_data_goes_when_its_time_is_up(db: Database) -> None:
     assert (kept["round_answers"], kept["charts"]) == (7 * 22, 1)
     gone = await run_job(db, CLOSED + timedelta(days=366))
     assert (gone["round_answers"], gone["submitted"], gone["charts"]) == (0, 7, 0)
+    # The round was closed before results were frozen at the close: the job froze them first.
+    assert db.run_sync(lambda s: frozen_results(s, world.round_id)) is not None
+
+
+async def test_answers_a_closed_round_still_needs_are_kept_until_its_results_are_frozen(
+    db: Database,
+) -> None:
+    world = build(db)
+    close_round(db, world.round_id)
+    late = CLOSED + timedelta(days=366)
+    purged = db.run_sync(lambda s: purge(s, POLICY, late))  # no freezing first
+    assert purged.answers == 0
+    assert counts(db)["round_answers"] == 7 * 22  # only the superseded draft went, as a draft
+    frozen = db.run_sync(lambda s: freeze(s, world.round_id, late))
+    assert db.run_sync(lambda s: purge(s, POLICY, late)).answers == 7 * 22
+    assert db.run_sync(lambda s: frozen_results(s, world.round_id)) == frozen
 
 
 async def test_an_open_rounds_answers_are_never_deleted(db: Database) -> None:

@@ -5,19 +5,21 @@ beside question 18) and full results."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from bot.cards.rounds import admin
-from bot.cards.rounds.full_results import export_link_card, full_results_card
+from bot.cards.rounds.full_results import export_link_card, full_results_card, progress_card
 from bot.cards.rounds.invitation import invitation_card, role_card
 from bot.cards.rounds.messages import RoundCards
 from bot.cards.rounds.summary import summary_card
 from framework.reading import reading_minutes
 from rounds.rules.roles import ROLES
 from rounds.rules.summary import evidence_facts, summary_view
-from rounds.rules.views import InvitationView
+from rounds.rules.views import InvitationView, TeamProgress
 from tests.bot.cards.rendering.card_fixture import CHART_URL, FRAMEWORK, LONG_COMMENT, CardFixture
 from tests.bot.cards.test_summary import autumn_with_everything, flat, make_results
 
+CLOSES = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)
 # What huddles.rules.digest.q18_evidence says beside question 18.
 Q18 = ((18, "Held 11 of 12 scheduled huddles in the last quarter"),)
 
@@ -77,6 +79,11 @@ def _results() -> Iterator[CardFixture]:
                       {"can_export": True, "evidence": evidence})  # fmt: skip
     yield CardFixture("full results, hidden", full_results_card, (hidden_results, 1, FRAMEWORK),
                       {"evidence": evidence})  # fmt: skip
+    opened = TeamProgress(3, "Winter 2026", "open", CLOSES, "Ward 7", 14, 31)
+    yield CardFixture("results while open: counts only", progress_card,
+                      (opened, "Friday 11 December at 09:00"))  # fmt: skip
+    cancelled = TeamProgress(3, "Winter 2026", "cancelled", CLOSES, "Ward 7", 0, 0)
+    yield CardFixture("results of a cancelled round", progress_card, (cancelled, "-"))
     yield CardFixture(
         "export link",
         export_link_card,

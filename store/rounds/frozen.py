@@ -1,0 +1,177 @@
+"""A closed round's results, computed once when it closes and frozen: every later view (summary,
+Full results, charts) and export (Teams, CLI) reads these rows, so two exports of a closed round
+are identical byte for byte, whatever happens after the close (a late answer, a role changed, a
+setting changed).
+
+`freeze_round_results` is called by the close step in the transaction that closes the round, and
+is idempotent: a round already frozen keeps its rows (a round closed before this table existed
+is frozen on its first read). Rows hold aggregates only, as `rounds.rules.frozen` writes them:
+suppressed groups hold their reason, never figures, and no row names a person.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from framework.content import Framework
+from rounds.rules.frozen import from_rows, to_rows
+from rounds.rules.results import RoundResults
+from store.rounds.results import RoundNotFound, compute_round_results
+from store.rounds.tables import Round
+from store.types import timestamp_column
+
+__all__ = [
+    "FrozenResult",
+    "RoundNotClosed",
+    "RoundNotFound",
+    "delete_frozen_results",
+    "freeze_round_results",
+    "frozen_evidence",
+    "frozen_results",
+    "results_of_closed_round",
+]
+
+
+class FrozenResult(SQLModel, table=True):
+    """One scope of a closed round's results (the round, a team, a role group in a team) as
+    canonical JSON."""
+
+    __tablename__ = "round_results_frozen"
+
+    round_id: int = Field(foreign_key="rounds.id", primary_key=True)
+    scope: str = Field(primary_key=True, max_length=64)
+    payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    frozen_at: datetime = Field(sa_column=timestamp_column())
+
+
+class RoundNotClosed(Exception):
+    """Group results exist only for closed rounds."""
+
+    def __init__(self, round_id: int, status: str, closes_at: datetime) -> None:
+        super().__init__(f"round {round_id} is {status}: its results exist only once it closes")
+        self.round_id = round_id
+        self.status = status
+        self.closes_at = closes_at
+
+
+# The bot's other records beside a team's answers (huddles for question 18), as of the close.
+Evidence = Callable[[int], Sequence[tuple[int, str]]]
+
+
+def _evidence_scope(team_id: int) -> str:
+    return f"evidence:team:{team_id}"
+
+
+def frozen_results(session: Session, round_id: int) -> RoundResults | None:
+    """The round's frozen results, or None if it has none."""
+    rows = session.exec(
+        select(FrozenResult.scope, FrozenResult.payload).where(FrozenResult.round_id == round_id)
+    ).all()
+    if not rows:
+        return None
+    return from_rows({scope: payload for scope, payload in rows if not scope.startswith("ev")})
+
+
+def frozen_evidence(
+    session: Session, round_id: int, team_id: int
+) -> tuple[tuple[int, str], ...] | None:
+    """The evidence shown beside a team's results, as frozen with them (None if none was)."""
+    row = session.get(FrozenResult, (round_id, _evidence_scope(team_id)))
+    if row is None:
+        return None
+    return tuple((int(number), str(line)) for number, line in json.loads(row.payload))
+
+
+def freeze_round_results(
+    session: Session,
+    round_id: int,
+    *,
+    framework: Framework,
+    min_group: int,
+    min_comment_group: int,
+    now: datetime,
+    evidence: Evidence | None = None,
+) -> RoundResults:
+    """Compute and store the round's results, once; the stored results either way.
+
+    The previous round's figures (change since then) come from its own frozen results when it
+    has them, so they too never change; `evidence` (per team) is frozen beside them."""
+    existing = frozen_results(session, round_id)
+    if existing is not None:
+        return existing
+    results = compute_round_results(
+        session,
+        round_id,
+        framework=framework,
+        min_group=min_group,
+        min_comment_group=min_comment_group,
+    )
+    if results.previous_round_id is not None:
+        previous = frozen_results(session, results.previous_round_id)
+        if previous is not None:
+            results = _with_previous(results, previous)
+    rows = to_rows(results)
+    if evidence is not None:
+        for team in results.teams:
+            facts = [[number, line] for number, line in evidence(team.team_id)]
+            rows[_evidence_scope(team.team_id)] = json.dumps(facts, ensure_ascii=False)
+    try:
+        with session.begin_nested():
+            for scope, payload in sorted(rows.items()):
+                session.add(
+                    FrozenResult(round_id=round_id, scope=scope, payload=payload, frozen_at=now)
+                )
+            session.flush()
+    except sa.exc.IntegrityError:  # another process froze it first: theirs stand
+        pass
+    frozen = frozen_results(session, round_id)
+    assert frozen is not None
+    return frozen
+
+
+def _with_previous(results: RoundResults, previous: RoundResults) -> RoundResults:
+    by_team = {t.team_id: t.figures for t in previous.teams}
+    teams = tuple(
+        dataclasses.replace(t, previous_figures=by_team.get(t.team_id)) for t in results.teams
+    )
+    return dataclasses.replace(results, teams=teams, previous_round_name=previous.name)
+
+
+def results_of_closed_round(
+    session: Session,
+    round_id: int,
+    *,
+    framework: Framework,
+    min_group: int,
+    min_comment_group: int,
+    now: datetime,
+    evidence: Evidence | None = None,
+) -> RoundResults:
+    """The group results of a closed round (frozen at its close); RoundNotClosed for any other
+    round: while a round is open only its response counts are shown. LookupError if none."""
+    round_ = session.get(Round, round_id)
+    if round_ is None:
+        raise RoundNotFound(f"no round {round_id}")
+    if round_.status != "closed":
+        raise RoundNotClosed(round_id, round_.status, round_.closes_at)
+    return freeze_round_results(
+        session,
+        round_id,
+        framework=framework,
+        min_group=min_group,
+        min_comment_group=min_comment_group,
+        now=now,
+        evidence=evidence,
+    )
+
+
+def delete_frozen_results(session: Session, round_id: int) -> int:
+    """Remove a round's frozen results (for retention of a whole round); the rows removed."""
+    result = session.execute(sa.delete(FrozenResult).where(col(FrozenResult.round_id) == round_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]
