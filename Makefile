@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV     := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast lint lint-deployment audit bench bench-fanout bench-scale clean
+.PHONY: run test test-fast fuzz lint lint-deployment audit bench bench-fanout bench-scale clean
 
 $(RUNTIME): requirements/runtime.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ test: $(DEV)
 
 test-fast: $(DEV)
 	$(BIN)/python -m pytest -m "unit and not exhaustive" -q $(PYTEST_ARGS)
+
+# The long run of the fuzz test over /api/messages (make test runs a short one): 10,000 inputs on
+# each database (IMPACT_FUZZ_EXAMPLES=N to change it), going on past a failure to print them all
+# with its figures at the end.
+fuzz: $(DEV)
+	IMPACT_FUZZ_EXAMPLES=$${IMPACT_FUZZ_EXAMPLES:-10000} IMPACT_FUZZ_COLLECT=1 \
+	  $(BIN)/python -m pytest -q -W ignore::hypothesis.errors.HypothesisWarning tests/fuzz $(PYTEST_ARGS)
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -25,6 +25,7 @@ class Status(StrEnum):
     IN_PROGRESS = "in_progress"
     SUBMITTED = "submitted"
     ABANDONED = "abandoned"
+    SUPERSEDED = "superseded"  # a round's submission, submitted again: the later one counts
 
 
 @dataclass(frozen=True)

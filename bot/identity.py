@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,9 +30,22 @@ def identity_of(turn_context: TurnContext) -> Identity:
         tenant_id=tenant_of(turn_context),
         teams_user_id=str(sender.id),
         aad_object_id=getattr(sender, "aad_object_id", None) or None,
-        name=(sender.name or "").strip()[:256],
+        name=display_name(sender.name),
         time_zone=valid_zone(getattr(turn_context.activity, "local_timezone", None)),
     )
+
+
+def display_name(raw: object) -> str:
+    """A name Teams sent (a person's, a team's), as it is stored and shown: one line of text
+    without control characters, NUL (PostgreSQL refuses it) or lone surrogates (not UTF-8),
+    at most 256 characters."""
+    text = raw if isinstance(raw, str) else ""
+    kept = "".join(
+        " " if category == "Cc" else ch
+        for ch in text
+        if (category := unicodedata.category(ch)) != "Cs"
+    )
+    return " ".join(kept.split())[:256]
 
 
 def turn_of(turn_context: TurnContext, *, invoked: bool) -> Turn:

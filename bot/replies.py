@@ -13,7 +13,12 @@ import logging
 from http import HTTPStatus
 
 from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
-from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    ErrorResponseException,
+)
 
 from bot.cards.assessment import notice_card
 from bot.cards.assessment_views import NoticeView
@@ -41,10 +46,22 @@ def set_invoke_response(turn_context: TurnContext, status: HTTPStatus, body: obj
 async def deliver(
     turn_context: TurnContext, reply: Reply, *, replace_activity_id: str | None = None
 ) -> None:
-    """Send a reply in a message turn (Action.Submit or text)."""
-    if reply.replace is not None and replace_activity_id:
-        await _update(turn_context, replace_activity_id, reply.replace)
+    """Send a reply in a message turn (Action.Submit or text). A replacement with no card to
+    replace (no replyToId, or one Teams no longer has) is sent as a new card instead."""
+    if reply.replace is not None and not (
+        replace_activity_id and await _replaced(turn_context, replace_activity_id, reply.replace)
+    ):
+        reply = Reply(send=[reply.replace, *reply.send], posted=reply.posted)
     await _send(turn_context, reply)
+
+
+async def _replaced(turn_context: TurnContext, activity_id: str, content: Card) -> bool:
+    try:
+        await _update(turn_context, activity_id, content)
+    except ErrorResponseException as exc:  # deleted, never ours, or not a card: 404 / 400
+        log.warning("could not replace card %s: %s", activity_id, exc)
+        return False
+    return True
 
 
 async def deliver_invoke(turn_context: TurnContext, reply: Reply) -> InvokeResponse:

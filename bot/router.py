@@ -16,16 +16,18 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema.teams import TeamsChannelAccount
 
 from bot import replies
 from bot.actions.base import CardAction, InvalidAction, VerbTable, unwrap_invoke
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import NoticeView
-from bot.identity import bot_among, identity_of, tenant_of, turn_of
+from bot.identity import bot_among, display_name, identity_of, tenant_of, turn_of
 from bot.registry import CardVerb, Reply, Scope, TextCommand, Turn, normalise_text
 from framework.identity import Identity
 from store.db import Database
@@ -40,6 +42,7 @@ ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 BoundText = Callable[[Turn, str], Awaitable[Reply]]
 BoundVerb = Callable[[Turn, Any], Awaitable[Reply]]
 BoundRecover = Callable[[Turn, Mapping[str, Any], str], Awaitable[Reply | None]]
+BoundHolds = Callable[[Turn, str], Awaitable[bool]]
 
 # Individual answers never appear where others can see them.
 PERSONAL_ONLY_CARD = cards.notice_card(
@@ -74,6 +77,7 @@ class Dispatch:
         self._table: VerbTable | None = None
         self._recoveries: list[BoundRecover] = []
         self._recovery_of_verb: dict[str, BoundRecover | None] = {}
+        self._keepers: list[tuple[BoundHolds, BoundRecover]] = []
 
     def add_commands(self, dialog: object, commands: Iterable[TextCommand[Any]]) -> None:
         for command in commands:
@@ -109,6 +113,23 @@ class Dispatch:
             self._recovery_of_verb[verb] = handle
         if handle is not None:
             self._recoveries.append(handle)
+
+    def add_keeper(self, holds: BoundHolds, recover: BoundRecover) -> None:
+        """A feature that keeps a card live for each person (`holds`: is the pressed card it,
+        and the verb not one of its buttons?): such a press is answered by its `recover`."""
+        self._keepers.append((holds, recover))
+
+    async def keep_card(self, turn: Turn, payload: Any, problem: str) -> Reply | None:
+        """The keeper's live card with a note, if the data was sent from a card a feature keeps
+        live and its verb is not one of that card's buttons (forged); None otherwise."""
+        if not turn.card_id:
+            return None
+        raw: Mapping[str, Any] = payload if isinstance(payload, dict) else {}
+        verb = raw.get("verb")
+        for holds, recover in self._keepers:
+            if await holds(turn, verb if isinstance(verb, str) else ""):
+                return await recover(turn, raw, problem)
+        return None
 
     def verb_names(self) -> set[str]:
         return {model.verb_name() for model in self._verbs}
@@ -192,7 +213,13 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse | None:
         if turn_context.activity.name != ADAPTIVE_CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            # Task modules, message extensions, sign-in...: the bot declares none of them, and
+            # the SDK's answer, 501, reads as the bot failing (and its handlers are fragile
+            # with forged values). A 400 says what is wrong and reaches no handler.
+            log.info("refused an invoke this bot does not handle")
+            return replies.invoke_status(
+                HTTPStatus.BAD_REQUEST, {"error": "this bot does not handle that invoke"}
+            )
         turn = turn_of(turn_context, invoked=True)
         payload = unwrap_invoke(turn_context.activity.value)
         reply = await self._card_action(turn, payload)
@@ -203,7 +230,12 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             action = self.dispatch.parse(payload)
         except InvalidAction as exc:
             log.info("invalid card action from %s: %s", turn.identity.teams_user_id, exc)
-            return await self.dispatch.recover(turn, payload, str(exc))
+            kept = await self.dispatch.keep_card(turn, payload, str(exc))
+            return kept or await self.dispatch.recover(turn, payload, str(exc))
+        kept = await self.dispatch.keep_card(turn, payload, "that button doesn't belong here")
+        if kept is not None:
+            log.info("card action %s pressed on another feature's live card", action.verb)
+            return kept
         verb = self.dispatch.verb_for(action)
         if turn.scope not in verb.scopes:
             return Reply(replace=PERSONAL_ONLY_CARD) if turn.invoked else _personal_only()
@@ -213,6 +245,23 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self._remember_conversation(turn_context, identity_of(turn_context))
+
+    async def on_teams_members_added_dispatch(
+        self, members_added: list[Any], team_info: Any, turn_context: TurnContext
+    ) -> None:
+        """Who joined, as the activity names them. The SDK would look each one up in Teams (a
+        request per member, and a failed turn for an id Teams does not know or an empty one);
+        the bot only needs to know whether it is among them."""
+        members = [
+            TeamsChannelAccount(
+                id=getattr(member, "id", None),
+                name=getattr(member, "name", None),
+                aad_object_id=getattr(member, "aad_object_id", None),
+                role=getattr(member, "role", None),
+            )
+            for member in members_added
+        ]
+        await self.on_teams_members_added(members, team_info, turn_context)
 
     async def on_teams_members_added(
         self,
@@ -241,7 +290,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             tenant_id=tenant_of(turn_context),
             team_id=str(team_info.id),
             aad_group_id=getattr(team_info, "aad_group_id", None),
-            name=str(getattr(team_info, "name", "") or ""),
+            name=display_name(getattr(team_info, "name", "")),
             channel_conversation_id=str(activity.conversation.id),
             service_url=str(activity.service_url),
             reference_json=json.dumps(reference.serialize(), sort_keys=True),
@@ -259,7 +308,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
         log.info("removed from team %s", team_id)
 
     async def on_teams_team_renamed(self, team_info: Any, turn_context: TurnContext) -> None:
-        team_id, name = str(team_info.id), str(team_info.name or "")
+        team_id, name = str(team_info.id), display_name(team_info.name)
         await self.db.run(lambda session: record_rename(session, team_id, name, utcnow()))
 
     # -- helpers --------------------------------------------------------------------------

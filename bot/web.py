@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from http import HTTPStatus
@@ -86,6 +87,10 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     if (reason := gate.refusal(body)) is not None:
         log.warning("refused activity before authentication: %s", reason)
         return _problem(HTTPStatus.FORBIDDEN, "this bot serves Microsoft Teams only")
+    if (missing := _unanswerable(activity, body)) is not None:
+        return _problem(HTTPStatus.BAD_REQUEST, f"activity has no {missing}")
+    if not (isinstance(activity.locale, str) and _LOCALE.fullmatch(activity.locale)):
+        activity.locale = None  # replies carry it back: a forged one could make them too big
     adapter = request.app[ADAPTER_KEY]
     try:
         with deadline(TURN_DATABASE_SECONDS):
@@ -126,6 +131,25 @@ def _reason(exc: BaseException) -> str:
     text = " ".join(str(part) for part in getattr(cause, "args", ()) if part is not None)
     words = [w for w in text.split() if w.count(".") < 2 and len(w) < 80]
     return f"{type(cause).__name__}: {' '.join(words)[:160]}".rstrip(": ")
+
+
+_LOCALE = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,4}")  # BCP 47, as Teams sends it
+
+
+def _unanswerable(activity: Activity, body: dict[str, Any]) -> str | None:
+    """What an activity lacks to be acted on and answered (Teams always sends them all): the
+    sender's id, the conversation's id, the recipient, an http(s) service URL."""
+    if not getattr(activity.from_property, "id", None):
+        return "from.id"
+    if not getattr(activity.conversation, "id", None):
+        return "conversation.id"
+    if activity.recipient is None:
+        return "recipient"
+    if not str(activity.service_url or "").startswith(("https://", "http://")):
+        return "serviceUrl"
+    if any(not isinstance(body.get(key), str | None) for key in ("id", "replyToId")):
+        return "string id"  # replies name it in Teams' URLs (msrest would stringify a list)
+    return None
 
 
 def _serialise(body: Any) -> Any:

@@ -34,6 +34,10 @@ class Feature:
     # Card data that none of its verbs' models accepts: back to the person's live card with a
     # note (a dialog method; see bot.registry.Recover). Without it, the person gets the note.
     recover: Callable[[Any, Turn, Mapping[str, Any], str], Awaitable[Reply | None]] | None = None
+    # Whether the pressed card is one the feature keeps live for this person and the verb is
+    # not one of that card's buttons (a dialog method). Such a press (forged, or any feature's
+    # bad data) reaches no handler: the feature's `recover` answers, so the card stays live.
+    holds_card: Callable[[Any, Turn, str], Awaitable[bool]] | None = None
     jobs: Callable[[FeatureContext], ScheduledWork] | None = None
     routes: tuple[Route, ...] = ()
     cli: tuple[CliCommand, ...] = ()

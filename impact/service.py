@@ -117,6 +117,10 @@ def dispatch(ctx: FeatureContext, features: Sequence[Feature]) -> Dispatch:
             dialog = dialogs[feature.dialog_for(feature.recover)]
             recover = getattr(dialog, feature.recover.__name__)
         table.add_recovery(recover, [verb.verb for verb in feature.verbs])
+        if feature.holds_card is not None and recover is not None:
+            dialog = dialogs[feature.dialog_for(feature.holds_card)]
+            holds = getattr(dialog, feature.holds_card.__name__)
+            table.add_keeper(holds, recover)
     return table
 
 

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 WORK_KINDS: tuple[str, ...] = get_args(WorkKind)
-MAX_ID = 2**62
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (PostgreSQL int4)
 _WHITESPACE = re.compile(r"\s+")
 
 

@@ -15,7 +15,8 @@ from typing import Annotated, Any, ClassVar, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
-MAX_ID = 2**62
+# Ids are INTEGER columns (PostgreSQL int4): a larger one in card data would fail the query.
+MAX_ID = 2**31 - 1
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Revision = Annotated[int, Field(ge=0, le=MAX_ID)]
 QuestionNumber = Annotated[int, Field(ge=1, le=1000)]

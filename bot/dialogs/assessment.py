@@ -76,6 +76,12 @@ REFUSAL_NOTES = {
 # Refusals about another assessment than the person's current one: shown on their own.
 ABOUT_ANOTHER = {domain.Refusal.NOT_YOURS, domain.Refusal.CLOSED}
 
+# Verbs that carry an assessment id and revision: their handlers compare them with the live
+# card and keep it live themselves. Any other verb sent from the live card (it has no such
+# button: forged) is answered with the card itself and a note (holds_card).
+REVISION_CHECKED_VERBS = frozenset(
+    {"choose", "answer", "skip", "back", "change", "submit", "restart", "reopen"}
+)
 START_WORDS = ("start", "resume", "begin", "continue", "carry on", "go")
 PAUSE_WORDS = ("stop", "pause", "later", "not now", "stop for now", "pause for now", "bye")
 THANKS_WORDS = ("thanks", "thank you", "thankyou", "thanks a lot", "many thanks", "cheers", "ta")
@@ -267,6 +273,14 @@ class AssessmentDialog:
         return await self._show_current(
             turn, snapshot, notice=note, pressed=pressed, kept=kept, question=question
         )
+
+    async def holds_card(self, turn: Turn, verb: str) -> bool:
+        """Whether the pressed card is this person's live question (or review) card and `verb`
+        is not one that checks the card itself."""
+        if not turn.card_id or turn.scope != "personal" or verb in REVISION_CHECKED_VERBS:
+            return False
+        snapshot = await self.service.current(turn.identity)
+        return snapshot is not None and await self._pressed_is_live(turn, snapshot)
 
     # -- conversations --------------------------------------------------------------------
 

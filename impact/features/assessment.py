@@ -63,5 +63,6 @@ ASSESSMENT = Feature(
     fallback=D.not_understood,
     welcome=D.welcome,
     recover=D.recover,
+    holds_card=D.holds_card,
     personal_data=(PEOPLE, ASSESSMENTS),
 )

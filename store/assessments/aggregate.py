@@ -280,7 +280,7 @@ class AssessmentStore:
                 col(Assessment.status) == Status.SUBMITTED.value,
                 col(Assessment.id) != snapshot.assessment_id,
             )
-            .values(status="superseded")
+            .values(status=Status.SUPERSEDED.value)
         )
         session.execute(
             sa.update(RoundParticipant)

@@ -51,12 +51,14 @@ def test_titles_that_cannot_be_kept_are_refused(typed: str | None, message: str)
 def test_ids_are_positive_whole_numbers() -> None:
     assert parse_id(" 12 ", "a goal") == 12
     assert parse_id(7, "a goal") == 7
+    assert parse_id("2147483647", "a goal") == 2**31 - 1
     for typed, message in [
         (None, "Choose a goal: the id is not a number."),
         ("abc", "Choose a goal: the id 'abc' is not a number."),
         ("-3", "Choose a goal: the id '-3' is not a number."),
         ("0", "Choose a goal: 0 is not an id."),
         (2**63, f"Choose a goal: {2**63} is not an id."),
+        ("2147483648", "Choose a goal: 2147483648 is not an id."),  # past PostgreSQL's int4
     ]:
         with pytest.raises(AlignmentError, match=re.escape(message)):
             parse_id(typed, "a goal")
