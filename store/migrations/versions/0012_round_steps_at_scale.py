@@ -1,8 +1,8 @@
 """round steps at scale: each participant's next nudge time, invitations still to queue, and
 whether a closed round's summaries are queued
 
-Revision ID: 0009
-Revises: 0010 (main's head when merged; the brief said 0008)
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-29 14:00:00.000000
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

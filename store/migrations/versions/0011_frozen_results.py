@@ -1,7 +1,7 @@
 """frozen results of closed rounds; chart images under random tokens, per round
 
-Revision ID: 0010
-Revises: 0011 (main's head when merged)
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-29 14:00:00.000000
 
 Chart images stored before this revision were addressed by a hash of their content, which can
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0011"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

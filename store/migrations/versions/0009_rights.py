@@ -1,6 +1,6 @@
 """rights: links to a person's own data; the audit log append-only
 
-Revision ID: 0012
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-29 14:00:00
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None

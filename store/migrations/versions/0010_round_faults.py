@@ -5,8 +5,8 @@ the second insert fail (the step then finds the successor already there). A data
 already holds duplicates keeps the oldest successor linked; the others stay as rounds of their
 own (previous_round_id cleared), so the index can be built.
 
-Revision ID: 0011
-Revises: 0012
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-29 14:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0012"  # main's head when merged (0012_rights); the brief said 0008
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
