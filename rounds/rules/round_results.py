@@ -155,6 +155,103 @@ def _group_result(
     )
 
 
+@dataclass(frozen=True)
+class _Indexed:
+    """Each team's and role group's histograms, indexed once (a scan of every row per team grew
+    with the square of the number of teams: 12 s of 15 s at 300 teams)."""
+
+    by_team: dict[int, dict[int, LevelHistogram]]
+    by_role: dict[tuple[int, str], dict[int, LevelHistogram]]
+
+
+def _index_histograms(data: RoundData) -> _Indexed:
+    by_team: dict[int, dict[int, LevelHistogram]] = {}
+    for (t, q), histogram in data.team_histograms.items():
+        by_team.setdefault(t, {})[q] = histogram
+    by_role: dict[tuple[int, str], dict[int, LevelHistogram]] = {}
+    for (t, r, q), histogram in data.role_histograms.items():
+        by_role.setdefault((t, r), {})[q] = histogram
+    return _Indexed(by_team, by_role)
+
+
+def _role_groups(
+    framework: Framework,
+    data: RoundData,
+    team_id: int,
+    decisions: RoundDecisions,
+    indexed: _Indexed,
+    *,
+    min_group: int,
+) -> tuple[GroupResult, ...]:
+    """A team's role groups' figures (none when the round has no role question)."""
+    if not data.role_question:
+        return ()
+    role_groups: list[GroupResult] = []
+    for role_key, (label, _) in ROLE_GROUPS.items():
+        group = anonymity.role(team_id, role_key)
+        role_histograms = indexed.by_role.get((team_id, role_key), {})
+        role_groups.append(
+            _group_result(
+                framework,
+                group,
+                label,
+                decisions.figures[group],
+                role_histograms,
+                min_group=min_group,
+            )
+        )
+    return tuple(role_groups)
+
+
+def _previous_figures(previous: RoundResults | None, team_id: int) -> GroupResult | None:
+    if previous is None:
+        return None
+    previous_team = next((t for t in previous.teams if t.team_id == team_id), None)
+    return previous_team.figures if previous_team else None
+
+
+def _team_result(
+    framework: Framework,
+    data: RoundData,
+    info: TeamData,
+    decisions: RoundDecisions,
+    indexed: _Indexed,
+    sizes: Mapping[GroupId, int],
+    comments: Mapping[int, Sequence[Comment]],
+    previous: RoundResults | None,
+    *,
+    min_group: int,
+) -> TeamResult:
+    key = anonymity.team(info.team_id)
+    if sizes[key] != info.submitted:
+        raise ValueError(
+            f"team {info.team_id}: {info.submitted} submitted but {sizes[key]} respondents"
+        )
+    team_histograms = indexed.by_team.get(info.team_id, {})
+    figures = _group_result(
+        framework, key, info.name, decisions.figures[key], team_histograms, min_group=min_group
+    )
+    role_groups = _role_groups(
+        framework, data, info.team_id, decisions, indexed, min_group=min_group
+    )
+    comment_decision = decisions.comments[info.team_id]
+    shown_comments = (
+        shuffle_comments(comments.get(info.team_id, ()), salt=f"{data.round_id}:{info.team_id}")
+        if comment_decision.shown
+        else None
+    )
+    return TeamResult(
+        team_id=info.team_id,
+        name=info.name,
+        roster=info.roster,
+        figures=figures,
+        role_groups=role_groups,
+        previous_figures=_previous_figures(previous, info.team_id),
+        comments_reason=comment_decision.reason,
+        _comments=shown_comments,
+    )
+
+
 def build_round_results(
     framework: Framework,
     data: RoundData,
@@ -184,63 +281,21 @@ def build_round_results(
     )
     if whole.respondents != sum(data.respondents.values()):
         raise ValueError("inconsistent respondent counts")
-    comments = comments or {}
-    # Each team's and role group's histograms, indexed once (a scan of every row per team grew
-    # with the square of the number of teams: 12 s of 15 s at 300 teams).
-    by_team: dict[int, dict[int, LevelHistogram]] = {}
-    for (t, q), histogram in data.team_histograms.items():
-        by_team.setdefault(t, {})[q] = histogram
-    by_role: dict[tuple[int, str], dict[int, LevelHistogram]] = {}
-    for (t, r, q), histogram in data.role_histograms.items():
-        by_role.setdefault((t, r), {})[q] = histogram
-    teams: list[TeamResult] = []
-    for info in data.teams:
-        key = anonymity.team(info.team_id)
-        if sizes[key] != info.submitted:
-            raise ValueError(
-                f"team {info.team_id}: {info.submitted} submitted but {sizes[key]} respondents"
-            )
-        team_histograms = by_team.get(info.team_id, {})
-        figures = _group_result(
-            framework, key, info.name, decisions.figures[key], team_histograms, min_group=min_group
+    indexed = _index_histograms(data)
+    teams = tuple(
+        _team_result(
+            framework,
+            data,
+            info,
+            decisions,
+            indexed,
+            sizes,
+            comments or {},
+            previous,
+            min_group=min_group,
         )
-        role_groups: list[GroupResult] = []
-        if data.role_question:
-            for role_key, (label, _) in ROLE_GROUPS.items():
-                group = anonymity.role(info.team_id, role_key)
-                role_histograms = by_role.get((info.team_id, role_key), {})
-                role_groups.append(
-                    _group_result(
-                        framework,
-                        group,
-                        label,
-                        decisions.figures[group],
-                        role_histograms,
-                        min_group=min_group,
-                    )
-                )
-        comment_decision = decisions.comments[info.team_id]
-        shown_comments = (
-            shuffle_comments(comments.get(info.team_id, ()), salt=f"{data.round_id}:{info.team_id}")
-            if comment_decision.shown
-            else None
-        )
-        previous_figures = None
-        if previous is not None:
-            previous_team = next((t for t in previous.teams if t.team_id == info.team_id), None)
-            previous_figures = previous_team.figures if previous_team else None
-        teams.append(
-            TeamResult(
-                team_id=info.team_id,
-                name=info.name,
-                roster=info.roster,
-                figures=figures,
-                role_groups=tuple(role_groups),
-                previous_figures=previous_figures,
-                comments_reason=comment_decision.reason,
-                _comments=shown_comments,
-            )
-        )
+        for info in data.teams
+    )
     return RoundResults(
         round_id=data.round_id,
         name=data.name,
@@ -251,5 +306,5 @@ def build_round_results(
         min_comment_group=min_comment_group,
         roster=data.roster,
         whole=whole,
-        teams=tuple(teams),
+        teams=teams,
     )
