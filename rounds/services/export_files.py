@@ -31,7 +31,15 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from framework.content import Framework, default_framework
-from rounds.rules.results import GroupResult, RoundResults, TeamResult, level_label
+from rounds.rules.histogram import LevelHistogram
+from rounds.rules.results import (
+    ComponentResult,
+    GroupResult,
+    QuestionResult,
+    RoundResults,
+    TeamResult,
+    level_label,
+)
 
 __all__ = [
     "NOT_ENOUGH",
@@ -95,6 +103,70 @@ def _rate(submitted: int, roster: int | None) -> Cell:
     return round(submitted / roster, 4)
 
 
+def _add_level_counts(
+    row: dict[str, Cell], framework: Framework, histogram: LevelHistogram | None
+) -> None:
+    for level in framework.levels:
+        row[f"{level.value} {level.name}"] = (
+            NOT_ENOUGH if histogram is None else histogram.counts[level.value - 1]
+        )
+
+
+def _component_row(
+    base: dict[str, Cell],
+    framework: Framework,
+    component: ComponentResult,
+    change: Cell,
+    gap: Cell,
+) -> dict[str, Cell]:
+    median = component.median()
+    histogram = component.histogram()
+    row = dict(base)
+    row.update(
+        {
+            "item": "component",
+            "number": component.number,
+            "title": component.name,
+            "answers": NOT_ENOUGH if histogram is None else histogram.total,
+            "median": _number(median),
+            "median level": NOT_ENOUGH if median is None else level_label(framework, median),
+            "share at most common level": NOT_ENOUGH,
+            "IQR": NOT_ENOUGH,
+            "change since previous round": change,
+            "perception gap": gap,
+        }
+    )
+    _add_level_counts(row, framework, histogram)
+    if histogram is not None:
+        row["share at most common level"] = _number(histogram.modal_share)
+        row["IQR"] = _number(histogram.iqr)
+    return row
+
+
+def _question_row(
+    base: dict[str, Cell], framework: Framework, question: QuestionResult
+) -> dict[str, Cell]:
+    histogram = question.histogram()
+    median = question.median()
+    row = dict(base)
+    row.update(
+        {
+            "item": "question",
+            "number": question.number,
+            "title": question.title,
+            "answers": NOT_ENOUGH if histogram is None else histogram.total,
+            "median": _number(median),
+            "median level": NOT_ENOUGH if median is None else level_label(framework, median),
+            "share at most common level": _number(question.modal_share()),
+            "IQR": _number(question.iqr()),
+            "change since previous round": "",
+            "perception gap": "",
+        }
+    )
+    _add_level_counts(row, framework, histogram)
+    return row
+
+
 def _group_rows(
     results: RoundResults,
     framework: Framework,
@@ -112,63 +184,21 @@ def _group_rows(
         "invited": "" if roster is None else roster,
         "response rate": _rate(group.respondents, roster),
     }
-    changes = team.change_since_previous() if team and group is team.figures else None
-    gaps = team.perception_gap() if team and group is team.figures else None
+    team_figures = team is not None and group is team.figures
+    changes = team.change_since_previous() if team and team_figures else None
+    gaps = team.perception_gap() if team and team_figures else None
     for component in group.components:
-        median = component.median()
-        histogram = component.histogram()
-        row = dict(base)
-        row.update(
-            {
-                "item": "component",
-                "number": component.number,
-                "title": component.name,
-                "answers": NOT_ENOUGH if histogram is None else histogram.total,
-                "median": _number(median),
-                "median level": NOT_ENOUGH if median is None else level_label(framework, median),
-                "share at most common level": NOT_ENOUGH,
-                "IQR": NOT_ENOUGH,
-                "change since previous round": "",
-                "perception gap": "",
-            }
-        )
-        for level in framework.levels:
-            row[f"{level.value} {level.name}"] = (
-                NOT_ENOUGH if histogram is None else histogram.counts[level.value - 1]
-            )
-        if histogram is not None:
-            row["share at most common level"] = _number(histogram.modal_share)
-            row["IQR"] = _number(histogram.iqr)
+        change: Cell = ""
         if changes is not None:
-            change = next(c for c in changes if c.number == component.number)
-            row["change since previous round"] = _number(change.delta())
-        if team is not None and group is team.figures and results.role_question:
-            gap = next((g for g in gaps or () if g.number == component.number), None)
-            row["perception gap"] = _number(gap.gap() if gap else None)
-        yield row
+            found = next(c for c in changes if c.number == component.number)
+            change = _number(found.delta())
+        gap: Cell = ""
+        if team_figures and results.role_question:
+            gap_of = next((g for g in gaps or () if g.number == component.number), None)
+            gap = _number(gap_of.gap() if gap_of else None)
+        yield _component_row(base, framework, component, change, gap)
     for question in group.questions:
-        histogram = question.histogram()
-        median = question.median()
-        row = dict(base)
-        row.update(
-            {
-                "item": "question",
-                "number": question.number,
-                "title": question.title,
-                "answers": NOT_ENOUGH if histogram is None else histogram.total,
-                "median": _number(median),
-                "median level": NOT_ENOUGH if median is None else level_label(framework, median),
-                "share at most common level": _number(question.modal_share()),
-                "IQR": _number(question.iqr()),
-                "change since previous round": "",
-                "perception gap": "",
-            }
-        )
-        for level in framework.levels:
-            row[f"{level.value} {level.name}"] = (
-                NOT_ENOUGH if histogram is None else histogram.counts[level.value - 1]
-            )
-        yield row
+        yield _question_row(base, framework, question)
 
 
 def result_rows(
