@@ -148,6 +148,58 @@ def _hidden_message(team: TeamResult, min_group: int) -> str:
     )
 
 
+def _x_of(value: float) -> float:
+    """The x of a level (0–5) on the bars' track."""
+    track_left = _MARGIN
+    track_right = CHART_WIDTH - _MARGIN - _VALUE_SPACE
+    return track_left + (track_right - track_left) * value / 5
+
+
+def _heading(
+    scratch: ImageDraw.ImageDraw, team: TeamResult, round_name: str, fonts: _Fonts
+) -> tuple[list[str], list[str]]:
+    """The title's and the subtitle's lines."""
+    inner = CHART_WIDTH - 2 * _MARGIN
+    title = _wrap(scratch, f"{team.name}: median level per component", fonts.title, inner)
+    subtitle_text = round_name
+    if not is_hidden(team):
+        subtitle_text = f"{round_name} · {team.submitted} responses".strip(" ·")
+    subtitle = _wrap(scratch, subtitle_text, fonts.note, inner) if subtitle_text else []
+    return title, subtitle
+
+
+def _chart_height(
+    fonts: _Fonts,
+    title: list[str],
+    subtitle: list[str],
+    rows: list[tuple[list[str], float | None]],
+    axis: list[tuple[float, int, list[str]]],
+    message: list[str],
+) -> int:
+    """The image's height for what it will show: the bars and axis, or the hidden message."""
+    height = _MARGIN + _line_height(fonts.title) * len(title) + 6
+    height += _line_height(fonts.note) * len(subtitle) + 18
+    if rows:
+        for label, _ in rows:
+            height += _line_height(fonts.label) * len(label) + 4 + _BAR_HEIGHT + 20
+        axis_lines = [
+            max((len(lines) for _, r, lines in axis if r == row), default=1) for row in (0, 1)
+        ]
+        height += 18 + sum(_line_height(fonts.axis) * n for n in axis_lines) + 12
+    else:
+        height += _line_height(fonts.label) * len(message) + 48
+    height += _MARGIN
+    return height
+
+
+def _draw_hidden(draw: ImageDraw.ImageDraw, message: list[str], y: float, fonts: _Fonts) -> None:
+    """The boxed "not enough responses" message in place of the bars."""
+    box_top = y
+    box_bottom = box_top + _line_height(fonts.label) * len(message) + 32
+    draw.rectangle((_MARGIN, box_top, CHART_WIDTH - _MARGIN, box_bottom), outline=_TEXT, width=3)
+    _text_block(draw, message, _MARGIN + 20, box_top + 16, fonts.label, _TEXT)
+
+
 def component_chart_png(
     team: TeamResult,
     framework: Framework,
@@ -159,17 +211,7 @@ def component_chart_png(
     fonts = _fonts()
     scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     inner = CHART_WIDTH - 2 * _MARGIN
-    track_left = _MARGIN
-    track_right = CHART_WIDTH - _MARGIN - _VALUE_SPACE
-
-    def x_of(value: float) -> float:
-        return track_left + (track_right - track_left) * value / 5
-
-    title = _wrap(scratch, f"{team.name}: median level per component", fonts.title, inner)
-    subtitle_text = round_name
-    if not is_hidden(team):
-        subtitle_text = f"{round_name} · {team.submitted} responses".strip(" ·")
-    subtitle = _wrap(scratch, subtitle_text, fonts.note, inner) if subtitle_text else []
+    title, subtitle = _heading(scratch, team, round_name, fonts)
 
     # Measure first, then draw on an image of the right height.
     rows: list[tuple[list[str], float | None]] = []
@@ -177,36 +219,19 @@ def component_chart_png(
         for component in team.figures.components:
             label = _wrap(scratch, f"{component.number}. {component.name}", fonts.label, inner)
             rows.append((label, component.median()))
-    axis = _axis_labels(scratch, framework, x_of, fonts) if rows else []
-
-    height = _MARGIN + _line_height(fonts.title) * len(title) + 6
-    height += _line_height(fonts.note) * len(subtitle) + 18
-    if rows:
-        for label, _ in rows:
-            height += _line_height(fonts.label) * len(label) + 4 + _BAR_HEIGHT + 20
-        axis_lines = [
-            max((len(lines) for _, r, lines in axis if r == row), default=1) for row in (0, 1)
-        ]
-        height += 18 + sum(_line_height(fonts.axis) * n for n in axis_lines) + 12
-    else:
-        message = _wrap(scratch, _hidden_message(team, min_group), fonts.label, inner - 40)
-        height += _line_height(fonts.label) * len(message) + 48
-    height += _MARGIN
+    axis = _axis_labels(scratch, framework, _x_of, fonts) if rows else []
+    message = (
+        [] if rows else _wrap(scratch, _hidden_message(team, min_group), fonts.label, inner - 40)
+    )
+    height = _chart_height(fonts, title, subtitle, rows, axis, message)
 
     image = Image.new("RGB", (CHART_WIDTH, height), _WHITE)
     draw = ImageDraw.Draw(image)
     y: float = _MARGIN
     y = _text_block(draw, title, _MARGIN, y, fonts.title, _TEXT, bold=True) + 6
     y = _text_block(draw, subtitle, _MARGIN, y, fonts.note, _SUBTLE) + 18
-
     if not rows:
-        box_top = y
-        message = _wrap(scratch, _hidden_message(team, min_group), fonts.label, inner - 40)
-        box_bottom = box_top + _line_height(fonts.label) * len(message) + 32
-        draw.rectangle(
-            (_MARGIN, box_top, CHART_WIDTH - _MARGIN, box_bottom), outline=_TEXT, width=3
-        )
-        _text_block(draw, message, _MARGIN + 20, box_top + 16, fonts.label, _TEXT)
+        _draw_hidden(draw, message, y, fonts)
         return _png(image)
 
     bars: list[tuple[float, float | None]] = []
@@ -216,8 +241,8 @@ def component_chart_png(
         y += _BAR_HEIGHT + 20
     plot_bottom = y - 20
 
-    _draw_bars(draw, bars, x_of, fonts)
-    _draw_axis(draw, framework, axis, plot_bottom, x_of, fonts)
+    _draw_bars(draw, bars, _x_of, fonts)
+    _draw_axis(draw, framework, axis, plot_bottom, _x_of, fonts)
     return _png(image)
 
 
