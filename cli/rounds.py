@@ -227,8 +227,8 @@ def _cannot_write(out: Path, exc: OSError) -> CliError:
     return CliError(f"can't write {out}: {exc.strerror or exc}")
 
 
-def _export(ctx: CliContext, args: argparse.Namespace) -> int:
-    db, settings, actor = ctx.db, ctx.settings, ctx.actor
+def _export_target(args: argparse.Namespace) -> tuple[Path, str]:
+    """The file to write and its format, refused before any database work when unusable."""
     out = Path(args.out).expanduser().absolute()
     if out.is_dir():
         raise CliError(f"{out} is a directory; give a file name")
@@ -237,21 +237,26 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
         raise CliError(f"{out} already exists (use --force to overwrite it)")
     if not out.parent.is_dir():
         raise CliError(f"can't write {out}: no directory {out.parent}")
-    framework = ctx.framework
+    return out, fmt
+
+
+def _closed_results(ctx: CliContext, round_id: int) -> tuple[str, RoundResults]:
+    """A closed round's status and results; a clear error for any other round."""
+    settings, framework = ctx.settings, ctx.framework
 
     def read(session: Session) -> tuple[str, datetime, RoundResults]:
-        round_ = get_round(session, args.round)
+        round_ = get_round(session, round_id)
         try:
             results = results_of_closed_round(
                 session,
-                args.round,
+                round_id,
                 framework=framework,
                 min_group=settings.min_group_size,
                 min_comment_group=settings.min_comment_group_size,
                 now=utcnow(),
             )
         except RoundNotFound:
-            raise RoundError(f"there is no round {args.round}") from None
+            raise RoundError(f"there is no round {round_id}") from None
         except RoundNotClosed as exc:
             when = (
                 f" (it closes {_local(round_.closes_at, settings)})"
@@ -259,56 +264,76 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
                 else ""
             )
             raise CliError(
-                f"round {args.round} is {exc.status}{when}: results exist only for closed "
-                f"rounds; `impact-bot rounds status {args.round}` shows the response counts"
+                f"round {round_id} is {exc.status}{when}: results exist only for closed "
+                f"rounds; `impact-bot rounds status {round_id}` shows the response counts"
             ) from None
         except ValueError as exc:  # a round of another framework
             raise CliError(str(exc)) from None
         return round_.status, round_.closes_at, results
 
-    status, _closes_at, results = db.run_sync(read)
+    status, _closes_at, results = ctx.db.run_sync(read)
+    return status, results
+
+
+def _record_and_publish(
+    ctx: CliContext,
+    args: argparse.Namespace,
+    part: Path,
+    out: Path,
+    fmt: str,
+    status: str,
+    results: RoundResults,
+) -> None:
+    """Audit the export and move the file into place in one transaction: the audit entry is
+    written before the file appears, and the file is taken back if the entry does not commit."""
+    existed = out.exists()
+    published = False
+
+    def record(session: Session) -> None:
+        nonlocal published
+        audit(
+            session,
+            actor=ctx.actor,
+            action="round.export",
+            target=f"round:{args.round}",
+            detail={
+                "format": fmt,
+                "file": str(out),
+                "overwrote": existed,
+                "round_status": status,
+                "responses": results.submitted,
+                "min_group": results.min_group,
+            },
+            now=utcnow(),
+        )
+        session.flush()  # the audit entry is written before the file appears
+        _publish(part, out, force=args.force)
+        published = True
+
+    try:
+        ctx.db.run_sync(record)
+    except BaseException:
+        if published:  # the audit entry did not commit: take the file back
+            out.unlink(missing_ok=True)
+        raise
+
+
+def _export(ctx: CliContext, args: argparse.Namespace) -> int:
+    out, fmt = _export_target(args)
+    status, results = _closed_results(ctx, args.round)
     try:
         handle, name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     except OSError as exc:
         raise _cannot_write(out, exc) from None
     part = Path(name)
     os.close(handle)
-    published = False
     try:
         try:
-            EXPORT_FORMATS[fmt](results, part, framework)
+            EXPORT_FORMATS[fmt](results, part, ctx.framework)
             part.chmod(0o600)  # mkstemp's own mode, kept: only its owner reads an export
         except OSError as exc:
             raise _cannot_write(out, exc) from None
-        existed = out.exists()
-
-        def record(session: Session) -> None:
-            nonlocal published
-            audit(
-                session,
-                actor=actor,
-                action="round.export",
-                target=f"round:{args.round}",
-                detail={
-                    "format": fmt,
-                    "file": str(out),
-                    "overwrote": existed,
-                    "round_status": status,
-                    "responses": results.submitted,
-                    "min_group": results.min_group,
-                },
-                now=utcnow(),
-            )
-            session.flush()  # the audit entry is written before the file appears
-            _publish(part, out, force=args.force)
-            published = True
-
-        try:
-            db.run_sync(record)
-        except BaseException:
-            if published:  # the audit entry did not commit: take the file back
-                out.unlink(missing_ok=True)
-            raise
+        _record_and_publish(ctx, args, part, out, fmt, status, results)
     finally:
         part.unlink(missing_ok=True)
     print(f"round {args.round}: aggregated results written to {out} ({fmt})")
