@@ -41,7 +41,7 @@ from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period
 from rounds.services.charts import chart_alt_text, chart_url, is_hidden
-from rounds.services.drawing import draw_team_charts
+from rounds.services.drawing import Chart, draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener
 from rounds.services.ports import RoundMessages, RoundOptions
@@ -152,47 +152,8 @@ class RoundSteps:
         messages: list[Queued] = []
         images: dict[str, bytes] = {}
         for team in teams:
-            assert team.id is not None
-            url = None
-            if team.id in charts:
-                png, alt = charts[team.id]
-                token = new_chart_token()
-                images[token] = png
-                url = chart_url(self.options.public_url, token)
-            else:
-                alt = chart_alt_text(
-                    results.team(team.id),
-                    self.framework,
-                    round_name=results.name,
-                    min_group=results.min_group,
-                )
-            view = summary_view(
-                results,
-                team.id,
-                self.framework,
-                chart_url=url,
-                chart_alt=alt,
-                evidence=evidence.get(team.id, ()),
-            )
-            activity = activity_json(self.messages.summary(view))
-            destinations = [(team, f"round:{round_id}:summary:team:{team.id}")]
-            if improvement is not None and improvement.id != team.id:
-                destinations.append(
-                    (improvement, f"round:{round_id}:summary:team:{team.id}:improvement")
-                )
             messages.extend(
-                Queued(
-                    dedupe_key=key,
-                    kind="summary",
-                    tenant_id=channel.tenant_id,
-                    target=Target.conversation(
-                        channel.channel_conversation_id, channel.service_url
-                    ),
-                    activity_json=activity,
-                    team_id=channel.id,
-                    round_id=round_.id,
-                )
-                for channel, key in destinations
+                self._summary_messages(round_, results, team, improvement, evidence, charts, images)
             )
 
         def record(session: Session) -> int:
@@ -212,6 +173,60 @@ class RoundSteps:
         if queued:
             self.on_queued()
         return queued
+
+    def _summary_messages(
+        self,
+        round_: Round,
+        results: RoundResults,
+        team: Team,
+        improvement: Team | None,
+        evidence: dict[int, tuple[tuple[int, str], ...]],
+        charts: dict[int, Chart],
+        images: dict[str, bytes],
+    ) -> list[Queued]:
+        """One team's summary, to its channel and to the improvement team's; its chart (if drawn)
+        is added to `images` under a new token."""
+        assert team.id is not None
+        round_id = round_.id
+        url = None
+        if team.id in charts:
+            png, alt = charts[team.id]
+            token = new_chart_token()
+            images[token] = png
+            url = chart_url(self.options.public_url, token)
+        else:
+            alt = chart_alt_text(
+                results.team(team.id),
+                self.framework,
+                round_name=results.name,
+                min_group=results.min_group,
+            )
+        view = summary_view(
+            results,
+            team.id,
+            self.framework,
+            chart_url=url,
+            chart_alt=alt,
+            evidence=evidence.get(team.id, ()),
+        )
+        activity = activity_json(self.messages.summary(view))
+        destinations = [(team, f"round:{round_id}:summary:team:{team.id}")]
+        if improvement is not None and improvement.id != team.id:
+            destinations.append(
+                (improvement, f"round:{round_id}:summary:team:{team.id}:improvement")
+            )
+        return [
+            Queued(
+                dedupe_key=key,
+                kind="summary",
+                tenant_id=channel.tenant_id,
+                target=Target.conversation(channel.channel_conversation_id, channel.service_url),
+                activity_json=activity,
+                team_id=channel.id,
+                round_id=round_.id,
+            )
+            for channel, key in destinations
+        ]
 
     def _gather(self, session: Session, round_id: int) -> _Gathered:
         round_ = session.get(Round, round_id)
