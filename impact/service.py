@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from aiohttp import web
+from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapter import build_adapter
 from bot.background import Background
@@ -52,36 +53,14 @@ def create_app(
         if background
         else None
     )
-    ctx = FeatureContext(
-        settings=settings,
-        db=database,
-        framework=framework or default_framework(),
-        clock=clock,
-        teams=TeamsDirectory(
-            adapter,
-            settings.app_id,
-            limiter=sender.limiter if sender is not None else None,
-            limits=sender.limits if sender is not None else RateLimits.from_settings(settings),
-        ),
-        wake_sender=sender.wake if sender else (lambda: None),
-        personal_data=tuple(d for feature in features for d in feature.personal_data),
+    ctx = _feature_context(
+        settings, database, framework or default_framework(), clock, adapter, sender, features
     )
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
     app = web_app(adapter, bot, database, routes)
     app[CONTEXT_KEY] = ctx
-    work: Background | None = None
-    if sender is not None:
-        work = Background(
-            database,
-            sender,
-            [f.jobs(ctx) for f in features if f.jobs is not None],
-            database_url=settings.database_url,
-            reconcile_seconds=settings.reconcile_seconds,
-            clock=clock,
-        )
-        app.on_startup.append(work.start)
-        app.on_cleanup.append(work.stop)
+    work = _background(app, ctx, sender, features) if sender is not None else None
     leader = work.leader if work is not None else None
     watch(
         app,
@@ -95,6 +74,51 @@ def create_app(
     if db is None:  # we made it, we close it
         app.on_cleanup.append(_closer(database))
     return app
+
+
+def _feature_context(
+    settings: Settings,
+    database: Database,
+    framework: Framework,
+    clock: Callable[[], datetime],
+    adapter: CloudAdapter,
+    sender: OutboxSender | None,
+    features: Sequence[Feature],
+) -> FeatureContext:
+    """What every feature is built from; Teams reads share the sender's rate limiter when the
+    sender runs in this process."""
+    return FeatureContext(
+        settings=settings,
+        db=database,
+        framework=framework,
+        clock=clock,
+        teams=TeamsDirectory(
+            adapter,
+            settings.app_id,
+            limiter=sender.limiter if sender is not None else None,
+            limits=sender.limits if sender is not None else RateLimits.from_settings(settings),
+        ),
+        wake_sender=sender.wake if sender else (lambda: None),
+        personal_data=tuple(d for feature in features for d in feature.personal_data),
+    )
+
+
+def _background(
+    app: web.Application, ctx: FeatureContext, sender: OutboxSender, features: Sequence[Feature]
+) -> Background:
+    """The outbox sender and every feature's jobs, started and stopped with the application."""
+    settings = ctx.settings
+    work = Background(
+        ctx.db,
+        sender,
+        [f.jobs(ctx) for f in features if f.jobs is not None],
+        database_url=settings.database_url,
+        reconcile_seconds=settings.reconcile_seconds,
+        clock=ctx.clock,
+    )
+    app.on_startup.append(work.start)
+    app.on_cleanup.append(work.stop)
+    return work
 
 
 def dispatch(ctx: FeatureContext, features: Sequence[Feature]) -> Dispatch:
