@@ -255,7 +255,7 @@ def _bot_id(reference: str) -> str:
 
 def _first_moment(round_: Round, plan: ReminderPlan, zone: ZoneInfo) -> datetime | None:
     """The earliest a nudge can be due for someone in `zone` who has done nothing yet: the
-    round's first plan moment there (rounds.rules.schedule.next_nudge_at never answers
+    round's first plan moment there (rounds.rules.nudges.next_nudge_at never answers
     earlier)."""
     return _moments(round_.opens_at, round_.closes_at, plan, zone)
 

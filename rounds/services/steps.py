@@ -28,15 +28,10 @@ from sqlmodel import Session, col, select
 
 from framework.content import Framework
 from framework.reading import reading_minutes
+from rounds.rules.nudges import NudgeState, next_nudge_at
 from rounds.rules.preferences import NudgePreferences
 from rounds.rules.results import RoundResults
-from rounds.rules.schedule import (
-    NudgeState,
-    NudgeWindow,
-    ReminderPlan,
-    next_nudge_at,
-    resolve_zone,
-)
+from rounds.rules.schedule import NudgeWindow, ReminderPlan, resolve_zone
 from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from rounds.rules.nudges import NudgeState, next_nudge_at
 from rounds.rules.preferences import (
     NudgePreferences,
     ShowPreferences,
@@ -19,7 +20,7 @@ from rounds.rules.preferences import (
     parse_command,
     preferences_from_form,
 )
-from rounds.rules.schedule import WORKING_DAYS, NudgeState, next_nudge_at
+from rounds.rules.schedule import WORKING_DAYS
 from rounds.rules.written import (
     EVERY_DAY,
     WEEKENDS,

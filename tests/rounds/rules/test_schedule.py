@@ -11,15 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rounds.rules.nudges import NudgeState, is_due, next_nudge_at
 from rounds.rules.schedule import (
     MAX_PLAN_ENTRIES,
-    NudgeState,
     NudgeWindow,
     PlanError,
     ReminderPlan,
     is_bank_holiday,
-    is_due,
-    next_nudge_at,
     resolve_zone,
     snooze_until,
 )
