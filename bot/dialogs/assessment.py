@@ -23,6 +23,10 @@ no model accepts (`recover`) change nothing: the person is left on their current
 with a one-line note, and the level and comment they had on it are kept.
 """
 
+# One module over 500 lines, on purpose: it is one class whose methods are the handlers the
+# feature declaration binds (impact/features/assessment.py: `D.start_text`, ...), and they share the
+# live-card and refusal helpers below them; splitting the class would scatter one conversation.
+
 from __future__ import annotations
 
 from collections.abc import Mapping
