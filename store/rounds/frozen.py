@@ -105,6 +105,28 @@ def freeze_round_results(
     existing = frozen_results(session, round_id)
     if existing is not None:
         return existing
+    rows = results_rows(
+        session,
+        round_id,
+        framework=framework,
+        min_group=min_group,
+        min_comment_group=min_comment_group,
+        evidence=evidence,
+    )
+    return store_results_rows(session, round_id, rows, now)
+
+
+def results_rows(
+    session: Session,
+    round_id: int,
+    *,
+    framework: Framework,
+    min_group: int,
+    min_comment_group: int,
+    evidence: Evidence | None = None,
+) -> dict[str, str]:
+    """The rows a closed round's results are frozen as, computed and not stored: a read, which
+    the close runs in a snapshot beside the writer (store_results_rows then writes them)."""
     results = compute_round_results(
         session,
         round_id,
@@ -121,6 +143,14 @@ def freeze_round_results(
         for team in results.teams:
             facts = [[number, line] for number, line in evidence(team.team_id)]
             rows[_evidence_scope(team.team_id)] = json.dumps(facts, ensure_ascii=False)
+    return rows
+
+
+def store_results_rows(
+    session: Session, round_id: int, rows: dict[str, str], now: datetime
+) -> RoundResults:
+    """Store computed rows as the round's frozen results, unless another process froze them
+    first (theirs stand); the stored results either way."""
     try:
         with session.begin_nested():
             for scope, payload in sorted(rows.items()):
