@@ -377,7 +377,7 @@ async def submit_sixty_percent(db: Database, round_id: int, share: float, seed: 
             session.execute(
                 sa.update(participants)
                 .where(participants.c.id == sa.bindparam("b_id"))
-                .values(  # as a submission does (store.assessments.aggregate._supersede)
+                .values(  # as a submission does (store.assessments.round_link.supersede_older)
                     assessment_id=sa.bindparam("b_aid"),
                     role=sa.bindparam("b_role"),
                     next_nudge_at=None,

@@ -12,9 +12,8 @@ sender (bot/sender.py) claims due rows, sends them within Teams' limits and reco
   on the *database's* clock (`database_now`), never a process's: a sender whose clock runs
   ahead cannot see another's lease as over. (`not_before`, when a row becomes due, is on the
   caller's clock: skew there moves a send by the skew, it cannot send twice.)
-- `mark_sent` / `mark_retry` / `mark_failed` / `release` are compare-and-set: they change a row
-  only while it is still pending and leased by the same owner, so a process whose lease expired
-  cannot overwrite the outcome another process recorded.
+- Outcomes are recorded by store.outbox_outcomes (`mark_sent`, `mark_retry`, `mark_failed`,
+  `release`), compare-and-set on the lease.
 
 Timestamps are UTC. SQLite keeps no zone, so they are normalised to UTC before binding and read
 back as UTC.
@@ -71,8 +70,6 @@ SENT = "sent"
 FAILED = "failed"
 CANCELLED = "cancelled"
 STATUSES = (PENDING, SENT, FAILED, CANCELLED)
-
-MAX_ERROR_CHARS = 500
 
 _outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _c = _outbox.c
@@ -238,24 +235,11 @@ def database_now(session: Session) -> datetime:
     return datetime.fromisoformat(str(text)).replace(tzinfo=UTC)
 
 
-def claim_due(
-    session: Session,
-    *,
-    owner: str,
-    now: datetime,
-    limit: int,
-    lease_seconds: float,
-    lease_now: datetime | None = None,
-) -> list[Claimed]:
-    """Lease up to `limit` due rows (pending, `not_before <= now`, no live lease) to `owner`
-    for `lease_seconds`, oldest first. The lease is on the database's clock (`lease_now`
-    overrides it, for tests of the lease logic only)."""
-    if limit <= 0:
-        return []
-    now = utc(now)
-    clock = utc(lease_now) if lease_now is not None else database_now(session)
-    until = clock + timedelta(seconds=lease_seconds)
-    connection = session.connection()
+def _due(
+    connection: sa.Connection, *, now: datetime, clock: datetime, limit: int
+) -> sa.Select[Any]:
+    """The ids of up to `limit` due rows, oldest first: pending, `not_before <= now`, and no
+    lease live at `clock` (the database's time)."""
     due = (
         sa.select(_c.id)
         .where(
@@ -269,6 +253,13 @@ def claim_due(
     if connection.dialect.name == "postgresql":
         # Rows another process is claiming right now are skipped, not waited for.
         due = due.with_for_update(skip_locked=True)
+    return due
+
+
+def _lease(
+    connection: sa.Connection, due: sa.Select[Any], *, owner: str, until: datetime
+) -> list[sa.Row[Any]]:
+    """Lease the `due` rows to `owner` until `until`; the leased rows, oldest first."""
     claim = (
         sa.update(_outbox)
         .where(_c.id.in_(due.scalar_subquery()))
@@ -287,29 +278,51 @@ def claim_due(
             _c.created_at,
         )
     )
-    rows = sorted(connection.execute(claim).all(), key=lambda row: (utc(row.not_before), row.id))
+    return sorted(connection.execute(claim).all(), key=lambda row: (utc(row.not_before), row.id))
+
+
+def _claimed(row: sa.Row[Any], *, until: datetime, closing: Mapping[int, datetime]) -> Claimed:
+    """A leased row as the sender needs it: its payload parsed, its round's closing time."""
+    payload = json.loads(row.payload)
+    return Claimed(
+        id=row.id,
+        dedupe_key=row.dedupe_key,
+        kind=row.kind,
+        tenant_id=row.tenant_id,
+        person_id=row.person_id,
+        team_id=row.team_id,
+        round_id=row.round_id,
+        target=Target.from_json(payload["target"]),
+        activity=payload["activity"],
+        attempts=row.attempts,
+        lease_until=until,
+        created_at=utc(row.created_at) if row.created_at is not None else None,
+        round_closes_at=closing.get(row.round_id) if row.round_id is not None else None,
+    )
+
+
+def claim_due(
+    session: Session,
+    *,
+    owner: str,
+    now: datetime,
+    limit: int,
+    lease_seconds: float,
+    lease_now: datetime | None = None,
+) -> list[Claimed]:
+    """Lease up to `limit` due rows (pending, `not_before <= now`, no live lease) to `owner`
+    for `lease_seconds`, oldest first. The lease is on the database's clock (`lease_now`
+    overrides it, for tests of the lease logic only)."""
+    if limit <= 0:
+        return []
+    now = utc(now)
+    clock = utc(lease_now) if lease_now is not None else database_now(session)
+    until = clock + timedelta(seconds=lease_seconds)
+    connection = session.connection()
+    due = _due(connection, now=now, clock=clock, limit=limit)
+    rows = _lease(connection, due, owner=owner, until=until)
     closing = _closing_times(session, {row.round_id for row in rows if row.round_id is not None})
-    claimed = []
-    for row in rows:
-        payload = json.loads(row.payload)
-        claimed.append(
-            Claimed(
-                id=row.id,
-                dedupe_key=row.dedupe_key,
-                kind=row.kind,
-                tenant_id=row.tenant_id,
-                person_id=row.person_id,
-                team_id=row.team_id,
-                round_id=row.round_id,
-                target=Target.from_json(payload["target"]),
-                activity=payload["activity"],
-                attempts=row.attempts,
-                lease_until=until,
-                created_at=utc(row.created_at) if row.created_at is not None else None,
-                round_closes_at=closing.get(row.round_id) if row.round_id is not None else None,
-            )
-        )
-    return claimed
+    return [_claimed(row, until=until, closing=closing) for row in rows]
 
 
 def _closing_times(session: Session, round_ids: set[int]) -> dict[int, datetime]:
@@ -325,99 +338,6 @@ def _closing_times(session: Session, round_ids: set[int]) -> dict[int, datetime]
 def _as_datetime(value: Any) -> datetime:
     """A timestamp read through a bare table: SQLite hands back its text."""
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-
-
-def _leased(row_id: int, owner: str) -> sa.ColumnElement[bool]:
-    return sa.and_(_c.id == row_id, _c.status == PENDING, _c.lease_owner == owner)
-
-
-def _error(text: str | None) -> str | None:
-    return None if text is None else text[:MAX_ERROR_CHARS]
-
-
-def mark_sent(
-    session: Session,
-    *,
-    row_id: int,
-    owner: str,
-    now: datetime,
-    activity_id: str | None,
-    status: int = 201,
-) -> bool:
-    """Teams accepted the message. False if the row is no longer ours (nothing changed)."""
-    statement = (
-        sa.update(_outbox)
-        .where(_leased(row_id, owner))
-        .values(
-            status=SENT,
-            attempts=_c.attempts + 1,
-            sent_at=utc(now),
-            sent_activity_id=activity_id,
-            last_status=status,
-            last_error=None,
-            lease_until=None,
-        )
-    )
-    return session.connection().execute(statement).rowcount == 1
-
-
-def mark_retry(
-    session: Session,
-    *,
-    row_id: int,
-    owner: str,
-    not_before: datetime,
-    status: int | None,
-    error: str,
-) -> bool:
-    """A transient failure: count the attempt, try again at `not_before` (any process)."""
-    statement = (
-        sa.update(_outbox)
-        .where(_leased(row_id, owner))
-        .values(
-            attempts=_c.attempts + 1,
-            not_before=utc(not_before),
-            last_status=status,
-            last_error=_error(error),
-            lease_owner=None,
-            lease_until=None,
-        )
-    )
-    return session.connection().execute(statement).rowcount == 1
-
-
-def mark_failed(
-    session: Session,
-    *,
-    row_id: int,
-    owner: str,
-    status: int | None,
-    error: str,
-) -> bool:
-    """A permanent failure (or retries exhausted): the message will not be sent."""
-    statement = (
-        sa.update(_outbox)
-        .where(_leased(row_id, owner))
-        .values(
-            status=FAILED,
-            attempts=_c.attempts + 1,
-            last_status=status,
-            last_error=_error(error),
-            lease_until=None,
-        )
-    )
-    return session.connection().execute(statement).rowcount == 1
-
-
-def release(session: Session, *, row_id: int, owner: str, not_before: datetime) -> bool:
-    """Give a claimed row back unsent and without counting an attempt (the sender is stopping,
-    or the rate limit would keep it waiting longer than its lease)."""
-    statement = (
-        sa.update(_outbox)
-        .where(_leased(row_id, owner))
-        .values(not_before=utc(not_before), lease_owner=None, lease_until=None)
-    )
-    return session.connection().execute(statement).rowcount == 1
 
 
 def next_due(session: Session, now: datetime, lease_now: datetime | None = None) -> datetime | None:

@@ -42,7 +42,7 @@ from bot.sender.answers import DROP_REFERENCE_CODES, Problem, classify
 from bot.sender.clients import ConnectorClients
 from bot.sender.conversations import chat_reference_json, outgoing, personal_chat
 from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits, Sleep
-from store import outbox
+from store import outbox, outbox_outcomes
 from store.db import Database, DatabaseUnavailable, deadline
 from store.outbox import Claimed
 from store.outbox_destinations import destinations
@@ -264,7 +264,7 @@ class OutboxSender:
                     activity_id = await self._send(job)
                     # At once, alone: this commit closes the window for a duplicate.
                     await self._record(
-                        lambda s: outbox.mark_sent(
+                        lambda s: outbox_outcomes.mark_sent(
                             s,
                             row_id=row.id,
                             owner=self.owner,
@@ -447,7 +447,9 @@ class OutboxSender:
         not_before = self.clock() + timedelta(seconds=max(wait, 0.0))
         row_id = job.row.id
         await self._record(
-            lambda s: outbox.release(s, row_id=row_id, owner=self.owner, not_before=not_before),
+            lambda s: outbox_outcomes.release(
+                s, row_id=row_id, owner=self.owner, not_before=not_before
+            ),
             job.row,
             "its release",
         )
@@ -482,7 +484,7 @@ class OutboxSender:
             not_before = min(self.clock() + timedelta(seconds=delay), self.retry_until(row))
             log.info("%s: %s %s, retrying in %.2fs", where, problem.status, problem.code, delay)
             await self._record(
-                lambda s: outbox.mark_retry(
+                lambda s: outbox_outcomes.mark_retry(
                     s,
                     row_id=row.id,
                     owner=self.owner,
@@ -516,7 +518,7 @@ class OutboxSender:
         conversation_id = job.conversation_id
 
         def failed(session: Session) -> bool:
-            written = outbox.mark_failed(
+            written = outbox_outcomes.mark_failed(
                 session,
                 row_id=row.id,
                 owner=self.owner,

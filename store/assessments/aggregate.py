@@ -30,10 +30,15 @@ from assessment.rules import (
 )
 from framework.content import Framework
 from framework.identity import Identity
+from store.assessments.round_link import (
+    cancel_nudges,
+    open_participant,
+    round_takes_answers,
+    supersede_older,
+)
 from store.assessments.tables import Answer, Assessment, LiveCard
-from store.outbox import OutboxMessage
 from store.people import Person, ensure_person, find_person
-from store.rounds.tables import Round, RoundParticipant
+from store.rounds.tables import Round
 
 Clock = Callable[[], datetime]
 
@@ -186,7 +191,7 @@ class AssessmentStore:
         now = self.clock()
         person = ensure_person(session, identity, now)
         assert person.id is not None
-        participant = self._open_participant(session, round_id, person.id)
+        participant = open_participant(session, round_id, person.id)
         if participant is not None and participant.assessment_id is not None:
             existing = session.get(Assessment, participant.assessment_id)
             if existing is not None and existing.status == Status.SUBMITTED.value:
@@ -206,29 +211,6 @@ class AssessmentStore:
                 return self.snapshot(session, self._reload(session, snapshot.assessment_id))
             return self._moved(snapshot, position, Status.IN_PROGRESS)
         return snapshot
-
-    @staticmethod
-    def _open_participant(
-        session: Session, round_id: int | None, person_id: int
-    ) -> RoundParticipant | None:
-        """Their place in that open round; without a round, the most recently opened open round
-        they are on and haven't submitted for (so typing `start` counts for the round too)."""
-        query = (
-            select(RoundParticipant)
-            .join(Round, col(Round.id) == col(RoundParticipant.round_id))
-            .outerjoin(Assessment, col(Assessment.id) == col(RoundParticipant.assessment_id))
-            .where(RoundParticipant.person_id == person_id, Round.status == "open")
-        )
-        if round_id is not None:
-            return session.exec(query.where(RoundParticipant.round_id == round_id)).first()
-        return session.exec(
-            query.where(
-                sa.or_(
-                    col(RoundParticipant.assessment_id).is_(None),
-                    col(Assessment.status) == Status.IN_PROGRESS.value,
-                )
-            ).order_by(col(Round.opened_at).desc())
-        ).first()
 
     def reopen(
         self, session: Session, identity: Identity, assessment_id: int
@@ -267,29 +249,6 @@ class AssessmentStore:
             )
         )  # fmt: skip
         return self.snapshot(session, created)
-
-    def _supersede(self, session: Session, snapshot: Snapshot) -> None:
-        """A round assessment was submitted (again): it is now the one that counts, and its
-        author gets no more nudges for the round (no next nudge time)."""
-        assert snapshot.round_id is not None
-        session.execute(
-            sa.update(Assessment)
-            .where(
-                col(Assessment.person_id) == snapshot.person_id,
-                col(Assessment.round_id) == snapshot.round_id,
-                col(Assessment.status) == Status.SUBMITTED.value,
-                col(Assessment.id) != snapshot.assessment_id,
-            )
-            .values(status=Status.SUPERSEDED.value)
-        )
-        session.execute(
-            sa.update(RoundParticipant)
-            .where(
-                col(RoundParticipant.round_id) == snapshot.round_id,
-                col(RoundParticipant.person_id) == snapshot.person_id,
-            )
-            .values(assessment_id=snapshot.assessment_id, next_nudge_at=None)
-        )
 
     def restart(
         self, session: Session, identity: Identity, assessment_id: int, token: int
@@ -343,7 +302,7 @@ class AssessmentStore:
         result = decide(snapshot, snapshot.person_id, command)
         if not isinstance(result, Refused) and _an_older_copy(card_id, live):
             result = Refused(Refusal.STALE, getattr(command, "question", None))
-        if not isinstance(result, Refused) and not _round_takes_answers(session, snapshot):
+        if not isinstance(result, Refused) and not round_takes_answers(session, snapshot):
             result = Refused(Refusal.ROUND_OVER, getattr(command, "question", None))
         if isinstance(result, Refused):
             return Outcome(result, snapshot)
@@ -361,8 +320,8 @@ class AssessmentStore:
         if result.status is Status.SUBMITTED:
             after = dataclasses.replace(after, submitted_at=now)
             if after.round_id is not None:
-                self._supersede(session, after)
-                _cancel_nudges(session, after.round_id, after.person_id, now)
+                supersede_older(session, after)
+                cancel_nudges(session, after.round_id, after.person_id, now)
         return Outcome(result, after)
 
     # -- internals ------------------------------------------------------------------------
@@ -472,38 +431,3 @@ class AssessmentStore:
 def _an_older_copy(card_id: str | None, live: str | None) -> bool:
     """A press on a card that is not the person's live card (when both are known)."""
     return card_id is not None and live is not None and card_id != live
-
-
-def _round_takes_answers(session: Session, snapshot: Snapshot) -> bool:
-    """Whether the assessment's round (if it has one) is open. Nothing that feeds a closed
-    round's results changes after its close. The round's row is read FOR SHARE: a close running
-    at the same moment (an UPDATE of that row) waits for this answer's transaction, whose answer
-    its results then include, or this waits for the close and is refused."""
-    if snapshot.round_id is None:
-        return True
-    status = (
-        session.connection()
-        .execute(
-            sa.select(col(Round.status))
-            .where(col(Round.id) == snapshot.round_id)
-            .with_for_update(read=True)
-        )
-        .scalar_one_or_none()
-    )
-    return status == "open"
-
-
-def _cancel_nudges(session: Session, round_id: int, person_id: int, now: datetime) -> None:
-    """They submitted: the round's nudges still waiting to be sent to them will not be. One a
-    sender is sending right now (a live lease) is left to it, so its outcome is recorded."""
-    session.execute(
-        sa.update(OutboxMessage)
-        .where(
-            col(OutboxMessage.round_id) == round_id,
-            col(OutboxMessage.person_id) == person_id,
-            col(OutboxMessage.kind) == "nudge",
-            col(OutboxMessage.status) == "pending",
-            sa.or_(col(OutboxMessage.lease_until).is_(None), col(OutboxMessage.lease_until) <= now),
-        )
-        .values(status="cancelled")
-    )

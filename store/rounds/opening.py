@@ -147,14 +147,8 @@ _participants: sa.Table = RoundParticipant.__table__  # type: ignore[attr-define
 _participant_teams: sa.Table = RoundParticipantTeam.__table__  # type: ignore[attr-defined]
 
 
-def freeze_people(
-    session: Session, round_id: int, entries: Sequence[RosterEntry], now: datetime
-) -> None:
-    """Put a batch of people on a round's roster: five statements whatever the batch's size,
-    and nothing changed when run again."""
-    by_tenant: dict[str, list[str]] = {}
-    for entry in entries:
-        by_tenant.setdefault(entry.member.tenant_id, []).append(entry.member.teams_user_id)
+def _insert_people(session: Session, entries: Sequence[RosterEntry], now: datetime) -> None:
+    """Everyone not yet known as a person (one statement)."""
     _insert_ignoring(
         session,
         _people,
@@ -171,6 +165,13 @@ def freeze_people(
         ],
         ("tenant_id", "teams_user_id"),
     )
+
+
+def _person_ids(session: Session, entries: Sequence[RosterEntry]) -> dict[tuple[str, str], int]:
+    """(tenant id, Teams user id) → person id, one query per tenant."""
+    by_tenant: dict[str, list[str]] = {}
+    for entry in entries:
+        by_tenant.setdefault(entry.member.tenant_id, []).append(entry.member.teams_user_id)
     person_ids: dict[tuple[str, str], int] = {}
     for tenant, users in by_tenant.items():
         rows = session.execute(
@@ -179,6 +180,13 @@ def freeze_people(
             )
         ).all()
         person_ids.update({(tenant, user): pid for pid, user in rows})
+    return person_ids
+
+
+def _insert_participants(
+    session: Session, round_id: int, person_ids: Sequence[int]
+) -> dict[int, int]:
+    """Put these people on the round's roster (one statement); person id → participant id."""
     _insert_ignoring(
         session,
         _participants,
@@ -189,18 +197,28 @@ def freeze_people(
                 "nudges_sent": 0,
                 "opted_out": False,
             }
-            for pid in person_ids.values()
+            for pid in person_ids
         ],
         ("round_id", "person_id"),
     )
-    participant_ids = dict(
+    return dict(
         session.execute(
             sa.select(_participants.c.person_id, _participants.c.id).where(
                 _participants.c.round_id == round_id,
-                _participants.c.person_id.in_(list(person_ids.values())),
+                _participants.c.person_id.in_(list(person_ids)),
             )
         ).all()
     )
+
+
+def freeze_people(
+    session: Session, round_id: int, entries: Sequence[RosterEntry], now: datetime
+) -> None:
+    """Put a batch of people on a round's roster: five statements whatever the batch's size,
+    and nothing changed when run again."""
+    _insert_people(session, entries, now)
+    person_ids = _person_ids(session, entries)
+    participant_ids = _insert_participants(session, round_id, list(person_ids.values()))
     _insert_ignoring(
         session,
         _participant_teams,

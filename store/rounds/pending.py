@@ -110,19 +110,9 @@ def mark_missed(session: Session, round_id: int, now: datetime) -> bool:
     return True
 
 
-def freeze_team(
-    session: Session,
-    round_id: int,
-    team_pk: int,
-    members: Sequence[TeamMember],
-    *,
-    invite: InvitationWriter,
-    now: datetime,
-) -> FrozenTeam | None:
-    """A pending team's roster, read at last: freeze it and invite those new to the round, in
-    the caller's transaction. None if it is no longer pending (another process froze it) or
-    the round is no longer open. Someone already invited through another team now counts for
-    this one too, and gets no second invitation."""
+def _claim_pending(session: Session, round_id: int, team_pk: int, now: datetime) -> bool:
+    """Set the team's `roster_frozen_at` if it is still NULL and the round still open: the
+    compare-and-set that lets one process only freeze the team."""
     still_open = (
         sa.select(col(Round.id))
         .where(col(Round.id) == round_id, col(Round.status) == "open")
@@ -139,46 +129,73 @@ def freeze_team(
         .values(roster_frozen_at=now)
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _join(
+    session: Session, round_id: int, team_pk: int, member: TeamMember, now: datetime
+) -> tuple[int, bool]:
+    """Put a member on the round's roster for this team: their person id, and whether they are
+    new to the round (not on the roster through another team already)."""
+    identity = Identity(member.tenant_id, member.teams_user_id, member.aad_object_id, member.name)
+    person = ensure_person(session, identity, now)
+    assert person.id is not None
+    participant = session.exec(
+        select(RoundParticipant).where(
+            RoundParticipant.round_id == round_id, RoundParticipant.person_id == person.id
+        )
+    ).first()
+    new = participant is None
+    if participant is None:
+        participant = RoundParticipant(
+            round_id=round_id, person_id=person.id, invited_at=now, next_nudge_at=now
+        )
+        session.add(participant)
+        session.flush()
+    assert participant.id is not None
+    if session.get(RoundParticipantTeam, (participant.id, team_pk)) is None:
+        session.add(
+            RoundParticipantTeam(
+                participant_id=participant.id, team_id=team_pk, team_role=member.team_role[:16]
+            )
+        )
+    return person.id, new
+
+
+def _personal_chat(session: Session, person_id: int) -> ConversationRef | None:
+    return session.exec(
+        select(ConversationRef).where(
+            ConversationRef.person_id == person_id, ConversationRef.scope == "personal"
+        )
+    ).first()
+
+
+def freeze_team(
+    session: Session,
+    round_id: int,
+    team_pk: int,
+    members: Sequence[TeamMember],
+    *,
+    invite: InvitationWriter,
+    now: datetime,
+) -> FrozenTeam | None:
+    """A pending team's roster, read at last: freeze it and invite those new to the round, in
+    the caller's transaction. None if it is no longer pending (another process froze it) or
+    the round is no longer open. Someone already invited through another team now counts for
+    this one too, and gets no second invitation."""
+    if not _claim_pending(session, round_id, team_pk, now):
         return None
     round_, team = session.get(Round, round_id), session.get(Team, team_pk)
     assert round_ is not None
     assert team is not None
     joined = invited = 0
     for member in {m.teams_user_id: m for m in members}.values():
-        identity = Identity(
-            member.tenant_id, member.teams_user_id, member.aad_object_id, member.name
-        )
-        person = ensure_person(session, identity, now)
-        assert person.id is not None
-        participant = session.exec(
-            select(RoundParticipant).where(
-                RoundParticipant.round_id == round_id, RoundParticipant.person_id == person.id
-            )
-        ).first()
-        new = participant is None
-        if participant is None:
-            participant = RoundParticipant(
-                round_id=round_id, person_id=person.id, invited_at=now, next_nudge_at=now
-            )
-            session.add(participant)
-            session.flush()
-        assert participant.id is not None
-        if session.get(RoundParticipantTeam, (participant.id, team_pk)) is None:
-            session.add(
-                RoundParticipantTeam(
-                    participant_id=participant.id, team_id=team_pk, team_role=member.team_role[:16]
-                )
-            )
+        person_id, new = _join(session, round_id, team_pk, member, now)
         if not new:
             continue
         joined += 1
-        chat = session.exec(
-            select(ConversationRef).where(
-                ConversationRef.person_id == person.id, ConversationRef.scope == "personal"
-            )
-        ).first()
-        invitee = Invitee(person.id, member.teams_user_id, member.tenant_id, (team.name,), chat)
+        chat = _personal_chat(session, person_id)
+        invitee = Invitee(person_id, member.teams_user_id, member.tenant_id, (team.name,), chat)
         invited += bool(invite(session, round_, invitee, team))
     audit(
         session,

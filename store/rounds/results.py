@@ -85,9 +85,10 @@ def _histograms(rows: sa.Result[Any]) -> dict[tuple[Any, ...], LevelHistogram]:
     return {key: LevelHistogram.from_levels(by_level) for key, by_level in levels.items()}
 
 
-def load_round_data(session: Session, round_id: int, *, framework: Framework) -> RoundData:
-    """Everything the results need, as counts and histograms."""
-    connection = session.connection()
+def _round_row(
+    connection: sa.Connection, round_id: int, framework: Framework
+) -> sa.Row[Any, Any, Any, Any]:
+    """The round's own columns; the round must exist and use `framework`."""
     round_row = connection.execute(
         sa.select(
             _rounds.c.name,
@@ -102,19 +103,18 @@ def load_round_data(session: Session, round_id: int, *, framework: Framework) ->
         raise ValueError(
             f"round {round_id} used framework {round_row.framework_id!r}, not {framework.id!r}"
         )
+    return round_row
 
-    respondents = _respondents(round_id)
-    p, pt, ans = _participants.c, _participant_teams.c, _answers.c
-    question_numbers = [q.number for q in framework.questions]
-    answered = sa.and_(
-        ans.assessment_id == respondents.c.assessment_id,
-        ans.level.is_not(None),
-        ans.question_number.in_(question_numbers),
-    )
 
-    # Roster and submitted counts per team (the roster is frozen: round_participants), as two
-    # grouped counts: one LEFT JOIN on the submitted condition's OR made SQLite compare every
-    # roster row with every assessment (30 s for 15,000 people).
+def _team_counts(
+    connection: sa.Connection, round_id: int, respondents: sa.Subquery
+) -> dict[int, tuple[int, int]]:
+    """(roster, submitted) per team of the frozen roster (round_participants).
+
+    Two grouped counts: one LEFT JOIN on the submitted condition's OR made SQLite compare every
+    roster row with every assessment (30 s for 15,000 people).
+    """
+    p, pt = _participants.c, _participant_teams.c
     rosters = connection.execute(
         sa.select(pt.team_id, sa.func.count(sa.distinct(p.id)))
         .select_from(_participants.join(_participant_teams, pt.participant_id == p.id))
@@ -132,10 +132,17 @@ def load_round_data(session: Session, round_id: int, *, framework: Framework) ->
             .group_by(pt.team_id)
         ).all()
     )
-    counts = {
+    return {
         team_id: (int(roster), int(submitted_per_team.get(team_id, 0)))
         for team_id, roster in rosters
     }
+
+
+def _teams_data(
+    connection: sa.Connection, round_id: int, respondents: sa.Subquery
+) -> tuple[TeamData, ...]:
+    """The round's listed teams and the roster's teams, with their counts, sorted by name."""
+    counts = _team_counts(connection, round_id, respondents)
     listed = connection.execute(
         sa.select(_round_teams.c.team_id).where(_round_teams.c.round_id == round_id)
     ).scalars()
@@ -146,7 +153,7 @@ def load_round_data(session: Session, round_id: int, *, framework: Framework) ->
             sa.select(_teams.c.id, _teams.c.name).where(_teams.c.id.in_(team_ids))
         )
     }
-    teams = tuple(
+    return tuple(
         TeamData(
             team_id=t,
             name=names.get(t, "") or f"Team {t}",
@@ -155,12 +162,14 @@ def load_round_data(session: Session, round_id: int, *, framework: Framework) ->
         )
         for t in sorted(team_ids, key=lambda t: ((names.get(t) or "").casefold(), t))
     )
-    roster = connection.execute(
-        sa.select(sa.func.count(p.id)).where(p.round_id == round_id)
-    ).scalar_one()
 
-    # Respondents per (set of teams, role group): a string of team ids per participant (the
-    # order inside the string is up to the database, so equal sets are merged afterwards).
+
+def _respondent_cells(
+    connection: sa.Connection, respondents: sa.Subquery
+) -> Counter[tuple[frozenset[int], str | None]]:
+    """Respondents per (set of teams, role group): a string of team ids per participant (the
+    order inside the string is up to the database, so equal sets are merged afterwards)."""
+    pt = _participant_teams.c
     per_participant = (
         sa.select(
             respondents.c.participant_id,
@@ -184,16 +193,40 @@ def load_round_data(session: Session, round_id: int, *, framework: Framework) ->
     for team_list, role_group, count in cell_rows:
         members = frozenset(int(t) for t in (team_list or "").split(",") if t)
         cells[(members, role_group)] += int(count)
+    return cells
 
-    # Histograms: whole round, per team, per (team, role group).
-    round_histograms = _histograms(
+
+def _answered_condition(respondents: sa.Subquery, framework: Framework) -> sa.ColumnElement[bool]:
+    """An answer with a level, to one of the framework's questions, by a respondent."""
+    ans = _answers.c
+    return sa.and_(
+        ans.assessment_id == respondents.c.assessment_id,
+        ans.level.is_not(None),
+        ans.question_number.in_([q.number for q in framework.questions]),
+    )
+
+
+def _round_histograms(
+    connection: sa.Connection, respondents: sa.Subquery, answered: sa.ColumnElement[bool]
+) -> dict[int, LevelHistogram]:
+    """Histogram per question for the whole round."""
+    ans = _answers.c
+    histograms = _histograms(
         connection.execute(
             sa.select(ans.question_number, ans.level, sa.func.count())
             .select_from(respondents.join(_answers, answered))
             .group_by(ans.question_number, ans.level)
         )
     )
-    team_histograms = _histograms(
+    return {int(k[0]): h for k, h in histograms.items()}
+
+
+def _team_histograms(
+    connection: sa.Connection, respondents: sa.Subquery, answered: sa.ColumnElement[bool]
+) -> dict[tuple[int, int], LevelHistogram]:
+    """Histogram per (team, question)."""
+    pt, ans = _participant_teams.c, _answers.c
+    histograms = _histograms(
         connection.execute(
             sa.select(pt.team_id, ans.question_number, ans.level, sa.func.count())
             .select_from(
@@ -204,27 +237,46 @@ def load_round_data(session: Session, round_id: int, *, framework: Framework) ->
             .group_by(pt.team_id, ans.question_number, ans.level)
         )
     )
-    role_histograms: dict[tuple[Any, ...], LevelHistogram] = {}
-    if round_row.role_question:
-        role_histograms = _histograms(
-            connection.execute(
-                sa.select(
-                    pt.team_id,
-                    respondents.c.role_group,
-                    ans.question_number,
-                    ans.level,
-                    sa.func.count(),
-                )
-                .select_from(
-                    respondents.join(_answers, answered).join(
-                        _participant_teams, pt.participant_id == respondents.c.participant_id
-                    )
-                )
-                .where(respondents.c.role_group.is_not(None))
-                .group_by(pt.team_id, respondents.c.role_group, ans.question_number, ans.level)
-            )
-        )
+    return {(int(k[0]), int(k[1])): h for k, h in histograms.items()}
 
+
+def _role_histograms(
+    connection: sa.Connection, respondents: sa.Subquery, answered: sa.ColumnElement[bool]
+) -> dict[tuple[int, str, int], LevelHistogram]:
+    """Histogram per (team, role group, question), for respondents with a role group."""
+    pt, ans = _participant_teams.c, _answers.c
+    histograms = _histograms(
+        connection.execute(
+            sa.select(
+                pt.team_id,
+                respondents.c.role_group,
+                ans.question_number,
+                ans.level,
+                sa.func.count(),
+            )
+            .select_from(
+                respondents.join(_answers, answered).join(
+                    _participant_teams, pt.participant_id == respondents.c.participant_id
+                )
+            )
+            .where(respondents.c.role_group.is_not(None))
+            .group_by(pt.team_id, respondents.c.role_group, ans.question_number, ans.level)
+        )
+    )
+    return {(int(t), str(r), int(q)): h for (t, r, q), h in histograms.items()}
+
+
+def load_round_data(session: Session, round_id: int, *, framework: Framework) -> RoundData:
+    """Everything the results need, as counts and histograms."""
+    connection = session.connection()
+    round_row = _round_row(connection, round_id, framework)
+    respondents = _respondents(round_id)
+    teams = _teams_data(connection, round_id, respondents)
+    roster = connection.execute(
+        sa.select(sa.func.count(_participants.c.id)).where(_participants.c.round_id == round_id)
+    ).scalar_one()
+    cells = _respondent_cells(connection, respondents)
+    answered = _answered_condition(respondents, framework)
     return RoundData(
         round_id=round_id,
         name=round_row.name,
@@ -233,9 +285,11 @@ def load_round_data(session: Session, round_id: int, *, framework: Framework) ->
         roster=int(roster),
         teams=teams,
         respondents=dict(cells),
-        round_histograms={int(k[0]): h for k, h in round_histograms.items()},
-        team_histograms={(int(k[0]), int(k[1])): h for k, h in team_histograms.items()},
-        role_histograms={(int(t), str(r), int(q)): h for (t, r, q), h in role_histograms.items()},
+        round_histograms=_round_histograms(connection, respondents, answered),
+        team_histograms=_team_histograms(connection, respondents, answered),
+        role_histograms=(
+            _role_histograms(connection, respondents, answered) if round_row.role_question else {}
+        ),
     )
 
 

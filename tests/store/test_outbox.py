@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from store import outbox
+from store import outbox, outbox_outcomes
 from store.db import Database
 from store.outbox import OutboxMessage, Target
 from store.people import Person
@@ -210,7 +210,7 @@ def test_outcomes_are_compare_and_set_on_the_lease(db: Database) -> None:
     [theirs] = claim(db, "B", now=later)  # A's lease expired while it was still sending
 
     def sent(owner: str) -> Any:
-        return lambda s: outbox.mark_sent(
+        return lambda s: outbox_outcomes.mark_sent(
             s, row_id=mine.id, owner=owner, now=later, activity_id=f"1:{owner}"
         )
 
@@ -219,7 +219,9 @@ def test_outcomes_are_compare_and_set_on_the_lease(db: Database) -> None:
     assert db.run_sync(sent("B")) is False  # only once
     assert (
         db.run_sync(
-            lambda s: outbox.mark_failed(s, row_id=theirs.id, owner="B", status=403, error="x")
+            lambda s: outbox_outcomes.mark_failed(
+                s, row_id=theirs.id, owner="B", status=403, error="x"
+            )
         )
         is False
     )
@@ -235,14 +237,14 @@ def test_retry_counts_the_attempt_and_frees_the_row_until_not_before(db: Databas
     retry_at = NOW + timedelta(seconds=10)
     assert (
         db.run_sync(
-            lambda s: outbox.mark_retry(
+            lambda s: outbox_outcomes.mark_retry(
                 s, row_id=item.id, owner="B", not_before=retry_at, status=503, error="x"
             )
         )
         is False
     )
     assert db.run_sync(
-        lambda s: outbox.mark_retry(
+        lambda s: outbox_outcomes.mark_retry(
             s,
             row_id=item.id,
             owner="A",
@@ -260,7 +262,9 @@ def test_retry_counts_the_attempt_and_frees_the_row_until_not_before(db: Databas
     assert again.attempts == 1
 
     # Releasing gives it back without counting an attempt.
-    assert db.run_sync(lambda s: outbox.release(s, row_id=again.id, owner="B", not_before=retry_at))
+    assert db.run_sync(
+        lambda s: outbox_outcomes.release(s, row_id=again.id, owner="B", not_before=retry_at)
+    )
     assert row(db, "k").attempts == 1
     assert [c.dedupe_key for c in claim(db, "C", now=retry_at)] == ["k"]
 
@@ -324,15 +328,17 @@ def test_status_counts_and_failures_per_round(db: Database) -> None:
     assert got["r:0"].person_id == people[0]
 
     def outcomes(session: Session) -> None:
-        outbox.mark_sent(session, row_id=got["r:0"].id, owner="A", now=NOW, activity_id="1:1")
-        outbox.mark_failed(
+        outbox_outcomes.mark_sent(
+            session, row_id=got["r:0"].id, owner="A", now=NOW, activity_id="1:1"
+        )
+        outbox_outcomes.mark_failed(
             session,
             row_id=got["r:1"].id,
             owner="A",
             status=403,
             error="ConversationBlockedByUser: User blocked the conversation with the bot.",
         )
-        outbox.mark_retry(
+        outbox_outcomes.mark_retry(
             session,
             row_id=got["r:2"].id,
             owner="A",
