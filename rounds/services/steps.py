@@ -24,7 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from framework.content import Framework
 from framework.reading import reading_minutes
@@ -46,7 +46,13 @@ from store.outbox import Queued, Target, activity_json
 from store.people import Person
 from store.rounds import steps as queries
 from store.rounds.charts import new_chart_token
-from store.rounds.frozen import Evidence, freeze_round_results, frozen_evidence, frozen_results
+from store.rounds.frozen import (
+    Evidence,
+    frozen_evidence,
+    frozen_results,
+    results_rows,
+    store_results_rows,
+)
 from store.rounds.opening import personal_chats, round_teams
 from store.rounds.tables import NudgePreference, Round
 from store.rounds.targets import nudge_target
@@ -108,21 +114,11 @@ class RoundSteps:
     def close_round(self, session: Session, round_id: int, now: datetime) -> bool:
         """The move to `closed` (compare-and-set), pending nudges cancelled and the next round of
         a series scheduled, in the caller's transaction; the summaries follow
-        (`queue_summaries`). False if another process closed it first, or it was cancelled."""
+        (`queue_summaries`, which first freezes the results). False if another process closed it
+        first, or it was cancelled."""
         round_ = queries.mark_closed(session, round_id, now)
         if round_ is None:
             return False
-        # Results are computed once, here, and frozen: the summaries and every later view and
-        # export read them.
-        freeze_round_results(
-            session,
-            round_id,
-            framework=self.framework,
-            min_group=self.options.min_group,
-            min_comment_group=self.options.min_comment_group,
-            now=now,
-            evidence=self._evidence_at(session, now),
-        )
         queries.cancel_pending_nudges(session, round_id)
         self._schedule_repeat(session, round_, now)
         audit(
@@ -133,6 +129,7 @@ class RoundSteps:
     async def queue_summaries(self, round_id: int, now: datetime) -> int:
         """A closed round's summary per team channel (and to the improvement team)."""
         started = time.perf_counter()
+        await self.freeze_results(round_id, now)
         gathered = await self.db.read(lambda s: self._gather(s, round_id))
         round_, results, teams, improvement, evidence = gathered
         read = time.perf_counter()
@@ -223,11 +220,33 @@ class RoundSteps:
             for channel, key in destinations
         ]
 
+    async def freeze_results(self, round_id: int, now: datetime) -> None:
+        """Compute the closed round's results once and freeze them: the summaries and every later
+        view and export read them. Once the round is closed nothing that feeds them can change
+        (answers, roles and rosters refuse), so they are computed in a snapshot beside the
+        writer and stored in one short write, never holding SQLite's write lock for the
+        computation. Idempotent: a close that stopped half-way freezes them on its next run."""
+        if await self.db.read(lambda s: frozen_results(s, round_id)) is not None:
+            return
+
+        def compute(session: Session) -> dict[str, str]:
+            return results_rows(
+                session,
+                round_id,
+                framework=self.framework,
+                min_group=self.options.min_group,
+                min_comment_group=self.options.min_comment_group,
+                evidence=self._evidence_at(session, now),
+            )
+
+        rows = await self.db.read(compute)
+        await self.db.run(lambda s: store_results_rows(s, round_id, rows, now))
+
     def _gather(self, session: Session, round_id: int) -> _Gathered:
         round_ = session.get(Round, round_id)
         assert round_ is not None
         results = frozen_results(session, round_id)
-        assert results is not None, "closing froze them"
+        assert results is not None, "freeze_results froze them"
         teams = round_teams(session, round_)
         evidence: dict[int, tuple[tuple[int, str], ...]] = {}
         for team in teams:
@@ -315,12 +334,7 @@ class RoundSteps:
         candidates = queries.nudge_candidates(session, now, self.batch)
         if not candidates:
             return []
-        rounds = {
-            r.id: r
-            for r in session.exec(
-                select(Round).where(col(Round.id).in_({c.round_id for c in candidates}))
-            ).all()
-        }
+        rounds = queries.rounds_by_id(session, {c.round_id for c in candidates})
         person_ids = [c.person_id for c in candidates]
         preferences = queries.preferences_rows(session, person_ids)
         chats = personal_chats(session, person_ids)

@@ -340,3 +340,9 @@ def rounds_wanting_jobs(session: Session) -> list[Round]:
             .order_by(col(Round.id))
         ).all()
     )
+
+
+def rounds_by_id(session: Session, round_ids: set[int]) -> dict[int, Round]:
+    """The rounds with these ids, by id (one query)."""
+    rows = session.exec(select(Round).where(col(Round.id).in_(round_ids))).all()
+    return {r.id: r for r in rows if r.id is not None}

@@ -23,12 +23,14 @@ from framework.identity import Identity
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services import opening as opening_service
+from rounds.services import steps as steps_module
 from rounds.services.jobs import RoundJobSource
 from rounds.services.steps import RoundSteps
 from store.db import Database
 from store.outbox import OutboxMessage
 from store.people import ConversationRef, Person
 from store.rounds import steps as step_queries
+from store.rounds.frozen import frozen_results
 from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundParticipant
 from tests.conftest import Clock, serve
@@ -278,6 +280,32 @@ async def test_a_close_that_dies_before_its_summaries_queues_them_once_when_run_
     assert await world.steps.close_due(closing + timedelta(minutes=2)) == []
     summaries = messages(world.db, "summary")
     assert list(summaries.values()) == [1]
+
+
+async def test_the_close_computes_results_outside_its_write_and_freezes_them_on_a_rerun(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The move to closed is a short write that reads no answers: the results are computed in
+    a snapshot afterwards (nothing feeding them can change once closed) and stored in one short
+    write. A close that dies before freezing them freezes them, once, on its next run."""
+    round_id = world.new_round(TEAMS[1], 0, 7)
+    await world.steps.open_due(WEDNESDAY)
+    for n in range(6):
+        identity = Identity(world.tenant, f"29:staff-{n}", None, f"Staff {n}")
+        complete(world.db, identity, round_id, 3, WEDNESDAY)
+    closing = WEDNESDAY + timedelta(days=15)
+    with monkeypatch.context() as patch:
+        crash_on_call(patch, steps_module, "results_rows", 1)
+        with counting(world.db) as closed, pytest.raises(Crash):
+            await world.steps.close_due(closing)
+    assert world.db.run_sync(lambda s: s.get(Round, round_id).status) == "closed"
+    assert not [q for q in closed.seen if "answers" in q.lower()], "the close read no answers"
+    assert world.db.run_sync(lambda s: frozen_results(s, round_id)) is None
+    await world.steps.close_due(closing + timedelta(minutes=1))
+    results = world.db.run_sync(lambda s: frozen_results(s, round_id))
+    assert results is not None
+    assert results.team(results.teams[0].team_id).submitted == 6
+    assert list(messages(world.db, "summary").values()) == [1]
 
 
 async def test_choices_that_may_bring_a_nudge_forward_are_looked_at_by_the_next_tick(
