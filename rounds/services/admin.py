@@ -145,24 +145,33 @@ class RoundAdmin:
     # -- changing -----------------------------------------------------------------------------
 
     async def create(self, spec: RoundSpec, *, actor: str, tenant: str | None = None) -> int:
-        """A new round. Its teams must share one tenant (given one: that tenant)."""
+        """A new round. Its teams must share one tenant (given one: that tenant; a team of
+        another tenant is refused, and the refusal audited as `round_create.other_tenant`)."""
         now = self.clock()
 
         def create(session: Session) -> int:
             tenants = teams_tenants(session, spec.team_ids)
-            if len(tenants) > 1 or (tenant is not None and tenants - {tenant}):
-                raise RoundError(
-                    "a round's teams must all be in one tenant"
-                    if tenant is None
-                    else "the bot is not installed in these teams in your organisation"
+            if tenant is not None and tenants - {tenant}:
+                raise OtherTenantTeams(
+                    "the bot is not installed in these teams in your organisation"
                 )
+            if len(tenants) > 1:
+                raise RoundError("a round's teams must all be in one tenant")
             round_ = lifecycle.create_round(
                 session, spec, framework=self.framework, actor=actor, now=now
             )
             assert round_.id is not None
             return round_.id
 
-        return await self.db.run(create)
+        try:
+            return await self.db.run(create)
+        except OtherTenantTeams:
+            await self.db.run(
+                lambda s: audit(
+                    s, actor=actor, action="round_create.other_tenant", allowed=False, now=now
+                )
+            )
+            raise
 
     async def extend(self, round_id: int, closes_at: datetime, *, actor: str) -> None:
         now = self.clock()
@@ -241,6 +250,10 @@ class RoundAdmin:
             return allowed
 
         return await self.db.run(decide)
+
+
+class OtherTenantTeams(RoundError):
+    """A round asked for with teams of another tenant than the asker's."""
 
 
 def actor_of(identity: Identity) -> str:

@@ -192,7 +192,12 @@ async def test_another_tenants_round_cannot_be_read_exported_changed_or_used(
     names = world.db.run_sync(lambda s: [r.name for r in s.exec(select(Round)).all()])
     assert "Sneaky" not in names
     refused = {action for actor, action in refusals(world.db) if actor == owner.aad_object_id}
-    assert {"results.other_tenant", "export.other_tenant", "round_close.other_tenant"} <= refused
+    assert {
+        "results.other_tenant",
+        "export.other_tenant",
+        "round_close.other_tenant",
+        "round_create.other_tenant",
+    } <= refused
     # The same actions on its own round work: the checks above can fail.
     await owner.execute("x", "round_cancel", {"verb": "round_cancel", "round": world.round_a})
     assert world.db.run_sync(lambda s: s.get(Round, world.round_a).status) == "cancelled"  # type: ignore[union-attr]
