@@ -78,10 +78,7 @@ def purge(session: Session, policy: RetentionPolicy, now: datetime) -> Purged:
 def delete_round_answers(session: Session, closed_before: datetime) -> int:
     """The answers (levels and comments) of every assessment in a round closed before then,
     once the round's results are frozen (never the answers its published results still need)."""
-    frozen = sa.select(_frozen.c.round_id).where(_frozen.c.round_id == _rounds.c.id).exists()
-    old_rounds = sa.select(_rounds.c.id).where(
-        _rounds.c.status == "closed", _rounds.c.closed_at < closed_before, frozen
-    )
+    old_rounds = sa.select(_rounds.c.id).where(_closed_before(closed_before), _frozen_exists())
     theirs = sa.select(_assessments.c.id).where(_assessments.c.round_id.in_(old_rounds))
     return _count(session.execute(sa.delete(_answers).where(_answers.c.assessment_id.in_(theirs))))
 
@@ -89,11 +86,17 @@ def delete_round_answers(session: Session, closed_before: datetime) -> int:
 def unfrozen_closed_rounds(session: Session, closed_before: datetime) -> list[int]:
     """Closed rounds, closed before then, whose results were never frozen (closed before
     results were frozen at the close): the retention job freezes them before their answers go."""
-    frozen = sa.select(_frozen.c.round_id).where(_frozen.c.round_id == _rounds.c.id).exists()
-    query = sa.select(_rounds.c.id).where(
-        _rounds.c.status == "closed", _rounds.c.closed_at < closed_before, ~frozen
-    )
+    query = sa.select(_rounds.c.id).where(_closed_before(closed_before), ~_frozen_exists())
     return list(session.execute(query).scalars())
+
+
+def _closed_before(moment: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(_rounds.c.status == "closed", _rounds.c.closed_at < moment)
+
+
+def _frozen_exists() -> sa.Exists:
+    """The round (of the enclosing query on rounds) has frozen results."""
+    return sa.select(_frozen.c.round_id).where(_frozen.c.round_id == _rounds.c.id).exists()
 
 
 def delete_drafts(session: Session, changed_before: datetime) -> int:
