@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 
 from bot.adapter import build_adapter
 from bot.teams_reads import TeamsDirectory
-from cli.registry import CliCommand, CliContext
+from cli.registry import CliCommand, CliContext, CliError, guarded
 from framework.identity import TeamMember
 from rounds.rules.access import Policy
 from rounds.services.improvement_team import Admin, ImprovementTeam
@@ -44,20 +43,16 @@ def _read(ctx: CliContext) -> tuple[list[Admin], list[TeamMember]]:
         finally:
             await adapter.bot_framework_authentication.close()
 
-    return asyncio.run(read())
+    try:
+        return asyncio.run(read())
+    except DatabaseUnavailable:
+        raise
+    except Exception as exc:  # Teams did not answer for the improvement Team's roster
+        raise CliError(f"could not read the improvement Team's roster: {exc}") from exc
 
 
 def _run(ctx: CliContext, args: argparse.Namespace) -> int:
-    try:
-        admins, others = _read(ctx)
-    except DatabaseUnavailable as exc:
-        print(f"database error: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # Teams did not answer for the improvement Team's roster
-        print(f"error: could not read the improvement Team's roster: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        ctx.close()
+    admins, others = _read(ctx)
     if args.json:
         rows = [
             {"person": a.person, "name": a.name, "tenant": a.tenant_id, "why": a.why}
@@ -80,4 +75,6 @@ def _run(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
-ADMINS = CliCommand("admins", "who counts as the improvement team, and why", _configure, _run)
+ADMINS = CliCommand(
+    "admins", "who counts as the improvement team, and why", _configure, guarded(_run)
+)

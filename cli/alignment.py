@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 import textwrap
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
@@ -37,13 +36,11 @@ from alignment.rules.matrix import AlignmentError, Matrix, UnalignedReason, Work
 from alignment.rules.records import ProjectStatus, parse_id, parse_status, parse_work_ref
 from alignment.services.ports import WorkSource
 from alignment.services.service import AlignmentService, GoalChange, ProjectSpec
-from cli.registry import CliCommand, CliContext, CliError
+from cli.registry import CliCommand, CliContext, Run, guarded
 from framework.content import AlignmentStage, default_alignment_tool
-from store.db import DatabaseUnavailable
 from store.types import utcnow
 
 T = TypeVar("T")
-Run = Callable[[CliContext, argparse.Namespace], int]
 STATUSES = "|".join(s.value for s in ProjectStatus)
 
 
@@ -171,22 +168,9 @@ def _configure_alignment(parser: argparse.ArgumentParser) -> None:
 # ---- running ---------------------------------------------------------------------------------
 
 
-def _guarded(work: Run) -> Run:
-    """Errors a person can act on: one line on stderr, exit status 1."""
-
-    def run(ctx: CliContext, args: argparse.Namespace) -> int:
-        try:
-            return work(ctx, args)
-        except (AlignmentError, CliError) as exc:
-            print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-            return 1
-        except DatabaseUnavailable as exc:
-            print(f"database error: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            ctx.close()
-
-    return run
+def _one_line(exc: Exception) -> str:
+    """The message with its whitespace run together: some come from the wrapped content."""
+    return " ".join(str(exc).split())
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
@@ -374,7 +358,7 @@ def alignment_commands(sources: Sequence[WorkSource]) -> tuple[CliCommand, ...]:
         def run(ctx: CliContext, args: argparse.Namespace) -> int:
             return work(AlignmentService(ctx.db, utcnow, sources), args, ctx.actor)
 
-        return _guarded(run)
+        return guarded(run, AlignmentError, say=_one_line)
 
     def stage_name(stage_id: str) -> str:
         return _stage(stage_id).name.lower()

@@ -31,8 +31,7 @@ from zoneinfo import ZoneInfo
 from bot.adapter import build_adapter
 from bot.cards.huddles.messages import HuddleCards
 from bot.teams_reads import TeamsDirectory
-from cli.registry import CliCommand, CliContext, CliError
-from cli.teams import guarded
+from cli.registry import CliCommand, CliContext, CliError, guarded
 from framework.huddle_formats import default_huddle_formats
 from huddles.rules.items import IdeaStatus, ItemKind
 from huddles.rules.schedule import ScheduleError, parse_days, parse_time
@@ -271,6 +270,8 @@ def _history_json(row: HistoryRow) -> dict[str, Any]:
     }
 
 
+# ValueError: the huddle store's refusals (HuddleError) among them.
 HUDDLES = CliCommand("huddles", "team huddle schedules and their history",
-                     _configure_huddles, guarded(_huddles))  # fmt: skip
-IDEAS = CliCommand("ideas", "ideas raised in team huddles", _configure_ideas, guarded(_ideas))
+                     _configure_huddles, guarded(_huddles, ValueError))  # fmt: skip
+IDEAS = CliCommand("ideas", "ideas raised in team huddles", _configure_ideas,
+                   guarded(_ideas, ValueError))  # fmt: skip

@@ -10,12 +10,10 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cli.registry import CliCommand, CliContext, CliError
-from store.db import DatabaseUnavailable
+from cli.registry import CliCommand, CliContext, CliError, guarded
 from store.privacy.audit_log import FIELDS, audit_entries
 from store.privacy.rights import erase_everywhere, export_document
 from store.types import utcnow
@@ -43,24 +41,6 @@ def _configure_audit(parser: argparse.ArgumentParser) -> None:
 def _output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", help="write here (mode 0600), not to stdout")
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-
-
-def _guarded(
-    work: Callable[[CliContext, argparse.Namespace], int],
-) -> Callable[[CliContext, argparse.Namespace], int]:
-    def run(ctx: CliContext, args: argparse.Namespace) -> int:
-        try:
-            return work(ctx, args)
-        except CliError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except DatabaseUnavailable as exc:
-            print(f"database error: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            ctx.close()
-
-    return run
 
 
 def _people(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -131,5 +111,5 @@ def write_private(out: Path, body: str, *, force: bool) -> None:
 
 
 PEOPLE = CliCommand("people", "a person's data: export or erase", _configure_people,
-                    _guarded(_people))  # fmt: skip
-AUDIT = CliCommand("audit", "the audit log: export", _configure_audit, _guarded(_audit))
+                    guarded(_people))  # fmt: skip
+AUDIT = CliCommand("audit", "the audit log: export", _configure_audit, guarded(_audit))

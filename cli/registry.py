@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from bot.config import Settings
 from framework.content import Framework, default_framework
-from store.db import Database
+from store.db import Database, DatabaseUnavailable
 from store.personal import PersonalData
 
 
@@ -45,6 +46,9 @@ class CliContext:
             self._db = None
 
 
+Run = Callable[[CliContext, argparse.Namespace], int]
+
+
 @dataclass(frozen=True)
 class CliCommand:
     """`impact-bot NAME …`: `configure` adds its arguments (and subcommands) to its parser;
@@ -53,4 +57,25 @@ class CliCommand:
     name: str
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[CliContext, argparse.Namespace], int]
+    run: Run
+
+
+def guarded(work: Run, *errors: type[Exception], say: Callable[[Exception], str] = str) -> Run:
+    """`work`, with the errors a person can act on shown as one line on stderr and exit status 1:
+    `error: {say(exc)}` for CliError and `errors`, `database error: {exc}` when the database
+    can't be reached. The context is closed after, whatever happened."""
+    expected: tuple[type[Exception], ...] = (CliError, *errors)
+
+    def run(ctx: CliContext, args: argparse.Namespace) -> int:
+        try:
+            return work(ctx, args)
+        except DatabaseUnavailable as exc:
+            print(f"database error: {exc}", file=sys.stderr)
+            return 1
+        except expected as exc:
+            print(f"error: {say(exc)}", file=sys.stderr)
+            return 1
+        finally:
+            ctx.close()
+
+    return run

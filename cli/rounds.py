@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import tempfile
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,13 +24,12 @@ from typing import Any, TypeVar
 from sqlmodel import Session
 
 from bot.config import Settings
-from cli.registry import CliCommand, CliContext, CliError
+from cli.registry import CliCommand, CliContext, CliError, guarded
 from rounds.rules.results import RoundResults
 from rounds.rules.when import Period, WhenError, parse_when
 from rounds.services.admin import RoundAdmin
 from rounds.services.export_files import export_csv, export_xlsx
 from store.audit import audit
-from store.db import DatabaseUnavailable
 from store.rounds.frozen import RoundNotClosed, results_of_closed_round
 from store.rounds.lifecycle import (
     RoundError,
@@ -92,26 +89,6 @@ def _configure_rounds(parser: argparse.ArgumentParser) -> None:
     )
     export.add_argument("--out", required=True, metavar="FILE")
     export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
-
-
-def _guarded(
-    work: Callable[[CliContext, argparse.Namespace], int],
-) -> Callable[[CliContext, argparse.Namespace], int]:
-    """Errors a person can act on: one line on stderr, exit status 1."""
-
-    def run(ctx: CliContext, args: argparse.Namespace) -> int:
-        try:
-            return work(ctx, args)
-        except (RoundError, WhenError, CliError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except DatabaseUnavailable as exc:
-            print(f"database error: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            ctx.close()
-
-    return run
 
 
 def _admin(ctx: CliContext) -> RoundAdmin:
@@ -176,7 +153,9 @@ def _resend(admin: RoundAdmin, args: argparse.Namespace, actor: str) -> int:
     return 0
 
 
-ROUNDS = CliCommand("rounds", "assessment rounds", _configure_rounds, _guarded(_rounds))
+ROUNDS = CliCommand(
+    "rounds", "assessment rounds", _configure_rounds, guarded(_rounds, RoundError, WhenError)
+)
 
 
 # ---- status: progress per team, what was not delivered ----------------------------------------

@@ -13,13 +13,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
-from collections.abc import Callable
 
-from cli.registry import CliCommand, CliContext, CliError
+from cli.registry import CliCommand, CliContext, guarded
 from framework.huddle_formats import default_huddle_formats
-from huddles.services.schedules import HuddleError, ScheduleAdmin
-from store.db import DatabaseUnavailable
+from huddles.services.schedules import ScheduleAdmin
 from store.types import utcnow
 
 
@@ -33,26 +30,6 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     above = parent.add_mutually_exclusive_group(required=True)
     above.add_argument("--parent", metavar="TEAM_ID")
     above.add_argument("--none", action="store_true", help="make it a top team")
-
-
-def guarded(
-    work: Callable[[CliContext, argparse.Namespace], int],
-) -> Callable[[CliContext, argparse.Namespace], int]:
-    """Errors a person can act on: one line on stderr, exit status 1."""
-
-    def run(ctx: CliContext, args: argparse.Namespace) -> int:
-        try:
-            return work(ctx, args)
-        except (HuddleError, CliError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        except DatabaseUnavailable as exc:
-            print(f"database error: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            ctx.close()
-
-    return run
 
 
 def _teams(ctx: CliContext, args: argparse.Namespace) -> int:
@@ -84,5 +61,6 @@ def _teams(ctx: CliContext, args: argparse.Namespace) -> int:
     return 0
 
 
+# ValueError: the huddle store's refusals (HuddleError) among them.
 TEAMS = CliCommand("teams", "Teams the bot is installed in, and the huddle cascade", _configure,
-                   guarded(_teams))  # fmt: skip
+                   guarded(_teams, ValueError))  # fmt: skip
