@@ -41,7 +41,6 @@ import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -55,13 +54,13 @@ import aiohttp
 import psycopg
 import sqlalchemy as sa
 from aiohttp import web
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ importable
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.echo_bot import create_echo_app  # noqa: E402
+from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.service import create_app  # noqa: E402
@@ -180,32 +179,22 @@ def client_session(people: int) -> aiohttp.ClientSession:
 
 @contextmanager
 def database_url_for(backend: str) -> Iterator[str]:
-    """A fresh database: a SQLite file in a temporary folder, or a throwaway PostgreSQL database
-    (CREATE DATABASE impact_bench_<uuid> on the test server; DROP ... WITH (FORCE) after)."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="impact-bench-") as folder:
-            yield f"sqlite:///{Path(folder) / 'impact.db'}"
-        return
-    if backend != "postgresql":
+    """A fresh database (benchmarks/throwaway.py): a SQLite file in a temporary folder, or a
+    throwaway PostgreSQL database impact_bench_<uuid> on the test server, dropped after."""
+    if backend not in ("sqlite", "postgresql"):
         raise SetupError(f"unknown backend {backend!r} (use sqlite or postgresql)")
-    name = f"impact_bench_{uuid.uuid4().hex[:12]}"
     try:
-        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        database = Throwaway(POSTGRES_URL if backend == "postgresql" else None, "bench")
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
         raise SetupError(
             f"PostgreSQL not reachable at {POSTGRES_URL} ({first}); set IMPACT_TEST_POSTGRES_URL "
             "or use --backends sqlite"
         ) from exc
-    base, _, _ = POSTGRES_URL.rpartition("/")
     try:
-        yield f"{base}/{name}"
+        yield database.url
     finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        database.drop()
 
 
 # ---- simulated people -----------------------------------------------------------------------

@@ -40,9 +40,7 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -52,13 +50,13 @@ from typing import Any
 import aiohttp
 import psycopg
 from aiohttp import web
-from psycopg import sql
 from sqlmodel import select
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.sender.outbox_sender import OutboxSender  # noqa: E402
 from store import outbox  # noqa: E402
@@ -134,39 +132,6 @@ def start_fake(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str, st
 
 
 # -- the database -------------------------------------------------------------------------------
-
-
-class Throwaway:
-    """The database to run on: a temporary SQLite file, or a throwaway PostgreSQL database."""
-
-    def __init__(self, server_url: str | None) -> None:
-        self.server_url = server_url
-        self.name = ""
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        if server_url is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="fanout-")
-            self.url = f"sqlite:///{Path(self._tmp.name) / 'fanout.db'}"
-        else:
-            self.name = f"impact_fanout_{uuid.uuid4().hex[:12]}"
-            with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-            base, _, _ = server_url.rpartition("/")
-            self.url = f"{base}/{self.name}"
-
-    @property
-    def kind(self) -> str:
-        return "sqlite" if self.server_url is None else "postgresql"
-
-    def drop(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-        if self.server_url is not None:
-            with psycopg.connect(self.server_url, autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(self.name)
-                    )
-                )
 
 
 def seed(db: Database, people: int, service_url: str) -> None:
@@ -310,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     try:
-        database = Throwaway(args.database_url)
+        database = Throwaway(args.database_url, "fanout")
     except psycopg.OperationalError as exc:
         print(f"PostgreSQL not reachable: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2

@@ -60,12 +60,12 @@ import aiohttp
 import psycopg
 import sqlalchemy as sa
 from aiohttp import web
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.sender.outbox_sender import OutboxSender  # noqa: E402
 from framework.content import default_framework  # noqa: E402
@@ -250,36 +250,6 @@ async def answer_client(args: argparse.Namespace, out: TextIO) -> None:
 
 
 # -- the database -----------------------------------------------------------------------------
-
-
-class Throwaway:
-    def __init__(self, server_url: str | None) -> None:
-        self.server_url = server_url
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.name = ""
-        if server_url is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="trust-")
-            self.url = f"sqlite:///{Path(self._tmp.name) / 'trust.db'}"
-        else:
-            self.name = f"impact_trust_{uuid.uuid4().hex[:12]}"
-            with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-            self.url = f"{server_url.rpartition('/')[0]}/{self.name}"
-
-    @property
-    def kind(self) -> str:
-        return "SQLite" if self.server_url is None else "PostgreSQL"
-
-    def drop(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-        if self.server_url is not None:
-            with psycopg.connect(self.server_url, autocommit=True) as admin:
-                admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(self.name)
-                    )
-                )
 
 
 @dataclass
@@ -724,7 +694,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     logging.getLogger("rounds").setLevel(logging.INFO)
     try:
-        database = Throwaway(args.database_url)
+        database = Throwaway(args.database_url, "trust")
     except psycopg.OperationalError as exc:
         print(f"PostgreSQL not reachable: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2
@@ -743,7 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         database.drop()
     if args.json:
         print(json.dumps(result, indent=2, default=str))
-    return 0 if report(args, database.kind, result) else 1
+    return 0 if report(args, database.title, result) else 1
 
 
 if __name__ == "__main__":
