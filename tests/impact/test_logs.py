@@ -18,7 +18,7 @@ from impact.service import create_app
 from store.db import Database
 from store.rounds.lifecycle import RoundSpec, create_round, request_close
 from store.types import utcnow
-from tests.bot.dialogs.test_assessment import QUESTIONS, question_number
+from tests.bot.dialogs.assessment_chat import QUESTIONS, question_number
 from tests.conftest import serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_of, card_text

@@ -13,80 +13,27 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.config import Settings
-from framework.content import default_framework
 from framework.reading import reading_minutes
 from impact.service import create_app
 from store.assessments.tables import Answer, Assessment
 from store.db import Database
 from store.people import ConversationRef, Person
+from tests.bot.dialogs.assessment_chat import (
+    FRAMEWORK,
+    QUESTIONS,
+    answer_all,
+    answers_in_db,
+    level_title,
+    live_cards,
+    question_number,
+    shown,
+    start,
+)
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
 
 pytestmark = pytest.mark.service
-
-QUESTIONS = 22
-FRAMEWORK = default_framework()
-
-
-def level_title(question: int, level: int) -> str:
-    """What a level on a question card is called (the title of its tap action)."""
-    return f"{FRAMEWORK.level(level).name}: {FRAMEWORK.descriptor(question, level)}"
-
-
-def is_live(card: dict[str, Any]) -> bool:
-    """A question or review card that still has its buttons."""
-    titles = [a.get("title") for a in card.get("actions") or []]
-    return "Next" in titles or "Submit my answers" in titles or "Submit anyway" in titles
-
-
-def live_cards(user: TeamsUser) -> list[dict[str, Any]]:
-    return [card for _id, card in user.cards() if is_live(card)]
-
-
-def answers_in_db(db: Database, user: TeamsUser) -> dict[int, tuple[int | None, str | None]]:
-    def read(session: Any) -> dict[int, tuple[int | None, str | None]]:
-        rows = session.exec(
-            select(Answer.question_number, Answer.level, Answer.comment)
-            .join(Assessment, Answer.assessment_id == Assessment.id)
-            .join(Person, Assessment.person_id == Person.id)
-            .where(Person.teams_user_id == user.user_id, Assessment.status != "abandoned")
-        ).all()
-        return {q: (level, comment) for q, level, comment in rows}
-
-    return db.run_sync(read)
-
-
-def question_number(card: dict[str, Any]) -> int | None:
-    text = card_text(card)
-    marker = "Question "
-    if marker not in text:
-        return None
-    return int(text.split(marker, 1)[1].split(" ", 1)[0])
-
-
-async def start(user: TeamsUser) -> None:
-    await user.install()
-    await user.press("Start")
-
-
-async def answer_all(
-    user: TeamsUser, level_for: Callable[[int], int], via: str = "execute", *, tap: bool = False
-) -> None:
-    """Answer every question: tap the level, then Next (`tap`), or Next with the level in its
-    data at once (what the server receives either way)."""
-    for expected in range(1, QUESTIONS + 1):
-        _, card = user.last_card()
-        assert question_number(card) == expected
-        level = level_for(expected)
-        if tap:
-            chosen = await user.press(level_title(expected, level), via=via)
-            assert chosen.status in (200, 201)
-            result = await user.press("Next", {}, via=via)
-        else:
-            result = await user.press("Next", {"level": str(level), "comment": ""}, via=via)
-        assert result.status in (200, 201)
-
 
 # ---- the happy path -------------------------------------------------------------------------
 
@@ -106,11 +53,7 @@ async def test_welcome_on_install_says_what_and_how_long(
     assert [a["title"] for a in card["actions"]] == ["Start", "Help"]
 
 
-async def test_question_card_shows_the_framework_content(
-    teams_user: Callable[..., TeamsUser],
-) -> None:
-    user = teams_user()
-    await start(user)
+async def test_question_card_shows_the_framework_content(user: TeamsUser) -> None:
     _, card = user.last_card()
     text = card_text(card)
     assert "Question 1 of 22 · Building a shared purpose and vision" in text
@@ -126,10 +69,8 @@ async def test_question_card_shows_the_framework_content(
 
 @pytest.mark.parametrize("via", ["execute", "submit"])
 async def test_complete_assessment_review_submit_profile(
-    teams_user: Callable[..., TeamsUser], db: Database, connector: FakeConnector, via: str
+    user: TeamsUser, db: Database, connector: FakeConnector, via: str
 ) -> None:
-    user = teams_user()
-    await start(user)
     await answer_all(user, lambda n: (n % 5) + 1, via=via, tap=True)
 
     _, review = user.last_card()
@@ -159,10 +100,8 @@ async def test_complete_assessment_review_submit_profile(
 
 
 async def test_comment_is_stored_as_plain_text_and_shown_verbatim(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     card_id, _ = user.last_card()
     comment = "**not bold** <b>x</b>\x07 line\nnext"
     await user.press("Next", {"level": "2", "comment": comment})
@@ -178,11 +117,7 @@ async def test_comment_is_stored_as_plain_text_and_shown_verbatim(
     assert "**not bold** <b>x</b> line\nnext" in runs
 
 
-async def test_back_skip_and_change_before_submit(
-    teams_user: Callable[..., TeamsUser], db: Database
-) -> None:
-    user = teams_user()
-    await start(user)
+async def test_back_skip_and_change_before_submit(user: TeamsUser, db: Database) -> None:
     await user.press("Next", {"level": "1"})
     await user.press("Skip")
     _, card = user.last_card()
@@ -209,11 +144,7 @@ async def test_back_skip_and_change_before_submit(
     assert db.run_sync(revision_of_q1) == 2
 
 
-async def test_change_from_review_then_submit(
-    teams_user: Callable[..., TeamsUser], db: Database
-) -> None:
-    user = teams_user()
-    await start(user)
+async def test_change_from_review_then_submit(user: TeamsUser, db: Database) -> None:
     await answer_all(user, lambda _n: 2)
     await user.press("Change answer", {"change_q": "7"})
     _, card = user.last_card()
@@ -253,11 +184,7 @@ async def test_resume_after_service_restart(
         await runner.cleanup()
 
 
-async def test_resume_goes_to_the_first_unanswered_even_after_going_back(
-    teams_user: Callable[..., TeamsUser],
-) -> None:
-    user = teams_user()
-    await start(user)
+async def test_resume_goes_to_the_first_unanswered_even_after_going_back(user: TeamsUser) -> None:
     for _ in range(4):
         await user.press("Next", {"level": "3"})
     await user.press("Back")
@@ -271,10 +198,8 @@ async def test_resume_goes_to_the_first_unanswered_even_after_going_back(
 
 
 async def test_double_tap_records_once(
-    teams_user: Callable[..., TeamsUser], db: Database, connector: FakeConnector
+    user: TeamsUser, db: Database, connector: FakeConnector
 ) -> None:
-    user = teams_user()
-    await start(user)
     card_id, card = user.last_card()
     action = find_action(card, "Next")
     first, second = await asyncio.gather(
@@ -288,11 +213,7 @@ async def test_double_tap_records_once(
     assert any("already saved" in card_text(c).lower() for _i, c in user.cards())
 
 
-async def test_teams_retry_of_the_same_invoke_records_once(
-    teams_user: Callable[..., TeamsUser], db: Database
-) -> None:
-    user = teams_user()
-    await start(user)
+async def test_teams_retry_of_the_same_invoke_records_once(user: TeamsUser, db: Database) -> None:
     card_id, card = user.last_card()
     data = {**find_action(card, "Next")["data"], "level": "4", "comment": "once"}
     await user.execute(card_id, "answer", data)
@@ -306,10 +227,8 @@ async def test_teams_retry_of_the_same_invoke_records_once(
 
 
 async def test_stale_card_changes_nothing_and_shows_the_current_card(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     q1_id, q1 = user.last_card()
     old_next = find_action(q1, "Next")
     await user.press("Next", {"level": "2"})
@@ -324,10 +243,8 @@ async def test_stale_card_changes_nothing_and_shows_the_current_card(
 
 
 async def test_out_of_order_submit_for_a_later_question_is_refused(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     card_id, card = user.last_card()
     data = {**find_action(card, "Next")["data"], "q": 9, "level": "3"}
     await user.execute(card_id, "answer", data)
@@ -336,11 +253,7 @@ async def test_out_of_order_submit_for_a_later_question_is_refused(
     assert question_number(current) == 1
 
 
-async def test_after_submit_old_cards_cannot_change_answers(
-    teams_user: Callable[..., TeamsUser], db: Database
-) -> None:
-    user = teams_user()
-    await start(user)
+async def test_after_submit_old_cards_cannot_change_answers(user: TeamsUser, db: Database) -> None:
     q1_id, q1 = user.last_card()
     action = find_action(q1, "Next")
     await answer_all(user, lambda _n: 3)
@@ -367,25 +280,23 @@ FORGERIES: list[tuple[str, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("case", "change", "expected"), FORGERIES, ids=[f[0] for f in FORGERIES])
 async def test_forged_or_malformed_submit_changes_nothing(
-    teams_user: Callable[..., TeamsUser],
+    user: TeamsUser,
     db: Database,
     case: str,
     change: dict[str, Any],
     expected: str,
 ) -> None:
-    user = teams_user()
-    await start(user)
     card_id, card = user.last_card()
     data = {**find_action(card, "Next")["data"], **change}
     result = await user.execute(card_id, str(data.get("verb")), data)
     assert result.status == 200
     assert answers_in_db(db, user) == {}
     # the person is left on their live question card, with a one-line note above it
-    now = card_of(user.connector.activity(user.conversation_id, card_id)) or {}
-    shown = card_text(now)
-    assert "Nothing was changed" in shown
-    assert expected in shown
-    assert "type resume" not in shown
+    now = shown(user, card_id)
+    text = card_text(now)
+    assert "Nothing was changed" in text
+    assert expected in text
+    assert "type resume" not in text
     assert question_number(now) == 1
     assert now["body"][0]["style"] == "warning"  # the note, above the question
     assert len(live_cards(user)) == 1
@@ -393,7 +304,7 @@ async def test_forged_or_malformed_submit_changes_nothing(
         comment = next(e for e in now["body"] if e.get("id") == "comment")
         assert comment["value"] == str(change["comment"])[:1000]
         assert comment["maxLength"] == 1000
-        assert "Your comment was cut to 1,000 characters" in shown
+        assert "Your comment was cut to 1,000 characters" in text
 
 
 async def test_another_persons_assessment_cannot_be_touched(
@@ -550,10 +461,8 @@ async def test_conversation_reference_is_stored_for_proactive_messages(
 
 
 async def test_broken_database_gets_a_clear_apology_and_loses_nothing(
-    teams_user: Callable[..., TeamsUser], db: Database, caplog: pytest.LogCaptureFixture
+    user: TeamsUser, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    user = teams_user()
-    await start(user)
     await user.press("Next", {"level": "3"})
     card_id, card = user.last_card()
     action = find_action(card, "Next")
@@ -623,19 +532,17 @@ async def test_the_assessment_never_runs_in_a_channel_or_group_chat(
 
 
 async def test_buttons_pressed_without_their_choice_ask_again(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     card_id, _ = user.last_card()
     await user.press("Next", {})  # a client that doesn't enforce isRequired
-    shown = card_text(card_of(user.connector.activity(user.conversation_id, card_id)) or {})
-    assert "Choose a level (or tap Skip) before Next. Nothing was changed." in shown
-    assert "Question 1 of 22" in shown
+    text = card_text(shown(user, card_id))
+    assert "Choose a level (or tap Skip) before Next. Nothing was changed." in text
+    assert "Question 1 of 22" in text
     await answer_all(user, lambda _n: 2)
     review_id, _ = user.last_card()
     await user.press("Change answer", {})
-    shown = card_text(card_of(user.connector.activity(user.conversation_id, review_id)) or {})
-    assert "Choose the question you want to change" in shown
-    assert "Check your answers" in shown
+    text = card_text(shown(user, review_id))
+    assert "Choose the question you want to change" in text
+    assert "Check your answers" in text
     assert len(answers_in_db(db, user)) == 22

@@ -14,23 +14,20 @@ from sqlmodel import select
 from store.assessments.tables import LiveCard
 from store.db import Database
 from store.people import Person
-from tests.bot.dialogs.test_assessment import (
+from tests.bot.dialogs.assessment_chat import (
     answer_all,
     answers_in_db,
     is_live,
     level_title,
     question_number,
+    shown,
     start,
 )
 from tests.bot.dialogs.test_rounds_participation import round_with_staff  # noqa: F401
 from tests.fakes.connector import Failure, FakeConnector
-from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
+from tests.fakes.teams_client import TeamsUser, card_text, find_action
 
 pytestmark = pytest.mark.service
-
-
-def shown(user: TeamsUser, card_id: str) -> dict[str, Any]:
-    return card_of(user.connector.activity(user.conversation_id, card_id)) or {}
 
 
 def stored_live_card(db: Database, user: TeamsUser) -> str:
@@ -53,11 +50,7 @@ def assert_one_live(user: TeamsUser, db: Database) -> tuple[str, dict[str, Any]]
     return card_id, card
 
 
-async def test_resume_three_times_leaves_one_live_copy(
-    teams_user: Callable[..., TeamsUser], db: Database
-) -> None:
-    user = teams_user()
-    await start(user)
+async def test_resume_three_times_leaves_one_live_copy(user: TeamsUser, db: Database) -> None:
     await user.press("Next", {"level": "2"})
     await user.press("Next", {"level": "2"})
     first_id, _card = assert_one_live(user, db)
@@ -74,10 +67,8 @@ async def test_resume_three_times_leaves_one_live_copy(
 
 
 async def test_restart_sets_the_old_card_aside_and_leaves_one_live(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     await user.press("Next", {"level": "4"})
     old_id, _card = assert_one_live(user, db)
     await user.say("restart")
@@ -92,10 +83,8 @@ async def test_restart_sets_the_old_card_aside_and_leaves_one_live(
 
 
 async def test_no_carry_on_says_carrying_on_and_leaves_one_live(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     await user.press("Next", {"level": "4"})
     await user.say("restart")
     confirm_id, _card = user.last_card()
@@ -106,10 +95,8 @@ async def test_no_carry_on_says_carrying_on_and_leaves_one_live(
 
 
 async def test_change_from_the_review_then_resume_leaves_one_live(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     await answer_all(user, lambda _n: 3)
     review_id, _card = assert_one_live(user, db)
     await user.press("Change answer", {"change_q": "7"})
@@ -137,10 +124,8 @@ async def test_start_on_an_invitation_leaves_one_live(
 
 
 async def test_a_press_on_an_old_card_records_nothing_and_gets_the_current_card(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     q1_id, q1 = user.last_card()
     old_next = find_action(q1, "Next")
     old_tap = find_action(q1, level_title(1, 5))
@@ -161,10 +146,8 @@ async def test_a_press_on_an_old_card_records_nothing_and_gets_the_current_card(
 
 
 async def test_a_card_that_cannot_be_updated_does_not_fail_the_turn(
-    teams_user: Callable[..., TeamsUser], db: Database, connector: FakeConnector
+    user: TeamsUser, db: Database, connector: FakeConnector
 ) -> None:
-    user = teams_user()
-    await start(user)
     connector.fail_next(1, Failure(404, "ActivityNotFound", kinds=frozenset({"update"})))
     result = await user.say("resume")
     assert result.status in (200, 201)
@@ -174,10 +157,8 @@ async def test_a_card_that_cannot_be_updated_does_not_fail_the_turn(
 
 
 async def test_an_older_copy_still_live_on_a_client_records_nothing(
-    teams_user: Callable[..., TeamsUser], db: Database, connector: FakeConnector
+    user: TeamsUser, db: Database, connector: FakeConnector
 ) -> None:
-    user = teams_user()
-    await start(user)
     for title, inputs in ((level_title(1, 2), {}), ("Next", {"level": "2"})):
         old_id, _card = user.last_card()
         # the update that would settle the older copy does not get through
@@ -225,15 +206,13 @@ REFUSED: list[tuple[str, str, dict[str, Any], str]] = [
 
 @pytest.mark.parametrize(("case", "verb", "change", "why"), REFUSED, ids=[r[0] for r in REFUSED])
 async def test_every_refusal_leaves_the_live_card_with_a_note(
-    teams_user: Callable[..., TeamsUser],
+    user: TeamsUser,
     db: Database,
     case: str,
     verb: str,
     change: dict[str, Any],
     why: str,
 ) -> None:
-    user = teams_user()
-    await start(user)
     await user.press("Next", {"level": "2"})
     now = await pressed_on_live(user, {**change, "comment": "I typed this"}, verb)
     text = card_text(now)
@@ -268,10 +247,8 @@ async def test_a_foreign_assessment_leaves_the_intruder_on_their_own_card(
 
 
 async def test_a_comment_over_the_limit_is_kept_cut_with_a_note(
-    teams_user: Callable[..., TeamsUser], db: Database
+    user: TeamsUser, db: Database
 ) -> None:
-    user = teams_user()
-    await start(user)
     await user.press(level_title(1, 3))
     now = await pressed_on_live(user, {"comment": "é" * 1500, "level": 3})
     text = card_text(now)
@@ -285,10 +262,8 @@ async def test_a_comment_over_the_limit_is_kept_cut_with_a_note(
 
 
 async def test_choosing_a_level_shows_it_chosen_and_records_nothing_until_next(
-    teams_user: Callable[..., TeamsUser], db: Database, connector: FakeConnector
+    user: TeamsUser, db: Database, connector: FakeConnector
 ) -> None:
-    user = teams_user()
-    await start(user)
     card_id, _card = user.last_card()
     await user.press(level_title(1, 2), {"comment": "half typed"})
     now = shown(user, card_id)

@@ -12,17 +12,18 @@ from sqlmodel import select
 
 from store.assessments.tables import Assessment
 from store.db import Database
-from tests.bot.dialogs.test_assessment import answers_in_db, level_title, question_number, start
+from tests.bot.dialogs.assessment_chat import (
+    QUESTIONS,
+    answers_in_db,
+    level_title,
+    question_number,
+    shown,
+    start,
+)
 from tests.bot.dialogs.test_rounds_participation import round_with_staff  # noqa: F401
-from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
+from tests.fakes.teams_client import TeamsUser, card_text, find_action
 
 pytestmark = pytest.mark.service
-
-QUESTIONS = 22
-
-
-def shown(user: TeamsUser, card_id: str) -> dict[str, Any]:
-    return card_of(user.connector.activity(user.conversation_id, card_id)) or {}
 
 
 def buttons(card: dict[str, Any]) -> list[str]:
