@@ -50,6 +50,7 @@ from store.rounds.frozen import (
     Evidence,
     frozen_evidence,
     frozen_results,
+    has_frozen_results,
     results_rows,
     store_results_rows,
 )
@@ -226,7 +227,7 @@ class RoundSteps:
         (answers, roles and rosters refuse), so they are computed in a snapshot beside the
         writer and stored in one short write, never holding SQLite's write lock for the
         computation. Idempotent: a close that stopped half-way freezes them on its next run."""
-        if await self.db.read(lambda s: frozen_results(s, round_id)) is not None:
+        if await self.db.read(lambda s: has_frozen_results(s, round_id)):
             return
 
         def compute(session: Session) -> dict[str, str]:

@@ -25,7 +25,7 @@ from store.outbox import OutboxMessage
 from store.privacy.tables import PersonalExportLink
 from store.rounds.charts import ChartImage
 from store.rounds.export_links import ExportLink
-from store.rounds.frozen import FrozenResult
+from store.rounds.frozen import results_frozen
 from store.rounds.tables import Round, RoundParticipant
 
 EMPTY_PAYLOAD = "{}"
@@ -37,7 +37,6 @@ _answers: sa.Table = Answer.__table__  # type: ignore[attr-defined]
 _assessments: sa.Table = Assessment.__table__  # type: ignore[attr-defined]
 _live: sa.Table = LiveCard.__table__  # type: ignore[attr-defined]
 _rounds: sa.Table = Round.__table__  # type: ignore[attr-defined]
-_frozen: sa.Table = FrozenResult.__table__  # type: ignore[attr-defined]
 _participants: sa.Table = RoundParticipant.__table__  # type: ignore[attr-defined]
 _outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
 _charts: sa.Table = ChartImage.__table__  # type: ignore[attr-defined]
@@ -96,7 +95,7 @@ def _closed_before(moment: datetime) -> sa.ColumnElement[bool]:
 
 def _frozen_exists() -> sa.Exists:
     """The round (of the enclosing query on rounds) has frozen results."""
-    return sa.select(_frozen.c.round_id).where(_frozen.c.round_id == _rounds.c.id).exists()
+    return results_frozen(_rounds.c.id)
 
 
 def delete_drafts(session: Session, changed_before: datetime) -> int:

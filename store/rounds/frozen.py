@@ -34,6 +34,8 @@ __all__ = [
     "freeze_round_results",
     "frozen_evidence",
     "frozen_results",
+    "has_frozen_results",
+    "results_frozen",
     "results_of_closed_round",
 ]
 
@@ -48,6 +50,9 @@ class FrozenResult(SQLModel, table=True):
     scope: str = Field(primary_key=True, max_length=64)
     payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     frozen_at: datetime = Field(sa_column=timestamp_column())
+
+
+_frozen: sa.Table = FrozenResult.__table__  # type: ignore[attr-defined]
 
 
 class RoundNotClosed(Exception):
@@ -76,6 +81,17 @@ def frozen_results(session: Session, round_id: int) -> RoundResults | None:
     if not rows:
         return None
     return from_rows({scope: payload for scope, payload in rows if not scope.startswith("ev")})
+
+
+def results_frozen(round_id: int | sa.ColumnElement[int]) -> sa.Exists:
+    """EXISTS: the round has frozen results (a round id, or the id column of an enclosing query
+    on rounds)."""
+    return sa.select(_frozen.c.round_id).where(_frozen.c.round_id == round_id).exists()
+
+
+def has_frozen_results(session: Session, round_id: int) -> bool:
+    """Whether the round's results are frozen, without reading them."""
+    return bool(session.execute(sa.select(results_frozen(round_id))).scalar_one())
 
 
 def frozen_evidence(

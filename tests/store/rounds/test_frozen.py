@@ -27,6 +27,7 @@ from store.rounds.frozen import (
     freeze_round_results,
     frozen_evidence,
     frozen_results,
+    has_frozen_results,
     results_of_closed_round,
 )
 from store.rounds.steps import mark_closed
@@ -90,6 +91,7 @@ def test_results_are_frozen_at_the_first_read_and_never_change(
 def test_freezing_is_idempotent(db: Database) -> None:
     world = World(db)
     built = world.round(members(), role_question=True)
+    other = world.round(members(), name="Other")  # closed too, never frozen here
 
     def freeze(session: Session) -> RoundResults:
         return freeze_round_results(
@@ -97,8 +99,14 @@ def test_freezing_is_idempotent(db: Database) -> None:
             now=NOW,
         )  # fmt: skip
 
+    def is_frozen(round_id: int) -> bool:
+        return db.run_sync(lambda s: has_frozen_results(s, round_id))
+
+    assert not is_frozen(built.round_id)
     first, second = db.run_sync(freeze), db.run_sync(freeze)
     assert first == second
+    assert is_frozen(built.round_id)
+    assert not is_frozen(other.round_id)
     scopes = db.run_sync(
         lambda s: list(
             s.exec(select(FrozenResult.scope).where(FrozenResult.round_id == built.round_id))
@@ -109,6 +117,7 @@ def test_freezing_is_idempotent(db: Database) -> None:
     assert sorted(scopes) == sorted(["round", *(f"team:{t}" for t in teams), *roles])
     assert db.run_sync(lambda s: delete_frozen_results(s, built.round_id)) == len(scopes)
     assert db.run_sync(lambda s: frozen_results(s, built.round_id)) is None
+    assert not is_frozen(built.round_id)
 
 
 def test_hidden_groups_are_frozen_without_figures(db: Database) -> None:
