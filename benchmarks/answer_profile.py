@@ -1,0 +1,201 @@
+"""`answer_roundtrip.py --profile`: where an answer turn's time goes, on SQLite or PostgreSQL.
+
+During the concurrent phase pyinstrument samples the event loop's thread (HTML report written to
+artifacts/profile-answer-<backend>.html, text printed) and every database worker thread, one
+profiler per thread (a pyinstrument profiler samples only the thread that started it), merged
+into one text report: the event loop sees database work only as waiting. SQLite's pool has one
+worker thread, PostgreSQL's up to the pool size (8).
+
+Each worker's profiler is started and stopped on that worker: as many tasks as there are worker
+threads are submitted through `Database.run`, and each waits at a barrier until all have arrived,
+so no worker can take two of them. Workers the pool starts during the phase would be missed; a
+connection-checkout listener notes every thread that did database work in the phase, and the
+report says if one of them was not profiled.
+
+Beside the samples (wall time: with threads sharing the GIL, waiting to get it back after a C
+call shows up in that call's frame) each thread's CPU time over the phase is measured
+(`time.thread_time`), which splits the process's CPU per turn between the loop and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import threading
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyinstrument import Profiler
+from pyinstrument.renderers import ConsoleRenderer
+from pyinstrument.session import Session
+from sqlalchemy import event
+
+from store.db import Database
+
+INTERVAL_S = 0.0005
+DB_WORKER = re.compile(r"db_\d+")  # store.db's pool: ThreadPoolExecutor(thread_name_prefix="db")
+BARRIER_TIMEOUT_S = 5.0
+
+
+@dataclass
+class _Worker:
+    name: str
+    profiler: Profiler
+    cpu_at_start: float
+    cpu_s: float = 0.0
+    session: Session | None = None
+
+
+def db_worker_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if DB_WORKER.fullmatch(t.name))
+
+
+class TurnProfile:
+    """A `Bracket` for the concurrent phase: profiles the bot's process while it runs."""
+
+    def __init__(self, db: Database, html: Path) -> None:
+        self.db = db
+        self.html = html
+        self.loop_profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
+        self.workers: dict[int, _Worker] = {}
+        self.worked: set[str] = set()  # threads that checked out a connection during the phase
+        self._lock = threading.Lock()
+        self._at_start = (0.0, 0.0, 0.0)  # loop thread CPU, process CPU, wall
+        self._at_stop = (0.0, 0.0, 0.0)
+
+    # -- the bracket ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        count = max(len(db_worker_threads()), 1)
+        barrier = threading.Barrier(count, timeout=BARRIER_TIMEOUT_S)
+        await self._on_each_worker(count, functools.partial(self._start_here, barrier))
+        event.listen(self.db.engine, "checkout", self._checked_out)
+        self.loop_profiler.start()
+        self._at_start = (time.thread_time(), time.process_time(), time.perf_counter())
+
+    async def stop(self) -> None:
+        self._at_stop = (time.thread_time(), time.process_time(), time.perf_counter())
+        self.loop_profiler.stop()
+        event.remove(self.db.engine, "checkout", self._checked_out)
+        for _ in range(3):  # a task may land on a worker started during the phase: try again
+            running = sum(1 for worker in self.workers.values() if worker.session is None)
+            if not running:
+                break
+            barrier = threading.Barrier(running, timeout=BARRIER_TIMEOUT_S)
+            await self._on_each_worker(running, functools.partial(self._stop_here, barrier))
+
+    async def _on_each_worker(self, count: int, work: Callable[[Any], None]) -> None:
+        await asyncio.gather(*(self.db.run(work) for _ in range(count)))
+
+    def _start_here(self, barrier: threading.Barrier, _session: Any) -> None:
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait()  # every task holds its worker until all have one: no worker twice
+        ident = threading.get_ident()
+        with self._lock:
+            if ident in self.workers:
+                return
+            profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
+            self.workers[ident] = _Worker(
+                threading.current_thread().name, profiler, time.thread_time()
+            )
+        profiler.start()
+
+    def _stop_here(self, barrier: threading.Barrier, _session: Any) -> None:
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait()
+        worker = self.workers.get(threading.get_ident())
+        if worker is not None and worker.session is None:
+            worker.session = worker.profiler.stop()
+            worker.cpu_s = time.thread_time() - worker.cpu_at_start
+
+    def _checked_out(self, *_args: Any) -> None:
+        self.worked.add(threading.current_thread().name)
+
+    # -- the report -------------------------------------------------------------------------
+
+    def report(self, turns: int, lines: int) -> str:
+        """The CPU split per turn, then the top `lines` of the loop's and the merged DB threads'
+        reports; writes the loop's HTML."""
+        self.html.parent.mkdir(parents=True, exist_ok=True)
+        self.html.write_text(self.loop_profiler.output_html(), encoding="utf-8")
+        renderer = ConsoleRenderer(unicode=True, color=False)
+        loop_text = renderer.render(self.loop_profiler.last_session)  # type: ignore[arg-type]
+        sessions = [w.session for w in self.workers.values() if w.session is not None]
+        names = sorted(w.name for w in self.workers.values() if w.session is not None)
+        db_heading = f"== database worker threads, {len(names)} merged: {', '.join(names)} =="
+        db_text = "(no database thread was profiled)"
+        if sessions:
+            cpu_s = sum(w.cpu_s for w in self.workers.values())
+            merged, busy_s, sampled_s = merged_work(sessions, cpu_s)
+            db_heading += (
+                f"\n(units of work only: {busy_s:.3f} s of the {sampled_s:.3f} thread-seconds "
+                "sampled; the rest the threads waited for work)"
+            )
+            db_text = renderer.render(merged)
+        parts = [
+            self._cpu_split(turns),
+            f"== event loop thread ({self.html.name}) ==",
+            _top(loop_text, lines),
+            db_heading,
+            _top(db_text, lines),
+        ]
+        if missed := sorted(self.worked - set(names)):
+            parts.append(f"NOT profiled, though they did database work: {', '.join(missed)}")
+        return "\n".join(parts)
+
+    def _cpu_split(self, turns: int) -> str:
+        loop_s = self._at_stop[0] - self._at_start[0]
+        process_s = self._at_stop[1] - self._at_start[1]
+        wall_s = self._at_stop[2] - self._at_start[2]
+        db_s = sum(w.cpu_s for w in self.workers.values())
+        per = 1000 / turns if turns else float("nan")
+        other_s = process_s - loop_s - db_s
+        return (
+            f"CPU in the concurrent phase (under the profiler), ms per turn: process "
+            f"{process_s * per:.2f} = event-loop thread {loop_s * per:.2f} + database threads "
+            f"{db_s * per:.2f} + other threads {other_s * per:.2f}; wall {wall_s * per:.2f} "
+            f"ms per turn, {process_s / wall_s if wall_s else float('nan'):.2f} cores busy"
+        )
+
+
+WORK_FRAME = "_run_attempt\x00"  # Database._run_attempt: one unit of work, on a worker
+
+
+def merged_work(sessions: list[Session], cpu_s: float) -> tuple[Session, float, float]:
+    """The workers' samples as one tree: each sample's thread frame made the same, and only
+    the samples inside a unit of work kept (idle waiting would swamp the rest); its CPU time
+    the threads' own, `cpu_s`. Returns the session and the seconds kept and sampled.
+    (pyinstrument 5's frame records: a list of frame identifiers, the first naming the thread,
+    and the time.)"""
+    merged = functools.reduce(Session.combine, sessions)
+    thread = "db workers\x00<thread>\x000"
+    records = [
+        ([thread, *stack[1:]], seconds)
+        for stack, seconds in merged.frame_records
+        if any(frame.startswith(WORK_FRAME) for frame in stack)
+    ]
+    busy = sum(seconds for _, seconds in records)
+    sampled = sum(seconds for _, seconds in merged.frame_records)
+    work = Session(
+        frame_records=records or merged.frame_records,
+        start_time=merged.start_time,
+        min_interval=merged.min_interval,
+        max_interval=merged.max_interval,
+        duration=busy,
+        sample_count=len(records),
+        start_call_stack=merged.start_call_stack,
+        target_description=merged.target_description,
+        cpu_time=cpu_s,  # each session's is the whole process's
+        sys_path=merged.sys_path,
+        sys_prefixes=merged.sys_prefixes,
+    )
+    return work, busy, sampled
+
+
+def _top(text: str, lines: int) -> str:
+    return "\n".join(text.splitlines()[:lines])
