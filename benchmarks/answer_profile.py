@@ -12,9 +12,12 @@ so no worker can take two of them. Workers the pool starts during the phase woul
 connection-checkout listener notes every thread that did database work in the phase, and the
 report says if one of them was not profiled.
 
-Beside the samples (wall time: with threads sharing the GIL, waiting to get it back after a C
-call shows up in that call's frame) each thread's CPU time over the phase is measured
-(`time.thread_time`), which splits the process's CPU per turn between the loop and the database.
+The database threads are sampled in CPU time (`time.thread_time`): eight threads sharing the GIL
+spend most of their wall time waiting for it or for PostgreSQL, which would swamp what they
+compute. The event loop's thread is sampled in wall time (waiting to get the GIL back after a C
+call, such as `socket.send`, then shows up in that call's frame), or in CPU time with
+`--profile-clock cpu`. Beside the samples each thread's CPU time over the phase is measured,
+which splits the process's CPU per turn between the loop and the database threads.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 from pyinstrument import Profiler
 from pyinstrument.renderers import ConsoleRenderer
 from pyinstrument.session import Session
+from pyinstrument.stack_sampler import get_stack_sampler
 from sqlalchemy import event
 
 from store.db import Database
@@ -58,9 +62,10 @@ def db_worker_threads() -> list[str]:
 class TurnProfile:
     """A `Bracket` for the concurrent phase: profiles the bot's process while it runs."""
 
-    def __init__(self, db: Database, html: Path) -> None:
+    def __init__(self, db: Database, html: Path, *, loop_clock: str = "wall") -> None:
         self.db = db
         self.html = html
+        self.loop_clock = loop_clock
         self.loop_profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
         self.workers: dict[int, _Worker] = {}
         self.worked: set[str] = set()  # threads that checked out a connection during the phase
@@ -75,12 +80,14 @@ class TurnProfile:
         barrier = threading.Barrier(count, timeout=BARRIER_TIMEOUT_S)
         await self._on_each_worker(count, functools.partial(self._start_here, barrier))
         event.listen(self.db.engine, "checkout", self._checked_out)
+        _clock(self.loop_clock)
         self.loop_profiler.start()
         self._at_start = (time.thread_time(), time.process_time(), time.perf_counter())
 
     async def stop(self) -> None:
         self._at_stop = (time.thread_time(), time.process_time(), time.perf_counter())
         self.loop_profiler.stop()
+        _clock("wall")
         event.remove(self.db.engine, "checkout", self._checked_out)
         for _ in range(3):  # a task may land on a worker started during the phase: try again
             running = sum(1 for worker in self.workers.values() if worker.session is None)
@@ -103,6 +110,7 @@ class TurnProfile:
             self.workers[ident] = _Worker(
                 threading.current_thread().name, profiler, time.thread_time()
             )
+        _clock("cpu")
         profiler.start()
 
     def _stop_here(self, barrier: threading.Barrier, _session: Any) -> None:
@@ -111,6 +119,7 @@ class TurnProfile:
         worker = self.workers.get(threading.get_ident())
         if worker is not None and worker.session is None:
             worker.session = worker.profiler.stop()
+            _clock("wall")
             worker.cpu_s = time.thread_time() - worker.cpu_at_start
 
     def _checked_out(self, *_args: Any) -> None:
@@ -127,19 +136,21 @@ class TurnProfile:
         loop_text = renderer.render(self.loop_profiler.last_session)  # type: ignore[arg-type]
         sessions = [w.session for w in self.workers.values() if w.session is not None]
         names = sorted(w.name for w in self.workers.values() if w.session is not None)
-        db_heading = f"== database worker threads, {len(names)} merged: {', '.join(names)} =="
+        db_heading = (
+            f"== database worker threads, {len(names)} merged: {', '.join(names)} (CPU time) =="
+        )
         db_text = "(no database thread was profiled)"
         if sessions:
             cpu_s = sum(w.cpu_s for w in self.workers.values())
             merged, busy_s, sampled_s = merged_work(sessions, cpu_s)
             db_heading += (
-                f"\n(units of work only: {busy_s:.3f} s of the {sampled_s:.3f} thread-seconds "
-                "sampled; the rest the threads waited for work)"
+                f"\n(units of work only: {busy_s:.3f} s of the {sampled_s:.3f} CPU seconds "
+                "sampled; the rest in the workers' own loop)"
             )
             db_text = renderer.render(merged)
         parts = [
             self._cpu_split(turns),
-            f"== event loop thread ({self.html.name}) ==",
+            f"== event loop thread ({self.loop_clock} time; {self.html.name}) ==",
             _top(loop_text, lines),
             db_heading,
             _top(db_text, lines),
@@ -161,6 +172,14 @@ class TurnProfile:
             f"{db_s * per:.2f} + other threads {other_s * per:.2f}; wall {wall_s * per:.2f} "
             f"ms per turn, {process_s / wall_s if wall_s else float('nan'):.2f} cores busy"
         )
+
+
+def _clock(clock: str) -> None:
+    """What this thread's pyinstrument samples measure from its next start: "cpu", the
+    thread's CPU time (`time.thread_time`, so neither waiting for the GIL nor for the database
+    counts), or "wall" (its default). The timer is a setting of pyinstrument's per-thread
+    sampler (5.x), read when sampling starts."""
+    get_stack_sampler().timer_func = time.thread_time if clock == "cpu" else None
 
 
 WORK_FRAME = "_run_attempt\x00"  # Database._run_attempt: one unit of work, on a worker

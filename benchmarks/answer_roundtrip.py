@@ -33,8 +33,8 @@ configuration could not be set up (e.g. PostgreSQL unreachable).
 
 `--profile` runs only impact-bot (on each of `--backends`) under pyinstrument during the
 concurrent phase: the event loop's thread (artifacts/profile-answer-<backend>.html and the top of
-its text report) and every database worker thread, merged into one text report
-(benchmarks/answer_profile.py).
+its text report; wall time, or CPU time with `--profile-clock cpu`) and every database worker
+thread, in CPU time, merged into one text report (benchmarks/answer_profile.py).
 """
 
 from __future__ import annotations
@@ -280,7 +280,7 @@ async def run_echo(options: Options) -> ConfigResult:
 
 
 async def run_impact(
-    backend: str, options: Options, *, profile: bool = False, profile_lines: int = 40
+    backend: str, options: Options, profile: str | None = None, profile_lines: int = 40
 ) -> tuple[ConfigResult, str | None]:
     questions = default_framework().question_count
     if options.turns > questions:
@@ -293,7 +293,9 @@ async def run_impact(
             except Exception as exc:
                 raise SetupError(f"migrating the {backend} database failed: {exc!r}") from exc
             app = create_app(load_settings(database_url=url, app_id=""), db=db)
-            profiler = TurnProfile(db, profile_html(backend)) if profile else None
+            profiler = None  # profile: the event loop's clock, "wall" or "cpu"
+            if profile is not None:
+                profiler = TurnProfile(db, profile_html(backend), loop_clock=profile)
             name = f"impact-bot {backend}"
             if options.client_process:
                 measured = await measure_client_process(
@@ -393,6 +395,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile-lines", type=int, default=40, help="text report lines shown")
     parser.add_argument(
+        "--profile-clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="what the event loop's samples measure (database threads: always CPU time)",
+    )
+    parser.add_argument(
         "--client",
         choices=["teamsuser", "lean"],
         default="teamsuser",
@@ -436,9 +444,8 @@ async def run(args: argparse.Namespace) -> int:
             results.append(await run_echo(options))
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
             say(f"running: impact-bot {backend}{' under the profiler' * args.profile} ...")
-            result, report = await run_impact(
-                backend, options, profile=args.profile, profile_lines=args.profile_lines
-            )
+            profile = args.profile_clock if args.profile else None
+            result, report = await run_impact(backend, options, profile, args.profile_lines)
             results.append(result)
             if report is not None:
                 reports.append(f"==== impact-bot {backend} ====\n{report}")
