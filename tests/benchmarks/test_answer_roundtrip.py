@@ -5,20 +5,24 @@ No timings are asserted: those belong to the benchmark."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
+from benchmarks import answer_roundtrip
 from benchmarks.answer_client import conversation_problems, person_specs
 from benchmarks.answer_figures import Options
 from benchmarks.answer_people import BenchmarkError, echo_text
 from benchmarks.answer_roundtrip import main, measure_client_process
+from tests.conftest import BACKENDS, REQUIRE_POSTGRES
 from tests.fakes.connector import FakeConnector
 
-TINY = ["--people", "2", "--answers-per-person", "3", "--single-people", "1"]
-TINY += ["--warmup-people", "1", "--warmup-turns", "2", "--backends", "sqlite", "--json"]
+SMALL = ["--answers-per-person", "3", "--single-people", "1", "--warmup-people", "1"]
+SMALL += ["--warmup-turns", "2"]
+TINY = [*SMALL, "--people", "2", "--backends", "sqlite", "--json"]
 
 
 @pytest.mark.service
@@ -47,6 +51,35 @@ def test_the_benchmark_runs_with_its_checks_passed(
         assert sqlite["client_cpu_ms_per_turn"] > 0
     else:
         assert "chats_checked" not in sqlite
+
+
+@pytest.mark.service
+@pytest.mark.parametrize("backend", [b for b in ("sqlite", "postgresql") if b in BACKENDS])
+@pytest.mark.parametrize("mode", [[], ["--client-process"]])
+def test_the_profile_covers_the_loop_and_every_database_thread(
+    backend: str,
+    mode: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    html = tmp_path / f"profile-answer-{backend}.html"
+    monkeypatch.setattr(answer_roundtrip, "profile_html", lambda _backend: html)
+    code = main([*SMALL, "--people", "6", "--backends", backend, "--profile", *mode])
+    out = capsys.readouterr().out
+    if code == 2 and backend == "postgresql" and not REQUIRE_POSTGRES:
+        pytest.skip("PostgreSQL not reachable")
+    assert code == 0
+    assert html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html>")
+    assert "echo bot" not in out  # the profile runs impact-bot only
+    assert f"==== impact-bot {backend} ====" in out
+    assert "ms per turn: process" in out
+    loop, _, workers = out.partition("== database worker threads, ")
+    assert "ImpactBot.on_invoke_activity" in loop
+    profiled = int(workers.split(" merged")[0])
+    assert profiled >= (2 if backend == "postgresql" else 1)  # PostgreSQL: a pool of threads
+    assert "AssessmentStore.act" in workers
+    assert "NOT profiled" not in out
 
 
 def _wrong_echo_app() -> web.Application:
