@@ -191,21 +191,7 @@ def print_table(results: list[ConfigResult], facts: dict[str, Any]) -> None:
             f"{p['p95_ms']:>8.2f} {p['p99_ms']:>8.2f} {r.single_p50_ms:>16.2f} "
             f"{r.cpu_ms_per_turn:>12.2f}{client}"
         )
-    if remote:
-        print(
-            "(CPU ms/turn: the bot's process, all threads: bot + database threads + fake "
-            "connector, per timed turn; the people's own CPU is the client column)"
-        )
-        checked = ", ".join(f"{r.chats_checked} ({r.key})" for r in results)
-        print(
-            f"connector check after the run: one expected activity per turn in every chat: "
-            f"{checked} chats"
-        )
-    else:
-        print(
-            "(CPU ms/turn: process CPU of all threads, i.e. bot + fake connector + simulated "
-            "people, per timed turn)"
-        )
+    _print_cpu_note(results, remote)
     ratios = facts["ratio_impact_over_echo"]
     if ratios:
         listed = ", ".join(f"{k} {v:.2f}" for k, v in ratios.items())
@@ -232,3 +218,22 @@ def print_table(results: list[ConfigResult], facts: dict[str, Any]) -> None:
                 f"TeamsUser.press bookkeeping ({r.key}): {r.bookkeeping_ms:.3f} ms per press "
                 f"({r.bookkeeping_ms / p50 * 100:.1f}% of the 1-person p50)"
             )
+
+
+def _print_cpu_note(results: list[ConfigResult], remote: bool) -> None:
+    """What CPU ms/turn covers in this mode (and, with the people apart, the connector check)."""
+    if remote:
+        print(
+            "(CPU ms/turn: the bot's process, all threads: bot + database threads + fake "
+            "connector, per timed turn; the people's own CPU is the client column)"
+        )
+        checked = ", ".join(f"{r.chats_checked} ({r.key})" for r in results)
+        print(
+            f"connector check after the run: one expected activity per turn in every chat: "
+            f"{checked} chats"
+        )
+    else:
+        print(
+            "(CPU ms/turn: process CPU of all threads, i.e. bot + fake connector + simulated "
+            "people, per timed turn)"
+        )
