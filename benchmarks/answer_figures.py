@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.answer_profile import split_line
+
 TARGET_RATIO = 2.5  # impact-bot answers/s over echo turns/s, on every database (issue 13 §6)
 TARGET_SINGLE_P50_MS = 10.0
 
@@ -68,6 +70,8 @@ class ConfigResult:
     bookkeeping_ms: float | None = None
     client_cpu_s: float | None = None  # --client-process: the people's process
     chats_checked: int | None = None  # --client-process: conversations checked after the run
+    cpu_split: dict[str, float] | None = None  # impact-bot: CPU ms/turn per thread (answer_profile)
+    cpu_unread: list[str] = field(default_factory=list)  # database threads whose CPU was not read
 
     @property
     def turns_per_s(self) -> float:
@@ -94,6 +98,8 @@ class ConfigResult:
             "single_person_p50_ms": round(self.single_p50_ms, 3),
             "single_person_turns": len(self.single_latencies),
         }
+        if self.cpu_split is not None:
+            figures["cpu_ms_per_turn_split"] = {k: round(v, 3) for k, v in self.cpu_split.items()}
         if self.client_cpu_s is not None:
             figures["client_cpu_ms_per_turn"] = round(self.client_cpu_s / self.turns * 1000, 3)
             figures["chats_checked"] = self.chats_checked
@@ -237,3 +243,9 @@ def _print_cpu_note(results: list[ConfigResult], remote: bool) -> None:
             "(CPU ms/turn: process CPU of all threads, i.e. bot + fake connector + simulated "
             "people, per timed turn)"
         )
+    for r in results:
+        if r.cpu_split is not None:
+            print(f"CPU split ({r.key}): {split_line(r.cpu_split)}")
+        if r.cpu_unread:
+            unread = ", ".join(r.cpu_unread)
+            print(f"  ({r.key}: the CPU of {unread}, which did database work, was not read)")

@@ -49,9 +49,9 @@ BARRIER_TIMEOUT_S = 5.0
 @dataclass
 class _Worker:
     name: str
-    profiler: Profiler
-    cpu_at_start: float
-    cpu_s: float = 0.0
+    cpu_at_start: float  # time.thread_time; 0 for a worker started during the phase
+    cpu_s: float | None = None  # over the phase, once read at its end
+    profiler: Profiler | None = None
     session: Session | None = None
 
 
@@ -59,42 +59,37 @@ def db_worker_threads() -> list[str]:
     return sorted(t.name for t in threading.enumerate() if DB_WORKER.fullmatch(t.name))
 
 
-class TurnProfile:
-    """A `Bracket` for the concurrent phase: profiles the bot's process while it runs."""
+class CpuSplit:
+    """A `Bracket` for the concurrent phase: the CPU time of the event loop's thread, of each
+    database worker thread (read on the worker itself) and of the whole process over it."""
 
-    def __init__(self, db: Database, html: Path, *, loop_clock: str = "wall") -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.html = html
-        self.loop_clock = loop_clock
-        self.loop_profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
         self.workers: dict[int, _Worker] = {}
         self.worked: set[str] = set()  # threads that checked out a connection during the phase
         self._lock = threading.Lock()
         self._at_start = (0.0, 0.0, 0.0)  # loop thread CPU, process CPU, wall
         self._at_stop = (0.0, 0.0, 0.0)
 
-    # -- the bracket ------------------------------------------------------------------------
-
     async def start(self) -> None:
         count = max(len(db_worker_threads()), 1)
         barrier = threading.Barrier(count, timeout=BARRIER_TIMEOUT_S)
         await self._on_each_worker(count, functools.partial(self._start_here, barrier))
         event.listen(self.db.engine, "checkout", self._checked_out)
-        _clock(self.loop_clock)
-        self.loop_profiler.start()
+        self._loop_starts()
         self._at_start = (time.thread_time(), time.process_time(), time.perf_counter())
 
     async def stop(self) -> None:
         self._at_stop = (time.thread_time(), time.process_time(), time.perf_counter())
-        self.loop_profiler.stop()
-        _clock("wall")
+        self._loop_stops()
         event.remove(self.db.engine, "checkout", self._checked_out)
-        for _ in range(3):  # a task may land on a worker started during the phase: try again
-            running = sum(1 for worker in self.workers.values() if worker.session is None)
-            if not running:
+        count = max(len(db_worker_threads()), 1)  # with any the pool started during the phase
+        for _ in range(3):  # a task may land on a worker already read: try again
+            barrier = threading.Barrier(count, timeout=BARRIER_TIMEOUT_S)
+            await self._on_each_worker(count, functools.partial(self._stop_here, barrier))
+            count = sum(1 for worker in self.workers.values() if worker.cpu_s is None)
+            if not count:
                 break
-            barrier = threading.Barrier(running, timeout=BARRIER_TIMEOUT_S)
-            await self._on_each_worker(running, functools.partial(self._stop_here, barrier))
 
     async def _on_each_worker(self, count: int, work: Callable[[Any], None]) -> None:
         await asyncio.gather(*(self.db.run(work) for _ in range(count)))
@@ -106,24 +101,90 @@ class TurnProfile:
         with self._lock:
             if ident in self.workers:
                 return
-            profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
-            self.workers[ident] = _Worker(
-                threading.current_thread().name, profiler, time.thread_time()
-            )
-        _clock("cpu")
-        profiler.start()
+            worker = _Worker(threading.current_thread().name, time.thread_time())
+            self.workers[ident] = worker
+        self._worker_starts(worker)
 
     def _stop_here(self, barrier: threading.Barrier, _session: Any) -> None:
         with suppress(threading.BrokenBarrierError):
             barrier.wait()
-        worker = self.workers.get(threading.get_ident())
-        if worker is not None and worker.session is None:
-            worker.session = worker.profiler.stop()
-            _clock("wall")
+        ident = threading.get_ident()
+        with self._lock:
+            worker = self.workers.setdefault(ident, _Worker(threading.current_thread().name, 0.0))
+        if worker.cpu_s is None:
+            self._worker_stops(worker)
             worker.cpu_s = time.thread_time() - worker.cpu_at_start
 
     def _checked_out(self, *_args: Any) -> None:
         self.worked.add(threading.current_thread().name)
+
+    # hooks for the profiler, each on its own thread
+    def _loop_starts(self) -> None: ...
+
+    def _loop_stops(self) -> None: ...
+
+    def _worker_starts(self, worker: _Worker) -> None: ...
+
+    def _worker_stops(self, worker: _Worker) -> None: ...
+
+    # -- figures ----------------------------------------------------------------------------
+
+    def split_ms(self, turns: int) -> dict[str, float]:
+        """CPU ms per turn: the process, the loop's thread, the database threads, the rest."""
+        per = 1000 / turns if turns else float("nan")
+        loop_s = self._at_stop[0] - self._at_start[0]
+        process_s = self._at_stop[1] - self._at_start[1]
+        db_s = sum(w.cpu_s or 0.0 for w in self.workers.values())
+        return {
+            "process": process_s * per,
+            "event_loop_thread": loop_s * per,
+            "database_threads": db_s * per,
+            "other_threads": (process_s - loop_s - db_s) * per,
+            "database_threads_read": len([w for w in self.workers.values() if w.cpu_s is not None]),
+            "cores_busy": process_s / (self._at_stop[2] - self._at_start[2]),
+        }
+
+    def unread(self) -> list[str]:
+        """Threads that did database work in the phase but whose CPU was not read."""
+        read = {w.name for w in self.workers.values() if w.cpu_s is not None}
+        return sorted(self.worked - read)
+
+
+def split_line(split: dict[str, float]) -> str:
+    return (
+        f"process {split['process']:.2f} = event-loop thread {split['event_loop_thread']:.2f} + "
+        f"database threads {split['database_threads']:.2f} "
+        f"({split['database_threads_read']:.0f} read) + other threads "
+        f"{split['other_threads']:.2f} ms per turn; {split['cores_busy']:.2f} cores busy"
+    )
+
+
+class TurnProfile(CpuSplit):
+    """`CpuSplit`, and pyinstrument on the loop's thread and on every database worker."""
+
+    def __init__(self, db: Database, html: Path, *, loop_clock: str = "wall") -> None:
+        super().__init__(db)
+        self.html = html
+        self.loop_clock = loop_clock
+        self.loop_profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
+
+    def _loop_starts(self) -> None:
+        _clock(self.loop_clock)
+        self.loop_profiler.start()
+
+    def _loop_stops(self) -> None:
+        self.loop_profiler.stop()
+        _clock("wall")
+
+    def _worker_starts(self, worker: _Worker) -> None:
+        worker.profiler = Profiler(interval=INTERVAL_S, async_mode="disabled")
+        _clock("cpu")
+        worker.profiler.start()
+
+    def _worker_stops(self, worker: _Worker) -> None:
+        if worker.profiler is not None:
+            worker.session = worker.profiler.stop()
+            _clock("wall")
 
     # -- the report -------------------------------------------------------------------------
 
@@ -134,14 +195,13 @@ class TurnProfile:
         self.html.write_text(self.loop_profiler.output_html(), encoding="utf-8")
         renderer = ConsoleRenderer(unicode=True, color=False)
         loop_text = renderer.render(self.loop_profiler.last_session)  # type: ignore[arg-type]
-        sessions = [w.session for w in self.workers.values() if w.session is not None]
-        names = sorted(w.name for w in self.workers.values() if w.session is not None)
-        db_heading = (
-            f"== database worker threads, {len(names)} merged: {', '.join(names)} (CPU time) =="
-        )
+        profiled = [w for w in self.workers.values() if w.session is not None]
+        names = ", ".join(sorted(w.name for w in profiled))
+        db_heading = f"== database worker threads, {len(profiled)} merged: {names} (CPU time) =="
         db_text = "(no database thread was profiled)"
-        if sessions:
-            cpu_s = sum(w.cpu_s for w in self.workers.values())
+        if profiled:
+            cpu_s = sum(w.cpu_s or 0.0 for w in profiled)
+            sessions = [w.session for w in profiled if w.session is not None]
             merged, busy_s, sampled_s = merged_work(sessions, cpu_s)
             db_heading += (
                 f"\n(units of work only: {busy_s:.3f} s of the {sampled_s:.3f} CPU seconds "
@@ -149,29 +209,17 @@ class TurnProfile:
             )
             db_text = renderer.render(merged)
         parts = [
-            self._cpu_split(turns),
+            "CPU in the concurrent phase, under the profiler (its CPU-time sampling of the "
+            "database threads adds much to theirs; a run without --profile prints the split "
+            "unprofiled): " + split_line(self.split_ms(turns)),
             f"== event loop thread ({self.loop_clock} time; {self.html.name}) ==",
             _top(loop_text, lines),
             db_heading,
             _top(db_text, lines),
         ]
-        if missed := sorted(self.worked - set(names)):
+        if missed := sorted(self.worked - {w.name for w in profiled}):
             parts.append(f"NOT profiled, though they did database work: {', '.join(missed)}")
         return "\n".join(parts)
-
-    def _cpu_split(self, turns: int) -> str:
-        loop_s = self._at_stop[0] - self._at_start[0]
-        process_s = self._at_stop[1] - self._at_start[1]
-        wall_s = self._at_stop[2] - self._at_start[2]
-        db_s = sum(w.cpu_s for w in self.workers.values())
-        per = 1000 / turns if turns else float("nan")
-        other_s = process_s - loop_s - db_s
-        return (
-            f"CPU in the concurrent phase (under the profiler), ms per turn: process "
-            f"{process_s * per:.2f} = event-loop thread {loop_s * per:.2f} + database threads "
-            f"{db_s * per:.2f} + other threads {other_s * per:.2f}; wall {wall_s * per:.2f} "
-            f"ms per turn, {process_s / wall_s if wall_s else float('nan'):.2f} cores busy"
-        )
 
 
 def _clock(clock: str) -> None:

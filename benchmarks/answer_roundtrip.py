@@ -90,7 +90,7 @@ from benchmarks.answer_people import (  # noqa: E402
     one_at_a_time,
     take_turns,
 )
-from benchmarks.answer_profile import TurnProfile  # noqa: E402
+from benchmarks.answer_profile import CpuSplit, TurnProfile  # noqa: E402
 from benchmarks.echo_bot import create_echo_app  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from framework.content import default_framework  # noqa: E402
@@ -293,13 +293,15 @@ async def run_impact(
             except Exception as exc:
                 raise SetupError(f"migrating the {backend} database failed: {exc!r}") from exc
             app = create_app(load_settings(database_url=url, app_id=""), db=db)
-            profiler = None  # profile: the event loop's clock, "wall" or "cpu"
+            # the CPU split of every run; with --profile (the event loop's clock) the profiles
+            split = CpuSplit(db)
+            profiler = None
             if profile is not None:
-                profiler = TurnProfile(db, profile_html(backend), loop_clock=profile)
+                split = profiler = TurnProfile(db, profile_html(backend), loop_clock=profile)
             name = f"impact-bot {backend}"
             if options.client_process:
                 measured = await measure_client_process(
-                    name, backend, app, questions, options, profiler
+                    name, backend, app, questions, options, split
                 )
             else:
 
@@ -309,9 +311,11 @@ async def run_impact(
                         user, session, lean=options.lean, questions=questions, rng=rng
                     )
 
-                measured = await measure(name, backend, app, make, options, profiler)
+                measured = await measure(name, backend, app, make, options, split)
                 measured.result.bookkeeping_ms = teamsuser_bookkeeping_ms(measured.people[-1])
             result = measured.result
+            result.cpu_split = split.split_ms(result.turns)
+            result.cpu_unread = split.unread()
             result.data_check = check_answers(db, measured.sent, options.turns)
         finally:
             db.dispose()

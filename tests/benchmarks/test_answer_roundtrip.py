@@ -45,6 +45,13 @@ def test_the_benchmark_runs_with_its_checks_passed(
         "problems": [],
     }
     assert facts["target"]["ratio_at_least"] == 2.5
+    split = sqlite["cpu_ms_per_turn_split"]
+    assert split["database_threads_read"] == 1  # SQLite: one worker thread
+    assert split["event_loop_thread"] > 0
+    assert split["database_threads"] > 0
+    parts = split["event_loop_thread"] + split["database_threads"] + split["other_threads"]
+    assert parts == pytest.approx(split["process"], abs=0.01)
+    assert split["process"] == pytest.approx(sqlite["cpu_ms_per_turn"], abs=0.05)
     if mode:
         assert facts["options"]["people_in"] == "a separate process"
         assert echo["chats_checked"] == sqlite["chats_checked"] == 1 + 1 + 2
@@ -73,7 +80,8 @@ def test_the_profile_covers_the_loop_and_every_database_thread(
     assert html.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html>")
     assert "echo bot" not in out  # the profile runs impact-bot only
     assert f"==== impact-bot {backend} ====" in out
-    assert "ms per turn: process" in out
+    assert "CPU in the concurrent phase, under the profiler" in out
+    assert "= event-loop thread" in out
     loop, _, workers = out.partition("== database worker threads, ")
     assert "ImpactBot.on_invoke_activity" in loop
     profiled = int(workers.split(" merged")[0])
