@@ -1,23 +1,27 @@
-"""`answer_roundtrip.py --profile`: where an answer turn's time goes, on SQLite or PostgreSQL.
+"""Where an answer turn's CPU goes (benchmarks/answer_roundtrip.py), on SQLite or PostgreSQL.
 
-During the concurrent phase pyinstrument samples the event loop's thread (HTML report written to
-artifacts/profile-answer-<backend>.html, text printed) and every database worker thread, one
-profiler per thread (a pyinstrument profiler samples only the thread that started it), merged
-into one text report: the event loop sees database work only as waiting. SQLite's pool has one
-worker thread, PostgreSQL's up to the pool size (8).
+`CpuSplit`, in every impact-bot run: the CPU time of the event loop's thread, of each database
+worker thread and of the process over the concurrent phase, so the CPU per turn splits between
+the loop and the database threads (each thread's `time.thread_time`, read on that thread).
 
-Each worker's profiler is started and stopped on that worker: as many tasks as there are worker
-threads are submitted through `Database.run`, and each waits at a barrier until all have arrived,
-so no worker can take two of them. Workers the pool starts during the phase would be missed; a
-connection-checkout listener notes every thread that did database work in the phase, and the
-report says if one of them was not profiled.
+`TurnProfile`, with `--profile`, adds pyinstrument: during the concurrent phase it samples the
+event loop's thread (HTML report written to artifacts/profile-answer-<backend>.html, text
+printed) and every database worker thread, one profiler per thread (a pyinstrument profiler
+samples only the thread that started it), merged into one text report: the event loop sees
+database work only as waiting. SQLite's pool has one worker thread, PostgreSQL's up to the pool
+size (8).
+
+Each worker is read (and its profiler started and stopped) on that worker: as many tasks as
+there are worker threads are submitted through `Database.run`, and each waits at a barrier until
+all have arrived, so no worker can take two of them. A connection-checkout listener notes every
+thread that did database work in the phase, and the report names any that was not read.
 
 The database threads are sampled in CPU time (`time.thread_time`): eight threads sharing the GIL
 spend most of their wall time waiting for it or for PostgreSQL, which would swamp what they
 compute. The event loop's thread is sampled in wall time (waiting to get the GIL back after a C
 call, such as `socket.send`, then shows up in that call's frame), or in CPU time with
-`--profile-clock cpu`. Beside the samples each thread's CPU time over the phase is measured,
-which splits the process's CPU per turn between the loop and the database threads.
+`--profile-clock cpu`. Reading a thread's CPU clock at every call and return is costly, so the
+split printed under the profiler overstates the database threads.
 """
 
 from __future__ import annotations
