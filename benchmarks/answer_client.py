@@ -69,11 +69,14 @@ PUSH_WAIT_S = 10.0  # a reply the connector accepted must reach the people withi
 
 class PushingConnector(FakeConnector):
     """The fake Bot Connector, also pushing each activity it accepts (sends and replies, 201)
-    to the client process: its bytes as the bot sent them, not re-encoded, and its new id."""
+    to the client process: its bytes as the bot sent them, not re-encoded, and its new id. The
+    pushes of one turn of the event loop go out in one write (one system call, one release of
+    the GIL), as soon as the loop comes round."""
 
     def __init__(self) -> None:
         super().__init__()
         self.pushes: asyncio.StreamWriter | None = None
+        self._waiting: list[bytes] = []
 
     async def _post_activity(self, request: web.Request, kind: str) -> web.StreamResponse:
         response = await super()._post_activity(request, kind)
@@ -81,8 +84,15 @@ class PushingConnector(FakeConnector):
         if self.pushes is not None and response.status == 201 and isinstance(body, bytes):
             ids = json.dumps([request.match_info["cid"], json.loads(body)["id"]]).encode()
             raw = (await request.read()).replace(b"\n", b" ")  # JSON: a newline is whitespace
-            self.pushes.write(b'{"ids":%b,"a":%b}\n' % (ids, raw))
+            if not self._waiting:
+                asyncio.get_running_loop().call_soon(self._push)
+            self._waiting.append(b'{"ids":%b,"a":%b}\n' % (ids, raw))
         return response
+
+    def _push(self) -> None:
+        lines, self._waiting = self._waiting, []
+        if self.pushes is not None:
+            self.pushes.write(b"".join(lines))
 
 
 def person_specs(connector: FakeConnector, count: int, tag: str) -> list[dict[str, str]]:
