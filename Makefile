@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV     := $(VENV)/.dev-installed
 
-.PHONY: run test test-fast fuzz lint lint-deployment audit bench bench-fanout bench-scale clean
+.PHONY: run test test-fast fuzz lint lint-deployment audit bench bench-client bench-fanout bench-scale clean
 
 $(RUNTIME): requirements/runtime.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ audit: $(AUDIT_STAMP)
 
 bench: $(DEV)
 	$(BIN)/python benchmarks/answer_roundtrip.py
+
+# The same, with the simulated people in a process of their own (the bot's CPU per turn alone).
+bench-client: $(DEV)
+	$(BIN)/python benchmarks/answer_roundtrip.py --client-process $(ARGS)
 
 bench-fanout: $(DEV)
 	$(BIN)/python benchmarks/fanout.py

@@ -1,11 +1,14 @@
-"""Answer round trip: impact-bot against a bare botbuilder 4.17 echo bot, in one process.
+"""Answer round trip: impact-bot against a bare botbuilder 4.17 echo bot, on one machine.
 
     .venv/bin/python benchmarks/answer_roundtrip.py [--people 20] [--answers-per-person 22]
         [--backends sqlite,postgresql] [--json] [--profile] [--client teamsuser|lean]
+        [--client-process]
 
-Everything runs in this one process on loopback HTTP: the bot under test (aiohttp), the fake Bot
-Connector that stands in for Teams (tests/fakes/connector.py) and the simulated people. For each
-configuration (echo bot, impact-bot on SQLite, impact-bot on PostgreSQL):
+The bot under test (aiohttp) and the fake Bot Connector that stands in for Teams
+(tests/fakes/connector.py) run in this process, on loopback HTTP; so do the simulated people
+(benchmarks/answer_people.py), unless `--client-process` puts them in a process of their own
+(benchmarks/answer_client.py). For each configuration (echo bot, impact-bot on SQLite,
+impact-bot on PostgreSQL):
 
 1. warm-up: a couple of people take a few turns (not measured);
 2. single person: one person at a time takes turns one after another (the 1-person p50);
@@ -15,40 +18,41 @@ configuration (echo bot, impact-bot on SQLite, impact-bot on PostgreSQL):
 Latency of a turn = from just before the POST to /api/messages until the HTTP response has been
 read. The bot posts its reply (the echo, or the next question card) to the connector during the
 turn and awaits the connector's answer before it finishes, so by then the connector has recorded
-it. That is checked on every turn: after the response, with no `await` in between (everything
-shares one event loop, so nothing else can run), the person's conversation on the fake connector
-must hold exactly one new activity, and it must be the expected one (the echoed text; question
-n+1, or the review card after the last question). A turn that fails the check stops the run.
+it. In-process that is checked on every turn: after the response, with no `await` in between
+(everything shares one event loop, so nothing else can run), the person's conversation on the
+fake connector must hold exactly one new activity, and it must be the expected one (the echoed
+text; question n+1, or the review card after the last question). A turn that fails the check
+stops the run. With `--client-process` the people check the same on the activities the
+connector pushes to them, and after the run this process checks every person's conversation on
+its connector: exactly one activity per turn, in order, each the expected one.
 
 After the impact-bot runs the database is checked: every measured person must have exactly one
 assessment with exactly M answers, at the levels that person sent. Exit status: 0, or 1 if a
 check failed (missing the performance target is a measurement, not a failure), or 2 if a
 configuration could not be set up (e.g. PostgreSQL unreachable).
 
-`--profile` runs only the impact-bot SQLite configuration, with pyinstrument sampling the event
-loop's thread during the concurrent phase (written to artifacts/profile-answer.html, top of the
-text report printed), plus a second pyinstrument profile of the database worker thread (text only).
+`--profile` runs only impact-bot (on each of `--backends`) under pyinstrument during the
+concurrent phase: the event loop's thread (artifacts/profile-answer-<backend>.html and the top of
+its text report; wall time, or CPU time with `--profile-clock cpu`) and every database worker
+thread, in CPU time, merged into one text report (benchmarks/answer_profile.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import os
-import platform
 import random
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import psycopg
@@ -59,6 +63,32 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.answer_client import (  # noqa: E402
+    PushingConnector,
+    conversation_problems,
+    person_specs,
+    run_client_process,
+)
+from benchmarks.answer_figures import (  # noqa: E402
+    ConfigResult,
+    DataCheck,
+    Options,
+    machine,
+    print_table,
+    summary,
+)
+from benchmarks.answer_people import (  # noqa: E402
+    BenchmarkError,
+    Bracket,
+    EchoPerson,
+    ImpactPerson,
+    Person,
+    client_session,
+    concurrently,
+    one_at_a_time,
+    take_turns,
+)
+from benchmarks.answer_profile import CpuSplit, TurnProfile  # noqa: E402
 from benchmarks.echo_bot import create_echo_app  # noqa: E402
 from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import load_settings  # noqa: E402
@@ -66,99 +96,16 @@ from framework.content import default_framework  # noqa: E402
 from impact.service import create_app  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.schema import upgrade  # noqa: E402
-from tests.fakes.connector import ConversationState, FakeConnector  # noqa: E402
-from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action  # noqa: E402
+from tests.fakes.connector import FakeConnector  # noqa: E402
+from tests.fakes.teams_client import TeamsUser, find_action  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
     "IMPACT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-CARD_TYPE = "application/vnd.microsoft.card.adaptive"
-PROFILE_HTML = ROOT / "artifacts" / "profile-answer.html"
-TARGET_RATIO = 2.0
-TARGET_SINGLE_P50_MS = 10.0
-
-
-class BenchmarkError(Exception):
-    """A turn or a data check did not do what it should: the figures would mean nothing."""
 
 
 class SetupError(Exception):
     """A configuration could not be brought up (e.g. PostgreSQL not reachable)."""
-
-
-# ---- figures ------------------------------------------------------------------------------
-
-
-def percentiles_ms(samples: Sequence[float]) -> dict[str, float]:
-    """p50/p95/p99 in ms, linear interpolation between closest ranks (statistics 'inclusive')."""
-    if len(samples) < 2:
-        value = samples[0] * 1000 if samples else float("nan")
-        return {"p50_ms": value, "p95_ms": value, "p99_ms": value}
-    cuts = statistics.quantiles([s * 1000 for s in samples], n=100, method="inclusive")
-    return {"p50_ms": cuts[49], "p95_ms": cuts[94], "p99_ms": cuts[98]}
-
-
-@dataclass
-class DataCheck:
-    expected_answers: int
-    people: int = 0
-    passed: int = 0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.people > 0 and self.passed == self.people
-
-
-@dataclass
-class ConfigResult:
-    name: str
-    key: str
-    people: int
-    turns: int
-    wall_s: float
-    cpu_s: float  # process CPU (all threads) during the concurrent phase
-    latencies: list[float]
-    single_latencies: list[float]
-    data_check: DataCheck | None = None
-    bookkeeping_ms: float | None = None
-
-    @property
-    def turns_per_s(self) -> float:
-        return self.turns / self.wall_s if self.wall_s else float("nan")
-
-    @property
-    def cpu_ms_per_turn(self) -> float:
-        return self.cpu_s / self.turns * 1000 if self.turns else float("nan")
-
-    @property
-    def single_p50_ms(self) -> float:
-        return percentiles_ms(self.single_latencies)["p50_ms"]
-
-    def as_dict(self) -> dict[str, Any]:
-        figures: dict[str, Any] = {
-            "config": self.name,
-            "key": self.key,
-            "people": self.people,
-            "turns": self.turns,
-            "wall_s": round(self.wall_s, 4),
-            "cpu_ms_per_turn": round(self.cpu_ms_per_turn, 3),
-            "turns_per_s": round(self.turns_per_s, 2),
-            **{k: round(v, 3) for k, v in percentiles_ms(self.latencies).items()},
-            "single_person_p50_ms": round(self.single_p50_ms, 3),
-            "single_person_turns": len(self.single_latencies),
-        }
-        if self.bookkeeping_ms is not None:
-            figures["teamsuser_bookkeeping_ms_per_press"] = round(self.bookkeeping_ms, 4)
-        if self.data_check is not None:
-            figures["data_check"] = {
-                "expected_answers": self.data_check.expected_answers,
-                "people": self.data_check.people,
-                "passed": self.data_check.passed,
-                "ok": self.data_check.ok,
-                "problems": self.data_check.problems,
-            }
-        return figures
 
 
 # ---- serving --------------------------------------------------------------------------------
@@ -171,10 +118,6 @@ async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"http://127.0.0.1:{port}"
-
-
-def client_session(people: int) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=max(100, 2 * people + 8)))
 
 
 @contextmanager
@@ -197,179 +140,30 @@ def database_url_for(backend: str) -> Iterator[str]:
         database.drop()
 
 
-# ---- simulated people -----------------------------------------------------------------------
-
-
-class Person:
-    """One simulated person; `turn(n)` takes their n-th timed turn and returns its latency (s)."""
-
-    def __init__(self, bot_url: str, connector: FakeConnector, session: aiohttp.ClientSession):
-        self.user = TeamsUser(bot_url=bot_url, connector=connector, session=session)
-        self.session = session
-        self.url = f"{bot_url}/api/messages"
-        self.state: ConversationState = connector.conversations[self.user.conversation_id]
-
-    async def begin(self) -> None:
-        """Anything before the timed turns (not timed)."""
-
-    async def turn(self, number: int) -> float:
-        raise NotImplementedError
-
-    def _new_activity(self, before: int, what: str) -> dict[str, Any]:
-        """The one activity the bot sent in this turn, as the connector recorded it."""
-        shown = len(self.state.order)
-        if shown != before + 1:
-            raise BenchmarkError(
-                f"{self.user.user_id} {what}: the connector recorded {shown - before} "
-                "activities in this turn, expected 1"
-            )
-        return self.state.activities[self.state.order[-1]]
-
-
-class EchoPerson(Person):
-    def __init__(self, *args: Any, lean: bool) -> None:
-        super().__init__(*args)
-        self.lean = lean
-        self.template = self.user.activity(type="message", text="")
-
-    async def turn(self, number: int) -> float:
-        text = f"hello {number} from {self.user.user_id}"
-        before = len(self.state.order)
-        if self.lean:
-            activity = {**self.template, "id": f"f:{uuid.uuid4().hex}", "text": text}
-            start = time.perf_counter()
-            async with self.session.post(self.url, json=activity) as response:
-                await response.read()
-                status = response.status
-            end = time.perf_counter()
-        else:
-            start = time.perf_counter()
-            status = (await self.user.say(text)).status
-            end = time.perf_counter()
-        # No await since `end`: what the connector holds now, it held when the response came.
-        if status not in (200, 201):
-            raise BenchmarkError(f"echo turn {number}: HTTP {status}")
-        reply = self._new_activity(before, f"echo turn {number}")
-        if reply.get("text") != text:
-            raise BenchmarkError(f"echo turn {number}: the reply was {reply.get('text')!r}")
-        return end - start
-
-
-class ImpactPerson(Person):
-    def __init__(self, *args: Any, lean: bool, questions: int, rng: random.Random) -> None:
-        super().__init__(*args)
-        self.lean = lean
-        self.questions = questions
-        self.rng = rng
-        self.sent: dict[int, int] = {}  # question number -> level sent
-
-    async def begin(self) -> None:
-        installed = await self.user.install()
-        started = await self.user.press("Start")
-        _, card = self.user.last_card()
-        if installed.status not in (200, 201) or started.status != 200:
-            raise BenchmarkError(f"install/start: HTTP {installed.status}/{started.status}")
-        if not _first_text(card).startswith(f"Question 1 of {self.questions}"):
-            raise BenchmarkError(f"after Start the card reads {_first_text(card)!r}")
-
-    async def turn(self, number: int) -> float:
-        """Answer question `number` with "Next" and a random level."""
-        level = self.rng.randint(1, 5)
-        inputs = {"level": str(level), "comment": ""}
-        before = len(self.state.order)
-        if self.lean:
-            card_id = self.state.order[-1]
-            card = card_of(self.state.activities[card_id]) or {}
-            data = {**(find_action(card, "Next").get("data") or {}), **inputs}
-            activity = self.user.activity(
-                type="invoke",
-                name="adaptiveCard/action",
-                replyToId=card_id,
-                value={
-                    "action": {"type": "Action.Execute", "verb": "answer", "data": data},
-                    "trigger": "manual",
-                },
-            )
-            start = time.perf_counter()
-            async with self.session.post(self.url, json=activity) as response:
-                body = await response.json()
-                status = response.status
-            end = time.perf_counter()
-        else:
-            start = time.perf_counter()
-            result = await self.user.press("Next", inputs)
-            end = time.perf_counter()
-            status, body = result.status, result.body
-        # No await since `end`: what the connector holds now, it held when the response came.
-        what = f"answer {number}"
-        if status != 200 or not isinstance(body, dict) or body.get("type") != CARD_TYPE:
-            raise BenchmarkError(f"{what}: HTTP {status}, body {str(body)[:200]}")
-        card = card_of(self._new_activity(before, what)) or {}
-        if number < self.questions:
-            expected = f"Question {number + 1} of {self.questions}"
-            if not _first_text(card).startswith(expected):
-                raise BenchmarkError(f"{what}: next card reads {_first_text(card)!r}")
-        elif "Check your answers" not in card_text(card):
-            raise BenchmarkError(f"{what}: expected the review card, got {_first_text(card)!r}")
-        self.sent[number] = level
-        return end - start
-
-
-def _first_text(card: dict[str, Any]) -> str:
-    body = card.get("body") or [{}]
-    return str(body[0].get("text", ""))
-
-
-async def take_turns(person: Person, turns: int, latencies: list[float] | None) -> None:
-    for number in range(1, turns + 1):
-        latency = await person.turn(number)
-        if latencies is not None:
-            latencies.append(latency)
-
-
-async def concurrently(people: Sequence[Person], turns: int) -> tuple[list[float], float, float]:
-    """All people set up (untimed), then all take their turns at once.
-
-    Returns (latencies, wall seconds, process CPU seconds) of the timed part."""
-    await asyncio.gather(*(person.begin() for person in people))
-    latencies: list[float] = []
-    cpu = time.process_time()
-    start = time.perf_counter()
-    await asyncio.gather(*(take_turns(person, turns, latencies) for person in people))
-    return latencies, time.perf_counter() - start, time.process_time() - cpu
-
-
-async def one_at_a_time(people: Sequence[Person], turns: int) -> list[float]:
-    latencies: list[float] = []
-    for person in people:
-        await person.begin()
-        await take_turns(person, turns, latencies)
-    return latencies
-
-
 # ---- configurations -------------------------------------------------------------------------
 
 
+PersonFactory = Callable[[TeamsUser, aiohttp.ClientSession, str], Person]
+
+
 @dataclass
-class Options:
-    people: int
-    turns: int
-    single_people: int
-    warmup_people: int
-    warmup_turns: int
-    lean: bool
-    seed: int
+class Measured:
+    """One configuration's timed figures and, for impact-bot, what the people sent."""
+
+    result: ConfigResult
+    sent: dict[str, dict[int, int]]  # Teams user id -> question -> level (measured people)
+    people: list[Person] = field(default_factory=list)  # in-process only
 
 
 async def measure(
     name: str,
     key: str,
     bot_app: web.Application,
-    make_person: Callable[[str, FakeConnector, aiohttp.ClientSession, str], Person],
+    make_person: PersonFactory,
     options: Options,
-    around_concurrent: Callable[[Awaitable[Any]], Awaitable[Any]] | None = None,
-) -> tuple[ConfigResult, list[Person]]:
-    """Warm-up, single person, concurrent; returns the figures and the measured people."""
+    bracket: Bracket | None = None,
+) -> Measured:
+    """Warm-up, single person, concurrent, with the people in this process."""
     connector = FakeConnector()
     await connector.start()
     runner, bot_url = await serve(bot_app)
@@ -378,7 +172,12 @@ async def measure(
 
             def people(count: int, tag: str) -> list[Person]:
                 return [
-                    make_person(bot_url, connector, session, f"{tag}-{i}") for i in range(count)
+                    make_person(
+                        TeamsUser(bot_url=bot_url, connector=connector, session=session),
+                        session,
+                        f"{tag}-{i}",
+                    )
+                    for i in range(count)
                 ]
 
             warmup = people(options.warmup_people, "warmup")
@@ -389,11 +188,7 @@ async def measure(
             single_latencies = await one_at_a_time(single, options.turns)
 
             crowd = people(options.people, "crowd")
-            run = concurrently(crowd, options.turns)
-            if around_concurrent is not None:
-                latencies, wall, cpu = await around_concurrent(run)
-            else:
-                latencies, wall, cpu = await run
+            latencies, wall, cpu = await concurrently(crowd, options.turns, bracket)
     finally:
         await runner.cleanup()
         await connector.stop()
@@ -407,19 +202,74 @@ async def measure(
         latencies=latencies,
         single_latencies=single_latencies,
     )
-    return result, [*single, *crowd]
+    measured = [*single, *crowd]
+    sent = {p.user.user_id: p.sent for p in measured if isinstance(p, ImpactPerson)}
+    return Measured(result, sent, measured)
+
+
+async def measure_client_process(
+    name: str,
+    key: str,
+    bot_app: web.Application,
+    questions: int | None,
+    options: Options,
+    bracket: Bracket | None = None,
+) -> Measured:
+    """The same phases, with the people in a process of their own (benchmarks/answer_client.py);
+    then every person's chat on the connector is checked (`questions` None: the echo bot)."""
+    connector = PushingConnector()
+    await connector.start()
+    runner, bot_url = await serve(bot_app)
+    phases = {
+        "warmup": (options.warmup_people, options.warmup_turns),
+        "single": (options.single_people, options.turns),
+        "crowd": (options.people, options.turns),
+    }
+    specs = {tag: person_specs(connector, count, tag) for tag, (count, _) in phases.items()}
+    config = {
+        **dataclasses.asdict(options),
+        "key": key,
+        "questions": questions,
+        "bot_url": bot_url,
+        "connector_url": connector.url,
+        "people": specs,
+    }
+    try:
+        run = await run_client_process(config, connector, bracket)
+        chats = [(spec, phases[tag][1]) for tag, group in specs.items() for spec in group]
+        if problems := conversation_problems(connector, chats, questions):
+            raise BenchmarkError("the connector's chats after the run: " + "; ".join(problems[:5]))
+    finally:
+        await runner.cleanup()
+        await connector.stop()
+    result = ConfigResult(
+        name=name,
+        key=key,
+        people=options.people,
+        turns=len(run.latencies),
+        wall_s=run.wall_s,
+        cpu_s=run.bot_cpu_s,
+        latencies=run.latencies,
+        single_latencies=run.single_latencies,
+        client_cpu_s=run.client_cpu_s,
+        chats_checked=len(chats),
+    )
+    return Measured(result, run.sent)
 
 
 async def run_echo(options: Options) -> ConfigResult:
-    def make(url: str, connector: FakeConnector, session: aiohttp.ClientSession, _tag: str):
-        return EchoPerson(url, connector, session, lean=options.lean)
+    name, app = "echo bot (bare SDK)", create_echo_app()
+    if options.client_process:
+        return (await measure_client_process(name, "echo", app, None, options)).result
 
-    result, _ = await measure("echo bot (bare SDK)", "echo", create_echo_app(), make, options)
-    return result
+    def make(user: TeamsUser, session: aiohttp.ClientSession, _tag: str) -> Person:
+        return EchoPerson(user, session, lean=options.lean)
+
+    return (await measure(name, "echo", app, make, options)).result
 
 
 async def run_impact(
-    backend: str, options: Options, *, profile: bool = False
+    backend: str, options: Options, profile: str | None = None, profile_lines: int = 40
 ) -> tuple[ConfigResult, str | None]:
     questions = default_framework().question_count
     if options.turns > questions:
@@ -432,32 +282,43 @@ async def run_impact(
             except Exception as exc:
                 raise SetupError(f"migrating the {backend} database failed: {exc!r}") from exc
             app = create_app(load_settings(database_url=url, app_id=""), db=db)
-
-            def make(
-                bot_url: str, connector: FakeConnector, session: aiohttp.ClientSession, tag: str
-            ) -> Person:
-                rng = random.Random(f"{options.seed}-{backend}-{tag}")
-                person = ImpactPerson(
-                    bot_url, connector, session, lean=options.lean, questions=questions, rng=rng
+            # the CPU split of every run; with --profile (the event loop's clock) the profiles
+            split = CpuSplit(db)
+            profiler = None
+            if profile is not None:
+                split = profiler = TurnProfile(db, profile_html(backend), loop_clock=profile)
+            name = f"impact-bot {backend}"
+            if options.client_process:
+                measured = await measure_client_process(
+                    name, backend, app, questions, options, split
                 )
-                return person
+            else:
 
-            profiler_report: list[str] = []
-            around = _profiled(db, profiler_report) if profile else None
-            result, people = await measure(
-                f"impact-bot {backend}", backend, app, make, options, around
-            )
-            result.data_check = check_answers(db, people, options.turns)
-            result.bookkeeping_ms = teamsuser_bookkeeping_ms(people[-1])
+                def make(user: TeamsUser, session: aiohttp.ClientSession, tag: str) -> Person:
+                    rng = random.Random(f"{options.seed}-{backend}-{tag}")
+                    return ImpactPerson(
+                        user, session, lean=options.lean, questions=questions, rng=rng
+                    )
+
+                measured = await measure(name, backend, app, make, options, split)
+                measured.result.bookkeeping_ms = teamsuser_bookkeeping_ms(measured.people[-1])
+            result = measured.result
+            result.cpu_split = split.split_ms(result.turns)
+            result.cpu_unread = split.unread()
+            result.data_check = check_answers(db, measured.sent, options.turns)
         finally:
             db.dispose()
-    return result, (profiler_report[0] if profiler_report else None)
+    report = profiler.report(result.turns, profile_lines) if profiler is not None else None
+    return result, report
 
 
-def check_answers(db: Database, people: Sequence[Person], expected: int) -> DataCheck:
+def profile_html(backend: str) -> Path:
+    return ROOT / "artifacts" / f"profile-answer-{backend}.html"
+
+
+def check_answers(db: Database, sent: dict[str, dict[int, int]], expected: int) -> DataCheck:
     """Every measured person: one assessment, exactly `expected` answers, at the levels sent."""
-    check = DataCheck(expected_answers=expected, people=len(people))
-    by_user = {p.user.user_id: p for p in people if isinstance(p, ImpactPerson)}
+    check = DataCheck(expected_answers=expected, people=len(sent))
     query = sa.text(
         "SELECT p.teams_user_id, s.id, a.question_number, a.level "
         "FROM people p JOIN assessments s ON s.person_id = p.id "
@@ -465,20 +326,20 @@ def check_answers(db: Database, people: Sequence[Person], expected: int) -> Data
         "WHERE p.teams_user_id IN :ids"
     ).bindparams(sa.bindparam("ids", expanding=True))
     with db.engine.connect() as connection:
-        rows = connection.execute(query, {"ids": list(by_user)}).all()
-    assessments: dict[str, set[int]] = {uid: set() for uid in by_user}
-    answers: dict[str, dict[int, int | None]] = {uid: {} for uid in by_user}
+        rows = connection.execute(query, {"ids": list(sent)}).all()
+    assessments: dict[str, set[int]] = {uid: set() for uid in sent}
+    answers: dict[str, dict[int, int | None]] = {uid: {} for uid in sent}
     for user_id, assessment_id, question, level in rows:
         assessments[user_id].add(assessment_id)
         if question is not None:
             answers[user_id][question] = level
-    for user_id, person in by_user.items():
+    for user_id, levels in sent.items():
         stored = answers[user_id]
         if len(assessments[user_id]) != 1:
             check.problems.append(f"{user_id}: {len(assessments[user_id])} assessments")
         elif len(stored) != expected:
             check.problems.append(f"{user_id}: {len(stored)} answers, expected {expected}")
-        elif stored != person.sent:
+        elif stored != levels:
             check.problems.append(f"{user_id}: stored levels differ from the levels sent")
         else:
             check.passed += 1
@@ -506,142 +367,6 @@ def teamsuser_bookkeeping_ms(person: Person, repeats: int = 2000) -> float:
     return (time.perf_counter() - start) / repeats * 1000
 
 
-def _profiled(db: Database, report: list[str]) -> Callable[[Awaitable[Any]], Awaitable[Any]]:
-    """Run the concurrent phase under pyinstrument: the event loop's thread (HTML + text) and
-    the database worker thread (text), since the loop only sees DB work as waiting."""
-    from pyinstrument import Profiler
-
-    async def around(run: Awaitable[Any]) -> Any:
-        loop_profiler = Profiler(interval=0.0005, async_mode="disabled")
-        db_profiler = Profiler(interval=0.0005, async_mode="disabled")
-        await db.run(lambda _session: db_profiler.start())  # SQLite: the one DB worker thread
-        loop_profiler.start()
-        try:
-            result = await run
-        finally:
-            loop_profiler.stop()
-            await db.run(lambda _session: db_profiler.stop())
-        PROFILE_HTML.parent.mkdir(parents=True, exist_ok=True)
-        PROFILE_HTML.write_text(loop_profiler.output_html(), encoding="utf-8")
-        report.append(
-            "== event loop thread (artifacts/profile-answer.html) ==\n"
-            + loop_profiler.output_text(unicode=True, color=False)
-            + "\n== database worker thread ==\n"
-            + db_profiler.output_text(unicode=True, color=False)
-        )
-        return result
-
-    return around
-
-
-# ---- report ---------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        # Other processes compete for the same cores; a busy machine makes the figures noisy.
-        "load_avg_1m_at_start": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
-    }
-
-
-def summary(
-    results: list[ConfigResult], options: Options, started: dict[str, Any]
-) -> dict[str, Any]:
-    echo = next((r for r in results if r.key == "echo"), None)
-    impact = [r for r in results if r.key != "echo"]
-    ratios = {r.key: round(r.turns_per_s / echo.turns_per_s, 3) for r in impact if echo is not None}
-    met = bool(impact) and all(
-        ratios.get(r.key, 0) >= TARGET_RATIO and r.single_p50_ms < TARGET_SINGLE_P50_MS
-        for r in impact
-    )
-    checks = [r.data_check for r in impact if r.data_check is not None]
-    return {
-        "machine": started,
-        "options": {
-            "people": options.people,
-            "turns_per_person": options.turns,
-            "single_people": options.single_people,
-            "warmup": f"{options.warmup_people} people x {options.warmup_turns} turns",
-            "client": "lean" if options.lean else "teamsuser",
-        },
-        "configs": [r.as_dict() for r in results],
-        "ratio_impact_over_echo": ratios,
-        "target": {
-            "ratio_at_least": TARGET_RATIO,
-            "single_person_p50_ms_below": TARGET_SINGLE_P50_MS,
-            "met": met,
-        },
-        "data_check_ok": all(c.ok for c in checks),
-    }
-
-
-def print_table(results: list[ConfigResult], facts: dict[str, Any]) -> None:
-    m = facts["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['date']}")
-    load = m.get("load_avg_1m_at_start")
-    if load is not None:
-        busy = "  (busy: other processes share the cores, figures are noisy)" if load > 0.5 else ""
-        print(f"load average (1 min) at start: {load:.2f}{busy}")
-    o = facts["options"]
-    print(
-        f"each person: {o['turns_per_person']} turns; 1-person p50 over {o['single_people']} "
-        f"people one at a time; warm-up {o['warmup']}; client {o['client']}"
-    )
-    print(
-        f"{'config':<22} {'people':>6} {'turns':>6} {'turns/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'p99 ms':>8} {'1-person p50 ms':>16} {'CPU ms/turn':>12}"
-    )
-    for r in results:
-        p = percentiles_ms(r.latencies)
-        print(
-            f"{r.name:<22} {r.people:>6} {r.turns:>6} {r.turns_per_s:>9.1f} {p['p50_ms']:>8.2f} "
-            f"{p['p95_ms']:>8.2f} {p['p99_ms']:>8.2f} {r.single_p50_ms:>16.2f} "
-            f"{r.cpu_ms_per_turn:>12.2f}"
-        )
-    print(
-        "(CPU ms/turn: process CPU of all threads, i.e. bot + fake connector + simulated people, "
-        "per timed turn)"
-    )
-    ratios = facts["ratio_impact_over_echo"]
-    if ratios:
-        listed = ", ".join(f"{k} {v:.2f}" for k, v in ratios.items())
-        print(f"ratio impact-bot/echo: {listed}   (target >= {TARGET_RATIO:.1f})")
-    target = facts["target"]
-    print(
-        f"target (ratio >= {TARGET_RATIO:.1f} and 1-person p50 < {TARGET_SINGLE_P50_MS:.0f} ms): "
-        f"{'met' if target['met'] else 'NOT met'}"
-    )
-    checks = [(r.key, r.data_check) for r in results if r.data_check is not None]
-    if checks:
-        parts = [
-            f"{c.passed}/{c.people} people have {c.expected_answers} answers ({key})"
-            for key, c in checks
-        ]
-        print("data check: " + ", ".join(parts) + "  [levels match what was sent]")
-        for key, c in checks:
-            for problem in c.problems[:10]:
-                print(f"  {key}: {problem}")
-    for r in results:
-        if r.bookkeeping_ms is not None:
-            p50 = r.single_p50_ms
-            print(
-                f"TeamsUser.press bookkeeping ({r.key}): {r.bookkeeping_ms:.3f} ms per press "
-                f"({r.bookkeeping_ms / p50 * 100:.1f}% of the 1-person p50)"
-            )
-
-
 # ---- main -----------------------------------------------------------------------------------
 
 
@@ -658,14 +383,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="only impact-bot on SQLite, under pyinstrument (artifacts/profile-answer.html)",
+        help="only impact-bot (each of --backends), under pyinstrument: the event loop "
+        "(artifacts/profile-answer-<backend>.html) and every database thread",
     )
     parser.add_argument("--profile-lines", type=int, default=40, help="text report lines shown")
+    parser.add_argument(
+        "--profile-clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="what the event loop's samples measure (database threads: always CPU time)",
+    )
     parser.add_argument(
         "--client",
         choices=["teamsuser", "lean"],
         default="teamsuser",
         help="teamsuser: TeamsUser.say/press; lean: post a prebuilt activity (default teamsuser)",
+    )
+    parser.add_argument(
+        "--client-process",
+        action="store_true",
+        help="the people in a separate process (benchmarks/answer_client.py); CPU ms/turn is "
+        "then the bot's process alone",
     )
     parser.add_argument("--single-people", type=int, default=3, help="for the 1-person p50")
     parser.add_argument("--warmup-people", type=int, default=2)
@@ -687,21 +425,23 @@ async def run(args: argparse.Namespace) -> int:
         warmup_turns=args.warmup_turns,
         lean=args.client == "lean",
         seed=args.seed,
+        client_process=args.client_process,
     )
     say: Callable[[str], None] = (lambda text: print(text, file=sys.stderr)) if args.json else print
     started = machine()
     results: list[ConfigResult] = []
+    reports: list[str] = []
     try:
-        if args.profile:
-            result, report = await run_impact("sqlite", options, profile=True)
-            results.append(result)
-        else:
-            report = None
+        if not args.profile:
             say("running: echo bot (bare SDK) ...")
             results.append(await run_echo(options))
-            for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-                say(f"running: impact-bot {backend} ...")
-                results.append((await run_impact(backend, options))[0])
+        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            say(f"running: impact-bot {backend}{' under the profiler' * args.profile} ...")
+            profile = args.profile_clock if args.profile else None
+            result, report = await run_impact(backend, options, profile, args.profile_lines)
+            results.append(result)
+            if report is not None:
+                reports.append(f"==== impact-bot {backend} ====\n{report}")
     except SetupError as exc:
         print(f"setup failed: {exc}", file=sys.stderr)
         return 2
@@ -712,19 +452,14 @@ async def run(args: argparse.Namespace) -> int:
     facts = summary(results, options, started)
     if args.json:
         if args.profile:
-            facts["profile_html"] = str(PROFILE_HTML.relative_to(ROOT))
+            facts["profile_html"] = [str(profile_html(r.key).relative_to(ROOT)) for r in results]
         print(json.dumps(facts, indent=2))
     else:
         print_table(results, facts)
-    if report is not None:
-        if args.profile and not args.json:
-            print("(figures above were taken under the profiler)")
-        loop_part, _, db_part = report.partition("\n== database worker thread ==\n")
+    if reports:
         out = sys.stderr if args.json else sys.stdout
-        print("\n".join(loop_part.splitlines()[: args.profile_lines]), file=out)
-        print("== database worker thread ==", file=out)
-        print("\n".join(db_part.splitlines()[: args.profile_lines]), file=out)
-        print(f"full event-loop profile: {PROFILE_HTML.relative_to(ROOT)}", file=out)
+        print("(figures above were taken under the profiler)", file=out)
+        print("\n\n".join(reports), file=out)
     return 0 if facts["data_check_ok"] else 1
 
 
