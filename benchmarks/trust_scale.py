@@ -208,11 +208,12 @@ async def answer_client(args: argparse.Namespace, out: TextIO) -> None:
     line per timed answer to `--samples`: wall time, latency (s), ok."""
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    bot = f"{args.bot_url}/api/messages"
+    bots = [f"{url}/api/messages" for url in args.bot_url.split(",")]  # one person on each
     async with aiohttp.ClientSession() as session:
         for k in range(ANSWERERS):
             if stop.is_set():
                 return
+            bot = bots[k % len(bots)]
             for text in (None, "start"):
                 activity = (
                     _activity(k, args.fake_url, type="conversationUpdate",
