@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from store.bulk import insert_unnested
+from store.bulk import insert_from_json
 from store.types import timestamp_column
 
 
@@ -474,8 +474,8 @@ def enqueue_many(session: Session, messages: Iterable[Queued], *, now: datetime)
     if not rows:
         return 0
     connection = session.connection()
-    if connection.dialect.name == "postgresql":  # one array per column: see store.bulk
-        return insert_unnested(connection, _outbox, rows, unique=_c.dedupe_key)
+    if connection.dialect.name == "postgresql":  # one JSON parameter: see store.bulk
+        return insert_from_json(connection, _outbox, rows, unique=_c.dedupe_key)
     if connection.dialect.name != "sqlite":  # pragma: no cover - the service supports these two
         raise NotImplementedError(connection.dialect.name)
     # executemany: SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues", up to a
