@@ -68,6 +68,7 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
 
 from bot.config import load_settings  # noqa: E402
 from bot.sender.outbox_sender import OutboxSender  # noqa: E402
+from bot.web import TURNS_KEY  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, create_app  # noqa: E402
@@ -428,7 +429,9 @@ async def run(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     bot_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    sender = OutboxSender.from_settings(settings, db, scale=args.scale, concurrency=16)
+    sender = OutboxSender.from_settings(
+        settings, db, scale=args.scale, concurrency=16, turns=app[TURNS_KEY]
+    )
     stop_sender = asyncio.Event()
     sending = asyncio.create_task(sender.run(stop_sender))
     steps = round_steps(app[CONTEXT_KEY])
