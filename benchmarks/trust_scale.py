@@ -306,7 +306,8 @@ class Transactions:
 
     def _statement(self, connection: sa.Connection, _c: Any, statement: str, *_: Any) -> None:
         key = id(connection)
-        if key in self.started and key not in self.first and "BEGIN" not in statement:
+        opening = "BEGIN" in statement or statement.startswith("SET TRANSACTION")  # store.db
+        if key in self.started and key not in self.first and not opening:
             self.first[key] = " ".join(statement.split())[:48]
 
     def _end(self, connection: sa.Connection) -> None:
