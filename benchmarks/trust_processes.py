@@ -373,7 +373,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve-service", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
+    args, ignored = parser.parse_known_args(argv)  # `make bench-scale ARGS=...` is for both
+    if ignored:
+        print(f"trust_processes.py: not used here: {' '.join(ignored)}", file=sys.stderr)
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
