@@ -89,6 +89,7 @@ bench-fanout: $(DEV)
 bench-scale: $(DEV)
 	$(BIN)/python benchmarks/trust_scale.py $(ARGS)
 	$(BIN)/python benchmarks/trust_scale.py --database-url $${IMPACT_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} $(ARGS)
+	$(BIN)/python benchmarks/trust_processes.py --processes 2 --database-url $${IMPACT_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(AUDIT_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -68,6 +68,7 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
 from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.sender.outbox_sender import OutboxSender  # noqa: E402
+from bot.web import TURNS_KEY  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, create_app  # noqa: E402
@@ -208,11 +209,12 @@ async def answer_client(args: argparse.Namespace, out: TextIO) -> None:
     line per timed answer to `--samples`: wall time, latency (s), ok."""
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    bot = f"{args.bot_url}/api/messages"
+    bots = [f"{url}/api/messages" for url in args.bot_url.split(",")]  # one person on each
     async with aiohttp.ClientSession() as session:
         for k in range(ANSWERERS):
             if stop.is_set():
                 return
+            bot = bots[k % len(bots)]
             for text in (None, "start"):
                 activity = (
                     _activity(k, args.fake_url, type="conversationUpdate",
@@ -274,7 +276,8 @@ class Transactions:
 
     def _statement(self, connection: sa.Connection, _c: Any, statement: str, *_: Any) -> None:
         key = id(connection)
-        if key in self.started and key not in self.first and "BEGIN" not in statement:
+        opening = "BEGIN" in statement or statement.startswith("SET TRANSACTION")  # store.db
+        if key in self.started and key not in self.first and not opening:
             self.first[key] = " ".join(statement.split())[:48]
 
     def _end(self, connection: sa.Connection) -> None:
@@ -397,7 +400,9 @@ async def run(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     bot_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    sender = OutboxSender.from_settings(settings, db, scale=args.scale, concurrency=16)
+    sender = OutboxSender.from_settings(
+        settings, db, scale=args.scale, concurrency=16, turns=app[TURNS_KEY]
+    )
     stop_sender = asyncio.Event()
     sending = asyncio.create_task(sender.run(stop_sender))
     steps = round_steps(app[CONTEXT_KEY])

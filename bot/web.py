@@ -23,6 +23,7 @@ from bot import gate, replies
 from bot.adapter import CachingBotFrameworkAuthentication, SigningKeysUnavailable
 from bot.registry import RouteHandler
 from bot.router import ImpactBot
+from bot.turns import TurnsInFlight
 from store.db import Database, DatabaseOutcomeUnknown, DatabaseUnavailable, deadline
 from store.schema import schema_status
 
@@ -37,6 +38,7 @@ READY_DATABASE_SECONDS = 3.0  # /readyz answers 503 within 5 s of the database g
 DB_KEY = web.AppKey("db", Database)
 ADAPTER_KEY = web.AppKey("adapter", CloudAdapter)
 BOT_KEY = web.AppKey("bot", ImpactBot)
+TURNS_KEY = web.AppKey("turns", TurnsInFlight)
 
 
 def web_app(
@@ -44,12 +46,15 @@ def web_app(
     bot: ImpactBot,
     db: Database,
     routes: Sequence[tuple[str, str, RouteHandler]] = (),
+    turns: TurnsInFlight | None = None,
 ) -> web.Application:
-    """/api/messages, /healthz, /readyz and the features' own routes; the caller owns `db`."""
+    """/api/messages, /healthz, /readyz and the features' own routes; the caller owns `db`.
+    `turns` counts the activities being handled (the outbox sender gives way to them)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[DB_KEY] = db
     app[ADAPTER_KEY] = adapter
     app[BOT_KEY] = bot
+    app[TURNS_KEY] = turns if turns is not None else TurnsInFlight()
     app.router.add_post("/api/messages", _messages)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
@@ -93,7 +98,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         activity.locale = None  # replies carry it back: a forged one could make them too big
     adapter = request.app[ADAPTER_KEY]
     try:
-        with deadline(TURN_DATABASE_SECONDS):
+        with request.app[TURNS_KEY].turn(), deadline(TURN_DATABASE_SECONDS):
             response = await adapter.process_activity(
                 request.headers.get("Authorization", ""), activity, request.app[BOT_KEY].on_turn
             )

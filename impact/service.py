@@ -21,6 +21,7 @@ from bot.router import Dispatch, ImpactBot
 from bot.sender.limits import RateLimits
 from bot.sender.outbox_sender import OutboxSender
 from bot.teams_reads import TeamsDirectory
+from bot.turns import TurnsInFlight
 from bot.web import turn_error_handler, web_app
 from framework.content import Framework, default_framework
 from impact.feature import Feature
@@ -46,9 +47,10 @@ def create_app(
     adapter = build_adapter(settings)
     adapter.on_turn_error = turn_error_handler
     adapter.use(TenantGate(settings.allowed_tenants))
+    turns = TurnsInFlight()  # the sender gives way to the turns in flight
     sender = (
         OutboxSender.from_settings(
-            settings, database, clock=clock, share=1.0 / settings.service_processes
+            settings, database, clock=clock, share=1.0 / settings.service_processes, turns=turns
         )
         if background
         else None
@@ -58,7 +60,7 @@ def create_app(
     )
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
-    app = web_app(adapter, bot, database, routes)
+    app = web_app(adapter, bot, database, routes, turns)
     app[CONTEXT_KEY] = ctx
     work = _background(app, ctx, sender, features) if sender is not None else None
     leader = work.leader if work is not None else None

@@ -250,6 +250,15 @@ def _configure_sqlite(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None
         connection.exec_driver_sql(begin)
 
 
+def _snapshot(work: Callable[[Session], T], session: Session) -> T:
+    """On PostgreSQL, a read is one snapshot and read-only (REPEATABLE READ, READ ONLY): a
+    long read such as a round's results sees one state and cannot write by mistake. (SQLite
+    reads on its own connection, in a WAL snapshot, or on the writer: nothing to set.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+    return work(session)
+
+
 class Database:
     """Engine + session factory + the thread pool that runs units of work."""
 
@@ -334,7 +343,7 @@ class Database:
     def read_sync(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in a read-only snapshot; on SQLite without the write lock."""
         if self._reader is None:
-            return self.run_sync(work)
+            return self.run_sync(functools.partial(_snapshot, work))
         try:
             with Session(self._reader, expire_on_commit=False) as session, session.begin():
                 return work(session)
@@ -346,7 +355,7 @@ class Database:
         """Run a long read (one snapshot, changing nothing) beside the units of work: on SQLite
         it does not wait for, or hold up, the writer thread."""
         if self._read_executor is None:
-            return await self.run(work)
+            return await self.run(functools.partial(_snapshot, work))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._read_executor, functools.partial(self.read_sync, work)

@@ -42,6 +42,7 @@ from bot.sender.answers import DROP_REFERENCE_CODES, Problem, classify
 from bot.sender.clients import ConnectorClients
 from bot.sender.conversations import chat_reference_json, outgoing, personal_chat
 from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits, Sleep
+from bot.turns import TurnsInFlight
 from store import outbox, outbox_outcomes
 from store.db import Database, DatabaseUnavailable, deadline
 from store.outbox import Claimed
@@ -113,6 +114,7 @@ class OutboxSender:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        turns: TurnsInFlight | None = None,
     ) -> None:
         if lease_seconds <= request_timeout_seconds + lease_margin_seconds:
             raise ValueError("lease_seconds must exceed request_timeout + lease_margin")
@@ -137,6 +139,7 @@ class OutboxSender:
         self.limiter = RateLimiter(clock=monotonic, sleep=sleep)
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self.turns = turns  # the service's turns in flight: new claims and requests wait
         self._clients = ConnectorClients(
             auth,
             app_id,
@@ -189,6 +192,7 @@ class OutboxSender:
                 timeout: float | None = None
                 if free >= refill or not tasks:
                     self._wake.clear()
+                    await self._give_way()
                     try:
                         jobs, next_due, pending = await self._claim(self.clock(), free)
                     except DatabaseUnavailable as exc:
@@ -313,6 +317,11 @@ class OutboxSender:
             if users[0] == 0:
                 del self._turns[conversation_id]
 
+    async def _give_way(self) -> None:
+        """Start nothing new while the service answers a person (at most a few tens of ms)."""
+        if self.turns is not None:
+            await self.turns.give_way()
+
     async def client(self, service_url: str) -> ConnectorClient:
         """This sender's ConnectorClient for a service URL (see `ConnectorClients`)."""
         return await self._clients.get(service_url)
@@ -335,6 +344,7 @@ class OutboxSender:
         if self._stopping or budget < 0:
             await self._release(job, 0.0)
         keys = [tenant] if conversation is None else [conversation, tenant]
+        await self._give_way()
         permit = await self.limiter.acquire(
             keys, max_wait=min(budget, self.max_limiter_wait), stopping=lambda: self._stopping
         )

@@ -186,12 +186,22 @@ class NudgeOutcome:
 
 _participants: sa.Table = RoundParticipant.__table__  # type: ignore[attr-defined]
 
+Position = tuple[datetime, int]  # (next_nudge_at, participant id): where a tick has got to
 
-def nudge_candidates(session: Session, now: datetime, limit: int) -> list[NudgeCandidate]:
-    """Participants of open rounds whose next nudge time has come, earliest first: one query on
-    the (round_id, next_nudge_at) index, so a tick with nobody due reads nothing else."""
+
+def position_of(outcome: NudgeOutcome) -> Position:
+    """Where the batch that ended with this decision left off."""
+    return (outcome.was_next, outcome.participant_id)
+
+
+def nudge_candidates(
+    session: Session, now: datetime, limit: int, *, after: Position | None = None
+) -> list[NudgeCandidate]:
+    """Participants of open rounds whose next nudge time has come, earliest first (after
+    `after`, if given): one query on the (round_id, next_nudge_at) index, so a tick with nobody
+    due reads nothing else."""
     p = _participants.c
-    rows = session.execute(
+    statement = (
         sa.select(
             p.id,
             p.round_id,
@@ -212,7 +222,13 @@ def nudge_candidates(session: Session, now: datetime, limit: int) -> list[NudgeC
         .where(col(Round.status) == "open", p.next_nudge_at <= now)
         .order_by(p.next_nudge_at, p.id)
         .limit(limit)
-    ).all()
+    )
+    if after is not None:
+        at, last = after
+        statement = statement.where(
+            sa.or_(p.next_nudge_at > at, sa.and_(p.next_nudge_at == at, p.id > last))
+        )
+    rows = session.execute(statement).all()
     return [
         NudgeCandidate(
             participant_id=row[0],

@@ -129,6 +129,35 @@ def test_the_same_message_is_queued_once(db: Database) -> None:
     assert (stored.status, stored.attempts, stored.lease_owner) == ("pending", 0, None)
 
 
+def test_many_messages_are_queued_in_one_go_each_once_in_their_order(db: Database) -> None:
+    """`enqueue_many` (on PostgreSQL one array per column, unnested by the server): a key
+    already queued, or twice in the batch, is queued once; the rows read back as `enqueue`
+    writes them, in the batch's order, due at their own times."""
+    queue(db, "nudge:2")
+    later = NOW + timedelta(minutes=5)
+    batch = [
+        outbox.Queued(
+            dedupe_key=f"nudge:{n}",
+            kind="nudge",
+            tenant_id="tenant-1",
+            target=alex(f"29:person-{n}"),
+            activity_json=outbox.activity_json({"type": "message", "text": f"é {n}"}),
+            not_before=later if n == 4 else None,
+        )
+        for n in (1, 2, 3, 3, 4)
+    ]
+    assert db.run_sync(lambda s: outbox.enqueue_many(s, batch, now=NOW)) == 3
+    assert db.run_sync(lambda s: outbox.enqueue_many(s, [], now=NOW)) == 0
+    rows = db.run_sync(lambda s: s.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+    assert [r.dedupe_key for r in rows] == ["nudge:2", "nudge:1", "nudge:3", "nudge:4"]
+    claimed = {c.dedupe_key: c for c in claim(db, "p1", now=later)}
+    assert claimed["nudge:3"].activity == {"type": "message", "text": "é 3"}
+    assert claimed["nudge:3"].target == alex("29:person-3")
+    assert (claimed["nudge:1"].person_id, claimed["nudge:1"].team_id) == (None, None)
+    assert [r.not_before for r in rows[1:]] == [NOW, NOW, later]
+    assert {r.created_at for r in rows[1:]} == {NOW}
+
+
 def test_a_duplicate_key_does_not_spoil_the_callers_transaction(db: Database) -> None:
     """ON CONFLICT DO NOTHING, not an IntegrityError: the state change it rides with commits."""
     queue(db, "k")

@@ -28,6 +28,7 @@ from bot.config import load_settings
 from bot.sender.answers import classify, parse_retry_after
 from bot.sender.limits import Permit, RateLimiter, RateLimits
 from bot.sender.outbox_sender import OutboxSender
+from bot.turns import TurnsInFlight
 from store import outbox
 from store.db import Database
 from store.outbox import OutboxMessage, Target
@@ -704,3 +705,35 @@ async def test_the_senders_connector_clients_are_a_bounded_cache(
     for n in range(MAX_CACHED_CLIENTS + 10):
         await sender.client(f"https://smba.example/{n}/")
     assert len(sender._clients) == MAX_CACHED_CLIENTS
+
+
+async def test_the_sender_gives_way_to_a_turn_in_flight_for_a_short_while_at_most(
+    db: Database, clock: Clock, make_sender: Callable[..., OutboxSender]
+) -> None:
+    """No request starts while the service answers a person, unless the turn takes longer than
+    the sender's longest wait (then it goes on, so its pace within Teams' limits holds)."""
+    fake = FakeConnector()
+    await fake.start()
+    try:
+        turns = TurnsInFlight()
+        sender = make_sender(turns=turns)
+        for user in ("29:sam", "29:kim"):
+            person_id = add_person(db, clock, user, T1, chat=None)
+            target = person_target(fake, user, T1)
+            enqueue(db, clock, f"round:1:invite:{user}", target, T1, person_id=person_id)
+        with turns.turn():
+            draining = asyncio.ensure_future(sender.drain_once())
+            await asyncio.sleep(0.03)  # less than GIVE_WAY_SECONDS
+            ended = time.monotonic()
+        await draining
+        assert len(fake.calls) == 4
+        assert min(call.at for call in fake.calls) >= ended, "nothing started during the turn"
+
+        enqueue(db, clock, "round:1:nudge", person_target(fake, "29:sam", T1), T1)
+        with turns.turn():
+            started = time.monotonic()
+            await sender.drain_once()  # a long turn: the sender waits once, then sends
+            assert time.monotonic() - started < 1.0
+        assert [c.kind for c in fake.calls[4:]] == ["send"]
+    finally:
+        await fake.stop()

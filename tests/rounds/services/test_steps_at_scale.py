@@ -184,6 +184,30 @@ async def test_each_step_runs_the_same_statements_for_twice_the_people_in_as_man
         assert small == large, f"{step}: {small} statements for 12 people, {large} for 24"
 
 
+async def test_a_tick_reads_each_batch_on_from_where_the_last_ended(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next batch is read while the last one is recorded, from the last one's position in
+    the (next nudge time, id) order: nobody is decided twice in one tick, nobody is skipped."""
+    batches(world.steps, 5)
+    world.new_round(TEAMS[1], 0, 12)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    decided: list[int] = []
+    real = world.steps.plan_nudges
+
+    def plan(session: Any, now: datetime, *, after: Any = None) -> Any:
+        outcomes = real(session, now, after=after)
+        decided.extend(o.participant_id for o in outcomes)
+        return outcomes
+
+    monkeypatch.setattr(world.steps, "plan_nudges", plan)
+    assert await world.steps.nudge_due(MONDAY) == 12
+    assert len(decided) == len(set(decided)) == 12
+    first_five = world.db.run_sync(lambda s: step_queries.nudge_candidates(s, MONDAY, 5))
+    assert first_five == [], "all nudged: nobody due any more"
+
+
 async def test_an_idle_tick_is_one_query_for_who_is_due(world: World) -> None:
     world.new_round(TEAMS[1], 0, 30)
     await world.steps.open_due(WEDNESDAY)
