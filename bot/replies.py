@@ -20,6 +20,7 @@ from botbuilder.schema import (
     ErrorResponseException,
 )
 
+from bot.adapter import SharedCardContent
 from bot.cards.assessment import notice_card
 from bot.cards.assessment_views import NoticeView
 from bot.cards.common import CARD_CONTENT_TYPE, Card
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def card_activity(content: Card) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(content))
+    return MessageFactory.attachment(CardFactory.adaptive_card(SharedCardContent(content)))
 
 
 def invoke_status(status: HTTPStatus, body: object = None) -> InvokeResponse:
@@ -76,7 +77,9 @@ async def deliver_invoke(turn_context: TurnContext, reply: Reply) -> InvokeRespo
     await _send(turn_context, reply)
     replacement = reply.replace or notice_card(NoticeView("✓ Done"))
     body = AdaptiveCardInvokeResponse(
-        status_code=int(HTTPStatus.OK), type=CARD_CONTENT_TYPE, value=replacement
+        status_code=int(HTTPStatus.OK),
+        type=CARD_CONTENT_TYPE,
+        value=SharedCardContent(replacement),
     )
     return invoke_status(HTTPStatus.OK, body)
 
