@@ -71,6 +71,7 @@ from bot.sender.outbox_sender import OutboxSender  # noqa: E402
 from bot.web import TURNS_KEY  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
+from impact.process import settle_startup_objects  # noqa: E402
 from impact.service import CONTEXT_KEY, create_app  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
@@ -395,6 +396,7 @@ async def run(
     transactions.watch(db.engine)
     settings = load_settings(database_url=database.url, app_id="")
     app = create_app(settings, db=db)
+    settle_startup_objects()  # as `impact-bot serve` does before it serves
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -47,6 +47,12 @@ CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 30_000
 TCP_USER_TIMEOUT_MS = 10_000  # unacknowledged data for this long: the connection is dead
 WORK_TIMEOUT_SECONDS = 60.0  # any unit of work (jobs, the CLI); a turn's is shorter
+# Threads that run units of work on PostgreSQL. More threads than cores only add contention for
+# the GIL: in the answer benchmark (20 people at once, 2 cores) the database threads' CPU per
+# turn was 2.1 ms with 2 threads, 2.5 ms with 4 and 3.2 ms with 8, for the same statements.
+# Three keep a turn from waiting behind two slow units of work. Long reads have their own.
+POSTGRES_WORK_THREADS = 3
+POSTGRES_READ_THREADS = 2
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "impact_db_deadline", default=None
@@ -269,16 +275,20 @@ class Database:
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.work_timeout = work_timeout
-        workers = 1 if self.is_sqlite else pool_size
+        workers = 1 if self.is_sqlite else min(pool_size, POSTGRES_WORK_THREADS)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
-        # Long reads (a round's results) on SQLite: their own connection and thread, a deferred
-        # transaction (a WAL snapshot), so they neither take the write lock nor queue in front
-        # of the turns on the one writer thread. PostgreSQL reads on the ordinary pool.
+        # Long reads (a round's results) beside the units of work, so they do not queue in front
+        # of the turns. On SQLite: their own connection and thread, a deferred transaction (a
+        # WAL snapshot), so they do not take the write lock either. PostgreSQL: their own
+        # threads, connections from the same pool.
         self._reader: Engine | None = None
         self._read_executor: ThreadPoolExecutor | None = None
         if self.is_sqlite and ":memory:" not in self.url:
             self._reader = create_db_engine(self.url, read_only=True)
             self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-read")
+        elif not self.is_sqlite:
+            readers = max(1, min(POSTGRES_READ_THREADS, pool_size - workers))
+            self._read_executor = ThreadPoolExecutor(readers, thread_name_prefix="db-read")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -322,14 +332,15 @@ class Database:
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction on the database thread pool, within
         `work_timeout` seconds (or less inside a `deadline`, such as a turn's)."""
+        return await self._run_on(self._executor, work)
+
+    async def _run_on(self, executor: ThreadPoolExecutor, work: Callable[[Session], T]) -> T:
         limit = self.work_timeout
         if (ends := _deadline.get()) is not None:
             limit = min(limit, max(ends - time.monotonic(), 0.0))
         attempt = _Attempt()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(
-            self._executor, functools.partial(self._run_attempt, work, attempt)
-        )
+        future = loop.run_in_executor(executor, functools.partial(self._run_attempt, work, attempt))
         try:
             return await asyncio.wait_for(asyncio.shield(future), limit)
         except TimeoutError:
@@ -353,9 +364,12 @@ class Database:
 
     async def read(self, work: Callable[[Session], T]) -> T:
         """Run a long read (one snapshot, changing nothing) beside the units of work: on SQLite
-        it does not wait for, or hold up, the writer thread."""
+        it does not wait for, or hold up, the writer thread; on PostgreSQL it runs as a unit of
+        work (with its time limit) on the read threads."""
         if self._read_executor is None:
             return await self.run(functools.partial(_snapshot, work))
+        if self._reader is None:
+            return await self._run_on(self._read_executor, functools.partial(_snapshot, work))
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._read_executor, functools.partial(self.read_sync, work)
@@ -364,15 +378,16 @@ class Database:
     def dispose(self, timeout: float = 5.0) -> None:
         """Close the pool. Work still stuck on a silent server is left to its own timeouts
         (`tcp_user_timeout`, `statement_timeout`) rather than waited for past `timeout`."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        executors = [e for e in (self._executor, self._read_executor) if e is not None]
+        for executor in executors:
+            executor.shutdown(wait=False, cancel_futures=True)
         ends = time.monotonic() + timeout
-        for thread in list(getattr(self._executor, "_threads", ())):
+        threads = [t for e in executors for t in list(getattr(e, "_threads", ()))]
+        for thread in threads:
             thread.join(max(ends - time.monotonic(), 0.0))
             if thread.is_alive():
                 log.warning("database work still running at shutdown; not waiting for it")
                 break
-        if self._read_executor is not None:
-            self._read_executor.shutdown(wait=False, cancel_futures=True)
         if self._reader is not None:
             self._reader.dispose()
         self.engine.dispose()
