@@ -7,9 +7,10 @@ UserTokenClient, and msrest's `ClientRetryPolicy.__init__` computes
 Instead of patching msrest, `CachingBotFrameworkAuthentication` wraps the SDK's authentication
 and hands out one ConnectorClient per (app id, service URL, audience) and one UserTokenClient per
 app id. Both are safe to share: their credentials fetch and refresh tokens per request, and
-nothing turn-specific is stored on them. Two more costs of each reply are cut on those cached
-clients, each explained where it is done: msrest's generic serialisation of card content
-(`use_fast_json_objects`) and its requests-on-a-thread HTTP sender (`use_aiohttp`).
+nothing turn-specific is stored on them. More costs of each reply are cut on those cached
+clients, each explained where it is done: msrest's generic serialisation of card content and its
+validation walk (`use_fast_json_objects`), the SDK's deep copy of every card
+(`SharedCardContent`) and msrest's requests-on-a-thread HTTP sender (`use_aiohttp`).
 benchmarks/answer_roundtrip.py measures the difference against the unmodified SDK.
 """
 

@@ -82,6 +82,52 @@ def test_fast_json_objects_matches_msrest_and_falls_back() -> None:
     assert fast._serialize.body(activity, "Activity") == plain._serialize.body(activity, "Activity")
 
 
+def test_shared_card_content_is_shared_by_copies_and_sent_as_msrest_would() -> None:
+    """A card wrapped in SharedCardContent (every card a reply sends) is not copied when the
+    SDK deep-copies its activity, and our cached client serialises the activity exactly as
+    msrest serialises the same card as a plain dict."""
+    import copy
+
+    from botbuilder.core import CardFactory, MessageFactory
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    from bot.adapter import SharedCardContent, use_fast_json_objects
+    from bot.cards.assessment import help_card
+
+    card = help_card(22)
+    shared = MessageFactory.attachment(CardFactory.adaptive_card(SharedCardContent(card)))
+    copied = copy.deepcopy(shared)
+    assert copied is not shared
+    assert copied.attachments[0] is not shared.attachments[0]
+    assert copied.attachments[0].content is shared.attachments[0].content
+
+    plain = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="http://127.0.0.1:1/")
+    fast = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="http://127.0.0.1:1/")
+    use_fast_json_objects(fast)
+    as_dict = MessageFactory.attachment(CardFactory.adaptive_card(copy.deepcopy(card)))
+    assert fast._serialize.body(copied, "Activity") == plain._serialize.body(as_dict, "Activity")
+
+
+def test_botbuilder_models_declare_no_validation_rules() -> None:
+    """Our cached clients skip msrest's client-side validation walk: that is only safe while
+    no botbuilder model declares a rule for it to check. Fails if an SDK upgrade adds one."""
+    import inspect
+
+    from botbuilder import schema
+    from botbuilder.schema import teams
+    from msrest.serialization import Model
+
+    models = [
+        member
+        for module in (schema, teams)
+        for _, member in inspect.getmembers(module, inspect.isclass)
+        if issubclass(member, Model)
+    ]
+    assert len(models) > 50
+    assert [m.__name__ for m in models if getattr(m, "_validation", {})] == []
+
+
 async def test_cached_clients_send_over_aiohttp_with_the_credentials_header() -> None:
     """The replaced HTTP sender keeps msrest's signing: a bot with credentials sends its token."""
     import aiohttp
