@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from store.assessments.tables import LiveCard
 
@@ -27,52 +27,48 @@ def live_card(session: Session, person_id: int) -> ShownCard | None:
     return None if row is None else _shown(row)
 
 
+_LIVE: sa.Table = LiveCard.__table__  # type: ignore[attr-defined]
+_PREVIOUS = (
+    sa.select(_LIVE.c.activity_id, _LIVE.c.assessment_id, _LIVE.c.position)
+    .where(_LIVE.c.person_id == sa.bindparam("b_person"))
+    .with_for_update()
+)
+_REPLACE = sa.update(_LIVE).where(_LIVE.c.person_id == sa.bindparam("b_person"))
+
+
 def swap_live_card(
     session: Session, person_id: int, card: ShownCard | None, now: datetime
 ) -> ShownCard | None:
     """The person's live card is now `card` (None: they have none); returns the one it
-    replaced, if any."""
-    row = _locked(session, person_id)
-    previous = None if row is None else _shown(row)
+    replaced, if any. Core statements, not the ORM: this runs once per answer, and loading and
+    flushing a LiveCard object was most of its cost."""
+    connection = session.connection()
+    previous = _previous(connection, person_id)
     if card is None:
-        if row is not None:
-            session.delete(row)
-            session.flush()
+        if previous is not None:
+            connection.execute(sa.delete(_LIVE).where(_LIVE.c.person_id == person_id))
         return previous
-    if row is None:
+    values = {
+        "activity_id": card.activity_id,
+        "assessment_id": card.assessment_id,
+        "position": card.position,
+        "updated_at": now,
+    }
+    if previous is None:
         try:
             with session.begin_nested():
-                session.add(_row(person_id, card, now))
-                session.flush()
+                connection.execute(sa.insert(_LIVE), {"person_id": person_id, **values})
             return None
         except sa.exc.IntegrityError:  # another turn posted their first card at the same moment
-            row = _locked(session, person_id)
-            assert row is not None
-            previous = _shown(row)
-    row.activity_id, row.assessment_id, row.position = (
-        card.activity_id,
-        card.assessment_id,
-        card.position,
-    )
-    row.updated_at = now
-    session.flush()
+            previous = _previous(connection, person_id)
+            assert previous is not None
+    connection.execute(_REPLACE, {"b_person": person_id, **values})
     return previous
 
 
-def _locked(session: Session, person_id: int) -> LiveCard | None:
-    return session.exec(
-        select(LiveCard).where(LiveCard.person_id == person_id).with_for_update()
-    ).first()
-
-
-def _row(person_id: int, card: ShownCard, now: datetime) -> LiveCard:
-    return LiveCard(
-        person_id=person_id,
-        activity_id=card.activity_id,
-        assessment_id=card.assessment_id,
-        position=card.position,
-        updated_at=now,
-    )
+def _previous(connection: sa.Connection, person_id: int) -> ShownCard | None:
+    row = connection.execute(_PREVIOUS, {"b_person": person_id}).first()
+    return None if row is None else ShownCard(row.activity_id, row.assessment_id, row.position)
 
 
 def _shown(row: LiveCard) -> ShownCard:
