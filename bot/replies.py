@@ -12,15 +12,16 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core import CardFactory, InvokeResponse, TurnContext
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
     AdaptiveCardInvokeResponse,
+    AttachmentLayoutTypes,
     ErrorResponseException,
 )
 
-from bot.adapter import SharedCardContent
+from bot.adapter import ReplyActivity, SharedCardContent
 from bot.cards.assessment import notice_card
 from bot.cards.assessment_views import NoticeView
 from bot.cards.common import CARD_CONTENT_TYPE, Card
@@ -30,7 +31,11 @@ log = logging.getLogger(__name__)
 
 
 def card_activity(content: Card) -> Activity:
-    return MessageFactory.attachment(CardFactory.adaptive_card(SharedCardContent(content)))
+    return ReplyActivity(
+        type=ActivityTypes.message,
+        attachment_layout=AttachmentLayoutTypes.list,
+        attachments=[CardFactory.adaptive_card(SharedCardContent(content))],
+    )
 
 
 def invoke_status(status: HTTPStatus, body: object = None) -> InvokeResponse:
@@ -81,6 +86,10 @@ async def deliver_invoke(turn_context: TurnContext, reply: Reply) -> InvokeRespo
         type=CARD_CONTENT_TYPE,
         value=SharedCardContent(replacement),
     )
+    # Stored where the adapter reads it, rather than returned for the SDK to send through
+    # TurnContext.send_activities (a copy of the activity and its card, and the send pipeline,
+    # for an answer that never leaves this process); the SDK sends nothing once it is set.
+    set_invoke_response(turn_context, HTTPStatus.OK, body)
     return invoke_status(HTTPStatus.OK, body)
 
 

@@ -89,11 +89,13 @@ def test_shared_card_content_is_shared_by_copies_and_sent_as_msrest_would() -> N
     import copy
 
     from botbuilder.core import CardFactory, MessageFactory
+    from botbuilder.schema import ChannelAccount
     from botframework.connector.aio import ConnectorClient
     from botframework.connector.auth import MicrosoftAppCredentials
 
     from bot.adapter import SharedCardContent, use_fast_json_objects
     from bot.cards.assessment import help_card
+    from bot.replies import card_activity
 
     card = help_card(22)
     shared = MessageFactory.attachment(CardFactory.adaptive_card(SharedCardContent(card)))
@@ -101,12 +103,22 @@ def test_shared_card_content_is_shared_by_copies_and_sent_as_msrest_would() -> N
     assert copied is not shared
     assert copied.attachments[0] is not shared.attachments[0]
     assert copied.attachments[0].content is shared.attachments[0].content
+    reply = card_activity(card)  # what a turn sends: the copy shares its parts as well
+    reply_copy = copy.deepcopy(reply)
+    assert reply_copy is not reply
+    assert reply_copy.attachments is reply.attachments
+    reply_copy.recipient = ChannelAccount(id="someone")  # as the SDK fills in its copy
+    assert reply.recipient is None
 
     plain = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="http://127.0.0.1:1/")
     fast = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="http://127.0.0.1:1/")
     use_fast_json_objects(fast)
     as_dict = MessageFactory.attachment(CardFactory.adaptive_card(copy.deepcopy(card)))
     assert fast._serialize.body(copied, "Activity") == plain._serialize.body(as_dict, "Activity")
+    as_dict.recipient = ChannelAccount(id="someone")
+    assert fast._serialize.body(reply_copy, "Activity") == plain._serialize.body(
+        as_dict, "Activity"
+    )
 
 
 def test_botbuilder_models_declare_no_validation_rules() -> None:
