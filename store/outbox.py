@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
+from store.bulk import insert_ignoring
 from store.types import timestamp_column
 
 
@@ -473,15 +474,18 @@ def enqueue_many(session: Session, messages: Iterable[Queued], *, now: datetime)
     if not rows:
         return 0
     connection = session.connection()
-    statement: Any
     if connection.dialect.name == "postgresql":
-        statement = postgresql.insert(_outbox)
-    elif connection.dialect.name == "sqlite":
-        statement = sqlite.insert(_outbox)
-    else:  # pragma: no cover - the service supports these two only
-        raise NotImplementedError(connection.dialect.name)
-    # executemany: SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues", up to a
-    # thousand rows a statement) from one compiled statement, instead of compiling thousands of
-    # bind parameters afresh for every batch.
-    statement = statement.on_conflict_do_nothing(index_elements=[_c.dedupe_key]).returning(_c.id)
-    return len(connection.execute(statement, rows).fetchall())
+        # executemany: SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues", up to
+        # a thousand rows a statement) from one compiled statement, instead of compiling
+        # thousands of bind parameters afresh for every batch.
+        # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT ... RETURNING.
+        statement = (
+            postgresql.insert(_outbox)
+            .on_conflict_do_nothing(index_elements=[_c.dedupe_key])
+            .returning(_c.id)
+        )
+        return len(connection.execute(statement, rows).fetchall())
+    if connection.dialect.name == "sqlite":
+        # Neither executemany nor RETURNING: a few statements, whatever the number of rows.
+        return insert_ignoring(connection, _outbox, rows, ["dedupe_key"])
+    raise NotImplementedError(connection.dialect.name)  # pragma: no cover - these two only
