@@ -92,7 +92,6 @@ from benchmarks.echo_bot import create_echo_app  # noqa: E402
 from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from framework.content import default_framework  # noqa: E402
-from impact.process import settle_startup_objects  # noqa: E402
 from impact.service import create_app  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.schema import upgrade  # noqa: E402
@@ -282,7 +281,6 @@ async def run_impact(
             except Exception as exc:
                 raise SetupError(f"migrating the {backend} database failed: {exc!r}") from exc
             app = create_app(load_settings(database_url=url, app_id=""), db=db)
-            settle_startup_objects()  # as `impact-bot serve` does before it serves
             # the CPU split of every run; with --profile (the event loop's clock) the profiles
             split = CpuSplit(db)
             profiler = None

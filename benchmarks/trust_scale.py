@@ -71,7 +71,6 @@ from bot.sender.outbox_sender import OutboxSender  # noqa: E402
 from bot.web import TURNS_KEY  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
-from impact.process import settle_startup_objects  # noqa: E402
 from impact.service import CONTEXT_KEY, create_app  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
@@ -257,7 +256,11 @@ async def answer_client(args: argparse.Namespace, out: TextIO) -> None:
 
 @dataclass
 class Transactions:
-    """How long each write transaction of the service ran (BEGIN to COMMIT), by phase."""
+    """How long each write transaction of the service ran, by phase: on SQLite how long it held
+    the write lock, from the end of BEGIN IMMEDIATE (this "begin" listener runs after store.db's,
+    which sends it) to the end of COMMIT. SQLAlchemy's "commit" and "rollback" events fire
+    before the COMMIT is sent, and the lock is held until it returns (an automatic WAL
+    checkpoint runs inside it), so the end is taken when the dialect's commit returns."""
 
     phase: str = "setup"
     started: dict[int, float] = field(default_factory=dict)
@@ -268,22 +271,36 @@ class Transactions:
 
     def watch(self, engine: sa.Engine) -> None:
         sa.event.listen(engine, "begin", self._begin)
-        sa.event.listen(engine, "commit", self._end)
-        sa.event.listen(engine, "rollback", self._end)
         sa.event.listen(engine, "before_cursor_execute", self._statement)
+        dialect = engine.dialect
+        for name in ("do_commit", "do_rollback"):
+            setattr(dialect, name, self._ending(getattr(dialect, name)))
+
+    def _ending(self, finish: Any) -> Any:
+        def timed(pooled: Any) -> None:
+            try:
+                finish(pooled)
+            finally:
+                self._end(id(pooled))
+
+        return timed
+
+    @staticmethod
+    def _key(connection: sa.Connection) -> int:
+        return id(connection.connection)  # the pool's proxy, which the dialect commits
 
     def _begin(self, connection: sa.Connection) -> None:
-        self.started[id(connection)] = time.perf_counter()
+        self.started[self._key(connection)] = time.perf_counter()
 
     def _statement(self, connection: sa.Connection, _c: Any, statement: str, *_: Any) -> None:
-        key = id(connection)
+        key = self._key(connection)
         opening = "BEGIN" in statement or statement.startswith("SET TRANSACTION")  # store.db
         if key in self.started and key not in self.first and not opening:
             self.first[key] = " ".join(statement.split())[:48]
 
-    def _end(self, connection: sa.Connection) -> None:
-        began = self.started.pop(id(connection), None)
-        what = self.first.pop(id(connection), "")
+    def _end(self, key: int) -> None:
+        began = self.started.pop(key, None)
+        what = self.first.pop(key, "")
         if began is not None:
             held = time.perf_counter() - began
             if held > 0.05:
@@ -367,8 +384,11 @@ async def submit_sixty_percent(db: Database, round_id: int, share: float, seed: 
 
 
 async def pending(db: Database, kind: str) -> int:
+    """How many messages of a kind are pending: the benchmark's own poll, read beside the
+    service's writer (on SQLite a snapshot), so it neither queues in front of the service's
+    units of work nor counts as one of its write transactions."""
     return int(
-        await db.run(
+        await db.read(
             lambda s: s.execute(
                 sa.select(sa.func.count())
                 .select_from(OutboxMessage)
@@ -396,7 +416,6 @@ async def run(
     transactions.watch(db.engine)
     settings = load_settings(database_url=database.url, app_id="")
     app = create_app(settings, db=db)
-    settle_startup_objects()  # as `impact-bot serve` does before it serves
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -469,7 +488,7 @@ async def run(
     timings["open_minimum_s"] = sum(requests.values()) / (TENANT_PER_SECOND * args.scale)
     received = after["received_per_user"]
     people = sum(len(m) for m in [received])  # users whose chat was created
-    participants = db.run_sync(
+    participants = await db.read(
         lambda s: s.execute(sa.select(sa.func.count()).select_from(RoundParticipant)).scalar_one()
     )
     timings["participants"] = participants
@@ -531,7 +550,7 @@ async def run(
         )
     )
     timings["results_s"] = time.perf_counter() - t0
-    timings["summaries"] = db.run_sync(
+    timings["summaries"] = await db.read(
         lambda s: s.execute(
             sa.select(sa.func.count())
             .select_from(OutboxMessage)

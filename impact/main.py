@@ -26,7 +26,6 @@ from cli.outbox import OUTBOX
 from cli.package import package_command
 from cli.registry import CliCommand, CliContext
 from impact.features import FEATURES
-from impact.process import settle_startup_objects
 from impact.service import create_app
 from store.db import Database, without_password
 from store.schema import schema_problem
@@ -72,7 +71,6 @@ def _serve(ctx: CliContext, args: argparse.Namespace) -> int:
 
     app.on_cleanup.append(dispose)
     log.info("impact-bot listening on http://%s:%d/api/messages", settings.bind_host, settings.port)
-    settle_startup_objects()
     web.run_app(app, host=settings.bind_host, port=settings.port, print=None)
     return 0
 

@@ -20,7 +20,7 @@ YOUNG_GENERATION_THRESHOLD = 10_000  # Python's default is 700 allocations
 
 
 def settle_startup_objects() -> None:
-    """Call once, when the service has been built and before it serves (`impact-bot serve`)."""
+    """Once the service has been built, before it serves (create_app's startup hook)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()

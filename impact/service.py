@@ -26,6 +26,7 @@ from bot.web import turn_error_handler, web_app
 from framework.content import Framework, default_framework
 from impact.feature import Feature
 from impact.features import FEATURES
+from impact.process import settle_startup_objects
 from store.db import Database
 from store.types import utcnow
 
@@ -75,7 +76,15 @@ def create_app(
     )
     if db is None:  # we made it, we close it
         app.on_cleanup.append(_closer(database))
+    app.on_startup.append(_freeze_startup_objects)
     return app
+
+
+async def _freeze_startup_objects(_app: web.Application) -> None:
+    """Once the service is built, before it serves: see impact.process (a full garbage collection
+    walked some 190,000 startup objects in about 100 ms, stopping every thread, the database
+    writer holding SQLite's write lock among them)."""
+    settle_startup_objects()
 
 
 def _feature_context(

@@ -1,21 +1,36 @@
-"""Many rows in one INSERT on PostgreSQL, sent as one JSON array that the server turns into rows
-(`json_to_recordset`): one parameter whatever the number of rows.
+"""Many rows in one statement, for the round steps' bulk writes (invitations, nudges).
 
-A multi-row VALUES list (SQLAlchemy's "insertmanyvalues") has a placeholder per value, and
-psycopg parses every placeholder of a statement that long on each execution: for a thousand
-outbox rows of eleven columns that was most of a nudge batch's time on the database thread (and
-the GIL the event loop needs). Arrays per column are no better for text: psycopg escapes each
-element in Python. One JSON document is encoded by the json module's C code.
+PostgreSQL (`insert_from_json`): one INSERT with the rows sent as one JSON array that the
+server turns into rows (`json_to_recordset`): one parameter whatever the number of rows. A
+multi-row VALUES list (SQLAlchemy's "insertmanyvalues") has a placeholder per value, and psycopg
+parses every placeholder of a statement that long on each execution: for a thousand outbox rows
+of eleven columns that was most of a nudge batch's time on the database thread (and the GIL the
+event loop needs). Arrays per column are no better for text: psycopg escapes each element in
+Python. One JSON document is encoded by the json module's C code.
+
+SQLite (`insert_ignoring`): pysqlite lets go of the GIL around every bind, step and reset of a
+statement. While the service's one database thread holds SQLite's write lock, each of those
+hand-offs lets the event loop run, and the database thread then waits for the GIL back. An
+`executemany` of 200 rows is 600 hand-offs, and measured in the trust benchmark
+(benchmarks/trust_scale.py) a batch of 200 invitations held the lock for 0.3 to 0.9 s of which a
+few milliseconds were SQLite's work. SQLAlchemy's "insertmanyvalues" would send multi-row
+INSERTs, but not for INSERT ... ON CONFLICT without RETURNING, and RETURNING steps once per row.
+So `insert_ignoring` writes the multi-row INSERT itself: one statement per
+`max_rows_per_statement` rows, its text built once per shape, the values through each column's
+own bind processor (exactly what SQLAlchemy would bind), and the count of new rows from SQLite.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+
+SQLITE_MAX_PARAMETERS = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 
 
 def insert_from_json(
@@ -51,3 +66,56 @@ def insert_from_json(
 def _plain(kind: Any) -> Any:
     """A column type as the record's: a TypeDecorator's own database type."""
     return kind.impl_instance if isinstance(kind, sa.types.TypeDecorator) else kind
+
+
+def insert_ignoring(
+    connection: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict: Sequence[str],
+) -> int:
+    """INSERT every row (all with the same keys) ... ON CONFLICT (`conflict`) DO NOTHING, on
+    SQLite, in as few statements as its parameter limit allows; how many rows were new."""
+    if connection.dialect.name != "sqlite":  # pragma: no cover - a programming error
+        raise NotImplementedError("insert_ignoring is for SQLite")
+    if not rows:
+        return 0
+    keys = rows[0].keys()
+    if any(row.keys() != keys for row in rows):
+        raise ValueError("every row needs the same columns")
+    columns = tuple(keys)
+    limit = min(SQLITE_MAX_PARAMETERS, connection.dialect.insertmanyvalues_max_parameters)
+    per_statement = max(1, limit // len(columns))
+    dialect = connection.dialect
+    processors = [
+        table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
+    ]
+    inserted = 0
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        text = _statement(connection.dialect, table, columns, tuple(conflict), len(chunk))
+        values: list[Any] = []
+        for row in chunk:
+            for name, process in zip(columns, processors, strict=True):
+                value = row[name]
+                values.append(process(value) if process is not None else value)
+        inserted += connection.exec_driver_sql(text, tuple(values)).rowcount
+    return inserted
+
+
+@functools.lru_cache(maxsize=64)
+def _statement(
+    dialect: sa.Dialect,
+    table: sa.Table,
+    columns: tuple[str, ...],
+    conflict: tuple[str, ...],
+    count: int,
+) -> str:
+    preparer = dialect.identifier_preparer
+    quote = preparer.quote
+    row = "(" + ", ".join("?" * len(columns)) + ")"
+    return (
+        f"INSERT INTO {preparer.format_table(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES {', '.join([row] * count)} "
+        f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
+    )

@@ -57,6 +57,7 @@ WORK_TIMEOUT_SECONDS = 60.0  # any unit of work (jobs, the CLI); a turn's is sho
 # Three keep a turn from waiting behind two slow units of work. Long reads have their own.
 POSTGRES_WORK_THREADS = 3
 POSTGRES_READ_THREADS = 2
+CHECKPOINT_SECONDS = 1.0  # SQLite: the WAL is checkpointed beside the writer at most this often
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "impact_db_deadline", default=None
@@ -206,6 +207,11 @@ def create_db_engine(url: str, *, pool_size: int = 8, read_only: bool = False) -
             hide_parameters=True,  # an error's message never carries answers or names
         )
         _configure_sqlite(engine, begin="BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # Many rows INSERTed at once (executemany) go as multi-row INSERT statements, as they
+        # do with RETURNING, rather than one statement per row: every statement run hands the
+        # GIL to the event loop and back while the write lock is held (store.bulk explains;
+        # SQLAlchemy does not do this for ON CONFLICT, which store.bulk.insert_ignoring does).
+        engine.dialect.use_insertmanyvalues_wo_returning = True
         return engine
     engine = sa.create_engine(
         url,
@@ -293,6 +299,12 @@ def _snapshot(work: Callable[[Session], T], session: Session) -> T:
     return work(session)
 
 
+def _without_auto_checkpoint(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
 class Database:
     """Engine + session factory + the thread pool that runs units of work."""
 
@@ -311,9 +323,22 @@ class Database:
         # threads, connections from the same pool.
         self._reader: Engine | None = None
         self._read_executor: ThreadPoolExecutor | None = None
+        self._checkpointer: ThreadPoolExecutor | None = None
         if self.is_sqlite and ":memory:" not in self.url:
             self._reader = create_db_engine(self.url, read_only=True)
             self._read_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-read")
+            # SQLite's automatic checkpoint copies the WAL back into the database inside the
+            # COMMIT that takes the WAL past 1,000 pages, on the one writer thread: every unit of
+            # work queued behind it (a turn's) waits for those disk writes. Instead a passive
+            # checkpoint (which never blocks the writer) runs on a thread of its own, at most
+            # once a CHECKPOINT_SECONDS after a write.
+            event.listen(self.engine, "connect", _without_auto_checkpoint)
+            self._checkpointer = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="db-checkpoint"
+            )
+            self._checkpoint_lock = threading.Lock()
+            self._checkpoint_pending = False
+            self._checkpoint_after = 0.0  # monotonic
         elif not self.is_sqlite:
             readers = max(1, min(POSTGRES_READ_THREADS, pool_size - workers))
             self._read_executor = ThreadPoolExecutor(readers, thread_name_prefix="db-read")
@@ -337,6 +362,8 @@ class Database:
                 result = work(session)
                 if attempt is not None:
                     attempt.start_commit()
+            if self._checkpointer is not None:
+                self._checkpoint_soon()
             return result
         except _Abandoned:
             raise DatabaseUnavailable("gave up waiting before the commit; rolled back") from None
@@ -349,6 +376,36 @@ class Database:
         finally:
             if attempt is not None:
                 attempt.finish()
+
+    def _checkpoint_soon(self) -> None:
+        """After a write on SQLite: a passive checkpoint on the checkpoint thread, unless one is
+        waiting or ran less than CHECKPOINT_SECONDS ago."""
+        now = time.monotonic()
+        with self._checkpoint_lock:
+            if self._checkpoint_pending or now < self._checkpoint_after:
+                return
+            self._checkpoint_pending = True
+            self._checkpoint_after = now + CHECKPOINT_SECONDS
+        assert self._checkpointer is not None
+        try:
+            self._checkpointer.submit(self._checkpoint)
+        except RuntimeError:  # shutting down: the last connection to close checkpoints
+            with self._checkpoint_lock:
+                self._checkpoint_pending = False
+
+    def _checkpoint(self) -> None:
+        assert self._reader is not None
+        try:
+            connection = self._reader.raw_connection()
+            try:
+                connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                connection.close()
+        except Exception as exc:  # the next write asks again; SQLite's WAL stays correct
+            log.warning("SQLite checkpoint failed: %s", without_password(str(exc), self.url))
+        finally:
+            with self._checkpoint_lock:
+                self._checkpoint_pending = False
 
     def _run_attempt(self, work: Callable[[Session], T], attempt: _Attempt) -> T:
         _current.attempt = attempt
@@ -416,6 +473,8 @@ class Database:
             if thread.is_alive():
                 log.warning("database work still running at shutdown; not waiting for it")
                 break
+        if self._checkpointer is not None:
+            self._checkpointer.shutdown(wait=True, cancel_futures=True)
         if self._reader is not None:
             self._reader.dispose()
         self.engine.dispose()

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from store.bulk import insert_from_json
+from store.bulk import insert_from_json, insert_ignoring
 from store.types import timestamp_column
 
 
@@ -476,14 +476,7 @@ def enqueue_many(session: Session, messages: Iterable[Queued], *, now: datetime)
     connection = session.connection()
     if connection.dialect.name == "postgresql":  # one JSON parameter: see store.bulk
         return insert_from_json(connection, _outbox, rows, unique=_c.dedupe_key)
-    if connection.dialect.name != "sqlite":  # pragma: no cover - the service supports these two
-        raise NotImplementedError(connection.dialect.name)
-    # executemany: SQLAlchemy sends the rows as multi-row INSERTs ("insertmanyvalues", up to a
-    # thousand rows a statement) from one compiled statement, instead of compiling thousands of
-    # bind parameters afresh for every batch.
-    statement = (
-        sqlite.insert(_outbox)
-        .on_conflict_do_nothing(index_elements=[_c.dedupe_key])
-        .returning(_c.id)
-    )
-    return len(connection.execute(statement, rows).fetchall())
+    if connection.dialect.name == "sqlite":
+        # Neither executemany nor RETURNING: a few statements, whatever the number of rows.
+        return insert_ignoring(connection, _outbox, rows, ["dedupe_key"])
+    raise NotImplementedError(connection.dialect.name)  # pragma: no cover - these two only

@@ -53,7 +53,7 @@ from store.rounds.frozen import (
     frozen_results,
     has_frozen_results,
     results_rows,
-    store_results_rows,
+    save_results_rows,
 )
 from store.rounds.opening import personal_chats, round_teams
 from store.rounds.tables import NudgePreference, Round
@@ -245,7 +245,7 @@ class RoundSteps:
             )
 
         rows = await self.db.read(compute)
-        await self.db.run(lambda s: store_results_rows(s, round_id, rows, now))
+        await self.db.run(lambda s: save_results_rows(s, round_id, rows, now))
 
     def _gather(self, session: Session, round_id: int) -> _Gathered:
         round_ = session.get(Round, round_id)

@@ -167,18 +167,28 @@ def store_results_rows(
 ) -> RoundResults:
     """Store computed rows as the round's frozen results, unless another process froze them
     first (theirs stand); the stored results either way."""
-    try:
-        with session.begin_nested():
-            for scope, payload in sorted(rows.items()):
-                session.add(
-                    FrozenResult(round_id=round_id, scope=scope, payload=payload, frozen_at=now)
-                )
-            session.flush()
-    except sa.exc.IntegrityError:  # another process froze it first: theirs stand
-        pass
+    save_results_rows(session, round_id, rows, now)
     frozen = frozen_results(session, round_id)
     assert frozen is not None
     return frozen
+
+
+def save_results_rows(session: Session, round_id: int, rows: dict[str, str], now: datetime) -> bool:
+    """Store computed rows as the round's frozen results, unless another process froze them
+    first (theirs stand, and False): one multi-row INSERT, nothing read back, so the close's
+    write stays short."""
+    frozen = [
+        {"round_id": round_id, "scope": scope, "payload": payload, "frozen_at": now}
+        for scope, payload in sorted(rows.items())
+    ]
+    if not frozen:
+        return False
+    try:
+        with session.begin_nested():
+            session.execute(sa.insert(FrozenResult), frozen)
+    except sa.exc.IntegrityError:  # another process froze it first: theirs stand
+        return False
+    return True
 
 
 def _with_previous(results: RoundResults, previous: RoundResults) -> RoundResults:

@@ -6,8 +6,9 @@
 2. `mark_open`: the round's move to `open` (compare-and-set) and its rosters frozen;
 3. `uninvited` + `record_invitations`, once per batch, until nobody is left: the invitations go
    into the outbox (one INSERT, unique dedupe keys) in the same transaction that stamps
-   `invited_at`. An opening interrupted after step 2 is finished by the next step that calls
-   `rounds_to_invite` (the nudge tick, every minute while a round is open).
+   `invited_at` (one UPDATE per distinct first nudge time). An opening interrupted after step 2
+   is finished by the next step that calls `rounds_to_invite` (the nudge tick, every minute
+   while a round is open).
 
 Statements per batch are constant, never one per person.
 """
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from framework.identity import TeamMember
 from store.audit import audit
+from store.bulk import insert_ignoring
 from store.outbox import Queued, enqueue_many
 from store.people import ConversationRef, Person
 from store.rounds.tables import (
@@ -135,10 +137,13 @@ def _insert_ignoring(
     if not rows:
         return
     connection = session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    # executemany: one compiled statement, sent as multi-row INSERTs (see store.outbox).
+    if connection.dialect.name == "sqlite":  # a few statements, not one per row (store.bulk)
+        insert_ignoring(connection, table, rows, keys)
+        return
+    # PostgreSQL: one executemany, as before (no GIL hand-off per row to worry about here).
     connection.execute(
-        insert(table).on_conflict_do_nothing(index_elements=[table.c[k] for k in keys]), rows
+        postgresql.insert(table).on_conflict_do_nothing(index_elements=[table.c[k] for k in keys]),
+        rows,
     )
 
 
@@ -358,19 +363,26 @@ def personal_chats(session: Session, person_ids: Sequence[int]) -> dict[int, Con
 def record_invitations(
     session: Session, round_id: int, invitations: Sequence[Invitation], now: datetime
 ) -> int:
-    """Queue a batch of invitations and stamp the invitees, in two statements; how many
-    messages were new (a batch run twice queues nothing the second time)."""
+    """Queue a batch of invitations and stamp the invitees: one INSERT, and one UPDATE per
+    distinct first nudge time (one per time zone in the batch, usually one), never one per
+    person: on SQLite each row a statement steps through hands the GIL to the event loop while
+    the write lock is held. How many messages were new (a batch run twice queues nothing the
+    second time)."""
     if not invitations:
         return 0
     queued = enqueue_many(session, (i.message for i in invitations), now=now)
-    session.connection().execute(
-        sa.update(_participants)
-        .where(
-            _participants.c.id == sa.bindparam("b_id"),
-            _participants.c.round_id == round_id,
-            _participants.c.invited_at.is_(None),
+    by_first_nudge: dict[datetime | None, list[int]] = {}
+    for invitation in invitations:
+        by_first_nudge.setdefault(invitation.next_nudge_at, []).append(invitation.participant_id)
+    connection = session.connection()
+    for next_nudge_at, participant_ids in by_first_nudge.items():
+        connection.execute(
+            sa.update(_participants)
+            .where(
+                _participants.c.id.in_(participant_ids),
+                _participants.c.round_id == round_id,
+                _participants.c.invited_at.is_(None),
+            )
+            .values(invited_at=now, next_nudge_at=next_nudge_at)
         )
-        .values(invited_at=now, next_nudge_at=sa.bindparam("b_next")),
-        [{"b_id": i.participant_id, "b_next": i.next_nudge_at} for i in invitations],
-    )
     return queued

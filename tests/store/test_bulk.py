@@ -1,0 +1,129 @@
+"""store.bulk.insert_ignoring on SQLite: the rows it writes are byte for byte what SQLAlchemy's
+own INSERT writes (timestamps, booleans, text, NULL), a conflicting row is skipped and not
+counted, and a batch over SQLite's parameter limit is split into several statements, each one
+statement whatever its number of rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import store.bulk
+from store.bulk import insert_ignoring
+from store.db import Database
+from store.types import UTCDateTime
+
+pytestmark = pytest.mark.service
+
+NOW = datetime(2026, 11, 25, 9, 30, 15, 123456, tzinfo=UTC)
+
+metadata = sa.MetaData()
+things = sa.Table(
+    "things",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(50), nullable=False, unique=True),
+    sa.Column("label", sa.Text, nullable=True),
+    sa.Column("flag", sa.Boolean, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=True),
+)
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'bulk.db'}")
+    metadata.create_all(db.engine)
+    return db
+
+
+def rows(prefix: str, count: int) -> list[dict[str, object]]:
+    return [
+        {
+            "key": f"{prefix}{n}",
+            "label": None if n % 3 == 0 else f"Zoë’s team {n} – ok",
+            "flag": n % 2 == 0,
+            "at": None if n % 4 == 0 else NOW + timedelta(minutes=n),
+        }
+        for n in range(count)
+    ]
+
+
+def stored(db: Database, prefix: str) -> list[tuple[object, ...]]:
+    """The raw stored values (SQLite's text, not what SQLAlchemy would make of it)."""
+    return db.run_sync(
+        lambda s: [
+            tuple(row)
+            for row in s.connection().exec_driver_sql(
+                "SELECT substr(key, 2), label, flag, at, typeof(at) FROM things "
+                "WHERE key LIKE ? ORDER BY id",
+                (f"{prefix}%",),
+            )
+        ]
+    )
+
+
+def test_stored_exactly_as_sqlalchemy_stores_them(sqlite_db: Database) -> None:
+    written = sqlite_db.run_sync(
+        lambda s: insert_ignoring(s.connection(), things, rows("a", 12), ["key"])
+    )
+    sqlite_db.run_sync(lambda s: s.execute(sa.insert(things), rows("b", 12)))
+
+    assert written == 12
+    assert stored(sqlite_db, "a") == stored(sqlite_db, "b")
+    back = sqlite_db.run_sync(
+        lambda s: s.execute(sa.select(things.c.at).where(things.c.key == "a1")).scalar_one()
+    )
+    assert back == NOW + timedelta(minutes=1)
+
+
+def test_conflicting_rows_are_skipped_and_not_counted(sqlite_db: Database) -> None:
+    first = rows("k", 5)
+    sqlite_db.run_sync(lambda s: insert_ignoring(s.connection(), things, first[:2], ["key"]))
+    changed = dict(first[1], label="changed")
+
+    written = sqlite_db.run_sync(
+        lambda s: insert_ignoring(s.connection(), things, [changed, *first[2:]], ["key"])
+    )
+
+    assert written == 3
+    labels = sqlite_db.run_sync(
+        lambda s: s.execute(sa.select(things.c.label).where(things.c.key == "k1")).scalar_one()
+    )
+    assert labels == first[1]["label"]
+    assert (
+        sqlite_db.run_sync(
+            lambda s: s.execute(sa.select(sa.func.count()).select_from(things)).scalar_one()
+        )
+        == 5
+    )
+
+
+def test_one_statement_per_parameter_limit(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store.bulk, "SQLITE_MAX_PARAMETERS", 40)  # 10 rows of 4 columns
+    statements: list[str] = []
+    sa.event.listen(
+        sqlite_db.engine,
+        "before_cursor_execute",
+        lambda _c, _cur, statement, *_: statements.append(statement),
+    )
+
+    written = sqlite_db.run_sync(
+        lambda s: insert_ignoring(s.connection(), things, rows("c", 25), ["key"])
+    )
+
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    assert written == 25
+    assert len(inserts) == 3
+    assert [s.count("(?, ?, ?, ?)") for s in inserts] == [10, 10, 5]
+    assert [row[0] for row in stored(sqlite_db, "c")] == [str(n) for n in range(25)]
+
+
+def test_rows_must_share_their_columns(sqlite_db: Database) -> None:
+    uneven = [{"key": "x", "flag": True}, {"key": "y", "flag": True, "label": "z"}]
+    with pytest.raises(ValueError, match="same columns"):
+        sqlite_db.run_sync(lambda s: insert_ignoring(s.connection(), things, uneven, ["key"]))
