@@ -50,6 +50,7 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import trust_scale as scale  # noqa: E402
+from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, create_app  # noqa: E402
@@ -387,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     logging.getLogger("rounds").setLevel(logging.INFO)
     try:
-        database = scale.Throwaway(args.database_url)
+        database = Throwaway(args.database_url, "trust")
     except psycopg.OperationalError as exc:
         print(f"PostgreSQL not reachable: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return 2

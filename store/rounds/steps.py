@@ -84,17 +84,23 @@ def record_summaries(
     return enqueue_many(session, messages, now=now)
 
 
-def cancel_pending_nudges(session: Session, round_id: int) -> None:
-    """A closed round sends no more nudges."""
-    session.execute(
-        sa.update(OutboxMessage)
-        .where(
-            col(OutboxMessage.round_id) == round_id,
-            col(OutboxMessage.kind) == "nudge",
-            col(OutboxMessage.status) == "pending",
-        )
-        .values(status="cancelled")
+def cancel_pending_nudges(session: Session, round_id: int, limit: int | None = None) -> int:
+    """A closing round sends no more nudges: cancel its pending ones (at most `limit` of them,
+    for a transaction that stays short); how many were cancelled."""
+    pending = sa.select(col(OutboxMessage.id)).where(
+        col(OutboxMessage.round_id) == round_id,
+        col(OutboxMessage.kind) == "nudge",
+        col(OutboxMessage.status) == "pending",
     )
+    if limit is not None:
+        pending = pending.order_by(col(OutboxMessage.id)).limit(limit)
+    result = session.connection().execute(
+        sa.update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(pending.scalar_subquery()))
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
 
 
 def add_successor(

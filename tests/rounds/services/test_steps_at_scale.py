@@ -306,6 +306,28 @@ async def test_a_close_that_dies_before_its_summaries_queues_them_once_when_run_
     assert list(summaries.values()) == [1]
 
 
+async def test_a_closing_round_cancels_its_pending_nudges_a_batch_a_transaction(
+    world: World,
+) -> None:
+    """23 nudges waiting to be sent when the round closes, batches of 5: all cancelled, none
+    sent, in five short writes before the close, whose own write cancels none."""
+    batches(world.steps, 5)
+    round_id = world.new_round(TEAMS[1], 0, 23)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    assert await world.steps.nudge_due(MONDAY) == 23
+    with counting(world.db) as statements:
+        assert await world.steps.close_due(WEDNESDAY + timedelta(days=15)) == [round_id]
+    cancels = [s for s in statements.writes if s.lstrip().upper().startswith("UPDATE OUTBOX")]
+    assert len(cancels) == 6, "five batches (5+5+5+5+3) and the close's own, which finds none"
+
+    def statuses(session: Any) -> Counter[str]:
+        rows = session.exec(select(OutboxMessage.status).where(OutboxMessage.kind == "nudge"))
+        return Counter(rows.all())
+
+    assert world.db.run_sync(statuses) == Counter({"cancelled": 23})
+
+
 async def test_the_close_computes_results_outside_its_write_and_freezes_them_on_a_rerun(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
