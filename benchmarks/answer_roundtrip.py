@@ -96,6 +96,7 @@ from impact.service import create_app  # noqa: E402
 from store.db import Database  # noqa: E402
 from store.schema import upgrade  # noqa: E402
 from tests.fakes.connector import FakeConnector  # noqa: E402
+from tests.fakes.loopback import serve  # noqa: E402
 from tests.fakes.teams_client import TeamsUser, find_action  # noqa: E402
 
 POSTGRES_URL = os.environ.get(
@@ -108,15 +109,6 @@ class SetupError(Exception):
 
 
 # ---- serving --------------------------------------------------------------------------------
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 @contextmanager

@@ -65,6 +65,7 @@ from store.outbox import OutboxMessage, Target  # noqa: E402
 from store.people import Person  # noqa: E402
 from store.schema import upgrade  # noqa: E402
 from tests.fakes.connector import FakeConnector, TeamsLimits  # noqa: E402
+from tests.fakes.loopback import serve  # noqa: E402
 
 TENANT = "tenant-nhs-trust"
 BOT_ID = "28:impact-bot"
@@ -105,12 +106,8 @@ async def serve_fake(scale: float, throttle_share: float, seed: int) -> None:
 
     app = web.Application()
     app.router.add_get("/stats", stats)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(json.dumps({"url": url, "stats": f"http://127.0.0.1:{port}/stats"}), flush=True)
+    _runner, stats_url = await serve(app)
+    print(json.dumps({"url": url, "stats": f"{stats_url}/stats"}), flush=True)
     await asyncio.Event().wait()  # until the parent terminates us
 
 

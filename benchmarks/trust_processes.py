@@ -61,6 +61,7 @@ from store.rounds.lifecycle import RoundSpec, create_round  # noqa: E402
 from store.rounds.results import compute_round_results  # noqa: E402
 from store.rounds.tables import RoundParticipant  # noqa: E402
 from store.schema import upgrade  # noqa: E402
+from tests.fakes.loopback import serve  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 
@@ -127,12 +128,8 @@ async def serve_service(args: argparse.Namespace) -> None:
     if args.index == 0:
         app.router.add_post("/bench/step", step)
     app.router.add_get("/bench/stats", stats)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(json.dumps({"url": f"http://127.0.0.1:{port}"}), flush=True)
+    runner, url = await serve(app)
+    print(json.dumps({"url": url}), flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()

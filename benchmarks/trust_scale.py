@@ -81,6 +81,7 @@ from store.rounds.results import compute_round_results  # noqa: E402
 from store.rounds.tables import RoundParticipant  # noqa: E402
 from store.schema import upgrade  # noqa: E402
 from tests.fakes.connector import FakeConnector, TeamsLimits  # noqa: E402
+from tests.fakes.loopback import serve  # noqa: E402
 
 TENANT = "tenant-nhs-trust"
 # The answering person is in another tenant: the replies to their turns are not proactive
@@ -155,12 +156,8 @@ async def serve_fake(args: argparse.Namespace) -> None:
     app = web.Application()
     app.router.add_get("/stats", stats)
     app.router.add_get("/last", last)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(json.dumps({"url": url, "control": f"http://127.0.0.1:{port}"}), flush=True)
+    _runner, control = await serve(app)
+    print(json.dumps({"url": url, "control": control}), flush=True)
     await asyncio.Event().wait()
 
 
@@ -416,11 +413,7 @@ async def run(
     transactions.watch(db.engine)
     settings = load_settings(database_url=database.url, app_id="")
     app = create_app(settings, db=db)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    bot_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    runner, bot_url = await serve(app)
     sender = OutboxSender.from_settings(
         settings, db, scale=args.scale, concurrency=16, turns=app[TURNS_KEY]
     )

@@ -25,7 +25,6 @@ from typing import Any
 import aiohttp
 import psycopg
 import pytest
-from aiohttp import web
 from psycopg import sql
 
 import store.db
@@ -34,6 +33,7 @@ from impact.service import create_app
 from store.db import Database
 from store.schema import upgrade
 from tests.fakes.connector import FakeConnector
+from tests.fakes.loopback import serve as serve
 from tests.fakes.teams_client import TeamsUser
 
 POSTGRES_URL = os.environ.get(
@@ -124,15 +124,6 @@ async def connector() -> AsyncIterator[FakeConnector]:
     await fake.start()
     yield fake
     await fake.stop()
-
-
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
