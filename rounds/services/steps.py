@@ -323,9 +323,10 @@ class RoundSteps:
         """Queue the nudges due now, a batch of people at a time: decided from a read (on
         SQLite, a snapshot beside the writer) while the batch before is recorded in one short
         transaction. Also finishes an opening interrupted before every invitation was queued (it
-        runs every minute while a round is open). With nobody due, it is two indexed reads and
+        runs every minute while a round is open). With nobody due, it is three indexed reads and
         no transaction that writes (on SQLite, not even the write lock)."""
         await self.opener.invite_waiting(now)
+        await self._recheck_marked_rounds(now)
         queued, after = 0, None
         writing: asyncio.Future[int] | None = None
         try:
@@ -344,6 +345,26 @@ class RoundSteps:
         finally:
             if writing is not None and not writing.done():  # a read failed: the write ends first
                 await asyncio.wait([writing])
+
+    async def _recheck_marked_rounds(self, now: datetime) -> None:
+        """Rounds that now close later: their people with no nudge time left are given one to be
+        looked at from now, a batch a transaction; the mark is cleared last (resumable)."""
+        for round_id, seen in await self.db.read(queries.rounds_to_recheck):
+            after = 0
+            while True:
+                ids = await self.db.read(
+                    functools.partial(
+                        queries.without_nudge_time, round_id=round_id, after=after, limit=self.batch
+                    )
+                )
+                if ids:
+                    await self.db.run(
+                        functools.partial(queries.look_again_at, participant_ids=ids, now=now)
+                    )
+                    after = ids[-1]
+                if len(ids) < self.batch:
+                    break
+            await self.db.run(functools.partial(queries.recheck_done, round_id=round_id, seen=seen))
 
     async def _recorded(self, writing: asyncio.Future[int] | None) -> int:
         count = 0 if writing is None else await writing

@@ -19,7 +19,6 @@ from store.assessments.tables import Assessment
 from store.audit import audit
 from store.outbox import OutboxMessage
 from store.rounds.notes import pending_team_names, round_note
-from store.rounds.steps import look_again
 from store.rounds.tables import (
     Round,
     RoundParticipant,
@@ -172,8 +171,9 @@ def extend_round(
     if closes_at <= max(now, round_.opens_at):
         raise RoundError("the new closing time must be in the future and after the opening")
     previous = round_.closes_at
-    _move(session, round_, closes_at=closes_at, updated_at=now)
-    look_again(session, now, round_id=round_id)  # new plan moments: nudge times recomputed
+    # A later close only moves nudges later, except for people who had none left: the next tick
+    # looks at those (store.rounds.steps.recheck_marked_rounds).
+    _move(session, round_, closes_at=closes_at, updated_at=now, nudge_recheck_at=now)
     audit(
         session,
         actor=actor,

@@ -312,22 +312,69 @@ def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datet
     return queued
 
 
-def look_again(
-    session: Session, now: datetime, *, round_id: int | None = None, person_id: int | None = None
-) -> None:
-    """Something that may bring a nudge forward changed (a snooze, reminder times, a longer
-    round): the next tick recomputes the next nudge time of these participants of open rounds
-    (one round's, one person's, or one person's in one round). Opted-out people are left alone."""
-    if round_id is None and person_id is None:
-        raise ValueError("look_again needs a round or a person")
+def look_again(session: Session, now: datetime, *, person_id: int) -> None:
+    """Something of this person's that may bring a nudge forward changed (a snooze, reminder
+    times): the next tick recomputes their next nudge time in every open round. Opted-out
+    participations are left alone."""
     p = _participants.c
-    statement = sa.update(_participants).where(p.opted_out.is_(False))
-    if round_id is not None:
-        statement = statement.where(p.round_id == round_id)
-    if person_id is not None:
-        statement = statement.where(p.person_id == person_id)
     open_ids = sa.select(col(Round.id)).where(col(Round.status) == "open")
-    session.execute(statement.where(p.round_id.in_(open_ids)).values(next_nudge_at=now))
+    session.execute(
+        sa.update(_participants)
+        .where(p.opted_out.is_(False), p.person_id == person_id, p.round_id.in_(open_ids))
+        .values(next_nudge_at=now)
+    )
+
+
+def rounds_to_recheck(session: Session) -> list[tuple[int, datetime]]:
+    """Open rounds marked by a later close (`Round.nudge_recheck_at`), with the mark as seen."""
+    rows = session.execute(
+        sa.select(col(Round.id), col(Round.nudge_recheck_at)).where(
+            col(Round.status) == "open", col(Round.nudge_recheck_at).is_not(None)
+        )
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def without_nudge_time(session: Session, round_id: int, *, after: int, limit: int) -> list[int]:
+    """Participants of the round (ids above `after`, in order) with no nudge time who may still
+    be nudged: not opted out, not submitted. The only ones a later close can bring a nudge to:
+    for everyone else it moves the next nudge later, which the tick finds when it looks."""
+    p = _participants.c
+    submitted = sa.select(col(Assessment.id)).where(col(Assessment.status) == "submitted")
+    return list(
+        session.execute(
+            sa.select(p.id)
+            .where(
+                p.round_id == round_id,
+                p.next_nudge_at.is_(None),
+                p.opted_out.is_(False),
+                p.id > after,
+                sa.or_(p.assessment_id.is_(None), p.assessment_id.not_in(submitted)),
+            )
+            .order_by(p.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def look_again_at(session: Session, participant_ids: Sequence[int], now: datetime) -> None:
+    """These participants are looked at by the tick from `now` (unless given a time meanwhile)."""
+    p = _participants.c
+    session.execute(
+        sa.update(_participants)
+        .where(p.id.in_(list(participant_ids)), p.next_nudge_at.is_(None))
+        .values(next_nudge_at=now)
+    )
+
+
+def recheck_done(session: Session, round_id: int, seen: datetime) -> None:
+    """Clear the round's mark, unless it was set again since it was read."""
+    session.execute(
+        sa.update(Round)
+        .where(col(Round.id) == round_id, col(Round.nudge_recheck_at) == seen)
+        .values(nudge_recheck_at=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def rounds_wanting_jobs(session: Session) -> list[Round]:

@@ -39,6 +39,12 @@ class Round(SQLModel, table=True):
     summaries_queued_at: datetime | None = Field(
         default=None, sa_column=timestamp_column(nullable=True)
     )
+    # Set when the round closes later: people with no nudge time left may have one now. The next
+    # nudge tick gives them a time to be looked at and clears it (store.rounds.steps), so that an
+    # admin's change writes the round's row only, never its participants'.
+    nudge_recheck_at: datetime | None = Field(
+        default=None, sa_column=timestamp_column(nullable=True)
+    )
 
 
 class RoundTeam(SQLModel, table=True):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from rounds.rules.nudges import NudgeState, is_due, next_nudge_at
@@ -653,3 +653,62 @@ def test_ticking_at_any_times_never_bursts(
         assert window.contains(moment)
         assert moment < closes
         assert moment >= moments[0]
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    window=windows(),
+    start=st.integers(0, SPAN_MINUTES),
+    plan=st.lists(st.integers(1, 40), max_size=5, unique=True),
+    last_day=st.booleans(),
+    length=st.integers(60, 30 * 24 * 60),
+    longer=st.integers(1, 30 * 24 * 60),
+    into=st.integers(0, 30 * 24 * 60),
+    state=st.builds(
+        lambda sent, last, snoozed, away: (sent, last, snoozed, away),
+        st.integers(0, 4),
+        st.none() | st.integers(0, 20 * 24 * 60),
+        st.none() | st.integers(-10 * 24 * 60, 30 * 24 * 60),
+        st.none() | st.integers(-5, 20),
+    ),
+)
+def test_a_later_close_never_brings_a_nudge_time_forward(
+    window: NudgeWindow,
+    start: int,
+    plan: list[int],
+    last_day: bool,
+    length: int,
+    longer: int,
+    into: int,
+    state: tuple[int, int | None, int | None, int | None],
+) -> None:
+    """Why an extension only marks the round (store.rounds.steps.without_nudge_time): for anyone
+    with a next nudge time, the longer round's is the same or later (or none), so a stored time
+    is at worst early, and the tick recomputes it when it comes. Only people with no time left
+    can gain an earlier one."""
+    opens = BASE + timedelta(minutes=start)
+    closes = opens + timedelta(minutes=length)
+    later = closes + timedelta(minutes=longer)
+    now = opens + timedelta(minutes=into % length)
+    sent, ago, snoozed, away = state
+    nudge_state = NudgeState(
+        nudges_sent=sent if ago is not None else 0,
+        last_nudged_at=None if ago is None else now - timedelta(minutes=ago),
+        snoozed_until=None if snoozed is None else now + timedelta(minutes=snoozed),
+        away_until=None if away is None else now.date() + timedelta(days=away),
+    )
+    entries = [f"{days}d" for days in plan] + (["last-day"] if last_day else [])
+    reminder_plan = ReminderPlan.parse(",".join(entries) or "none")
+
+    def due(close: datetime) -> datetime | None:
+        moments = reminder_plan.moments(opens, close, window.zone)
+        return next_nudge_at(
+            now, plan_moments=moments, state=nudge_state, window=window, closes_at=close
+        )
+
+    before = due(closes)
+    after = due(later)
+    event(f"before: {'none' if before is None else 'a time'}")
+    event(f"after: {'none' if after is None else 'a time'}")
+    if before is not None and after is not None:
+        assert after >= before

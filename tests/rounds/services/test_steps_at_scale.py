@@ -31,7 +31,7 @@ from store.outbox import OutboxMessage
 from store.people import ConversationRef, Person
 from store.rounds import steps as step_queries
 from store.rounds.frozen import frozen_results
-from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.lifecycle import RoundSpec, create_round, extend_round
 from store.rounds.tables import Round, RoundParticipant
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
@@ -214,8 +214,9 @@ async def test_an_idle_tick_is_one_query_for_who_is_due(world: World) -> None:
     with counting(world.db) as idle:
         assert await world.steps.nudge_due(THURSDAY) == 0
     selects = [s for s in idle.seen if s.lstrip().upper().startswith("SELECT")]
-    # One for invitations still to queue, one for who is due; nothing per person.
-    assert len(selects) == 2, idle.seen
+    # One each for invitations still to queue, rounds that now close later (nudge_recheck_at)
+    # and who is due; nothing per person.
+    assert len(selects) == 3, idle.seen
     assert idle.writes == []
 
 
@@ -370,12 +371,74 @@ async def test_choices_that_may_bring_a_nudge_forward_are_looked_at_by_the_next_
 
     first = world.db.run_sync(next_times)
     assert first == [datetime(2026, 11, 30, 9, 0, tzinfo=UTC)] * 3, "the plan's first moment"
-    world.db.run_sync(lambda s: step_queries.look_again(s, THURSDAY, round_id=round_id))
+    people = world.db.run_sync(
+        lambda s: s.exec(
+            select(RoundParticipant.person_id).where(RoundParticipant.round_id == round_id)
+        ).all()
+    )
+    for person_id in people:  # e.g. each chose new reminder times
+        world.db.run_sync(lambda s, p=person_id: step_queries.look_again(s, THURSDAY, person_id=p))
     assert world.db.run_sync(next_times) == [THURSDAY] * 3
     assert await world.steps.nudge_due(THURSDAY) == 0
     assert world.db.run_sync(next_times) == first, "recomputed: the same Monday morning"
     complete(world.db, Identity(world.tenant, "29:staff-1", None, "Staff 1"), round_id, 3, THURSDAY)
     assert world.db.run_sync(next_times) == [first[0], None, first[2]], "submitted: no more"
+
+
+async def test_a_later_close_marks_the_round_and_the_tick_gives_the_people_without_a_nudge_one(
+    world: World,
+) -> None:
+    """An admin's extension writes the round's row, never a participant's (no one else's data
+    changes on their press); the next tick gives a time only to those who had no nudge left and
+    may still be nudged, and a nudge from the plan's moment the longer round now reaches."""
+    spec = RoundSpec(
+        "Winter 2026", (TEAMS[1],), WEDNESDAY, WEDNESDAY + timedelta(days=14), "3d,20d"
+    )  # 20d (Tuesday 15 December) is after this close: the plan is only Monday's "3d"
+    world.connector.conversations[TEAMS[1]].members = [member(n, world.tenant) for n in range(3)]
+    round_id = world.db.run_sync(
+        lambda s: create_round(s, spec, framework=FRAMEWORK, actor="t", now=WEDNESDAY).id
+    )
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    assert await world.steps.nudge_due(MONDAY) == 3
+    complete(world.db, Identity(world.tenant, "29:staff-1", None, "Staff 1"), round_id, 3, MONDAY)
+
+    def participants(session: Any) -> list[tuple[Any, ...]]:
+        return [
+            tuple(row)
+            for row in session.execute(
+                sa.select(RoundParticipant.__table__)  # type: ignore[attr-defined]
+                .where(RoundParticipant.round_id == round_id)
+                .order_by(RoundParticipant.id)
+            ).all()
+        ]
+
+    def next_times(session: Any) -> list[datetime | None]:
+        return list(
+            session.exec(
+                select(RoundParticipant.next_nudge_at)
+                .where(RoundParticipant.round_id == round_id)
+                .order_by(RoundParticipant.id)
+            ).all()
+        )
+
+    assert world.db.run_sync(next_times) == [None] * 3, "the plan is spent"
+    before = world.db.run_sync(participants)
+    later = MONDAY + timedelta(hours=1)
+    world.db.run_sync(
+        lambda s: extend_round(
+            s, round_id, WEDNESDAY + timedelta(days=28), actor="admin", now=later
+        )
+    )
+    assert world.db.run_sync(participants) == before, "the extension wrote no one's row"
+    marked = world.db.run_sync(lambda s: s.get(Round, round_id).nudge_recheck_at)
+    assert marked == later
+
+    assert await world.steps.nudge_due(later) == 0
+    tuesday = datetime(2026, 12, 15, 10, 0, tzinfo=UTC)
+    assert world.db.run_sync(next_times) == [tuesday, None, tuesday], "submitted: still none"
+    assert world.db.run_sync(lambda s: s.get(Round, round_id).nudge_recheck_at) is None
+    assert await world.steps.nudge_due(tuesday) == 2
 
 
 async def test_answers_go_through_while_a_big_opening_and_tick_run(
