@@ -6,8 +6,10 @@ And an admin's cancel racing the scheduler's close never overwrites the close.
 Where the barrier stands: on PostgreSQL right after each instance's first read of `rounds`,
 inside its transaction, so both decide on the same state and race to write; on SQLite (one
 writer at a time, transactions BEGIN IMMEDIATE) a transaction cannot wait for another to read,
-so it stands after each instance's first transaction has ended. Both databases, the real
-service and the fake Bot Connector."""
+so it stands after each instance's first transaction has ended. The nudge tick decides in a
+read beside the writer and writes only if someone is due, so there the barrier stands after
+the decision, before each instance's first write: both have decided who to nudge from the same
+state, neither has written. Both databases, the real service and the fake Bot Connector."""
 
 from __future__ import annotations
 
@@ -39,36 +41,47 @@ __all__ = ["world"]
 
 class AfterReads:
     """Holds each armed instance at its first read (PostgreSQL) or first commit (SQLite) until
-    the other has got there too."""
+    the other has got there too; or, armed `before_writing`, just before its first write."""
 
     def __init__(self, databases: list[Database]) -> None:
         self.barrier = threading.Barrier(len(databases), timeout=20)
-        self.armed: dict[int, bool] = {}
+        self.armed: dict[int, str | None] = {}
         for database in databases:
             engine = database.engine
-            self.armed[id(engine)] = False
+            self.armed[id(engine)] = None
             if database.is_sqlite:
                 # after the transaction ended and its connection went back to the pool
-                event.listen(engine, "checkin", lambda *_a, e=engine: self._reached(e))
+                event.listen(engine, "checkin", lambda *_a, e=engine: self._reached(e, "read"))
+                # before a unit of work takes the writer's connection, so before BEGIN IMMEDIATE
+                # (reads beside the writer have an engine of their own)
+                event.listen(engine, "checkout", lambda *_a, e=engine: self._reached(e, "write"))
             else:
                 event.listen(engine, "after_cursor_execute", self._after_statement(engine))
+                event.listen(engine, "before_cursor_execute", self._before_statement(engine))
 
     def _after_statement(self, engine: Any) -> Any:
         def listener(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
             if statement.lstrip().upper().startswith("SELECT") and "FROM rounds" in statement:
-                self._reached(engine)
+                self._reached(engine, "read")
 
         return listener
 
-    def _reached(self, engine: Any) -> None:
-        if self.armed.get(id(engine)):
-            self.armed[id(engine)] = False
+    def _before_statement(self, engine: Any) -> Any:
+        def listener(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+            if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+                self._reached(engine, "write")
+
+        return listener
+
+    def _reached(self, engine: Any, point: str) -> None:
+        if self.armed.get(id(engine)) == point:
+            self.armed[id(engine)] = None
             self.barrier.wait()
 
-    def arm(self) -> None:
+    def arm(self, *, before_writing: bool = False) -> None:
         self.barrier.reset()
         for key in self.armed:
-            self.armed[key] = True
+            self.armed[key] = "write" if before_writing else "read"
 
 
 @pytest.fixture
@@ -89,8 +102,8 @@ def instances(world: World, database_url: str) -> Iterator[tuple[list[RoundSteps
         database.dispose()
 
 
-async def both(barrier: AfterReads, *steps: Any) -> list[Any]:
-    barrier.arm()
+async def both(barrier: AfterReads, *steps: Any, before_writing: bool = False) -> list[Any]:
+    barrier.arm(before_writing=before_writing)
     return list(await asyncio.gather(*steps))
 
 
@@ -111,8 +124,17 @@ async def test_two_leaders_running_every_step_at_once_produce_one_of_everything(
     await drain(world)  # their chats exist now
 
     world.clock.now = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)  # Monday morning
-    nudged = await both(barrier, one.nudge_due(world.clock.now), two.nudge_due(world.clock.now))
-    assert sum(nudged) == 3
+    # Held after deciding, before writing. Held at the first read of `rounds` (PostgreSQL: the
+    # rounds still inviting, before the decision) or the first commit (SQLite), the later leader
+    # could read after the other had recorded its nudges, find nobody due and never write: the
+    # barrier broke after 20 s, about 1 run in 6 on SQLite
+    nudged = await both(
+        barrier,
+        one.nudge_due(world.clock.now),
+        two.nudge_due(world.clock.now),
+        before_writing=True,
+    )
+    assert sorted(nudged) == [0, 3], "both decided to nudge all three; one leader queued them"
     nudges = keys(world, "nudge")
     people = db.run_sync(
         lambda s: s.exec(
