@@ -317,6 +317,10 @@ class Database:
         self.work_timeout = work_timeout
         workers = 1 if self.is_sqlite else min(pool_size, POSTGRES_WORK_THREADS)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        # PostgreSQL: the same pool's connections in autocommit, for `run_autocommit`.
+        self._autocommit: Engine | None = (
+            None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # Long reads (a round's results) beside the units of work, so they do not queue in front
         # of the turns. On SQLite: their own connection and thread, a deferred transaction (a
         # WAL snapshot), so they do not take the write lock either. PostgreSQL: their own
@@ -349,16 +353,20 @@ class Database:
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
-    def run_sync(self, work: Callable[[Session], T]) -> T:
+    def run_sync(self, work: Callable[[Session], T], *, autocommit: bool = False) -> T:
         """Run `work(session)` as one transaction here and now (on the thread pool, as part of
-        `run`, whose attempt it then reports its progress to)."""
+        `run`, whose attempt it then reports its progress to); with `autocommit`, on PostgreSQL
+        each statement is its own transaction (see `run_autocommit`)."""
         attempt: _Attempt | None = getattr(_current, "attempt", None)
         if attempt is not None and attempt.abandoned:
             raise DatabaseUnavailable("gave up waiting before the work started")
+        engine = self._autocommit if autocommit and self._autocommit is not None else self.engine
         try:
-            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            with Session(engine, expire_on_commit=False) as session, session.begin():
                 if attempt is not None and not self.is_sqlite:  # SQLite: no socket to wake
                     _note_connection(session.connection().connection.dbapi_connection)
+                if attempt is not None and engine is self._autocommit:
+                    attempt.start_commit()  # each statement commits as it runs
                 result = work(session)
                 if attempt is not None:
                     attempt.start_commit()
@@ -407,10 +415,12 @@ class Database:
             with self._checkpoint_lock:
                 self._checkpoint_pending = False
 
-    def _run_attempt(self, work: Callable[[Session], T], attempt: _Attempt) -> T:
+    def _run_attempt(
+        self, work: Callable[[Session], T], attempt: _Attempt, autocommit: bool = False
+    ) -> T:
         _current.attempt = attempt
         try:
-            return self.run_sync(work)
+            return self.run_sync(work, autocommit=autocommit)
         finally:
             _current.attempt = None
 
@@ -419,13 +429,24 @@ class Database:
         `work_timeout` seconds (or less inside a `deadline`, such as a turn's)."""
         return await self._run_on(self._executor, work)
 
-    async def _run_on(self, executor: ThreadPoolExecutor, work: Callable[[Session], T]) -> T:
+    async def run_autocommit(self, work: Callable[[Session], T]) -> T:
+        """As `run`, for work whose every statement stands alone on PostgreSQL: there each
+        statement is its own transaction (autocommit), which saves the BEGIN and COMMIT round
+        trips (two of the three of a one-statement unit of work); a savepoint cannot be used.
+        On SQLite the work is one transaction, as with `run`."""
+        return await self._run_on(self._executor, work, autocommit=True)
+
+    async def _run_on(
+        self, executor: ThreadPoolExecutor, work: Callable[[Session], T], autocommit: bool = False
+    ) -> T:
         limit = self.work_timeout
         if (ends := _deadline.get()) is not None:
             limit = min(limit, max(ends - time.monotonic(), 0.0))
         attempt = _Attempt()
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, functools.partial(self._run_attempt, work, attempt))
+        future = loop.run_in_executor(
+            executor, functools.partial(self._run_attempt, work, attempt, autocommit)
+        )
         try:
             return await asyncio.wait_for(asyncio.shield(future), limit)
         except TimeoutError:
