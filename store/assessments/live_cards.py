@@ -59,13 +59,12 @@ _REMOVE = (
 
 
 def swap_live_card(
-    session: Session, person_id: int, card: ShownCard | None, now: datetime
+    connection: sa.Connection, person_id: int, card: ShownCard | None, now: datetime
 ) -> ShownCard | None:
     """The person's live card is now `card` (None: they have none); returns the one it
-    replaced, if any. Core statements, not the ORM: this runs once per answer, and loading and
-    flushing a LiveCard object was most of its cost. On PostgreSQL every statement stands alone
-    (it may run in autocommit); on SQLite this is one transaction."""
-    connection = session.connection()
+    replaced, if any. Core statements on a connection, not the ORM: this runs once per answer.
+    On PostgreSQL every statement stands alone (Database.run_autocommit runs them without a
+    transaction); on SQLite this is one transaction."""
     if connection.dialect.name == "postgresql":
         return _swap_alone(connection, person_id, card, now)
     previous = _previous(connection, person_id)
@@ -75,23 +74,13 @@ def swap_live_card(
         return previous
     values = _values(card, now)
     if previous is None:
-        return _first_card(session, connection, person_id, values)
-    connection.execute(_REPLACE, {"b_person": person_id, **values})
-    return previous
-
-
-def _first_card(
-    session: Session, connection: sa.Connection, person_id: int, values: dict[str, object]
-) -> ShownCard | None:
-    """The person had no live card: insert it, unless another turn posted their first card at
-    the same moment (then replace that one and return it)."""
-    try:
-        with session.begin_nested():
-            connection.execute(sa.insert(_LIVE), {"person_id": person_id, **values})
-        return None
-    except sa.exc.IntegrityError:
-        previous = _previous(connection, person_id)
-        assert previous is not None
+        try:
+            with connection.begin_nested():
+                connection.execute(sa.insert(_LIVE), {"person_id": person_id, **values})
+            return None
+        except sa.exc.IntegrityError:  # another turn posted their first card at the same moment
+            previous = _previous(connection, person_id)
+            assert previous is not None
     connection.execute(_REPLACE, {"b_person": person_id, **values})
     return previous
 

@@ -19,7 +19,7 @@ class Stop(Exception):
 async def test_autocommit_on_postgresql_and_one_transaction_on_sqlite(db: Database) -> None:
     await db.run(lambda s: s.execute(sa.text("CREATE TABLE marks (n int)")))
 
-    def mark_then_fail(session: sa.orm.Session) -> None:
+    def mark_then_fail(session: sa.orm.Session | sa.Connection) -> None:
         session.execute(sa.text("INSERT INTO marks VALUES (1)"))
         raise Stop
 
@@ -28,14 +28,14 @@ async def test_autocommit_on_postgresql_and_one_transaction_on_sqlite(db: Databa
     with pytest.raises(Stop):
         await db.run(mark_then_fail)
 
-    def marks(session: sa.orm.Session) -> int:
+    def marks(session: sa.orm.Session | sa.Connection) -> int:
         return int(session.execute(sa.text("SELECT count(*) FROM marks")).scalar_one())
 
     assert await db.run(marks) == (0 if db.is_sqlite else 1)
     if db.is_sqlite:
         return
 
-    def savepoint(session: sa.orm.Session) -> None:  # only inside a transaction block
+    def savepoint(session: sa.orm.Session | sa.Connection) -> None:  # only in a transaction
         session.execute(sa.text("SAVEPOINT probe"))
 
     for _ in range(8):  # every pooled connection: a unit of work is one transaction again

@@ -61,7 +61,7 @@ async def test_a_swap_racing_another_returns_the_card_the_other_wrote(
     swapped, release = threading.Event(), threading.Event()
 
     def swap_and_hold(session: Session) -> ShownCard | None:
-        replaced = swap_live_card(session, person, held, NOW)
+        replaced = swap_live_card(session.connection(), person, held, NOW)
         swapped.set()
         assert release.wait(10)
         return replaced
