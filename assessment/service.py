@@ -81,8 +81,8 @@ class AssessmentService:
 
     async def swap_live_card(self, person_id: int, card: ShownCard | None) -> ShownCard | None:
         """`card` is now the person's live card (None: none); returns the one it replaced."""
-        return await self.db.run(
-            lambda s: live_cards.swap_live_card(s, person_id, card, self.clock())
+        return await self.db.run_autocommit(
+            lambda c: live_cards.swap_live_card(c, person_id, card, self.clock())
         )
 
     async def round_timing(self, round_id: int) -> RoundTiming | None:

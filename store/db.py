@@ -317,6 +317,10 @@ class Database:
         self.work_timeout = work_timeout
         workers = 1 if self.is_sqlite else min(pool_size, POSTGRES_WORK_THREADS)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
+        # PostgreSQL: the same pool's connections in autocommit, for `run_autocommit`.
+        self._autocommit: Engine | None = (
+            None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # Long reads (a round's results) beside the units of work, so they do not queue in front
         # of the turns. On SQLite: their own connection and thread, a deferred transaction (a
         # WAL snapshot), so they do not take the write lock either. PostgreSQL: their own
@@ -352,10 +356,7 @@ class Database:
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction here and now (on the thread pool, as part of
         `run`, whose attempt it then reports its progress to)."""
-        attempt: _Attempt | None = getattr(_current, "attempt", None)
-        if attempt is not None and attempt.abandoned:
-            raise DatabaseUnavailable("gave up waiting before the work started")
-        try:
+        with self._attempt() as attempt:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 if attempt is not None and not self.is_sqlite:  # SQLite: no socket to wake
                     _note_connection(session.connection().connection.dbapi_connection)
@@ -365,6 +366,37 @@ class Database:
             if self._checkpointer is not None:
                 self._checkpoint_soon()
             return result
+
+    def run_alone_sync(self, work: Callable[[sa.Connection], T]) -> T:
+        """Run `work(connection)`, whose statements each stand alone, here and now: on
+        PostgreSQL in autocommit, on SQLite as one transaction (see `run_autocommit`)."""
+        with self._attempt() as attempt:
+            if self._autocommit is None:
+                with self.engine.begin() as connection:
+                    result = work(connection)
+                    if attempt is not None:
+                        attempt.start_commit()
+                if self._checkpointer is not None:
+                    self._checkpoint_soon()
+                return result
+            with self._autocommit.connect() as connection:
+                if attempt is not None:
+                    _note_connection(connection.connection.dbapi_connection)
+                    attempt.start_commit()  # each statement commits as it runs
+                result = work(connection)
+                connection.commit()  # nothing to send: the statements have committed
+            return result
+
+    @contextmanager
+    def _attempt(self) -> Iterator[_Attempt | None]:
+        """The running unit of work's attempt (None outside `run`), and its errors as
+        DatabaseUnavailable (nothing was changed) or DatabaseOutcomeUnknown (the commit, or in
+        autocommit a statement, had been sent)."""
+        attempt: _Attempt | None = getattr(_current, "attempt", None)
+        if attempt is not None and attempt.abandoned:
+            raise DatabaseUnavailable("gave up waiting before the work started")
+        try:
+            yield attempt
         except _Abandoned:
             raise DatabaseUnavailable("gave up waiting before the commit; rolled back") from None
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
@@ -407,19 +439,27 @@ class Database:
             with self._checkpoint_lock:
                 self._checkpoint_pending = False
 
-    def _run_attempt(self, work: Callable[[Session], T], attempt: _Attempt) -> T:
+    def _run_attempt(self, work: Callable[[], T], attempt: _Attempt) -> T:
         _current.attempt = attempt
         try:
-            return self.run_sync(work)
+            return work()
         finally:
             _current.attempt = None
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction on the database thread pool, within
         `work_timeout` seconds (or less inside a `deadline`, such as a turn's)."""
-        return await self._run_on(self._executor, work)
+        return await self._run_on(self._executor, functools.partial(self.run_sync, work))
 
-    async def _run_on(self, executor: ThreadPoolExecutor, work: Callable[[Session], T]) -> T:
+    async def run_autocommit(self, work: Callable[[sa.Connection], T]) -> T:
+        """As `run`, for work on a connection whose every statement stands alone: on PostgreSQL
+        each statement is its own transaction (autocommit), which saves the BEGIN and COMMIT
+        round trips (two of a one-statement unit of work's three) and the ORM session; a
+        savepoint cannot be used there, and a statement cut short by the time limit may have
+        committed (DatabaseOutcomeUnknown). On SQLite the work is one transaction."""
+        return await self._run_on(self._executor, functools.partial(self.run_alone_sync, work))
+
+    async def _run_on(self, executor: ThreadPoolExecutor, work: Callable[[], T]) -> T:
         limit = self.work_timeout
         if (ends := _deadline.get()) is not None:
             limit = min(limit, max(ends - time.monotonic(), 0.0))
@@ -454,7 +494,10 @@ class Database:
         if self._read_executor is None:
             return await self.run(functools.partial(_snapshot, work))
         if self._reader is None:
-            return await self._run_on(self._read_executor, functools.partial(_snapshot, work))
+            snapshot = functools.partial(_snapshot, work)
+            return await self._run_on(
+                self._read_executor, functools.partial(self.run_sync, snapshot)
+            )
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._read_executor, functools.partial(self.read_sync, work)

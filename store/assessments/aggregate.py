@@ -57,6 +57,63 @@ _ANSWER_AGAIN = (
     .values(revision=_ANSWERS.c.revision + 1)
 )
 
+
+def _typed(name: str, column: sa.Column[object]) -> sa.BindParameter[object]:
+    return sa.bindparam(name, type_=column.type)
+
+
+# PostgreSQL: an answer's compare-and-set and its record in one statement (a round trip fewer
+# on every answer): the update of the assessment, then the answer's insert or update only if
+# that moved it on; the statement returns how many assessments it moved on (1, or 0: someone
+# else moved it first, and nothing was written).
+_MOVED = (
+    sa.update(_ASSESSMENTS)
+    .where(
+        _ASSESSMENTS.c.id == sa.bindparam("b_id"),
+        _ASSESSMENTS.c.revision == sa.bindparam("b_revision"),
+    )
+    .values(
+        position=_typed("position", _ASSESSMENTS.c.position),
+        status=_typed("status", _ASSESSMENTS.c.status),
+        revision=_typed("revision", _ASSESSMENTS.c.revision),
+        updated_at=_typed("updated_at", _ASSESSMENTS.c.updated_at),
+    )
+    .returning(_ASSESSMENTS.c.id)
+    .cte("moved")
+)
+_RECORDED_FIRST = sa.insert(_ANSWERS).from_select(
+    ["assessment_id", "question_id", "question_number", "level", "comment", "answered_at",
+     "revision"],
+    sa.select(
+        _MOVED.c.id,
+        _typed("question_id", _ANSWERS.c.question_id),
+        _typed("question_number", _ANSWERS.c.question_number),
+        _typed("level", _ANSWERS.c.level),
+        _typed("comment", _ANSWERS.c.comment),
+        _typed("updated_at", _ANSWERS.c.answered_at),
+        sa.literal(1),
+    ),
+)  # fmt: skip
+_RECORDED_AGAIN = (
+    sa.update(_ANSWERS)
+    .where(
+        _ANSWERS.c.assessment_id == _MOVED.c.id,
+        _ANSWERS.c.question_number == sa.bindparam("b_question"),
+    )
+    .values(
+        level=_typed("level", _ANSWERS.c.level),
+        comment=_typed("comment", _ANSWERS.c.comment),
+        answered_at=_typed("updated_at", _ANSWERS.c.answered_at),
+        revision=_ANSWERS.c.revision + 1,
+    )
+)
+_MOVE_ON_AND_RECORD_FIRST = (
+    sa.select(sa.func.count()).select_from(_MOVED).add_cte(_RECORDED_FIRST.cte("recorded"))
+)
+_MOVE_ON_AND_RECORD_AGAIN = (
+    sa.select(sa.func.count()).select_from(_MOVED).add_cte(_RECORDED_AGAIN.cte("recorded"))
+)
+
 Clock = Callable[[], datetime]
 
 
@@ -324,15 +381,13 @@ class AssessmentStore:
         if isinstance(result, Refused):
             return Outcome(result, snapshot)
         now = self.clock()
-        if not self._compare_and_set(session, snapshot, result.position, result.status, now):
+        if not self._move_on(session, snapshot, result, now):
             # Another transaction moved it on first: judge the command again on what it wrote
             # (a double tap then reads as "already saved").
             fresh = self.snapshot(session, self._reload(session, assessment_id))
             again = decide(fresh, fresh.person_id, command)
             refusal = again if isinstance(again, Refused) else Refused(Refusal.STALE)
             return Outcome(refusal, fresh)
-        if result.record is not None:
-            self._record(session, snapshot, result, now)
         after = self._moved(snapshot, result.position, result.status, result)
         if result.status is Status.SUBMITTED:
             after = dataclasses.replace(after, submitted_at=now)
@@ -370,6 +425,49 @@ class AssessmentStore:
         assessment = session.get(Assessment, assessment_id)
         assert assessment is not None
         return assessment
+
+    def _move_on(
+        self, session: Session, snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> bool:
+        """The decision's compare-and-set, then its answer if it records one; False (nothing
+        written) if another transaction moved the assessment on first."""
+        connection = session.connection()
+        if (
+            decision.record is not None
+            and decision.status is not Status.SUBMITTED
+            and connection.dialect.name == "postgresql"
+        ):
+            return self._move_on_and_record(connection, snapshot, decision, now)
+        if not self._compare_and_set(session, snapshot, decision.position, decision.status, now):
+            return False
+        if decision.record is not None:
+            self._record(session, snapshot, decision, now)
+        return True
+
+    def _move_on_and_record(
+        self, connection: sa.Connection, snapshot: Snapshot, decision: Decision, now: datetime
+    ) -> bool:
+        """PostgreSQL: the compare-and-set and the answer's write in one statement."""
+        record = decision.record
+        assert record is not None
+        values: dict[str, object] = {
+            "b_id": snapshot.assessment_id,
+            "b_revision": snapshot.revision,
+            "position": decision.position,
+            "status": decision.status.value,
+            "revision": snapshot.revision + 1,
+            "updated_at": now,
+            "level": record.level,
+            "comment": record.comment,
+        }
+        if record.question in snapshot.answers:
+            statement = _MOVE_ON_AND_RECORD_AGAIN
+            values["b_question"] = record.question
+        else:
+            statement = _MOVE_ON_AND_RECORD_FIRST
+            values["question_id"] = self.framework.question(record.question).id
+            values["question_number"] = record.question
+        return bool(connection.execute(statement, values).scalar_one() == 1)
 
     def _compare_and_set(
         self, session: Session, snapshot: Snapshot, position: int, status: Status, now: datetime

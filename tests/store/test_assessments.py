@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel, select
 
 import store.tables  # noqa: F401  (tables on the metadata)
-from assessment.rules import ChooseLevel, Decision, Refusal, Refused
+from assessment.rules import Back, ChooseLevel, Decision, Refusal, Refused
 from framework.content import default_framework
 from framework.identity import Identity
 from store.assessments.aggregate import AssessmentStore
@@ -129,6 +129,45 @@ def test_racing_answers_on_the_same_card_record_once(database_url: str, db: Data
         return list(session.exec(select(Answer.question_number, Answer.level)).all())
 
     assert db.run_sync(stored) == [(1, decisions[0].record.level)]  # type: ignore[union-attr]
+
+
+def test_racing_changes_of_an_answer_record_once(database_url: str, db: Database) -> None:
+    """As above, for an answer recorded before (Back to it, then two changes at once): exactly
+    one change is stored, and the answer's revision counts it once."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer (BEGIN IMMEDIATE): transactions cannot interleave")
+    framework = default_framework()
+    store_ = AssessmentStore(framework, lambda: NOW)
+    snapshot = db.run_sync(lambda s: store_.start_or_resume(s, ALEX))
+    aid = snapshot.assessment_id
+    first = ChooseLevel(1, 3, None, snapshot.revision)
+    db.run_sync(lambda s: store_.act(s, ALEX, aid, first))
+    back = Back(2, snapshot.revision + 1)
+    db.run_sync(lambda s: store_.act(s, ALEX, aid, back))
+    barrier = threading.Barrier(2, timeout=10)
+
+    def clock() -> datetime:
+        barrier.wait()
+        return NOW
+
+    def change(level: int) -> Decision | Refused:
+        racing = AssessmentStore(framework, clock)
+        command = ChooseLevel(1, level, "changed", token=snapshot.revision + 2)
+        return db.run_sync(lambda s: racing.act(s, ALEX, aid, command).result)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(change, [2, 5]))
+    decisions = [r for r in results if isinstance(r, Decision)]
+    assert len(decisions) == 1
+    assert [r for r in results if isinstance(r, Refused)] == [Refused(Refusal.STALE, 1)]
+
+    def stored(session: Any) -> list[tuple[Any, ...]]:
+        table = Answer.__table__  # type: ignore[attr-defined]
+        columns = (table.c.question_number, table.c.level, table.c.comment, table.c.revision)
+        return [tuple(row) for row in session.execute(sa.select(*columns)).all()]
+
+    level = decisions[0].record.level  # type: ignore[union-attr]
+    assert db.run_sync(stored) == [(1, level, "changed", 2)]
 
 
 def test_answers_record_the_framework_version(db: Database) -> None:
