@@ -288,7 +288,6 @@ async def test_roster_reads_count_against_the_senders_rate_limits(
     sender = ctx.wake_sender.__self__  # type: ignore[attr-defined]
     assert isinstance(sender, OutboxSender)
     assert ctx.teams.limiter is sender.limiter
-    assert ctx.teams.limits == sender.limits
 
     world.connector.conversations[WARD].members = [
         member(n, world.lead.tenant_id) for n in range(1001)
@@ -296,8 +295,8 @@ async def test_roster_reads_count_against_the_senders_rate_limits(
     reader = world.app[CONTEXT_KEY].teams
     world.new_round(WARD)
     await world.steps.open_due(world.clock.now)
-    tenant = reader.limiter.key(f"tenant:{world.lead.tenant_id}", reader.limits.per_tenant)
-    team = reader.limiter.key(f"conversation:{WARD}", reader.limits.per_conversation)
+    tenant = reader.limiter.tenant(world.lead.tenant_id)
+    team = reader.limiter.conversation(WARD)
     assert (len(tenant.done), len(team.done)) == (3, 3), "three pages of 500, each counted"
     await sender.aclose()
 
