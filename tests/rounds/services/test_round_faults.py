@@ -22,7 +22,7 @@ from bot.teams_reads import RosterRetry, TeamsDirectory
 from framework.content import default_framework
 from framework.identity import Identity
 from impact.features.rounds import round_steps
-from impact.service import CONTEXT_KEY, create_app
+from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app
 from rounds.services.admin import RoundAdmin
 from rounds.services.jobs import RoundJobSource
 from rounds.services.steps import RoundSteps
@@ -218,7 +218,13 @@ async def test_an_opening_processed_after_the_closing_time_invites_nobody_and_sa
 async def drain(world: World) -> None:
     """Send everything due, as the service's sender would (the fake connector answers)."""
     ctx = world.app[CONTEXT_KEY]
-    sender = OutboxSender(world.db, sdk_authentication(ctx.settings), app_id="", clock=world.clock)
+    sender = OutboxSender(
+        world.db,
+        sdk_authentication(ctx.settings),
+        app_id="",
+        clock=world.clock,
+        limiter=world.app[LIMITER_KEY],  # the service's budget, which its roster reads count in
+    )
     try:
         for _ in range(50):
             result = await sender.drain_once()
