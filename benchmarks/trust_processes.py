@@ -51,7 +51,6 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
 
 from benchmarks import trust_scale as scale  # noqa: E402
 from benchmarks.throwaway import Throwaway  # noqa: E402
-from bot.config import Settings, load_settings  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, create_app  # noqa: E402
 from scheduler.leader import LEADER_LOCK_KEY  # noqa: E402
@@ -66,28 +65,13 @@ from tests.fakes.loopback import serve  # noqa: E402
 SCRIPT = Path(__file__).resolve()
 
 
-def service_settings(database_url: str, processes: int, factor: float) -> Settings:
-    """The service's settings with Teams' limits times `factor` (as the fake enforces them) and
-    `processes` service processes sharing them."""
-    return load_settings(
-        database_url=database_url,
-        app_id="",
-        service_processes=processes,
-        per_conversation_per_second=int(7 * factor),
-        per_conversation_per_2s=int(8 * factor),
-        per_conversation_per_30s=int(60 * factor),
-        per_conversation_per_hour=int(1800 * factor),
-        per_tenant_per_second=int(scale.TENANT_PER_SECOND * factor),
-    )
-
-
 # -- one service process ----------------------------------------------------------------------
 
 
 async def serve_service(args: argparse.Namespace) -> None:
     """The service with its background work; in the first process, the round steps on
     POST /bench/step (this benchmark's stand-in for the scheduler's leader)."""
-    settings = service_settings(args.database_url, args.processes, args.scale)
+    settings = scale.service_settings(args.database_url, args.processes, args.scale)
     db = Database(settings.database_url)
     transactions = scale.Transactions()
     transactions.watch(db.engine)

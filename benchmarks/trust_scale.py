@@ -66,12 +66,12 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.throwaway import Throwaway  # noqa: E402
-from bot.config import load_settings  # noqa: E402
+from bot.config import Settings, load_settings  # noqa: E402
 from bot.sender.outbox_sender import OutboxSender  # noqa: E402
 from bot.web import TURNS_KEY  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
-from impact.service import CONTEXT_KEY, create_app  # noqa: E402
+from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
 from store.db import Database  # noqa: E402
@@ -94,6 +94,23 @@ FRAMEWORK = default_framework()
 # Wednesday 10:00 in winter: the "3d" reminder is Monday 09:00 (after the weekend).
 OPENS = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 FIRST_REMINDER = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
+
+
+def service_settings(database_url: str, processes: int, factor: float) -> Settings:
+    """The service's settings with Teams' limits times `factor` (as the fake enforces them) and
+    `processes` service processes sharing them."""
+    limits = TeamsLimits().scaled(factor)
+    per_second, per_2s, per_30s, per_hour = (n for n, _seconds in limits.per_conversation)
+    return load_settings(
+        database_url=database_url,
+        app_id="",
+        service_processes=processes,
+        per_conversation_per_second=per_second,
+        per_conversation_per_2s=per_2s,
+        per_conversation_per_30s=per_30s,
+        per_conversation_per_hour=per_hour,
+        per_tenant_per_second=limits.per_tenant[0][0],
+    )
 
 
 def team_channel(t: int) -> str:
@@ -142,6 +159,8 @@ async def serve_fake(args: argparse.Namespace) -> None:
             {
                 "requests": dict(fake.requests),
                 "violations": len(fake.violations),
+                "violation_details": [[v.at, v.describe()] for v in fake.violations],
+                "now": fake.clock(),
                 "received_per_user": {
                     u: received[fake.personal_chat(TENANT, u) or ""] for u in users
                 },
@@ -411,12 +430,16 @@ async def run(
     upgrade(db.engine)
     transactions = Transactions()
     transactions.watch(db.engine)
-    settings = load_settings(database_url=database.url, app_id="")
+    settings = service_settings(database.url, 1, args.scale)
     app = create_app(settings, db=db)
     runner, bot_url = await serve(app)
+    # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
+    # that the service's roster reads count in too (app[LIMITER_KEY]).
     sender = OutboxSender.from_settings(
-        settings, db, scale=args.scale, concurrency=16, turns=app[TURNS_KEY]
-    )
+        settings, db, concurrency=16, turns=app[TURNS_KEY], limiter=app[LIMITER_KEY],
+        backoff_base_seconds=1.0 / args.scale,
+        backoff_cap_seconds=settings.send_backoff_cap_seconds / args.scale,
+    )  # fmt: skip
     stop_sender = asyncio.Event()
     sending = asyncio.create_task(sender.run(stop_sender))
     steps = round_steps(app[CONTEXT_KEY])
@@ -488,6 +511,10 @@ async def run(
     timings["duplicates"] = sum(1 for n in received.values() if n > 1)
     timings["losses"] = participants - sum(1 for n in received.values() if n >= 1)
     timings["violations"] = after["violations"] - before["violations"]
+    timings["violation_details"] = [
+        f"+{at - before['now']:.2f} s: {what}"
+        for at, what in after["violation_details"][before["violations"] :]
+    ]
     del people
 
     # 3. 60% submit (not timed)
@@ -672,6 +699,8 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         + "; ".join(f"{k}: {v}" for k, v in r["write_transaction_longest_first_statement"].items())
         + f"; transactions over 50 ms: {r['write_transactions_over_50ms']}"
     )
+    for described in r.get("violation_details", []):
+        print(f"  violation: {described}")
     if "nudge_profile" in r:
         print(r["nudge_profile"])
     print("hidden at close, by rule: " + ", ".join(f"{k} {v}" for k, v in r["hidden"].items()))

@@ -19,16 +19,21 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import ConversationReference
 
 from bot.sender.answers import classify
-from bot.sender.limits import Permit, RateLimiter, RateLimits, Sleep
+from bot.sender.limits import Permit, RateLimiter, Sleep
 from framework.identity import TeamChannel, TeamMember
 
 ROSTER_PAGE_SIZE = 500  # Teams' maximum for paged members
+CHANNELS_WAIT_SECONDS = 2.0  # a person is waiting for the form: General alone after this
 
 log = logging.getLogger(__name__)
 
 
 class RosterUnavailable(Exception):
     """Teams did not give a roster page within the retry budget (or refused it for good)."""
+
+
+class ChannelsUnavailable(Exception):
+    """The tenant's rate limit would keep a person waiting too long for a team's channels."""
 
 
 @dataclass(frozen=True)
@@ -45,9 +50,9 @@ class RosterRetry:
 
 
 class TeamsDirectory:
-    """Reads through the same rate limiter as the outbox sender (`limiter`, `limits`: the
-    sender's when the service sends), so that roster pages count against Teams' per-tenant and
-    per-conversation limits like every other request."""
+    """Reads through the process's rate limiter (`limiter`, the outbox sender's too:
+    impact.service.create_app), so that roster pages and channel lists count against Teams'
+    per-tenant and per-conversation limits like every other request the process makes."""
 
     def __init__(
         self,
@@ -55,7 +60,6 @@ class TeamsDirectory:
         app_id: str,
         *,
         limiter: RateLimiter | None = None,
-        limits: RateLimits | None = None,
         retry: RosterRetry | None = None,
         sleep: Sleep = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -64,7 +68,6 @@ class TeamsDirectory:
         self.app_id = app_id
         # (a RateLimiter with no keys yet is falsy: it has a length)
         self.limiter = limiter if limiter is not None else RateLimiter(clock=monotonic, sleep=sleep)
-        self.limits = limits or RateLimits()
         self.retry = retry or RosterRetry()
         self._sleep = sleep
         self._monotonic = monotonic
@@ -92,8 +95,8 @@ class TeamsDirectory:
     ) -> Any:
         """One roster page, within the rate limits, retried while Teams says it is transient."""
         retry = self.retry
-        conversation = self.limiter.key(f"conversation:{team_id}", self.limits.per_conversation)
-        tenant = self.limiter.key(f"tenant:{tenant_id}", self.limits.per_tenant)
+        conversation = self.limiter.conversation(team_id)
+        tenant = self.limiter.tenant(tenant_id)
         deadline = self._monotonic() + retry.budget_seconds
         for attempt in range(1, retry.attempts + 1):
             left = deadline - self._monotonic()
@@ -141,9 +144,10 @@ class TeamsDirectory:
         """The team's channels, as `TeamsInfo.get_team_channels` reads them (GET
         /v3/teams/{id}/conversations). The SDK's Teams client is synchronous (msrest over
         requests), so its one request runs on a worker thread, not on the event loop. Teams
-        gives the General channel no name."""
+        gives the General channel no name. The request counts in the tenant's window."""
         reference = ConversationReference().deserialize(json.loads(reference_json))
         found: list[TeamChannel] = []
+        tenant = self.limiter.tenant(str(getattr(reference.conversation, "tenant_id", "") or ""))
 
         async def read(turn_context: TurnContext) -> None:
             client = await TeamsInfo.get_teams_connector_client(turn_context)
@@ -154,7 +158,13 @@ class TeamsDirectory:
                 if c.id
             )
 
-        await self.adapter.continue_conversation(reference, read, self.app_id)
+        permit = await self.limiter.acquire([tenant], max_wait=CHANNELS_WAIT_SECONDS)
+        if not isinstance(permit, Permit):
+            raise ChannelsUnavailable(f"the rate limit would wait {permit:.1f} s")
+        try:
+            await self.adapter.continue_conversation(reference, read, self.app_id)
+        finally:
+            permit.finish()
         return found
 
 

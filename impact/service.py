@@ -18,7 +18,7 @@ from bot.gate import TenantGate
 from bot.observability.service import watch
 from bot.registry import FeatureContext
 from bot.router import Dispatch, ImpactBot
-from bot.sender.limits import RateLimits
+from bot.sender.limits import RateLimiter, RateLimits
 from bot.sender.outbox_sender import OutboxSender
 from bot.teams_reads import TeamsDirectory
 from bot.turns import TurnsInFlight
@@ -31,6 +31,14 @@ from store.db import Database
 from store.types import utcnow
 
 CONTEXT_KEY = web.AppKey("context", FeatureContext)
+# The process's one budget of requests to Teams: its outbox sender and its Teams reads count in
+# it, and so must a sender built beside the app (benchmarks, tests): OutboxSender(limiter=...).
+LIMITER_KEY = web.AppKey("teams_limiter", RateLimiter)
+
+
+def teams_limiter(settings: Settings) -> RateLimiter:
+    """This process's share of Teams' limits, as its settings give them."""
+    return RateLimiter(RateLimits.from_settings(settings).shared(1.0 / settings.service_processes))
 
 
 def create_app(
@@ -49,20 +57,34 @@ def create_app(
     adapter.on_turn_error = turn_error_handler
     adapter.use(TenantGate(settings.allowed_tenants))
     turns = TurnsInFlight()  # the sender gives way to the turns in flight
+    limiter = teams_limiter(settings)
     sender = (
         OutboxSender.from_settings(
-            settings, database, clock=clock, share=1.0 / settings.service_processes, turns=turns
+            settings,
+            database,
+            clock=clock,
+            share=1.0 / settings.service_processes,
+            turns=turns,
+            limiter=limiter,
         )
         if background
         else None
     )
     ctx = _feature_context(
-        settings, database, framework or default_framework(), clock, adapter, sender, features
+        settings,
+        database,
+        framework or default_framework(),
+        clock,
+        adapter,
+        sender,
+        features,
+        limiter,
     )
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
     app = web_app(adapter, bot, database, routes, turns)
     app[CONTEXT_KEY] = ctx
+    app[LIMITER_KEY] = limiter
     work = _background(app, ctx, sender, features) if sender is not None else None
     leader = work.leader if work is not None else None
     watch(
@@ -95,20 +117,16 @@ def _feature_context(
     adapter: CloudAdapter,
     sender: OutboxSender | None,
     features: Sequence[Feature],
+    limiter: RateLimiter,
 ) -> FeatureContext:
-    """What every feature is built from; Teams reads share the sender's rate limiter when the
-    sender runs in this process."""
+    """What every feature is built from; Teams reads count in the process's one `limiter`, the
+    sender's too."""
     return FeatureContext(
         settings=settings,
         db=database,
         framework=framework,
         clock=clock,
-        teams=TeamsDirectory(
-            adapter,
-            settings.app_id,
-            limiter=sender.limiter if sender is not None else None,
-            limits=sender.limits if sender is not None else RateLimits.from_settings(settings),
-        ),
+        teams=TeamsDirectory(adapter, settings.app_id, limiter=limiter),
         wake_sender=sender.wake if sender else (lambda: None),
         personal_data=tuple(d for feature in features for d in feature.personal_data),
     )

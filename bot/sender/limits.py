@@ -85,18 +85,26 @@ class RateLimiter:
     """Sliding windows per key (`conversation:<id>`, `tenant:<id>`), counting a request from
     its start (as in flight) and then at its completion, so that wherever in between Teams
     counts it, no window sees more than its limit. `clock` is monotonic seconds and `sleep`
-    waits on it (both injectable, so tests run in virtual time)."""
+    waits on it (both injectable, so tests run in virtual time).
+
+    One limiter is one budget: it keeps its `limits` (this process's share of Teams'), and
+    everything in the process that makes requests to Teams (the outbox sender, the roster and
+    channel reads) counts them in the same one (`impact.service.create_app` makes it). A key
+    asked for again with other windows is refused: two budgets for one tenant or conversation
+    would each let through what the other had already used."""
 
     PRUNE_EVERY = 4096
 
     def __init__(
         self,
+        limits: RateLimits | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
         margin: float = 0.001,
         quantum: float = 0.25,
     ) -> None:
+        self.limits = limits or RateLimits()
         self._clock = clock
         self._sleep = sleep
         self._margin = margin  # added to every window: float rounding, clock granularity
@@ -105,10 +113,25 @@ class RateLimiter:
         self._finished = asyncio.Event()
         self._acquired = 0
 
+    def tenant(self, tenant_id: str) -> LimitKey:
+        """The tenant's window: every request to Teams for this tenant counts in it."""
+        return self.key(f"tenant:{tenant_id}", self.limits.per_tenant)
+
+    def conversation(self, conversation_id: str) -> LimitKey:
+        """The conversation's windows (sends, replies, updates and roster pages)."""
+        return self.key(f"conversation:{conversation_id}", self.limits.per_conversation)
+
     def key(self, name: str, windows: tuple[Window, ...]) -> LimitKey:
+        """The key `name`, counted in `windows`; ValueError if it is already counted in
+        others (a second budget would not see what the first has used)."""
         found = self._keys.get(name)
-        if found is None or found.windows != windows:
+        if found is None:
             found = self._keys[name] = LimitKey(windows)
+        elif found.windows != windows:
+            raise ValueError(
+                f"{name} is already limited to {found.windows}, not {windows}: one budget per "
+                "tenant and conversation"
+            )
         return found
 
     def delay(self, key: LimitKey, now: float) -> float:

@@ -89,6 +89,10 @@ class OutboxSender:
     used through `create_connector_factory`. The sender keeps its own ConnectorClient per
     service URL rather than the adapter's shared ones, with its own request timeout and its own
     aiohttp connection pool (sized for `concurrency`).
+
+    `limiter` is the process's budget of Teams requests (`RateLimiter`), which the service's
+    roster and channel reads share (impact.service.create_app); without one the sender makes its
+    own, with `limits`, which is right only when nothing else in the process calls Teams.
     """
 
     def __init__(
@@ -98,6 +102,7 @@ class OutboxSender:
         *,
         app_id: str = "",
         limits: RateLimits | None = None,
+        limiter: RateLimiter | None = None,
         retry_hours: float = DEFAULT_RETRY_HOURS,
         max_attempts: int | None = None,
         backoff_base_seconds: float = 1.0,
@@ -121,7 +126,11 @@ class OutboxSender:
         self.db = db
         self.auth = auth
         self.app_id = app_id
-        self.limits = limits or RateLimits()
+        if limiter is None:
+            limiter = RateLimiter(limits, clock=monotonic, sleep=sleep)
+        elif limits is not None and limits != limiter.limits:
+            raise ValueError(f"the limiter keeps {limiter.limits}, not {limits}")
+        self.limiter = limiter
         self.retry_budget = timedelta(hours=retry_hours)
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base_seconds
@@ -136,7 +145,6 @@ class OutboxSender:
         self.owner = owner or default_owner()
         self.clock = clock
         self.monotonic = monotonic
-        self.limiter = RateLimiter(clock=monotonic, sleep=sleep)
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.turns = turns  # the service's turns in flight: new claims and requests wait
@@ -157,7 +165,8 @@ class OutboxSender:
         cls, settings: Settings, db: Database, *, scale: float = 1.0, share: float = 1.0, **kw: Any
     ) -> OutboxSender:
         """The sender as configured. `scale` speeds Teams' limits up for benchmarks (counts
-        times `scale`, back-off divided by it); `share` is this process's part of the limits."""
+        times `scale`, back-off divided by it); `share` is this process's part of the limits.
+        A `limiter` given (the process's, shared with its Teams reads) must keep these limits."""
         from bot.adapter import sdk_authentication
 
         limits = RateLimits.from_settings(settings).scaled(scale).shared(share)
@@ -165,6 +174,10 @@ class OutboxSender:
         kw.setdefault("backoff_base_seconds", 1.0 / scale)
         kw.setdefault("backoff_cap_seconds", settings.send_backoff_cap_seconds / scale)
         return cls(db, sdk_authentication(settings), app_id=settings.app_id, limits=limits, **kw)
+
+    @property
+    def limits(self) -> RateLimits:
+        return self.limiter.limits
 
     # -- public -------------------------------------------------------------------------------
 
@@ -374,7 +387,7 @@ class OutboxSender:
             permit.finish()
 
     def _tenant_key(self, job: _Job) -> LimitKey:
-        return self.limiter.key(f"tenant:{job.row.tenant_id}", self.limits.per_tenant)
+        return self.limiter.tenant(job.row.tenant_id)
 
     async def _create_chat(self, job: _Job) -> None:
         """POST /v3/conversations for the 1:1 chat, and remember it before sending."""
@@ -408,7 +421,7 @@ class OutboxSender:
         cid = job.conversation_id
         activity = outgoing(job.row.activity, job.row.target, cid, job.service_url)
         tenant = self._tenant_key(job)
-        conversation = self.limiter.key(f"conversation:{cid}", self.limits.per_conversation)
+        conversation = self.limiter.conversation(cid)
         response = await self._request(
             job,
             lambda c: c.conversations.send_to_conversation(cid, activity),

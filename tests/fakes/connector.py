@@ -121,6 +121,13 @@ class Violation:
     window: Window
     kind: str
     at: float
+    # what the full window held when it arrived: (kind, count) pairs, most first
+    held: tuple[tuple[str, int], ...] = ()
+
+    def describe(self) -> str:
+        count, seconds = self.window
+        held = ", ".join(f"{n} {kind}" for kind, n in self.held)
+        return f"{self.kind} to {self.key} over {count}/{seconds:g}s (the window held {held})"
 
 
 @dataclass
@@ -136,29 +143,45 @@ def teams_error(status: int, code: str, message: str) -> web.Response:
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
+@dataclass(frozen=True)
+class _Full:
+    """The first of a key's windows that was already full when a request arrived."""
+
+    window: Window
+    wait: float  # seconds until it would have had room
+    held: tuple[tuple[str, int], ...]  # what it held, by kind
+
+
 class _Windows:
-    """Arrival times per key, and whether one more arrival would overfill a window."""
+    """Arrival times (and kinds) per key, and whether one more arrival would overfill a
+    window."""
 
     def __init__(self) -> None:
         self._arrivals: dict[str, deque[float]] = {}
+        self._kinds: dict[str, deque[str]] = {}
 
-    def arrive(self, key: str, windows: tuple[Window, ...], now: float) -> tuple[Window, float]:
-        """Record an arrival. Returns the first window that was already full (or (0, 0.0)) and
-        how long until it would have had room."""
+    def arrive(
+        self, key: str, windows: tuple[Window, ...], now: float, kind: str = ""
+    ) -> _Full | None:
+        """Record an arrival. Returns the first window that was already full, if any."""
         arrivals = self._arrivals.setdefault(key, deque())
+        kinds = self._kinds.setdefault(key, deque())
         longest = max(w for _, w in windows)
         while arrivals and arrivals[0] <= now - longest:
             arrivals.popleft()
-        full: tuple[Window, float] = ((0, 0.0), 0.0)
+            kinds.popleft()
+        full: _Full | None = None
         ordered = list(arrivals)
         for count, seconds in windows:
-            inside = len(ordered) - bisect.bisect_right(ordered, now - seconds)
-            if inside >= count:
+            first = bisect.bisect_right(ordered, now - seconds)
+            if len(ordered) - first >= count:
                 # the arrival that has to leave the window before another fits
                 oldest = ordered[len(ordered) - count]
-                full = ((count, seconds), max(oldest + seconds - now, 0.001))
+                held = Counter(list(kinds)[first:]).most_common()
+                full = _Full((count, seconds), max(oldest + seconds - now, 0.001), tuple(held))
                 break
         arrivals.append(now)
+        kinds.append(kind)
         return full
 
 
@@ -379,11 +402,12 @@ class FakeConnector:
             if conversation_id and kind in ("send", "reply", "update"):
                 keys.append((f"conversation:{conversation_id}", self.limits.per_conversation))
             for key, windows in keys:
-                window, wait = self._windows.arrive(key, windows, now)
-                if window[0]:
-                    self.violations.append(Violation(key, window, kind, now))
+                full = self._windows.arrive(key, windows, now, kind)
+                if full is not None:
+                    self.violations.append(Violation(key, full.window, kind, now, full.held))
+                    count, seconds = full.window
                     return _error_response(
-                        429, "Throttled", f"{key} over {window[0]} per {window[1]:g}s", wait
+                        429, "Throttled", f"{key} over {count} per {seconds:g}s", full.wait
                     )
         if kind in ("send", "reply", "update", "create", "members", "channels"):
             draw = self._random.random()
@@ -558,7 +582,7 @@ class FakeConnector:
         body: dict[str, Any] = {"members": page}
         if start + page_size < len(members):
             body["continuationToken"] = str(start + page_size)
-        await self._record(Call("members", cid, None, {}, 200))
+        await self._record(Call("members", cid, None, {}, 200, tenant))
         return web.json_response(body)
 
     async def _channels(self, request: web.Request) -> web.Response:

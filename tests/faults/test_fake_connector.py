@@ -43,6 +43,10 @@ async def test_roster_reads_are_rate_limited_and_can_fail(http: aiohttp.ClientSe
         statuses = [(await call(http, "GET", roster))[0] for _ in range(3)]
         assert statuses == [503, 200, 429]  # injected; fine; over the tenant's 2 a second
         assert fake.violations[0].kind == "members"
+        assert fake.violations[0].held == (("members", 2),)  # what filled the window
+        assert fake.violations[0].describe() == (
+            f"members to tenant:{TENANT} over 2/1s (the window held 2 members)"
+        )
     finally:
         await fake.stop()
 

@@ -20,15 +20,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
 from msrest.exceptions import HttpOperationError
 from sqlmodel import Session, select
 
 from bot.adapter import sdk_authentication
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.sender.answers import classify, parse_retry_after
 from bot.sender.limits import Permit, RateLimiter, RateLimits
 from bot.sender.outbox_sender import OutboxSender
 from bot.turns import TurnsInFlight
+from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app
 from store import outbox
 from store.db import Database
 from store.outbox import OutboxMessage, Target
@@ -644,6 +646,78 @@ async def test_a_429_pauses_the_conversation_and_a_burst_pauses_the_tenant(clock
     for _ in range(9):
         limiter.throttled(other, tenant, 3.0)
     assert limiter.delay(tenant, vt.monotonic()) == pytest.approx(3.0)  # ten within a second
+
+
+async def test_one_key_is_one_budget_a_second_with_other_windows_is_refused(
+    clock: Clock,
+) -> None:
+    """Fault: two users of one limiter count the same tenant in different windows (the service's
+    Teams reads with Teams' limits, a sender with its own). Each new key used to replace the
+    other's, so the requests already made in the window were forgotten and Teams saw more than
+    its limit. Outcome: the second is refused; the first keeps its count."""
+    vt = VirtualTime(clock)
+    limiter = RateLimiter(RateLimits(per_tenant=((2, 1.0),)), clock=vt.monotonic, sleep=vt.sleep)
+    tenant = limiter.tenant("t")
+    for _ in range(2):
+        permit = await limiter.acquire([tenant], max_wait=0)
+        assert isinstance(permit, Permit)
+        permit.finish()
+    with pytest.raises(ValueError, match="one budget"):
+        limiter.key("tenant:t", ((250, 1.0),))
+    assert limiter.key("tenant:t", ((2, 1.0),)) is tenant
+    assert limiter.delay(tenant, vt.monotonic()) > 0.99  # still full for a second
+
+
+def test_a_sender_refuses_a_limiter_that_keeps_other_limits(db: Database) -> None:
+    settings = load_settings(database_url=db.url, app_id="")
+    limiter = RateLimiter(RateLimits.from_settings(settings))
+    sender = OutboxSender.from_settings(settings, db, limiter=limiter)
+    assert sender.limiter is limiter
+    with pytest.raises(ValueError, match="the limiter keeps"):
+        OutboxSender.from_settings(settings, db, scale=5, limiter=limiter)
+
+
+async def test_roster_reads_then_a_fan_out_keep_the_tenants_limit(
+    db: Database, clock: Clock, settings_factory: Callable[..., Settings]
+) -> None:
+    """Fault (the trust benchmark at 600 and 3,000 people: 12 and 10 requests over the
+    tenant's limit): a round opens, its rosters are read, and the invitations go out at once,
+    within the second. The service's roster reads counted in one budget and a sender built
+    beside the service in another, so Teams saw the reads plus a full second of sends.
+    Outcome: the sender of the service's process counts in the service's budget
+    (app[LIMITER_KEY]); the fake, enforcing the same limit, sees no request over it. Real
+    time: the service's limiter runs on the monotonic clock (the test takes about 2 s)."""
+    limit = 10
+    fake = FakeConnector(limits=TeamsLimits(per_tenant=((limit, 1.0),)))
+    await fake.start()
+    settings = settings_factory(per_tenant_per_second=limit)
+    app = create_app(settings, db=db, clock=clock)
+    sender = OutboxSender.from_settings(settings, db, clock=clock, limiter=app[LIMITER_KEY])
+    try:
+        teams = [f"19:team-{t}@thread.tacv2" for t in range(limit // 2)]
+        for n, team in enumerate(teams):
+            fake.add_conversation(team, [{"id": f"29:member-{n}"}], tenant_id=T1)
+            reference = ConversationReference(
+                bot=ChannelAccount(id=BOT), channel_id="msteams", service_url=fake.url,
+                conversation=ConversationAccount(
+                    id=team, tenant_id=T1, is_group=True, conversation_type="channel"
+                ),
+            )  # fmt: skip
+            reference_json = json.dumps(reference.serialize())
+            assert len(await app[CONTEXT_KEY].teams.roster(team, reference_json, T1)) == 1
+        for n in range(limit):
+            chat = f"a:chat-{n}"
+            fake.add_conversation(chat, tenant_id=T1)
+            person_id = add_person(db, clock, f"29:person-{n}", T1, chat=chat, url=fake.url)
+            target = person_target(fake, f"29:person-{n}", T1)
+            enqueue(db, clock, f"invite:{n}", target, T1, person_id=person_id)
+        await drain(sender, db, clock)
+    finally:
+        await sender.aclose()
+        await fake.stop()
+    assert [v.describe() for v in fake.violations] == []
+    assert fake.requests == Counter({"members": len(teams), "send": limit})
+    assert {r.status for r in rows(db).values()} == {"sent"}
 
 
 def test_retry_after_is_seconds_or_an_http_date() -> None:

@@ -22,7 +22,7 @@ from bot.teams_reads import RosterRetry, TeamsDirectory
 from framework.content import default_framework
 from framework.identity import Identity
 from impact.features.rounds import round_steps
-from impact.service import CONTEXT_KEY, create_app
+from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app
 from rounds.services.admin import RoundAdmin
 from rounds.services.jobs import RoundJobSource
 from rounds.services.steps import RoundSteps
@@ -218,7 +218,13 @@ async def test_an_opening_processed_after_the_closing_time_invites_nobody_and_sa
 async def drain(world: World) -> None:
     """Send everything due, as the service's sender would (the fake connector answers)."""
     ctx = world.app[CONTEXT_KEY]
-    sender = OutboxSender(world.db, sdk_authentication(ctx.settings), app_id="", clock=world.clock)
+    sender = OutboxSender(
+        world.db,
+        sdk_authentication(ctx.settings),
+        app_id="",
+        clock=world.clock,
+        limiter=world.app[LIMITER_KEY],  # the service's budget, which its roster reads count in
+    )
     try:
         for _ in range(50):
             result = await sender.drain_once()
@@ -288,7 +294,6 @@ async def test_roster_reads_count_against_the_senders_rate_limits(
     sender = ctx.wake_sender.__self__  # type: ignore[attr-defined]
     assert isinstance(sender, OutboxSender)
     assert ctx.teams.limiter is sender.limiter
-    assert ctx.teams.limits == sender.limits
 
     world.connector.conversations[WARD].members = [
         member(n, world.lead.tenant_id) for n in range(1001)
@@ -296,8 +301,8 @@ async def test_roster_reads_count_against_the_senders_rate_limits(
     reader = world.app[CONTEXT_KEY].teams
     world.new_round(WARD)
     await world.steps.open_due(world.clock.now)
-    tenant = reader.limiter.key(f"tenant:{world.lead.tenant_id}", reader.limits.per_tenant)
-    team = reader.limiter.key(f"conversation:{WARD}", reader.limits.per_conversation)
+    tenant = reader.limiter.tenant(world.lead.tenant_id)
+    team = reader.limiter.conversation(WARD)
     assert (len(tenant.done), len(team.done)) == (3, 3), "three pages of 500, each counted"
     await sender.aclose()
 
