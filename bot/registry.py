@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from framework.content import Framework
     from store.db import Database
     from store.personal import PersonalData
+    from store.process_reads import ProcessReads
 
 Card = dict[str, Any]
 Scope = Literal["personal", "channel", "groupChat"]
@@ -96,6 +97,9 @@ class FeatureContext:
     wake_sender: Callable[[], None] = lambda: None  # new outbox rows: send now, not at next poll
     # Every feature's personal-data hooks, in registration order (the privacy feature walks them).
     personal_data: tuple[PersonalData, ...] = ()
+    # Long reads in a worker process (store.process_reads), closed with the service; None where
+    # no other process can open the database (in-memory SQLite).
+    process_reads: ProcessReads | None = None
 
 
 TextHandler = Callable[[D, Turn, str], Awaitable[Reply]]

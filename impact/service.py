@@ -5,6 +5,7 @@ module but the entry point (impact.main) and tests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
@@ -28,6 +29,7 @@ from impact.feature import Feature
 from impact.features import FEATURES
 from impact.process import settle_startup_objects
 from store.db import Database
+from store.process_reads import ProcessReads
 from store.types import utcnow
 
 CONTEXT_KEY = web.AppKey("context", FeatureContext)
@@ -74,10 +76,19 @@ def create_app(
         known_verbs={verb.verb for feature in features for verb in feature.verbs},
         is_leader=lambda: leader is not None and leader.is_leader,
     )
+    if ctx.process_reads is not None:
+        app.on_cleanup.append(_reads_closer(ctx.process_reads))
     if db is None:  # we made it, we close it
         app.on_cleanup.append(_closer(database))
     app.on_startup.append(_freeze_startup_objects)
     return app
+
+
+def _reads_closer(reads: ProcessReads) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_app: web.Application) -> None:
+        await asyncio.to_thread(reads.close)  # waits for the worker to exit: not on the loop
+
+    return close
 
 
 async def _freeze_startup_objects(_app: web.Application) -> None:
@@ -111,6 +122,11 @@ def _feature_context(
         ),
         wake_sender=sender.wake if sender else (lambda: None),
         personal_data=tuple(d for feature in features for d in feature.personal_data),
+        process_reads=(
+            ProcessReads(database.url, preload=["rounds.services.steps"])
+            if ProcessReads.available(database.url)
+            else None
+        ),
     )
 
 

@@ -42,6 +42,7 @@ def round_steps(ctx: FeatureContext) -> RoundSteps:
         opener,
         on_queued=ctx.wake_sender,
         evidence=huddle_evidence,
+        process_reads=ctx.process_reads,
     )
 
 
