@@ -85,6 +85,10 @@ class Reply:
     everyone: bool = False
 
 
+async def _no_turns() -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class FeatureContext:
     """Everything a feature's dialogs, jobs and routes are built from, once per service."""
@@ -100,6 +104,9 @@ class FeatureContext:
     # Long reads in a worker process (store.process_reads), closed with the service; None where
     # no other process can open the database (in-memory SQLite).
     process_reads: ProcessReads | None = None
+    # Background work in batches (the round steps) calls this between batches: it returns once
+    # no turn is in flight, or after a few tens of milliseconds (bot.turns).
+    give_way: Callable[[], Awaitable[None]] = _no_turns
 
 
 TextHandler = Callable[[D, Turn, str], Awaitable[Reply]]

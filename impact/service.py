@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
@@ -61,6 +62,7 @@ def create_app(
     ctx = _feature_context(
         settings, database, framework or default_framework(), clock, adapter, sender, features
     )
+    ctx = replace(ctx, give_way=turns.give_way)  # the round steps give way to turns too
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
     app = web_app(adapter, bot, database, routes, turns)

@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -39,7 +39,7 @@ from rounds.rules.when import Period
 from rounds.services.charts import chart_alt_text, chart_url, is_hidden
 from rounds.services.drawing import Chart, draw_team_charts
 from rounds.services.evidence import QuestionEvidence
-from rounds.services.opening import RoundOpener
+from rounds.services.opening import RoundOpener, nothing_to_wait_for
 from rounds.services.ports import RoundMessages, RoundOptions
 from store.audit import audit
 from store.db import Database
@@ -77,6 +77,7 @@ class RoundSteps:
         evidence: QuestionEvidence | None = None,
         batch: int | None = None,
         process_reads: ProcessReads | None = None,
+        give_way: Callable[[], Awaitable[None]] = nothing_to_wait_for,
     ) -> None:
         self.db = db
         self.framework = framework
@@ -88,6 +89,7 @@ class RoundSteps:
         # The close's results computed in a worker process, off this process's GIL (None: on a
         # read thread here, e.g. an in-memory SQLite database no other process can open).
         self.process_reads = process_reads
+        self.give_way = give_way  # before each batch: see RoundOpener
         # People per transaction: on SQLite well under 50 ms of its write lock; PostgreSQL has no
         # database-wide lock, so fewer, larger batches save round trips.
         self.batch = batch if batch is not None else (200 if db.is_sqlite else 1000)
@@ -330,6 +332,7 @@ class RoundSteps:
         writing: asyncio.Future[int] | None = None
         try:
             while True:
+                await self.give_way()
                 outcomes = await self.db.read(
                     functools.partial(self.plan_nudges, now=now, after=after)
                 )

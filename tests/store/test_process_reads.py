@@ -21,7 +21,8 @@ from tests.fakes.loopback import serve
 from tests.store.rounds.test_frozen import members
 from tests.store.rounds.test_results import FRAMEWORK, World
 
-def evidence(_session: Session, team_id: int, today: date) -> list[tuple[int, str]]:
+
+def evidence(session: Session, team_id: int, today: date) -> list[tuple[int, str]]:
     return [(18, f"Held 2 of 3 huddles, team {team_id}, {today:%d %B}")]
 
 
@@ -62,7 +63,9 @@ async def test_an_error_in_the_worker_reaches_the_caller(db: Database) -> None:
     reads = ProcessReads(db.url)
     try:
         with pytest.raises(LookupError, match="no round 404"):
-            await reads.read(functools.partial(frozen_rows, 404, FRAMEWORK, 5, 5, None, date.today()))
+            await reads.read(
+                functools.partial(frozen_rows, 404, FRAMEWORK, 5, 5, None, date.today())
+            )
     finally:
         reads.close()
 
