@@ -316,6 +316,7 @@ async def finish(
         name: scale._percentiles(xs) for name, xs in {**by_phase, "all steps": busy}.items()
     }
     timings["answers_failed"] = sum(1 for _t, _l, ok in answers if not ok)
+    timings["slowest_answers"] = scale.slowest_answers(answers, phases)
     found = await services.stats()
     timings["write_transaction_longest_s"] = found[0]["longest"]
     timings["write_transaction_longest_first_statement"] = found[0]["longest_what"]

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import json
 import logging
@@ -140,8 +141,21 @@ def rosters(people: int, teams: int, seed: int) -> dict[int, list[dict[str, Any]
 # -- the fake connector, in its own process ---------------------------------------------------
 
 
+async def keep_collections_short(every: float = 1.0) -> None:
+    """The fake connector and the answering person are not the service, but a pause of theirs
+    counts in an answer's latency: the fake keeps every call it received (hundreds of MB at
+    trust size), and its full collections walked all of it, 160-260 ms each, every 10-15 s.
+    What has lived a second is moved out of the collector's way (as impact.process does for the
+    service's start-up objects); memory held by cycles among those objects is never freed, which
+    neither process lives long enough to notice."""
+    while True:
+        gc.freeze()
+        await asyncio.sleep(every)
+
+
 async def serve_fake(args: argparse.Namespace) -> None:
     fake = FakeConnector(limits=TeamsLimits().scaled(args.scale), throttle_share=0.0, seed=1)
+    freezing = asyncio.create_task(keep_collections_short())
     url = await fake.start()
     for t, members in rosters(args.people, args.teams, args.seed).items():
         fake.add_conversation(team_channel(t), members, tenant_id=TENANT)
@@ -178,6 +192,7 @@ async def serve_fake(args: argparse.Namespace) -> None:
     _runner, control = await serve(app)
     print(json.dumps({"url": url, "control": control}), flush=True)
     await asyncio.Event().wait()
+    freezing.cancel()
 
 
 # -- the answering person, in its own process -------------------------------------------------
@@ -223,6 +238,14 @@ def _next_action(card: Any) -> dict[str, Any] | None:
 async def answer_client(args: argparse.Namespace, out: TextIO) -> None:
     """Answer question after question, one person after another, until terminated; write one
     line per timed answer to `--samples`: wall time, latency (s), ok."""
+    freezing = asyncio.create_task(keep_collections_short())
+    try:
+        await _answer(args, out)
+    finally:
+        freezing.cancel()
+
+
+async def _answer(args: argparse.Namespace, out: TextIO) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     bots = [f"{url}/api/messages" for url in args.bot_url.split(",")]  # one person on each
@@ -433,6 +456,8 @@ async def run(
     settings = service_settings(database.url, 1, args.scale)
     app = create_app(settings, db=db)
     runner, bot_url = await serve(app)
+    if args.switch_interval is not None:  # after create_app's startup (impact.process) set it
+        sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
     # that the service's roster reads count in too (app[LIMITER_KEY]).
     sender = OutboxSender.from_settings(
@@ -600,6 +625,7 @@ async def run(
         name: _percentiles(xs) for name, xs in {**by_phase, "all steps": busy}.items()
     }
     timings["answers_failed"] = sum(1 for _t, _l, ok in answers if not ok)
+    timings["slowest_answers"] = slowest_answers(answers, phases)
     timings["write_transaction_longest_s"] = dict(transactions.longest)
     timings["write_transaction_longest_first_statement"] = dict(transactions.longest_what)
     timings["write_transactions_over_50ms"] = dict(transactions.over_50ms)
@@ -615,6 +641,23 @@ def read_samples(samples: Path) -> list[tuple[float, float, bool]]:
     lines = [line.split() for line in samples.read_text().splitlines() if line.strip()]
     samples.unlink()
     return [(float(t), float(latency), ok == "1") for t, latency, ok in lines]
+
+
+def slowest_answers(
+    answers: Sequence[tuple[float, float, bool]],
+    phases: Sequence[tuple[str, float, float]],
+    count: int = 12,
+) -> list[tuple[str, float, float]]:
+    """The slowest answers while the steps ran: (phase, seconds into it when the answer ended,
+    latency in ms), slowest first; where the p99 comes from."""
+    found = [
+        (name, t - start, 1000 * latency)
+        for name, start, end in phases
+        if name != "idle"
+        for t, latency, _ok in answers
+        if start <= t <= end
+    ]
+    return sorted(found, key=lambda f: -f[2])[:count]
 
 
 def _percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -699,6 +742,11 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         + "; ".join(f"{k}: {v}" for k, v in r["write_transaction_longest_first_statement"].items())
         + f"; transactions over 50 ms: {r['write_transactions_over_50ms']}"
     )
+    if r.get("slowest_answers"):
+        print(
+            "slowest answers (phase +seconds into it: ms): "
+            + ", ".join(f"{name} +{at:.1f}s: {ms:.0f}" for name, at, ms in r["slowest_answers"])
+        )
     for described in r.get("violation_details", []):
         print(f"  violation: {described}")
     if "nudge_profile" in r:
@@ -717,6 +765,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--think", type=float, default=0.2, help="seconds between answers")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--switch-interval", type=float, default=None,
+        help="the service process's GIL switch interval in ms (default: impact.process's)",
+    )  # fmt: skip
     parser.add_argument("--batch", type=int, default=None, help="people per transaction")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the due nudge tick (blocks the loop)"

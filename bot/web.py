@@ -98,7 +98,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         activity.locale = None  # replies carry it back: a forged one could make them too big
     adapter = request.app[ADAPTER_KEY]
     try:
-        with request.app[TURNS_KEY].turn(), deadline(TURN_DATABASE_SECONDS):
+        with request.app[TURNS_KEY].turn(), deadline(TURN_DATABASE_SECONDS, person_waiting=True):
             response = await adapter.process_activity(
                 request.headers.get("Authorization", ""), activity, request.app[BOT_KEY].on_turn
             )

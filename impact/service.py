@@ -5,7 +5,9 @@ module but the entry point (impact.main) and tests.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
@@ -28,6 +30,7 @@ from impact.feature import Feature
 from impact.features import FEATURES
 from impact.process import settle_startup_objects
 from store.db import Database
+from store.process_reads import ProcessReads
 from store.types import utcnow
 
 CONTEXT_KEY = web.AppKey("context", FeatureContext)
@@ -80,6 +83,7 @@ def create_app(
         features,
         limiter,
     )
+    ctx = replace(ctx, give_way=turns.give_way)  # the round steps give way to turns too
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
     app = web_app(adapter, bot, database, routes, turns)
@@ -96,10 +100,19 @@ def create_app(
         known_verbs={verb.verb for feature in features for verb in feature.verbs},
         is_leader=lambda: leader is not None and leader.is_leader,
     )
+    if ctx.process_reads is not None:
+        app.on_cleanup.append(_reads_closer(ctx.process_reads))
     if db is None:  # we made it, we close it
         app.on_cleanup.append(_closer(database))
     app.on_startup.append(_freeze_startup_objects)
     return app
+
+
+def _reads_closer(reads: ProcessReads) -> Callable[[web.Application], Awaitable[None]]:
+    async def close(_app: web.Application) -> None:
+        await asyncio.to_thread(reads.close)  # waits for the worker to exit: not on the loop
+
+    return close
 
 
 async def _freeze_startup_objects(_app: web.Application) -> None:
@@ -129,6 +142,11 @@ def _feature_context(
         teams=TeamsDirectory(adapter, settings.app_id, limiter=limiter),
         wake_sender=sender.wake if sender else (lambda: None),
         personal_data=tuple(d for feature in features for d in feature.personal_data),
+        process_reads=(
+            ProcessReads(database.url, preload=["rounds.services.steps"])
+            if ProcessReads.available(database.url)
+            else None
+        ),
     )
 
 

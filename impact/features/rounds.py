@@ -32,7 +32,13 @@ def round_steps(ctx: FeatureContext) -> RoundSteps:
     """The round steps as the scheduler runs them (tests build them the same way)."""
     options, messages = ctx.settings.round_options(), RoundCards()
     opener = RoundOpener(
-        ctx.db, ctx.teams, ctx.framework, options, messages, on_queued=ctx.wake_sender
+        ctx.db,
+        ctx.teams,
+        ctx.framework,
+        options,
+        messages,
+        on_queued=ctx.wake_sender,
+        give_way=ctx.give_way,
     )
     return RoundSteps(
         ctx.db,
@@ -42,6 +48,8 @@ def round_steps(ctx: FeatureContext) -> RoundSteps:
         opener,
         on_queued=ctx.wake_sender,
         evidence=huddle_evidence,
+        process_reads=ctx.process_reads,
+        give_way=ctx.give_way,
     )
 
 

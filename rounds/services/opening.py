@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,10 @@ from store.teams import Team
 log = logging.getLogger(__name__)
 
 
+async def nothing_to_wait_for() -> None:
+    """The default `give_way`: no turns to give way to (the CLI, tests of the steps alone)."""
+
+
 class RoundOpener:
     def __init__(
         self,
@@ -56,6 +60,7 @@ class RoundOpener:
         *,
         on_queued: Callable[[], None] = lambda: None,
         batch: int = 200,
+        give_way: Callable[[], Awaitable[None]] = nothing_to_wait_for,
     ) -> None:
         self.db = db
         self.rosters = rosters
@@ -64,6 +69,9 @@ class RoundOpener:
         self.messages = messages
         self.on_queued = on_queued  # e.g. the outbox sender's wake()
         self.batch = batch  # people per transaction: well under 50 ms of SQLite's write lock
+        # Called before each batch: returns once no turn is in flight (or after a few tens of
+        # ms), so that a person's answer does not share the process with a new batch.
+        self.give_way = give_way
         self._cards: dict[tuple[int, datetime, tuple[str, ...]], str] = {}
         # Teams whose roster could not be read stay pending: retried by the scheduler.
         self.pending = PendingRosters(db, rosters, self._invite, on_queued=on_queued)
@@ -115,6 +123,7 @@ class RoundOpener:
         entries = roster_entries(rosters)
         for start in range(0, len(entries), self.batch):
             chunk = entries[start : start + self.batch]
+            await self.give_way()
             await self.db.run(_freezer(round_id, chunk, now))
 
         def opening(session: Session) -> bool:
@@ -143,11 +152,18 @@ class RoundOpener:
         round_ = await self.db.run(lambda s: get_round(s, round_id))
         plan = ReminderPlan.parse(round_.reminder_plan)
         invited = 0
+
+        def next_batch(session: Session) -> list[Invitation]:
+            """Drawn beside the read, on its thread: 200 invitations drawn on the event loop
+            held it 10-20 ms a batch, and every answer arriving meanwhile waited."""
+            invitees = uninvited(session, round_id, self.batch)
+            return [self._invitation(round_, plan, i) for i in invitees]
+
         while True:
-            invitees = await self.db.read(lambda s: uninvited(s, round_id, self.batch))
-            if not invitees:
+            await self.give_way()
+            invitations = await self.db.read(next_batch)
+            if not invitations:
                 break
-            invitations = [self._invitation(round_, plan, i) for i in invitees]
             invited += await self.db.run(_recorder(round_id, invitations, now))
             self.on_queued()
         return invited

@@ -20,9 +20,9 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -39,12 +39,13 @@ from rounds.rules.when import Period
 from rounds.services.charts import chart_alt_text, chart_url, is_hidden
 from rounds.services.drawing import Chart, draw_team_charts
 from rounds.services.evidence import QuestionEvidence
-from rounds.services.opening import RoundOpener
+from rounds.services.opening import RoundOpener, nothing_to_wait_for
 from rounds.services.ports import RoundMessages, RoundOptions
 from store.audit import audit
 from store.db import Database
 from store.outbox import Queued, Target, activity_json
 from store.people import Person
+from store.process_reads import ProcessReads
 from store.rounds import steps as queries
 from store.rounds.charts import new_chart_token
 from store.rounds.frozen import (
@@ -75,6 +76,8 @@ class RoundSteps:
         on_queued: Callable[[], None] = lambda: None,
         evidence: QuestionEvidence | None = None,
         batch: int | None = None,
+        process_reads: ProcessReads | None = None,
+        give_way: Callable[[], Awaitable[None]] = nothing_to_wait_for,
     ) -> None:
         self.db = db
         self.framework = framework
@@ -83,6 +86,10 @@ class RoundSteps:
         self.opener = opener
         self.on_queued = on_queued
         self.evidence = evidence  # e.g. huddle records beside question 18
+        # The close's results computed in a worker process, off this process's GIL (None: on a
+        # read thread here, e.g. an in-memory SQLite database no other process can open).
+        self.process_reads = process_reads
+        self.give_way = give_way  # before each batch: see RoundOpener
         # People per transaction: on SQLite well under 50 ms of its write lock; PostgreSQL has no
         # database-wide lock, so fewer, larger batches save round trips.
         self.batch = batch if batch is not None else (200 if db.is_sqlite else 1000)
@@ -160,10 +167,12 @@ class RoundSteps:
         drawn = time.perf_counter()
         messages: list[Queued] = []
         images: dict[str, bytes] = {}
-        for team in teams:
+        for team in teams:  # a few ms a team: the loop serves turns between teams (300 at once
+            # blocked it for 100-150 ms at trust size)
             messages.extend(
                 self._summary_messages(round_, results, team, improvement, evidence, charts, images)
             )
+            await asyncio.sleep(0)
 
         def record(session: Session) -> int:
             return queries.record_summaries(session, round_id, messages, images, now)
@@ -245,18 +254,19 @@ class RoundSteps:
         computation. Idempotent: a close that stopped half-way freezes them on its next run."""
         if await self.db.read(lambda s: has_frozen_results(s, round_id)):
             return
-
-        def compute(session: Session) -> dict[str, str]:
-            return results_rows(
-                session,
-                round_id,
-                framework=self.framework,
-                min_group=self.options.min_group,
-                min_comment_group=self.options.min_comment_group,
-                evidence=self._evidence_at(session, now),
-            )
-
-        rows = await self.db.read(compute)
+        compute = functools.partial(
+            frozen_rows,
+            round_id,
+            self.framework,
+            self.options.min_group,
+            self.options.min_comment_group,
+            self.evidence,
+            now.astimezone(self.options.zone).date(),
+        )
+        if self.process_reads is not None:
+            rows = await self.process_reads.read(compute)
+        else:
+            rows = await self.db.read(compute)
         await self.db.run(lambda s: save_results_rows(s, round_id, rows, now))
 
     def _gather(self, session: Session, round_id: int) -> _Gathered:
@@ -270,14 +280,6 @@ class RoundSteps:
             assert team.id is not None
             evidence[team.id] = frozen_evidence(session, round_id, team.id) or ()
         return round_, results, teams, self._improvement_team(session), evidence
-
-    def _evidence_at(self, session: Session, now: datetime) -> Evidence | None:
-        """The evidence beside each team's results as of the close, to freeze with them."""
-        evidence = self.evidence
-        if evidence is None:
-            return None
-        today = now.astimezone(self.options.zone).date()
-        return lambda team_id: evidence(session, team_id, today)
 
     def _improvement_team(self, session: Session) -> Team | None:
         if not self.options.improvement_team_id:
@@ -331,6 +333,7 @@ class RoundSteps:
         writing: asyncio.Future[int] | None = None
         try:
             while True:
+                await self.give_way()
                 outcomes = await self.db.read(
                     functools.partial(self.plan_nudges, now=now, after=after)
                 )
@@ -503,6 +506,35 @@ class RoundSteps:
 
 
 NO_CHAT_RETRY = timedelta(minutes=15)
+
+
+def frozen_rows(
+    round_id: int,
+    framework: Framework,
+    min_group: int,
+    min_comment_group: int,
+    evidence: QuestionEvidence | None,
+    today: date,
+    session: Session,
+) -> dict[str, str]:
+    """A closed round's results as the rows they are frozen as, with the evidence beside each
+    team's as of `today`: a read, picklable with its arguments (it runs in a worker process)."""
+    return results_rows(
+        session,
+        round_id,
+        framework=framework,
+        min_group=min_group,
+        min_comment_group=min_comment_group,
+        evidence=_evidence_at(session, evidence, today),
+    )
+
+
+def _evidence_at(
+    session: Session, evidence: QuestionEvidence | None, today: date
+) -> Evidence | None:
+    if evidence is None:
+        return None
+    return lambda team_id: evidence(session, team_id, today)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sqlmodel import select
 
 from bot.config import Settings
+from bot.web import TURNS_KEY
 from framework.content import default_framework
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
@@ -106,5 +108,50 @@ async def test_open_reads_every_page_freezes_the_roster_and_queues_one_invitatio
         card = payloads[next(iter(payloads))]["activity"]["attachments"][0]["content"]
         titles = [a["title"] for a in card["actions"]]
         assert titles == ["Start", "Remind me later", "Stop reminding me", "Reminder times"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_each_batch_of_the_opening_gives_way_to_the_turns_in_flight_first(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: Any,
+) -> None:
+    app = create_app(settings_factory(), db=db, clock=clock)
+    assert app[CONTEXT_KEY].give_way == app[TURNS_KEY].give_way, "the service's own turns"
+    runner, url = await serve(app)
+    try:
+        lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+        await lead.add_bot_to_team(WARD, "Ward 7")
+        connector.conversations[WARD].members = [member(n, lead.tenant_id) for n in range(450)]
+        spec = RoundSpec("Winter 2026", (WARD,), clock.now, clock.now + timedelta(days=14), "3d")
+        db.run_sync(
+            lambda s: create_round(s, spec, framework=default_framework(), actor="t", now=clock.now)
+        )
+        events: list[str] = []
+
+        async def give_way() -> None:
+            events.append("give way")
+
+        steps = round_steps(replace(app[CONTEXT_KEY], give_way=give_way))
+        run = steps.db.run
+
+        async def recorded(work: Any) -> Any:
+            events.append("write")
+            return await run(work)
+
+        steps.db.run = recorded  # type: ignore[method-assign]
+        try:
+            [result] = await steps.opener.open_due(clock.now)
+        finally:
+            del steps.db.run
+        assert result.invited == 450
+        # 3 batches frozen and 3 queued (200 people each): each write of a batch follows a
+        # give-way, never another batch's write
+        batches = [i for i, e in enumerate(events) if e == "write"]
+        assert events.count("give way") >= 6
+        assert sum(1 for i in batches if i > 0 and events[i - 1] == "give way") >= 6
     finally:
         await runner.cleanup()

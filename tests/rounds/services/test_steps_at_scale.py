@@ -23,7 +23,6 @@ from framework.identity import Identity
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services import opening as opening_service
-from rounds.services import steps as steps_module
 from rounds.services.jobs import RoundJobSource
 from rounds.services.steps import RoundSteps
 from store.db import Database
@@ -342,7 +341,10 @@ async def test_the_close_computes_results_outside_its_write_and_freezes_them_on_
         complete(world.db, identity, round_id, 3, WEDNESDAY)
     closing = WEDNESDAY + timedelta(days=15)
     with monkeypatch.context() as patch:
-        crash_on_call(patch, steps_module, "results_rows", 1)
+        # The results are computed in the service's worker process (store.process_reads): the
+        # close dies as it asks for them
+        assert world.steps.process_reads is not None
+        crash_on_call(patch, world.steps.process_reads, "read", 1)
         with counting(world.db) as closed, pytest.raises(Crash):
             await world.steps.close_due(closing)
     assert world.db.run_sync(lambda s: s.get(Round, round_id).status) == "closed"

@@ -1,0 +1,93 @@
+"""Long reads in a worker process (store.process_reads): a round's results computed there are
+the ones computed here, the work really runs in another process, and the service stops its
+worker when it is cleaned up."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from sqlmodel import Session
+
+from bot.config import Settings
+from impact.service import CONTEXT_KEY, create_app
+from rounds.services.steps import frozen_rows
+from store.db import Database
+from store.process_reads import ProcessReads
+from tests.fakes.loopback import serve
+from tests.store.rounds.test_frozen import members
+from tests.store.rounds.test_results import FRAMEWORK, World
+
+
+def evidence(session: Session, team_id: int, today: date) -> list[tuple[int, str]]:
+    return [(18, f"Held 2 of 3 huddles, team {team_id}, {today:%d %B}")]
+
+
+def process_id(_session: Session) -> int:
+    return os.getpid()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.service
+async def test_results_computed_in_the_worker_are_those_computed_here(db: Database) -> None:
+    built = World(db).round(members(), role_question=True)
+    compute = functools.partial(
+        frozen_rows, built.round_id, FRAMEWORK, 5, 5, evidence, date(2026, 12, 9)
+    )
+    reads = ProcessReads(db.url)
+    try:
+        there = await reads.read(compute)
+        worker = await reads.read(process_id)
+    finally:
+        reads.close()
+    assert worker != os.getpid(), "read in another process"
+    assert there == db.read_sync(compute)
+    assert any("09 December" in row for row in there.values()), "the evidence came with them"
+    assert _gone(worker), "closed: the worker has exited"
+    with pytest.raises(RuntimeError, match="closed"):
+        await reads.read(process_id)
+
+
+@pytest.mark.service
+async def test_an_error_in_the_worker_reaches_the_caller(db: Database) -> None:
+    reads = ProcessReads(db.url)
+    try:
+        with pytest.raises(LookupError, match="no round 404"):
+            await reads.read(
+                functools.partial(frozen_rows, 404, FRAMEWORK, 5, 5, None, date.today())
+            )
+    finally:
+        reads.close()
+
+
+@pytest.mark.service
+async def test_the_service_stops_its_worker_at_cleanup(
+    settings_factory: Callable[..., Settings],
+) -> None:
+    app = create_app(settings_factory())
+    runner, _url = await serve(app)
+    reads = app[CONTEXT_KEY].process_reads
+    assert reads is not None
+    assert not reads.started, "no worker until a long read asks for one"
+    worker = await reads.read(process_id)
+    await runner.cleanup()
+    assert not reads.started
+    assert _gone(worker)
+
+
+@pytest.mark.unit
+def test_an_in_memory_sqlite_database_is_read_in_process() -> None:
+    assert not ProcessReads.available("sqlite://")
+    assert not ProcessReads.available("sqlite:///:memory:")
+    assert ProcessReads.available("sqlite:////tmp/impact.db")
+    assert ProcessReads.available("postgresql+psycopg://postgres@127.0.0.1:5432/test")
