@@ -15,7 +15,7 @@ from store.db import Database
 from store.people import Person
 from tests.bot.dialogs.test_rounds_participation import round_with_staff  # noqa: F401
 from tests.conftest import Clock
-from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
+from tests.fakes.teams_client import BOT_ID, TeamsUser, card_of, card_text, find_action
 from tests.rounds.services.test_steps import complete
 
 pytestmark = pytest.mark.service
@@ -231,3 +231,61 @@ async def test_change_my_answers_on_a_superseded_submission_is_refused_not_a_fai
     assert APOLOGY not in said(person)
     await person.say("status")
     assert "Thank you" in card_text(person.last_card()[1])
+
+
+def _mention(bot_id: str, **fields: object) -> dict[str, object]:
+    return {"type": "mention", "text": "<at>NHS IMPACT</at>", **fields} | (
+        {} if "mentioned" in fields else {"mentioned": {"id": bot_id, "name": "NHS IMPACT"}}
+    )
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [{}],
+        [{"type": None}],
+        [{"type": 5}],
+        [{"type": "mention"}],
+        [{"type": "mention", "mentioned": "NHS IMPACT"}],
+        [{"type": "mention", "mentioned": {"name": "NHS IMPACT"}, "text": ["<at>x</at>"]}],
+        [_mention(BOT_ID, text="<at>[click</at>")],  # not a pattern: the SDK's re.sub failed
+        [_mention(BOT_ID, text=None, mentioned={"id": BOT_ID, "name": None})],
+        [{"type": "clientInfo", "locale": "en-GB"}, {}],
+    ],
+)
+async def test_malformed_entities_are_ignored_and_the_text_is_read_as_typed(
+    teams_user: Callable[..., TeamsUser], entities: list[dict[str, object]]
+) -> None:
+    """An entity without a string type (`[{}]`) failed the turn in the SDK's mention helper
+    (`None.lower()`), and a mention of the bot without a well-formed `mentioned` or `text`
+    failed it too. Entities are the sender's to write: the malformed ones are ignored, and
+    the text gets the same answer as without them."""
+    text = "[click](https://evil.example)"
+    plain, forged = teams_user(), teams_user()
+    await plain.say(text)
+    result = await forged.post(forged.activity(type="message", text=text, entities=entities))
+    assert result.status < 300
+    assert APOLOGY not in said(forged)
+    assert [card_text(card) for _id, card in forged.cards()] == [
+        card_text(card) for _id, card in plain.cards()
+    ]
+    assert forged.texts() == plain.texts()
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [{}, _mention(BOT_ID)],
+        [_mention(BOT_ID), {"type": 5}],
+        [{"type": "MENTION", "text": "<at>NHS IMPACT</at>", "mentioned": {"id": BOT_ID}}],
+    ],
+)
+async def test_a_mention_of_the_bot_among_malformed_entities_is_still_removed(
+    teams_user: Callable[..., TeamsUser], entities: list[dict[str, object]]
+) -> None:
+    user = teams_user()
+    result = await user.post(
+        user.activity(type="message", text="<at>NHS IMPACT</at> help", entities=entities)
+    )
+    assert result.status < 300
+    assert "What I can do" in card_text(user.last_card()[1])
