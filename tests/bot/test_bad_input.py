@@ -3,19 +3,24 @@ through the real service on loopback and the fake Bot Connector, SQLite and Post
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
-from sqlmodel import select
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
 
 from bot.identity import display_name
 from framework.identity import Identity
+from impact.features import FEATURES
 from store.db import Database
+from store.huddles.tables import TeamParent
 from store.people import Person
 from tests.bot.dialogs.test_rounds_participation import round_with_staff  # noqa: F401
 from tests.conftest import Clock
 from tests.fakes.teams_client import BOT_ID, TeamsUser, card_of, card_text, find_action
+from tests.huddles.world import ADMIN_AAD, WARD, World, world  # noqa: F401
 from tests.rounds.services.test_steps import complete
 
 pytestmark = pytest.mark.service
@@ -289,3 +294,105 @@ async def test_a_mention_of_the_bot_among_malformed_entities_is_still_removed(
     )
     assert result.status < 300
     assert "What I can do" in card_text(user.last_card()[1])
+
+
+# Control characters (NUL: PostgreSQL text cannot hold it) and a lone surrogate (not UTF-8).
+UNSTORABLE = ("\x00", "\ud800", "1\x00\x07\ud800")
+
+
+@pytest.mark.parametrize(
+    ("team", "refusal"),
+    [
+        ("\x00", "Choose a team first. Nothing was changed."),
+        ("\ud800", "Choose a team first. Nothing was changed."),
+        ("19:nowhere\x00@thread.tacv2", "The bot is not installed in the team 19:nowhere@"),
+    ],
+)
+async def test_a_team_id_with_a_nul_is_refused_as_no_team_the_bot_is_in(
+    world: World,  # noqa: F811
+    team: str,
+    refusal: str,
+) -> None:
+    """An admin's `team_parent_save` with team "\\u0000" reached PostgreSQL (psycopg.DataError:
+    text cannot contain NUL) and failed the turn; it is refused like any unknown team."""
+    lead = world.person("lead", "Sam Lead")
+    await world.team(WARD, "Ward 7", [lead], [])
+    admin = world.person("admin", "Ivy Improver", aad_object_id=ADMIN_AAD)
+    await admin.say("team tree")
+    card_id, _tree = admin.last_card()
+    result = await admin.execute(card_id, "team_parent_save", {"team": team, "parent": "none"})
+    assert result.status == 200
+    assert refusal in card_text(admin.last_card()[1])
+    assert APOLOGY not in said(admin)
+    assert world.db.run_sync(lambda s: s.exec(select(TeamParent)).all()) == []
+
+
+def _takes(annotation: Any, kind: type) -> bool:
+    """Whether a model field's annotation accepts `kind` (through Optional and Annotated)."""
+    if annotation is kind:
+        return True
+    if get_origin(annotation) in (Annotated, Union, types.UnionType):
+        return any(_takes(arg, kind) for arg in get_args(annotation))
+    return False
+
+
+def _with_every_text_field(model: Any, verb: str, text: str) -> dict[str, Any]:
+    """Card data for `verb`: `text` in every string field, 1 in every id, a literal's first."""
+    data: dict[str, Any] = {"verb": verb}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        literal = next(
+            (a for a in (annotation, *get_args(annotation)) if get_origin(a) is Literal), None
+        )
+        if name == "verb":
+            continue
+        if _takes(annotation, str):
+            data[name] = text
+        elif _takes(annotation, int):
+            data[name] = 1
+        elif literal is not None:
+            data[name] = get_args(literal)[0]
+    return data
+
+
+def _stored_text(db: Database) -> list[str]:
+    def read(session: Any) -> list[str]:
+        found = []
+        for table in SQLModel.metadata.sorted_tables:
+            for row in session.execute(sa.select(table)).all():
+                found += [value for value in row if isinstance(value, str)]
+        return found
+
+    return db.run_sync(read)
+
+
+@pytest.mark.parametrize("text", UNSTORABLE)
+async def test_no_card_verb_or_text_command_passes_a_control_character_on(
+    world: World,  # noqa: F811
+    text: str,
+) -> None:
+    """Every registered verb, with the unstorable `text` in each of its string fields, and
+    text commands with it, from an admin (who may do the most) in the chat and a team: each
+    gets an answer, no turn fails, and no such character is stored anywhere."""
+    lead = world.person("lead", "Sam Lead")
+    await world.team(WARD, "Ward 7", [lead], [])
+    await world.schedule(WARD)
+    admin = world.person("admin", "Ivy Improver", aad_object_id=ADMIN_AAD)
+    await admin.install()
+    senders = [admin, lead.in_channel(WARD)]
+    verbs = [(v.verb, v.model) for feature in FEATURES for v in feature.verbs]
+    assert len(verbs) > 40
+    for sender in senders:
+        for verb, model in verbs:
+            before = len(sender.chat())
+            data = _with_every_text_field(model, verb, text)
+            result = await sender.post(sender.activity(type="message", value=data))
+            assert result.status < 300, (verb, result.body)
+            assert len(sender.chat()) > before, verb
+        for typed in ("team tree", "huddles", "help", "my data", "zzz"):
+            result = await sender.say(f"{typed}{text}")
+            assert result.status < 300, typed
+    assert APOLOGY not in said(admin) + said(lead)
+    stored = _stored_text(world.db)
+    assert not [value for value in stored if "\x00" in value]
+    assert not [value for value in stored if any(0xD800 <= ord(ch) < 0xE000 for ch in value)]
