@@ -28,6 +28,7 @@ from bot.actions.base import CardAction, InvalidAction, VerbTable, unwrap_invoke
 from bot.cards import assessment as cards
 from bot.cards.assessment_views import NoticeView
 from bot.identity import bot_among, display_name, identity_of, tenant_of, turn_of
+from bot.mentions import text_without_bot_mention
 from bot.registry import CardVerb, Reply, Scope, TextCommand, Turn, normalise_text
 from framework.identity import Identity
 from store.db import Database
@@ -201,7 +202,7 @@ class ImpactBot(TeamsActivityHandler):  # type: ignore[misc]
             return
         if turn.scope == "personal":
             await self._remember_conversation(turn_context, turn.identity)
-        text = TurnContext.remove_recipient_mention(activity) or activity.text or ""
+        text = text_without_bot_mention(activity)
         command = self.dispatch.command_for(text)
         if command is not None and turn.scope in command.scopes:
             reply = await command.handle(turn, text)

@@ -21,6 +21,7 @@ from msrest.exceptions import DeserializationError
 
 from bot import gate, replies
 from bot.adapter import CachingBotFrameworkAuthentication, SigningKeysUnavailable
+from bot.inputs import plain_data, plain_text
 from bot.registry import RouteHandler
 from bot.router import ImpactBot
 from bot.turns import TurnsInFlight
@@ -96,6 +97,9 @@ async def _messages(request: web.Request) -> web.StreamResponse:
         return _problem(HTTPStatus.BAD_REQUEST, f"activity has no {missing}")
     if not (isinstance(activity.locale, str) and _LOCALE.fullmatch(activity.locale)):
         activity.locale = None  # replies carry it back: a forged one could make them too big
+    if isinstance(activity.text, str):
+        activity.text = plain_text(activity.text)
+    activity.value = plain_data(activity.value)
     adapter = request.app[ADAPTER_KEY]
     try:
         with request.app[TURNS_KEY].turn(), deadline(TURN_DATABASE_SECONDS, person_waiting=True):

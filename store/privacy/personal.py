@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from store.audit import AuditEntry
-from store.huddles.tables import HuddleLead, HuddleSchedule, TeamParent
+from store.huddles.tables import HuddleItem, HuddleLead, HuddleSchedule, TeamParent
 from store.outbox import OutboxMessage
 from store.people import Person
 from store.personal import PersonalData, rows
@@ -31,6 +31,7 @@ _people: sa.Table = Person.__table__  # type: ignore[attr-defined]
 _links: sa.Table = PersonalExportLink.__table__  # type: ignore[attr-defined]
 _audit: sa.Table = AuditEntry.__table__  # type: ignore[attr-defined]
 _outbox: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+_items: sa.Table = HuddleItem.__table__  # type: ignore[attr-defined]
 _ACTOR_COLUMNS: tuple[tuple[sa.Table, str], ...] = (
     (Round.__table__, "created_by"),  # type: ignore[attr-defined]
     (ExportLink.__table__, "created_by"),  # type: ignore[attr-defined]
@@ -54,12 +55,28 @@ def _ids(session: Session, person_id: int) -> list[str]:
     return [] if row is None else [value for value in row if value]
 
 
-def _name_forms(session: Session, person_id: int) -> list[str]:
-    """Their display name as a message's JSON holds it (escaped, and not)."""
-    name = session.execute(sa.select(_people.c.name).where(_people.c.id == person_id)).scalar()
-    if not name:
-        return []
-    return sorted({name, json.dumps(name)[1:-1]})
+def _as_json_values(values: list[str]) -> list[str]:
+    """Each value as a whole JSON string (quotes included), as a payload may encode it."""
+    return sorted({json.dumps(v, ensure_ascii=ascii) for v in values for ascii in (True, False)})
+
+
+def _their_item_refs(session: Session, person_id: int) -> list[str]:
+    """The start of the card reference (`action:12:`) of each huddle item they own: a card
+    listing an item shows its owner's name beside it."""
+    found = session.execute(
+        sa.select(_items.c.kind, _items.c.id).where(_items.c.owner_id == person_id)
+    ).all()
+    return [f'"{kind}:{item_id}:' for kind, item_id in found]
+
+
+def _outbox_naming(session: Session, person_id: int) -> sa.ColumnElement[bool]:
+    """Someone else's message that names them, by structure: one of their ids as a whole JSON
+    value (an @mention's `mentioned.id`, a roster choice's `value`, a 1:1 chat's target), or a
+    huddle item they own (its card line shows the owner's name). Never their display name as a
+    substring: it is whatever they call themselves in Teams, and a name such as "a" or "Ward"
+    is inside other people's words."""
+    needles = _as_json_values(_ids(session, person_id)) + _their_item_refs(session, person_id)
+    return _naming(_outbox.c.payload, needles)
 
 
 def _naming(column: sa.Column[Any], ids: list[str]) -> sa.ColumnElement[bool]:
@@ -94,9 +111,10 @@ def _export(session: Session, person_id: int) -> dict[str, Any]:
 
 def _erase(session: Session, person_id: int) -> None:
     theirs = _actors(person_id).scalar_subquery()
-    # Someone else's message that names them (an @mention, a card listing the roster): still to
-    # be sent, it is cancelled; sent, its payload goes (as retention would take it later).
-    naming = _naming(_outbox.c.payload, _ids(session, person_id) + _name_forms(session, person_id))
+    # Someone else's message that names them (an @mention, a card listing the roster or an
+    # item they own): still to be sent, it is cancelled; sent, its payload goes (as retention
+    # would take it later). Their own messages (outbox.person_id) go with the messages hook.
+    naming = _outbox_naming(session, person_id)
     session.execute(
         sa.update(_outbox)
         .where(_outbox.c.status == "pending", naming)

@@ -3,10 +3,12 @@
 `export_person` asks each hook for what it holds about the person. `erase_person` runs each
 hook's erase (in reverse order of registration, so `people` goes last), then sweeps every text
 column of every table for what still names the person (their Teams id, Entra object id, the
-`teams:<id>` form the audit trail uses, their display name inside a Teams reference or an
-@mention) and replaces it with `erased`: channel conversation references and team install
-references that recorded them as the last speaker, queued channel messages that @mention them,
-audit entries they made or that name them. The erasure itself is audited without the erased data.
+`teams:<id>` form the audit trail uses, and their display name inside a Teams reference or an
+@mention in a value that also holds one of their ids: the display name is whatever they call
+themselves in Teams, so alone it may be someone else's) and replaces it with `erased`: channel
+conversation references and team install references that recorded them as the last speaker,
+queued channel messages that @mention them, audit entries they made or that name them. The
+erasure itself is audited without the erased data.
 
 The audit log refuses UPDATE and DELETE (migration 0012's triggers, on SQLite and PostgreSQL)
 unless the transaction holds an uncommitted row in `audit_erasures`: only `erase_person` does.
@@ -149,21 +151,27 @@ def _sweep_column(
     subject: Subject,
 ) -> int:
     whole = [value for value in subject.ids if len(value) < _MIN_SUBSTRING]
-    inside = [value for value in subject.ids if len(value) >= _MIN_SUBSTRING]
-    inside += list(subject.name_forms)
+    ids_inside = [value for value in subject.ids if len(value) >= _MIN_SUBSTRING]
+    inside = ids_inside + list(subject.name_forms)
     matches = [column == value for value in whole]
     matches += [column.contains(value, autoescape=True) for value in inside]
     if not matches:
         return 0
     found = session.execute(sa.select(*keys, column).where(sa.or_(*matches))).all()
+    replaced = 0
     for row in found:
         *key, value = row
+        if value not in subject.ids and not any(found_id in value for found_id in ids_inside):
+            # Their name form with none of their ids: someone else of the same name (or a
+            # name chosen to match another's). Their ids say whose name it is.
+            continue
         session.execute(
             sa.update(table)
             .where(*(k == v for k, v in zip(keys, key, strict=True)))
             .values({column.name: _scrubbed(value, subject, inside)})
         )
-    return len(found)
+        replaced += 1
+    return replaced
 
 
 def _scrubbed(value: str, subject: Subject, inside: list[str]) -> str:

@@ -3,19 +3,24 @@ through the real service on loopback and the fake Bot Connector, SQLite and Post
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import pytest
-from sqlmodel import select
+import sqlalchemy as sa
+from sqlmodel import SQLModel, select
 
 from bot.identity import display_name
 from framework.identity import Identity
+from impact.features import FEATURES
 from store.db import Database
+from store.huddles.tables import TeamParent
 from store.people import Person
 from tests.bot.dialogs.test_rounds_participation import round_with_staff  # noqa: F401
 from tests.conftest import Clock
-from tests.fakes.teams_client import TeamsUser, card_of, card_text, find_action
+from tests.fakes.teams_client import BOT_ID, TeamsUser, card_of, card_text, find_action
+from tests.huddles.world import ADMIN_AAD, WARD, World, world  # noqa: F401
 from tests.rounds.services.test_steps import complete
 
 pytestmark = pytest.mark.service
@@ -231,3 +236,163 @@ async def test_change_my_answers_on_a_superseded_submission_is_refused_not_a_fai
     assert APOLOGY not in said(person)
     await person.say("status")
     assert "Thank you" in card_text(person.last_card()[1])
+
+
+def _mention(bot_id: str, **fields: object) -> dict[str, object]:
+    return {"type": "mention", "text": "<at>NHS IMPACT</at>", **fields} | (
+        {} if "mentioned" in fields else {"mentioned": {"id": bot_id, "name": "NHS IMPACT"}}
+    )
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [{}],
+        [{"type": None}],
+        [{"type": 5}],
+        [{"type": "mention"}],
+        [{"type": "mention", "mentioned": "NHS IMPACT"}],
+        [{"type": "mention", "mentioned": {"name": "NHS IMPACT"}, "text": ["<at>x</at>"]}],
+        [_mention(BOT_ID, text="<at>[click</at>")],  # not a pattern: the SDK's re.sub failed
+        [_mention(BOT_ID, text=None, mentioned={"id": BOT_ID, "name": None})],
+        [{"type": "clientInfo", "locale": "en-GB"}, {}],
+    ],
+)
+async def test_malformed_entities_are_ignored_and_the_text_is_read_as_typed(
+    teams_user: Callable[..., TeamsUser], entities: list[dict[str, object]]
+) -> None:
+    """An entity without a string type (`[{}]`) failed the turn in the SDK's mention helper
+    (`None.lower()`), and a mention of the bot without a well-formed `mentioned` or `text`
+    failed it too. Entities are the sender's to write: the malformed ones are ignored, and
+    the text gets the same answer as without them."""
+    text = "[click](https://evil.example)"
+    plain, forged = teams_user(), teams_user()
+    await plain.say(text)
+    result = await forged.post(forged.activity(type="message", text=text, entities=entities))
+    assert result.status < 300
+    assert APOLOGY not in said(forged)
+    assert [card_text(card) for _id, card in forged.cards()] == [
+        card_text(card) for _id, card in plain.cards()
+    ]
+    assert forged.texts() == plain.texts()
+
+
+@pytest.mark.parametrize(
+    "entities",
+    [
+        [{}, _mention(BOT_ID)],
+        [_mention(BOT_ID), {"type": 5}],
+        [{"type": "MENTION", "text": "<at>NHS IMPACT</at>", "mentioned": {"id": BOT_ID}}],
+    ],
+)
+async def test_a_mention_of_the_bot_among_malformed_entities_is_still_removed(
+    teams_user: Callable[..., TeamsUser], entities: list[dict[str, object]]
+) -> None:
+    user = teams_user()
+    result = await user.post(
+        user.activity(type="message", text="<at>NHS IMPACT</at> help", entities=entities)
+    )
+    assert result.status < 300
+    assert "What I can do" in card_text(user.last_card()[1])
+
+
+# Control characters (NUL: PostgreSQL text cannot hold it) and a lone surrogate (not UTF-8).
+UNSTORABLE = ("\x00", "\ud800", "1\x00\x07\ud800")
+
+
+@pytest.mark.parametrize(
+    ("team", "refusal"),
+    [
+        ("\x00", "Choose a team first. Nothing was changed."),
+        ("\ud800", "Choose a team first. Nothing was changed."),
+        ("19:nowhere\x00@thread.tacv2", "The bot is not installed in the team 19:nowhere@"),
+    ],
+)
+async def test_a_team_id_with_a_nul_is_refused_as_no_team_the_bot_is_in(
+    world: World,  # noqa: F811
+    team: str,
+    refusal: str,
+) -> None:
+    """An admin's `team_parent_save` with team "\\u0000" reached PostgreSQL (psycopg.DataError:
+    text cannot contain NUL) and failed the turn; it is refused like any unknown team."""
+    lead = world.person("lead", "Sam Lead")
+    await world.team(WARD, "Ward 7", [lead], [])
+    admin = world.person("admin", "Ivy Improver", aad_object_id=ADMIN_AAD)
+    await admin.say("team tree")
+    card_id, _tree = admin.last_card()
+    result = await admin.execute(card_id, "team_parent_save", {"team": team, "parent": "none"})
+    assert result.status == 200
+    assert refusal in card_text(admin.last_card()[1])
+    assert APOLOGY not in said(admin)
+    assert world.db.run_sync(lambda s: s.exec(select(TeamParent)).all()) == []
+
+
+def _takes(annotation: Any, kind: type) -> bool:
+    """Whether a model field's annotation accepts `kind` (through Optional and Annotated)."""
+    if annotation is kind:
+        return True
+    if get_origin(annotation) in (Annotated, Union, types.UnionType):
+        return any(_takes(arg, kind) for arg in get_args(annotation))
+    return False
+
+
+def _with_every_text_field(model: Any, verb: str, text: str) -> dict[str, Any]:
+    """Card data for `verb`: `text` in every string field, 1 in every id, a literal's first."""
+    data: dict[str, Any] = {"verb": verb}
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        literal = next(
+            (a for a in (annotation, *get_args(annotation)) if get_origin(a) is Literal), None
+        )
+        if name == "verb":
+            continue
+        if _takes(annotation, str):
+            data[name] = text
+        elif _takes(annotation, int):
+            data[name] = 1
+        elif literal is not None:
+            data[name] = get_args(literal)[0]
+    return data
+
+
+def _stored_text(db: Database) -> list[str]:
+    def read(session: Any) -> list[str]:
+        found = []
+        for table in SQLModel.metadata.sorted_tables:
+            for row in session.execute(sa.select(table)).all():
+                found += [value for value in row if isinstance(value, str)]
+        return found
+
+    return db.run_sync(read)
+
+
+@pytest.mark.parametrize("text", UNSTORABLE)
+async def test_no_card_verb_or_text_command_passes_a_control_character_on(
+    world: World,  # noqa: F811
+    text: str,
+) -> None:
+    """Every registered verb, with the unstorable `text` in each of its string fields, and
+    text commands with it, from an admin (who may do the most) in the chat and a team: each
+    gets an answer, no turn fails, and no such character is stored anywhere."""
+    lead = world.person("lead", "Sam Lead")
+    await world.team(WARD, "Ward 7", [lead], [])
+    await world.schedule(WARD)
+    admin = world.person("admin", "Ivy Improver", aad_object_id=ADMIN_AAD)
+    await admin.install()
+    senders = [admin, lead.in_channel(WARD)]
+    verbs = [(v.verb, v.model) for feature in FEATURES for v in feature.verbs]
+    assert len(verbs) > 40
+    for sender in senders:
+        for verb, model in verbs:
+            before = len(sender.chat())
+            data = _with_every_text_field(model, verb, text)
+            result = await sender.post(sender.activity(type="message", value=data))
+            assert result.status < 300, (verb, result.body)
+            assert len(sender.chat()) > before, verb
+        for typed in ("team tree", "huddles", "help", "my data", "zzz"):
+            result = await sender.say(f"{typed}{text}")
+            assert result.status < 300, typed
+    assert not [sender for sender in senders if APOLOGY in said(sender)]
+    stored = _stored_text(world.db)
+    assert not [value for value in stored if "\x00" in value]
+    assert not [value for value in stored if any(0xD800 <= ord(ch) < 0xE000 for ch in value)]

@@ -187,8 +187,8 @@ def _messages(session: Session, world: World) -> None:
                        now=NOW, team_id=world.ward)  # fmt: skip
     roster = {"type": "message", "attachments": [{"content": {"body": [{
         "type": "Input.ChoiceSet", "id": "action_owner",
-        "choices": [{"title": who.name, "value": str(pid)}
-                    for who, pid in ((NIA, world.nia), (SAM, world.sam))],
+        "choices": [{"title": who.name, "value": who.teams_user_id}
+                    for who in (NIA, SAM)],  # as the prompt's owner choices (huddles/board)
     }]}}]}  # fmt: skip
     outbox.enqueue(session, dedupe_key="huddle:prompt:roster", kind="huddle", tenant_id=TENANT,
                    target=outbox.Target.conversation(WARD, SERVICE), activity=roster,
