@@ -20,6 +20,7 @@ from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeRespons
 from msrest.exceptions import DeserializationError
 
 from bot import gate, replies
+from bot.activity_json import activity_json
 from bot.adapter import CachingBotFrameworkAuthentication, SigningKeysUnavailable
 from bot.inputs import plain_data, plain_text
 from bot.registry import RouteHandler
@@ -79,7 +80,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     if request.content_type != "application/json":  # the media type exactly, parameters aside
         return _problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "expected application/json")
     try:
-        body = await request.json()
+        body = await activity_json(request)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, ValueError):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     if not isinstance(body, dict) or _deeper_than(body, MAX_BODY_DEPTH):

@@ -9,7 +9,6 @@ Outcomes: `ok` (answered), `refused` (a 4xx: not authenticated, malformed, anoth
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -21,6 +20,7 @@ from aiohttp.typedefs import Middleware
 from botbuilder.core import TurnContext
 from botbuilder.schema import ActivityTypes
 
+from bot.activity_json import activity_json
 from bot.observability import metrics
 from bot.observability.logs import TurnInfo, current_turn
 from bot.observability.tracing import Tracer
@@ -59,9 +59,9 @@ def turn_middleware(known_verbs: Collection[str], tracer: Tracer | None = None) 
         started = time.perf_counter()
         turn = TurnInfo(uuid.uuid4().hex[:16])
         try:
-            body = json.loads(await request.read())
-        except (ValueError, RecursionError):  # the handler answers 400; counted as refused
-            body = None
+            body = await activity_json(request)  # kept for the handler: parsed once a turn
+        except (ValueError, RecursionError, LookupError):  # the handler answers 400 (or 500
+            body = None  # for an unknown charset); counted as refused (or error)
         turn.activity_type, turn.verb = describe(body, known_verbs)
         token = current_turn.set(turn)
         span = tracer.start_turn(turn) if tracer else None

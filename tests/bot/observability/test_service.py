@@ -215,6 +215,27 @@ async def test_every_turn_logs_one_json_line_with_its_id_type_verb_and_duration(
     assert "Private-Name" not in everything
 
 
+async def test_a_turn_parses_its_request_body_once(
+    teams_user: Callable[..., TeamsUser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The turn middleware and the handler share one parse of the activity's JSON (json.loads
+    and aiohttp's request.json() both end in JSONDecoder.decode)."""
+    marker = "parse-me-once-7f3a"
+    parses: list[str] = []
+    decode = json.JSONDecoder.decode
+
+    def counting_decode(decoder: json.JSONDecoder, text: str, *args: Any) -> Any:
+        value = decode(decoder, text, *args)
+        if isinstance(value, dict) and value.get("text") == marker:  # the person's activity
+            parses.append(text)
+        return value
+
+    monkeypatch.setattr(json.JSONDecoder, "decode", counting_decode)
+    user = teams_user()
+    await user.say(marker)
+    assert len(parses) == 1
+
+
 async def test_turns_become_spans_when_tracing_is_on(
     db: Database,
     settings_factory: Callable[..., Settings],
