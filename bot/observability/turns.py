@@ -9,9 +9,10 @@ Outcomes: `ok` (answered), `refused` (a 4xx: not authenticated, malformed, anoth
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
@@ -31,6 +32,31 @@ MESSAGES_PATH = "/api/messages"
 ACTIVITY_TYPES = frozenset(str(t.value) for t in ActivityTypes)
 ErrorHandler = Callable[[TurnContext, Exception], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _TurnIds:
+    """Turn ids, 16 hex digits, unique across processes without a syscall a turn (uuid4 read
+    os.urandom, which gives up the GIL: the event loop then waited for the database threads to
+    hand it back): 8 random digits drawn once per process, and again in a forked child or when
+    the 8-digit counter runs out, then the counter."""
+
+    def __init__(self) -> None:
+        self._redraw()
+        os.register_at_fork(after_in_child=self._redraw)
+
+    def _redraw(self) -> None:
+        self._prefix = os.urandom(4).hex()
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        number = next(self._counter)
+        if number > 0xFFFFFFFF:
+            self._redraw()
+            number = next(self._counter)
+        return f"{self._prefix}{number:08x}"
+
+
+next_turn_id = _TurnIds().next
 
 
 def describe(body: Any, known_verbs: Collection[str]) -> tuple[str, str]:
@@ -57,7 +83,7 @@ def turn_middleware(known_verbs: Collection[str], tracer: Tracer | None = None) 
         if request.path != MESSAGES_PATH or request.method != "POST":
             return await handler(request)
         started = time.perf_counter()
-        turn = TurnInfo(uuid.uuid4().hex[:16])
+        turn = TurnInfo(next_turn_id())
         try:
             body = await activity_json(request)  # kept for the handler: parsed once a turn
         except (ValueError, RecursionError, LookupError):  # the handler answers 400 (or 500
