@@ -1,7 +1,8 @@
 """The JSON body of a POST /api/messages request, parsed once per request: the turn middleware
-(to label the turn) and the handler (to act on it) both read it, and parsing it twice cost the
-event loop ~0.1 ms a turn. Only a successful parse is kept; a failed one is redone by whoever
-asks again, so each caller still sees exactly what `request.json()` raises."""
+(to label the turn) and the handler (to act on it) both read it, and need not parse it twice
+(~6 us of the event loop's CPU for a 1 KB answer activity). Only a successful parse is kept;
+a failed one is redone by whoever asks again, so each caller still sees exactly what
+`request.json()` raises."""
 
 from __future__ import annotations
 
