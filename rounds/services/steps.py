@@ -353,20 +353,14 @@ class RoundSteps:
         """Rounds that now close later: their people with no nudge time left are given one to be
         looked at from now, a batch a transaction; the mark is cleared last (resumable)."""
         for round_id, seen in await self.db.read(queries.rounds_to_recheck):
-            after = 0
-            while True:
-                ids = await self.db.read(
-                    functools.partial(
-                        queries.without_nudge_time, round_id=round_id, after=after, limit=self.batch
-                    )
+
+            def look_again(session: Session, round_id: int = round_id) -> int:
+                return queries.look_again_at_people_without_a_time(
+                    session, round_id, now, self.batch
                 )
-                if ids:
-                    await self.db.run(
-                        functools.partial(queries.look_again_at, participant_ids=ids, now=now)
-                    )
-                    after = ids[-1]
-                if len(ids) < self.batch:
-                    break
+
+            while await self.db.run(look_again) == self.batch:
+                pass
             await self.db.run(functools.partial(queries.recheck_done, round_id=round_id, seen=seen))
 
     async def _recorded(self, writing: asyncio.Future[int] | None) -> int:

@@ -335,36 +335,32 @@ def rounds_to_recheck(session: Session) -> list[tuple[int, datetime]]:
     return [(row[0], row[1]) for row in rows]
 
 
-def without_nudge_time(session: Session, round_id: int, *, after: int, limit: int) -> list[int]:
-    """Participants of the round (ids above `after`, in order) with no nudge time who may still
-    be nudged: not opted out, not submitted. The only ones a later close can bring a nudge to:
-    for everyone else it moves the next nudge later, which the tick finds when it looks."""
+def look_again_at_people_without_a_time(
+    session: Session, round_id: int, now: datetime, limit: int
+) -> int:
+    """Participants of the round with no nudge time who may still be nudged (not opted out, not
+    submitted), at most `limit` of them, are looked at by the tick from `now`; how many. The only
+    ones a later close can bring a nudge to: for everyone else it moves the next nudge later,
+    which the tick finds when it looks."""
     p = _participants.c
     submitted = sa.select(col(Assessment.id)).where(col(Assessment.status) == "submitted")
-    return list(
-        session.execute(
-            sa.select(p.id)
-            .where(
-                p.round_id == round_id,
-                p.next_nudge_at.is_(None),
-                p.opted_out.is_(False),
-                p.id > after,
-                sa.or_(p.assessment_id.is_(None), p.assessment_id.not_in(submitted)),
-            )
-            .order_by(p.id)
-            .limit(limit)
-        ).scalars()
+    without = (
+        sa.select(p.id)
+        .where(
+            p.round_id == round_id,
+            p.next_nudge_at.is_(None),
+            p.opted_out.is_(False),
+            sa.or_(p.assessment_id.is_(None), p.assessment_id.not_in(submitted)),
+        )
+        .order_by(p.id)
+        .limit(limit)
     )
-
-
-def look_again_at(session: Session, participant_ids: Sequence[int], now: datetime) -> None:
-    """These participants are looked at by the tick from `now` (unless given a time meanwhile)."""
-    p = _participants.c
-    session.execute(
+    result = session.connection().execute(
         sa.update(_participants)
-        .where(p.id.in_(list(participant_ids)), p.next_nudge_at.is_(None))
+        .where(p.id.in_(without.scalar_subquery()))
         .values(next_nudge_at=now)
     )
+    return int(result.rowcount)
 
 
 def recheck_done(session: Session, round_id: int, seen: datetime) -> None:

@@ -682,7 +682,8 @@ def test_a_later_close_never_brings_a_nudge_time_forward(
     into: int,
     state: tuple[int, int | None, int | None, int | None],
 ) -> None:
-    """Why an extension only marks the round (store.rounds.steps.without_nudge_time): for anyone
+    """Why an extension only marks the round, and the tick then looks again only at people
+    without a nudge time (store.rounds.steps.look_again_at_people_without_a_time): for anyone
     with a next nudge time, the longer round's is the same or later (or none), so a stored time
     is at worst early, and the tick recomputes it when it comes. Only people with no time left
     can gain an earlier one."""
