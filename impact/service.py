@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
@@ -82,8 +81,8 @@ def create_app(
         sender,
         features,
         limiter,
+        turns,
     )
-    ctx = replace(ctx, give_way=turns.give_way)  # the round steps give way to turns too
     bot = ImpactBot(database, dispatch(ctx, features))
     routes = [(r.method, r.path, r.build(ctx)) for f in features for r in f.routes]
     app = web_app(adapter, bot, database, routes, turns)
@@ -131,6 +130,7 @@ def _feature_context(
     sender: OutboxSender | None,
     features: Sequence[Feature],
     limiter: RateLimiter,
+    turns: TurnsInFlight,
 ) -> FeatureContext:
     """What every feature is built from; Teams reads count in the process's one `limiter`, the
     sender's too."""
@@ -142,6 +142,7 @@ def _feature_context(
         teams=TeamsDirectory(adapter, settings.app_id, limiter=limiter),
         wake_sender=sender.wake if sender else (lambda: None),
         personal_data=tuple(d for feature in features for d in feature.personal_data),
+        give_way=turns.give_way,  # the round steps give way to turns, as the sender does
         process_reads=(
             ProcessReads(database.url, preload=["rounds.services.steps"])
             if ProcessReads.available(database.url)
