@@ -5,7 +5,8 @@ shares one GIL. Computing a trust's results at the close (300 teams, 900 role gr
 second of Python, with C calls such as `json.dumps` of a team's results that hold the GIL for
 tens of milliseconds at a time) on a database thread made every answer arriving meanwhile wait
 for the GIL at each of its hand-overs: 117-140 ms where an answer takes 6-10 (issue 13). Here
-the read runs in one worker process (`spawn`: no copy of the service's threads or locks),
+the read runs in one worker process (forked from a fork server, not from the service: no copy
+of the service's threads or locks),
 started on first use and kept for later closes, and its answer (the frozen results' rows,
 plain strings) comes back by pickling.
 
