@@ -21,7 +21,8 @@ The round, phase by phase:
 3. then 60% submit (written straight to the database, not timed), with roles;
 4. nudge ticks with nobody due (the median and the worst of five);
 5. a nudge tick at the first reminder, when everyone who has not submitted is due;
-6. close: results, charts, every summary queued; the results alone are timed again after.
+6. close: results, charts (with `--charts` only: without a public URL the service draws none),
+   every summary queued; the results alone are timed again after.
 
 It prints each figure beside its target (issue 13) with PASS or MISS, the teams and role groups
 hidden by each anonymity rule, the longest write transaction (on SQLite the write lock is held
@@ -97,9 +98,12 @@ OPENS = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 FIRST_REMINDER = datetime(2026, 11, 30, 9, 1, tzinfo=UTC)
 
 
-def service_settings(database_url: str, processes: int, factor: float) -> Settings:
+def service_settings(
+    database_url: str, processes: int, factor: float, *, public_url: str = ""
+) -> Settings:
     """The service's settings with Teams' limits times `factor` (as the fake enforces them) and
-    `processes` service processes sharing them."""
+    `processes` service processes sharing them; with a `public_url` the close draws and stores
+    each shown team's chart (without one, the cards describe the results in words only)."""
     limits = TeamsLimits().scaled(factor)
     per_second, per_2s, per_30s, per_hour = (n for n, _seconds in limits.per_conversation)
     return load_settings(
@@ -111,7 +115,11 @@ def service_settings(database_url: str, processes: int, factor: float) -> Settin
         per_conversation_per_30s=per_30s,
         per_conversation_per_hour=per_hour,
         per_tenant_per_second=limits.per_tenant[0][0],
+        public_url=public_url,
     )
+
+
+CHARTS_URL = "https://impact.example.nhs.uk"  # --charts: cards name charts under it
 
 
 def team_channel(t: int) -> str:
@@ -453,7 +461,9 @@ async def run(
     upgrade(db.engine)
     transactions = Transactions()
     transactions.watch(db.engine)
-    settings = service_settings(database.url, 1, args.scale)
+    settings = service_settings(
+        database.url, 1, args.scale, public_url=CHARTS_URL if args.charts else ""
+    )
     app = create_app(settings, db=db)
     runner, bot_url = await serve(app)
     if args.switch_interval is not None:  # after create_app's startup (impact.process) set it
@@ -675,6 +685,7 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
     print(
         f"trust scale: {r['participants']} people in {args.teams} teams, {r['submitted']} "
         f"submitted; {kind}; limits x{args.scale:g}"
+        + ("; charts drawn at the close" if args.charts else "")
     )
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -770,6 +781,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the service process's GIL switch interval in ms (default: impact.process's)",
     )  # fmt: skip
     parser.add_argument("--batch", type=int, default=None, help="people per transaction")
+    parser.add_argument(
+        "--charts",
+        action="store_true",
+        help="give the service a public URL, so the close draws and stores every shown team's "
+        "chart as a deployed service does",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the due nudge tick (blocks the loop)"
     )

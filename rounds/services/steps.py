@@ -3,9 +3,10 @@
     open_due(now)    rounds whose opening time has come: rosters, invitations (opening.py)
     close_due(now)   rounds whose closing time has come: the move to closed, pending nudges
                      cancelled and the next round of a repeating series scheduled in one short
-                     transaction; then results (computed once, in a read snapshot), charts (drawn
-                     in other processes) and a summary per team channel (and to the improvement
-                     team), queued in one transaction that marks the summaries queued
+                     transaction; then results (computed once, in a read snapshot), and a summary
+                     per team channel (and to the improvement team) with its chart, built in the
+                     worker process (summaries.py) and queued in one transaction that marks the
+                     summaries queued
     nudge_due(now)   people whose stored next nudge time has come (rules.schedule), a batch per
                      short transaction
     repeat_due(now)  successors for repeating rounds that have none (after a resumed pause)
@@ -31,35 +32,29 @@ from framework.content import Framework
 from framework.reading import reading_minutes
 from rounds.rules.nudges import NudgeState, next_nudge_at
 from rounds.rules.preferences import NudgePreferences
-from rounds.rules.results import RoundResults
 from rounds.rules.schedule import NudgeWindow, ReminderPlan, resolve_zone
-from rounds.rules.summary import summary_view
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period
-from rounds.services.charts import chart_alt_text, chart_url, is_hidden
-from rounds.services.drawing import Chart, draw_team_charts
+from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener, nothing_to_wait_for
 from rounds.services.ports import RoundMessages, RoundOptions
+from rounds.services.summaries import Summaries, summaries_there, summary_inputs, team_summaries
 from store.audit import audit
 from store.db import Database
 from store.outbox import Queued, Target, activity_json
 from store.people import Person
 from store.process_reads import ProcessReads
 from store.rounds import steps as queries
-from store.rounds.charts import new_chart_token
 from store.rounds.frozen import (
     Evidence,
-    frozen_evidence,
-    frozen_results,
     has_frozen_results,
     results_rows,
     save_results_rows,
 )
-from store.rounds.opening import personal_chats, round_teams
+from store.rounds.opening import personal_chats
 from store.rounds.tables import NudgePreference, Round
 from store.rounds.targets import nudge_target
-from store.teams import Team, installed_team
 
 log = logging.getLogger(__name__)
 
@@ -151,100 +146,79 @@ class RoundSteps:
         return True
 
     async def queue_summaries(self, round_id: int, now: datetime) -> int:
-        """A closed round's summary per team channel (and to the improvement team)."""
+        """A closed round's summary per team channel (and to the improvement team), after its
+        results are frozen: built in the worker process where there is one, else here."""
         started = time.perf_counter()
         await self.freeze_results(round_id, now)
-        gathered = await self.db.read(lambda s: self._gather(s, round_id))
-        round_, results, teams, improvement, evidence = gathered
-        read = time.perf_counter()
-        # Only shown teams' charts are drawn and stored; a hidden team's card says so in words.
-        shown = [
-            t.id
-            for t in teams
-            if t.id is not None and self.options.public_url and not is_hidden(results.team(t.id))
-        ]
-        charts = await draw_team_charts(results, shown, self.framework)
-        drawn = time.perf_counter()
-        messages: list[Queued] = []
-        images: dict[str, bytes] = {}
-        for team in teams:  # a few ms a team: the loop serves turns between teams (300 at once
-            # blocked it for 100-150 ms at trust size)
-            messages.extend(
-                self._summary_messages(round_, results, team, improvement, evidence, charts, images)
+        frozen = time.perf_counter()
+        if self.process_reads is not None:
+            # Reading the frozen results back and parsing them, the charts' Python and every
+            # card (a few ms a team) would hold this process's GIL, and each answer's GIL
+            # hand-over would wait for them: all done there, only messages and PNGs come back.
+            summaries = await self.process_reads.read(
+                functools.partial(
+                    summaries_there, round_id, self.framework, self.options, self.messages
+                )
             )
-            await asyncio.sleep(0)
+        else:
+            summaries = await self._summaries_here(round_id)
+        built = time.perf_counter()
 
         def record(session: Session) -> int:
-            return queries.record_summaries(session, round_id, messages, images, now)
+            return queries.record_summaries(
+                session, round_id, summaries.messages, summaries.images, now
+            )
 
         queued = await self.db.run(record)
+        read, drawn, cards = summaries.seconds
         log.info(
-            "round %s: results read in %.2f s, %d charts drawn in %.2f s, %d summaries queued in "
-            "%.2f s",
+            "round %s: results frozen in %.2f s; summaries built %s in %.2f s (read %.2f s, %d "
+            "charts drawn in %.2f s, cards %.2f s); %d queued in %.2f s",
             round_id,
-            read - started,
-            len(charts),
-            drawn - read,
+            frozen - started,
+            "in the worker process" if self.process_reads is not None else "here",
+            built - frozen,
+            read,
+            len(summaries.images),
+            drawn,
+            cards,
             queued,
-            time.perf_counter() - drawn,
+            time.perf_counter() - built,
         )
         if queued:
             self.on_queued()
         return queued
 
-    def _summary_messages(
-        self,
-        round_: Round,
-        results: RoundResults,
-        team: Team,
-        improvement: Team | None,
-        evidence: dict[int, tuple[tuple[int, str], ...]],
-        charts: dict[int, Chart],
-        images: dict[str, bytes],
-    ) -> list[Queued]:
-        """One team's summary, to its channel and to the improvement team's; its chart (if drawn)
-        is added to `images` under a new token."""
-        assert team.id is not None
-        round_id = round_.id
-        url = None
-        if team.id in charts:
-            png, alt = charts[team.id]
-            token = new_chart_token()
-            images[token] = png
-            url = chart_url(self.options.public_url, token)
-        else:
-            alt = chart_alt_text(
-                results.team(team.id),
-                self.framework,
-                round_name=results.name,
-                min_group=results.min_group,
-            )
-        view = summary_view(
-            results,
-            team.id,
-            self.framework,
-            chart_url=url,
-            chart_alt=alt,
-            evidence=evidence.get(team.id, ()),
+    async def _summaries_here(self, round_id: int) -> Summaries:
+        """The summaries built in this process (no worker process: an in-memory SQLite
+        database), from the same inputs and with the same `team_summaries` as the worker's."""
+        started = time.perf_counter()
+        inputs = await self.db.read(
+            functools.partial(summary_inputs, round_id, self.options.improvement_team_id)
         )
-        activity = activity_json(self.messages.summary(view))
-        destinations = [(team, f"round:{round_id}:summary:team:{team.id}")]
-        if improvement is not None and improvement.id != team.id:
-            destinations.append(
-                (improvement, f"round:{round_id}:summary:team:{team.id}:improvement")
+        read = time.perf_counter()
+        charted = inputs.charted(self.options)
+        charts = await draw_team_charts(inputs.results, charted, self.framework)
+        drawn = time.perf_counter()
+        messages: list[Queued] = []
+        images: dict[str, bytes] = {}
+        for team in inputs.teams:  # a few ms a team: the loop serves turns between teams (300 at
+            # once blocked it for 100-150 ms at trust size)
+            messages.extend(
+                team_summaries(
+                    inputs,
+                    team,
+                    charts.get(team.id) if team.id is not None else None,
+                    images,
+                    framework=self.framework,
+                    options=self.options,
+                    messages=self.messages,
+                )
             )
-        return [
-            Queued(
-                dedupe_key=key,
-                kind="summary",
-                tenant_id=channel.tenant_id,
-                target=Target.conversation(channel.channel_conversation_id, channel.service_url),
-                activity_json=activity,
-                team_id=channel.id,
-                round_id=round_.id,
-            )
-            for channel, key in destinations
-        ]
+            await asyncio.sleep(0)
+        return Summaries(
+            messages, images, (read - started, drawn - read, time.perf_counter() - drawn)
+        )
 
     async def freeze_results(self, round_id: int, now: datetime) -> None:
         """Compute the closed round's results once and freeze them: the summaries and every later
@@ -268,23 +242,6 @@ class RoundSteps:
         else:
             rows = await self.db.read(compute)
         await self.db.run(lambda s: save_results_rows(s, round_id, rows, now))
-
-    def _gather(self, session: Session, round_id: int) -> _Gathered:
-        round_ = session.get(Round, round_id)
-        assert round_ is not None
-        results = frozen_results(session, round_id)
-        assert results is not None, "freeze_results froze them"
-        teams = round_teams(session, round_)
-        evidence: dict[int, tuple[tuple[int, str], ...]] = {}
-        for team in teams:
-            assert team.id is not None
-            evidence[team.id] = frozen_evidence(session, round_id, team.id) or ()
-        return round_, results, teams, self._improvement_team(session), evidence
-
-    def _improvement_team(self, session: Session) -> Team | None:
-        if not self.options.improvement_team_id:
-            return None
-        return installed_team(session, self.options.improvement_team_id)
 
     # -- repeating -------------------------------------------------------------------------
 
@@ -550,7 +507,3 @@ def _window(stored: NudgePreference | None, zone: ZoneInfo) -> NudgeWindow:
 
 
 DEFAULT_ROW = NudgePreferences.default().to_row()
-
-_Gathered = tuple[
-    Round, RoundResults, list[Team], Team | None, dict[int, tuple[tuple[int, str], ...]]
-]

@@ -1,0 +1,168 @@
+"""A closed round's summaries: one per team channel, and a copy to the improvement team's, each
+with the team's chart (drawn only where its results are shown and there is a public URL to
+serve it from) stored under a new random token.
+
+Both ways the close queues them build each team's messages with `team_summaries`, so they
+cannot drift apart:
+
+- `summaries_there`, a picklable read the close sends to its worker process
+  (store.process_reads): the frozen results read back and parsed, the charts drawn and every
+  card built there, off the service's GIL; only the messages and the PNGs come back.
+- `RoundSteps.queue_summaries` in the service itself, where no other process can open the
+  database (an in-memory SQLite one): the same inputs read on a read thread, the charts drawn on
+  threads, a team's messages at a time on the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from framework.content import Framework
+from rounds.rules.results import RoundResults
+from rounds.rules.summary import summary_view
+from rounds.services.charts import chart_alt_text, chart_url, is_hidden
+from rounds.services.drawing import Chart, draw_charts_on_threads
+from rounds.services.ports import RoundMessages, RoundOptions
+from store.outbox import Queued, Target, activity_json
+from store.rounds.charts import new_chart_token
+from store.rounds.frozen import frozen_evidence, frozen_results
+from store.rounds.opening import round_teams
+from store.rounds.tables import Round
+from store.teams import Team, installed_team
+
+TeamEvidence = tuple[tuple[int, str], ...]  # (question number, text) beside a team's results
+
+
+@dataclass(frozen=True)
+class SummaryInputs:
+    """What a closed round's summaries are built from, read in one snapshot."""
+
+    round_: Round
+    results: RoundResults
+    teams: list[Team]
+    improvement: Team | None
+    evidence: dict[int, TeamEvidence]  # by team id
+
+    def charted(self, options: RoundOptions) -> list[int]:
+        """The teams whose chart is drawn and stored: only shown ones, and only with a public
+        URL to serve it from (a hidden team's card says so in words)."""
+        if not options.public_url:
+            return []
+        return [
+            t.id for t in self.teams if t.id is not None and not is_hidden(self.results.team(t.id))
+        ]
+
+
+@dataclass(frozen=True)
+class Summaries:
+    """A closed round's summary messages and the charts they show, by token (what
+    `record_summaries` stores)."""
+
+    messages: list[Queued]
+    images: dict[str, bytes]
+    seconds: tuple[float, float, float] = (0.0, 0.0, 0.0)  # read, charts drawn, cards built
+
+
+def summary_inputs(round_id: int, improvement_team_id: str, session: Session) -> SummaryInputs:
+    """The round, its frozen results (`freeze_results` froze them), its teams, the improvement
+    team (None if it is not set or not installed) and each team's frozen evidence."""
+    round_ = session.get(Round, round_id)
+    assert round_ is not None
+    results = frozen_results(session, round_id)
+    assert results is not None, "freeze_results froze them"
+    teams = round_teams(session, round_)
+    evidence: dict[int, TeamEvidence] = {}
+    for team in teams:
+        assert team.id is not None
+        evidence[team.id] = frozen_evidence(session, round_id, team.id) or ()
+    improvement = installed_team(session, improvement_team_id) if improvement_team_id else None
+    return SummaryInputs(round_, results, teams, improvement, evidence)
+
+
+def team_summaries(
+    inputs: SummaryInputs,
+    team: Team,
+    chart: Chart | None,
+    images: dict[str, bytes],
+    *,
+    framework: Framework,
+    options: RoundOptions,
+    messages: RoundMessages,
+) -> list[Queued]:
+    """One team's summary, to its channel and to the improvement team's; its chart (if drawn)
+    is added to `images` under a new token, which the card's image URL names."""
+    assert team.id is not None
+    results = inputs.results
+    round_id = inputs.round_.id
+    url = None
+    if chart is not None:
+        png, alt = chart
+        token = new_chart_token()
+        images[token] = png
+        url = chart_url(options.public_url, token)
+    else:
+        alt = chart_alt_text(
+            results.team(team.id), framework, round_name=results.name, min_group=results.min_group
+        )
+    view = summary_view(
+        results,
+        team.id,
+        framework,
+        chart_url=url,
+        chart_alt=alt,
+        evidence=inputs.evidence.get(team.id, ()),
+    )
+    activity = activity_json(messages.summary(view))
+    destinations = [(team, f"round:{round_id}:summary:team:{team.id}")]
+    if inputs.improvement is not None and inputs.improvement.id != team.id:
+        destinations.append(
+            (inputs.improvement, f"round:{round_id}:summary:team:{team.id}:improvement")
+        )
+    return [
+        Queued(
+            dedupe_key=key,
+            kind="summary",
+            tenant_id=channel.tenant_id,
+            target=Target.conversation(channel.channel_conversation_id, channel.service_url),
+            activity_json=activity,
+            team_id=channel.id,
+            round_id=round_id,
+        )
+        for channel, key in destinations
+    ]
+
+
+def summaries_there(
+    round_id: int,
+    framework: Framework,
+    options: RoundOptions,
+    messages: RoundMessages,
+    session: Session,
+) -> Summaries:
+    """Every summary of a closed round with its charts, built in one read snapshot: what the
+    close runs in its worker process (picklable with its arguments, so `messages` must be too,
+    as the cards' `RoundCards` is). The charts are drawn on threads of the worker, most of a
+    chart being Pillow's C code that runs without the GIL."""
+    started = time.perf_counter()
+    inputs = summary_inputs(round_id, options.improvement_team_id, session)
+    read = time.perf_counter()
+    charts = draw_charts_on_threads(inputs.results, inputs.charted(options), framework)
+    drawn = time.perf_counter()
+    images: dict[str, bytes] = {}
+    queued = [
+        message
+        for team in inputs.teams
+        for message in team_summaries(
+            inputs,
+            team,
+            charts.get(team.id) if team.id is not None else None,
+            images,
+            framework=framework,
+            options=options,
+            messages=messages,
+        )
+    ]
+    return Summaries(queued, images, (read - started, drawn - read, time.perf_counter() - drawn))

@@ -1,0 +1,170 @@
+"""A closed round's summaries are the same whether the close builds them in its worker process
+(store.process_reads, the service's way on a database another process can open) or in the
+service itself (an in-memory SQLite database): same messages to the same channels, same cards
+but for each chart's random token, same charts; on a file SQLite database and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from bot.config import Settings
+from framework.identity import Identity
+from impact.features.rounds import round_steps
+from impact.service import CONTEXT_KEY, create_app
+from rounds.services.steps import RoundSteps
+from store.db import Database
+from store.outbox import OutboxMessage
+from store.rounds.charts import ChartImage
+from store.rounds.lifecycle import RoundSpec, create_round
+from store.rounds.tables import Round, RoundTeam
+from tests.conftest import Clock, serve
+from tests.fakes.connector import FakeConnector
+from tests.fakes.teams_client import TeamsUser
+from tests.rounds.services.test_opening import member
+from tests.rounds.services.test_steps import FRAMEWORK, complete
+
+pytestmark = pytest.mark.service
+
+WARD = "19:ward7@thread.tacv2"
+THEATRES = "19:theatres@thread.tacv2"
+IMPROVEMENT = "19:improvement@thread.tacv2"
+CHART_URL = re.compile(r"https://impact\.example\.nhs\.uk/charts/[A-Za-z0-9_-]+\.png")
+
+
+def evidence(session: Session, team_id: int, today: date) -> list[tuple[int, str]]:
+    """Evidence beside question 18 (module level: the worker process unpickles it by name)."""
+    return [(18, f"Held 2 of 3 huddles, team {team_id}, {today:%d %B}")]
+
+
+Queued = dict[str, tuple[str, Any]]  # dedupe key -> (target, card with its chart URL masked)
+
+
+def queued_summaries(db: Database, round_id: int) -> tuple[Queued, list[bytes], list[str]]:
+    """The round's queued summaries, its stored charts (sorted), and the chart URLs the cards
+    show (in dedupe-key order)."""
+
+    def read(session: Session) -> tuple[Queued, list[bytes], list[str]]:
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "summary", OutboxMessage.round_id == round_id)
+            .order_by(OutboxMessage.dedupe_key)
+        ).all()
+        found: Queued = {}
+        urls: list[str] = []
+        for row in rows:
+            payload = json.loads(row.payload)
+            activity = json.dumps(payload["activity"], sort_keys=True)
+            urls.extend(CHART_URL.findall(activity))
+            found[row.dedupe_key] = (
+                json.dumps(payload["target"], sort_keys=True),
+                json.loads(CHART_URL.sub("CHART", activity)),
+            )
+        charts = session.exec(select(ChartImage).where(ChartImage.round_id == round_id)).all()
+        return found, sorted(c.png for c in charts), urls
+
+    return db.run_sync(read)
+
+
+def unqueue_summaries(db: Database, round_id: int) -> None:
+    """As if the close had stopped after freezing the results: no summaries, no charts."""
+
+    def undo(session: Session) -> None:
+        session.execute(sa.delete(OutboxMessage).where(col(OutboxMessage.kind) == "summary"))
+        session.execute(sa.delete(ChartImage).where(col(ChartImage.round_id) == round_id))
+        session.execute(
+            sa.update(Round).where(col(Round.id) == round_id).values(summaries_queued_at=None)
+        )
+
+    db.run_sync(undo)
+
+
+def round_team_ids(db: Database, round_id: int) -> list[str]:
+    return db.run_sync(
+        lambda s: [
+            str(t) for t in s.exec(select(RoundTeam.team_id).where(RoundTeam.round_id == round_id))
+        ]
+    )
+
+
+@pytest.fixture
+async def steps(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: Any,
+) -> Any:
+    settings = settings_factory(
+        public_url="https://impact.example.nhs.uk", improvement_team_id=IMPROVEMENT
+    )
+    app = create_app(settings, db=db, clock=clock)
+    runner, url = await serve(app)
+    lead = TeamsUser(bot_url=url, connector=connector, session=http, name="Sam Lead")
+    for team, name, people in ((WARD, "Ward 7", 7), (THEATRES, "Theatres", 4)):
+        await lead.add_bot_to_team(team, name)
+        connector.conversations[team].members = [
+            member(n, lead.tenant_id) for n in range(people * 10, people * 10 + people)
+        ]
+    await lead.add_bot_to_team(IMPROVEMENT, "Improvement")
+    built = round_steps(app[CONTEXT_KEY])
+    assert built.process_reads is not None, "a database another process can open"
+    steps = RoundSteps(
+        db,
+        built.framework,
+        built.options,
+        built.messages,
+        built.opener,
+        evidence=evidence,
+        process_reads=built.process_reads,
+    )
+    yield steps, lead
+    await runner.cleanup()
+
+
+async def test_the_worker_and_the_service_queue_the_same_summaries(
+    steps: Any, db: Database, clock: Clock
+) -> None:
+    jobs, lead = steps
+    spec = RoundSpec(
+        "Winter 2026", (WARD, THEATRES), clock.now, clock.now + timedelta(days=7), "3d"
+    )
+    round_id = db.run_sync(
+        lambda s: create_round(s, spec, framework=FRAMEWORK, actor="t", now=clock.now).id
+    )
+    assert round_id is not None
+    await jobs.open_due(clock.now)
+    for n, level in zip(range(70, 76), (1, 2, 3, 3, 4, 5), strict=True):  # 6 of Ward 7's 7
+        complete(
+            db, Identity(lead.tenant_id, f"29:staff-{n}", None, ""), round_id, level, clock.now
+        )
+    complete(db, Identity(lead.tenant_id, "29:staff-40", None, ""), round_id, 4, clock.now)
+    clock.now += timedelta(days=8)
+
+    assert await jobs.close_due(clock.now) == [round_id]  # in the worker process
+    there, there_charts, there_urls = queued_summaries(db, round_id)
+    unqueue_summaries(db, round_id)
+    jobs.process_reads = None
+    assert await jobs.queue_summaries(round_id, clock.now) == 4  # here
+    here, here_charts, here_urls = queued_summaries(db, round_id)
+
+    assert sorted(there) == [
+        f"round:{round_id}:summary:team:{team}{copy}"
+        for team in sorted(round_team_ids(db, round_id))
+        for copy in ("", ":improvement")
+    ]
+    assert here == there
+    assert len(there_charts) == 1, "Ward 7's chart; Theatres' results are hidden (1 of 4)"
+    assert here_charts == there_charts
+    assert len(there_urls) == len(here_urls) == 2, "Ward 7's card, to it and to improvement"
+    assert set(there_urls).isdisjoint(here_urls), "each close stores its charts under new tokens"
+    text = json.dumps(list(here.values()))
+    assert "Held 2 of 3 huddles" in text, "the frozen evidence is on the cards"
+    assert "Not enough responses" in text, "Theatres' card says its results are hidden"
