@@ -104,8 +104,9 @@ class RoundSteps:
     async def close_due(self, now: datetime) -> list[int]:
         """Close the rounds whose time has come (each a short compare-and-set transaction), then
         queue the summaries of every closed round that has none queued yet (including one whose
-        close was interrupted): results computed once in a read snapshot, charts drawn in other
-        processes, the summaries queued in one transaction."""
+        close was interrupted): results computed once in a read snapshot, then the summaries
+        with their charts (built in the worker process where there is one), queued in one
+        transaction."""
         closed = []
         for round_id in await self.db.run(lambda s: queries.due_to_close(s, now)):
             await self._cancel_nudges(round_id)
