@@ -369,9 +369,9 @@ class RoundSteps:
     async def plan_batch(
         self, now: datetime, after: queries.Position | None
     ) -> list[queries.NudgeOutcome]:
-        """The next batch's decisions (`plan_nudges`): in the worker process if there is one
-        (about 28 ms of Python a batch of 200, which here made every answer meanwhile wait at
-        each of its GIL hand-overs), else on a read thread here."""
+        """The next batch's decisions (`plan_nudge_batch`): in the worker process if there is
+        one (about 28 ms of Python a batch of 200, which on a read thread here made every answer
+        meanwhile wait at each of its GIL hand-overs), else on a read thread here."""
         plan = functools.partial(plan_nudge_batch, self.nudge_planner(), now, after)
         if self.process_reads is not None:
             return await self.process_reads.read(plan)
