@@ -144,7 +144,9 @@ def _feature_context(
         personal_data=tuple(d for feature in features for d in feature.personal_data),
         give_way=turns.give_way,  # the round steps give way to turns, as the sender does
         process_reads=(
-            ProcessReads(database.url, preload=["rounds.services.steps"])
+            ProcessReads(
+                database.url, preload=["rounds.services.steps", "bot.cards.rounds.messages"]
+            )
             if ProcessReads.available(database.url)
             else None
         ),

@@ -1,14 +1,20 @@
-"""Long reads in a process of their own, with their own connection: a round's results.
+"""Long reads in a process of their own, with their own connection: a round's results, and the
+planning of each batch of nudges.
 
 A thread does not take CPU-heavy Python work off the service: every thread of the process
 shares one GIL. Computing a trust's results at the close (300 teams, 900 role groups: about a
 second of Python, with C calls such as `json.dumps` of a team's results that hold the GIL for
 tens of milliseconds at a time) on a database thread made every answer arriving meanwhile wait
-for the GIL at each of its hand-overs: 117-140 ms where an answer takes 6-10 (issue 13). Here
-the read runs in one worker process (forked from a fork server, not from the service: no copy
-of the service's threads or locks),
-started on first use and kept for later closes, and its answer (the frozen results' rows,
-plain strings) comes back by pickling.
+for the GIL at each of its hand-overs: 117-140 ms where an answer takes 6-10 (issue 13); so did
+planning a batch of nudges (about 28 ms of Python a batch, 35-75 ms answers during the due
+tick). Here the read runs in one worker process (forked from a fork server, not from the
+service: no copy of the service's threads or locks), started on first use (or by `start`) and
+kept for later reads, and its answer comes back by pickling.
+
+The worker opens one `Database` when it starts (a connection kept for its life: a due tick
+reads a batch every few hundred milliseconds) and disposes of it when it ends (`close`). A
+worker that died (killed, out of memory) breaks its pool: the read that finds out raises, and
+the next read starts a new worker.
 
 The work must be picklable: a module-level function, or a `functools.partial` of one with
 picklable arguments. It runs in one snapshot, read-only, as `Database.read` does (on SQLite a
@@ -21,8 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import multiprocessing.util
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from sqlmodel import Session
@@ -48,17 +56,37 @@ class ProcessReads:
 
     async def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in one read-only snapshot, in the worker process."""
+        return await self._there(_read_there, work)
+
+    async def start(self) -> None:
+        """Start the worker now, if it is not running, and wait until it is ready (its fork
+        server started, its database opened): the first read then does not wait for that."""
+        await self._there(_ready)
+
+    async def _there(self, call: Callable[..., T], *args: object) -> T:
         if self._closed:
             raise RuntimeError("process reads closed")
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(self.preload)  # if the fork server is not running yet
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        # The first submission starts the worker, and waits (for the fork server to start and
-        # import `preload`, the first time: about a second) until it has: on a thread, not the
-        # event loop (on the loop it held an answer 400 ms).
-        submitted = await asyncio.to_thread(self._pool.submit, _read_there, self.url, work)
-        return await asyncio.wrap_future(submitted)
+            self._pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=context,
+                initializer=_open_there,
+                initargs=(self.url,),
+            )
+        pool = self._pool
+        try:
+            # The first submission starts the worker, and waits (for the fork server to start
+            # and import `preload`, the first time: about a second) until it has: on a thread,
+            # not the event loop (on the loop it held an answer 400 ms).
+            submitted: Future[T] = await asyncio.to_thread(pool.submit, call, *args)
+            return await asyncio.wrap_future(submitted)
+        except BrokenProcessPool:
+            if self._pool is pool:  # the next read starts a new worker
+                self._pool = None
+                pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     def close(self) -> None:
         """Stop the worker (if one started); reads still running are waited for."""
@@ -72,11 +100,22 @@ class ProcessReads:
         return self._pool is not None
 
 
-def _read_there(url: str, work: Callable[[Session], T]) -> T:
-    """In the worker: a connection of its own for this read, closed after it (a close is rare;
-    a pool kept open would hold a PostgreSQL connection for nothing)."""
-    db = Database(url, pool_size=1)
-    try:
-        return db.read_sync(work)
-    finally:
-        db.dispose()
+_database: Database | None = None  # in the worker: its one database, for its life
+
+
+def _open_there(url: str) -> None:
+    """The worker's start: its database (connections open on first use), disposed of when the
+    worker ends (multiprocessing runs its finalizers as a worker process exits)."""
+    global _database
+    _database = Database(url, pool_size=1)
+    multiprocessing.util.Finalize(None, _database.dispose, exitpriority=10)
+
+
+def _ready() -> bool:
+    return _database is not None
+
+
+def _read_there(work: Callable[[Session], T]) -> T:
+    """In the worker: `work` in a snapshot of the worker's database."""
+    assert _database is not None, "the worker's initializer opened it"
+    return _database.read_sync(work)

@@ -22,7 +22,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -81,15 +81,18 @@ class RoundSteps:
         self.opener = opener
         self.on_queued = on_queued
         self.evidence = evidence  # e.g. huddle records beside question 18
-        # The close's results computed in a worker process, off this process's GIL (None: on a
-        # read thread here, e.g. an in-memory SQLite database no other process can open).
+        # The close's results and the nudges' planning done in a worker process, off this
+        # process's GIL (None: on a read thread here, e.g. an in-memory SQLite database no
+        # other process can open). `messages` must then be picklable.
         self.process_reads = process_reads
         self.give_way = give_way  # before each batch: see RoundOpener
-        # People per transaction: on SQLite well under 50 ms of its write lock; PostgreSQL has no
-        # database-wide lock, so fewer, larger batches save round trips.
-        self.batch = batch if batch is not None else (200 if db.is_sqlite else 1000)
+        # People per transaction: on SQLite well under 50 ms of its write lock. PostgreSQL has no
+        # database-wide lock, but a batch's nudges go to the outbox as one JSON parameter, whose
+        # json.dumps holds the GIL throughout (about 21 ms for 1,000 nudges of a 2.6 kB card, 6
+        # for 250): an answer's every GIL hand-over meanwhile waits for it.
+        self.batch = batch if batch is not None else (200 if db.is_sqlite else 250)
         self._minutes = reading_minutes(framework)
-        self._cards: dict[tuple[int, str, str, tuple[str, ...]], str] = {}
+        self._warming: asyncio.Task[None] | None = None
 
     async def run_due(self, now: datetime) -> None:
         await self.open_due(now)
@@ -280,21 +283,24 @@ class RoundSteps:
     # -- nudging ---------------------------------------------------------------------------
 
     async def nudge_due(self, now: datetime) -> int:
-        """Queue the nudges due now, a batch of people at a time: decided from a read (on
-        SQLite, a snapshot beside the writer) while the batch before is recorded in one short
-        transaction. Also finishes an opening interrupted before every invitation was queued (it
-        runs every minute while a round is open). With nobody due, it is three indexed reads and
-        no transaction that writes (on SQLite, not even the write lock)."""
+        """Queue the nudges due now, a batch of people at a time: decided from a read (in the
+        worker process if there is one, else on a read thread here; on SQLite a snapshot beside
+        the writer) while the batch before is recorded in one short transaction. Also finishes
+        an opening interrupted before every invitation was queued (it runs every minute while a
+        round is open). With nobody due, it is three indexed reads here and no transaction that
+        writes (on SQLite, not even the write lock): the worker is asked only when someone is."""
         await self.opener.invite_waiting(now)
         await self._recheck_marked_rounds(now)
+        if self.process_reads is not None:
+            self._warm_worker(self.process_reads)
+            if not await self.db.read(functools.partial(queries.anyone_due, now=now)):
+                return 0
         queued, after = 0, None
         writing: asyncio.Future[int] | None = None
         try:
             while True:
                 await self.give_way()
-                outcomes = await self.db.read(
-                    functools.partial(self.plan_nudges, now=now, after=after)
-                )
+                outcomes = await self.plan_batch(now, after)
                 queued, writing = queued + await self._recorded(writing), None
                 if not outcomes:
                     return queued
@@ -306,6 +312,39 @@ class RoundSteps:
         finally:
             if writing is not None and not writing.done():  # a read failed: the write ends first
                 await asyncio.wait([writing])
+
+    def _warm_worker(self, reads: ProcessReads) -> None:
+        """Start the worker in the background at the first tick (a round is open): the tick
+        that first finds people due then does not wait about a second for it to start."""
+        if reads.started or self._warming is not None:
+            return
+
+        def done(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("worker process did not start: %s", task.exception())
+
+        self._warming = asyncio.ensure_future(reads.start())
+        self._warming.add_done_callback(done)
+
+    async def plan_batch(
+        self, now: datetime, after: queries.Position | None
+    ) -> list[queries.NudgeOutcome]:
+        """The next batch's decisions (`plan_nudge_batch`): in the worker process if there is
+        one (about 28 ms of Python a batch of 200, which on a read thread here made every answer
+        meanwhile wait at each of its GIL hand-overs), else on a read thread here."""
+        plan = functools.partial(plan_nudge_batch, self.nudge_planner(), now, after)
+        if self.process_reads is not None:
+            return await self.process_reads.read(plan)
+        return await self.db.read(plan)
+
+    def nudge_planner(self) -> NudgePlanner:
+        return NudgePlanner(
+            zone_key=self.options.zone.key,
+            batch=self.batch,
+            question_count=self.framework.question_count,
+            minutes=self._minutes,
+            messages=self.messages,
+        )
 
     async def _recheck_marked_rounds(self, now: datetime) -> None:
         """Rounds that now close later: their people with no nudge time left are given one to be
@@ -336,128 +375,166 @@ class RoundSteps:
     def plan_nudges(
         self, session: Session, now: datetime, *, after: queries.Position | None = None
     ) -> list[queries.NudgeOutcome]:
-        """What to do for the next batch of people whose next nudge time has come (after
-        `after`, in the order of the index; one indexed query, nothing else when nobody is
-        due): five queries whatever the batch's size, and writes nothing."""
-        candidates = queries.nudge_candidates(session, now, self.batch, after=after)
-        if not candidates:
-            return []
-        rounds = queries.rounds_by_id(session, {c.round_id for c in candidates})
-        person_ids = [c.person_id for c in candidates]
-        preferences = queries.preferences_rows(session, person_ids)
-        chats = personal_chats(session, person_ids)
-        names = queries.team_names_of(session, [c.participant_id for c in candidates])
-
-        def target_of(candidate: queries.NudgeCandidate) -> Callable[[], Target | None]:
-            """Their chat; else (their invitation failed, or left no chat) one through their
-            team, from store.rounds.targets: a few queries, for those few people only."""
-
-            def find() -> Target | None:
-                chat = chats.get(candidate.person_id)
-                if chat is not None:
-                    return Target.conversation(chat.conversation_id, chat.service_url)
-                person = session.get(Person, candidate.person_id)
-                if person is None:
-                    return None
-                return nudge_target(session, person, candidate.participant_id, candidate.round_id)
-
-            return find
-
-        return [
-            self._decide(
-                rounds[c.round_id],
-                c,
-                preferences.get(c.person_id),
-                target_of(c),
-                names.get(c.participant_id, ()),
-                now,
-            )
-            for c in candidates
-        ]
-
-    def _decide(
-        self,
-        round_: Round,
-        candidate: queries.NudgeCandidate,
-        stored: NudgePreference | None,
-        target_of: Callable[[], Target | None],
-        team_names: tuple[str, ...],
-        now: datetime,
-    ) -> queries.NudgeOutcome:
-        assert round_.id is not None
-        zone = resolve_zone(candidate.time_zone, self.options.zone.key)
-        window = _window(stored, zone)
-        state = NudgeState(
-            nudges_sent=candidate.nudges_sent,
-            last_nudged_at=candidate.last_nudged_at,
-            snoozed_until=candidate.snoozed_until,
-            opted_out=candidate.opted_out,
-            submitted=candidate.submitted,
-            away_until=stored.away_until if stored is not None else None,
-        )
-        moments = _plan_moments(round_.reminder_plan, round_.opens_at, round_.closes_at, zone)
-        due = next_nudge_at(
-            now, plan_moments=moments, state=state, window=window, closes_at=round_.closes_at
-        )
-        unchanged = queries.NudgeOutcome(
-            participant_id=candidate.participant_id,
-            was_next=candidate.next_nudge_at,
-            nudges_sent=candidate.nudges_sent,
-            last_nudged_at=candidate.last_nudged_at,
-            next_nudge_at=due,
-            message=None,
-        )
-        if due is None or due > now:
-            return unchanged
-        target = target_of()
-        if target is None:
-            # Their invitation, still to be sent, creates the chat: look again soon.
-            return replace(unchanged, next_nudge_at=now + NO_CHAT_RETRY)
-        number = candidate.nudges_sent + 1
-        after = next_nudge_at(
-            now,
-            plan_moments=moments,
-            state=state.nudged(now),
-            window=window,
-            closes_at=round_.closes_at,
-        )
-        message = Queued(
-            dedupe_key=f"round:{round_.id}:nudge:person:{candidate.person_id}:{number}",
-            kind="nudge",
-            tenant_id=candidate.tenant_id,
-            target=target,
-            activity_json=self._nudge_json(round_, team_names, zone),
-            person_id=candidate.person_id,
-            round_id=round_.id,
-        )
-        return replace(
-            unchanged, nudges_sent=number, last_nudged_at=now, next_nudge_at=after, message=message
-        )
-
-    def _nudge_json(self, round_: Round, team_names: tuple[str, ...], zone: ZoneInfo) -> str:
-        """The nudge card, drawn and serialised once per round, set of teams and closing day."""
-        assert round_.id is not None
-        closes_on = f"{round_.closes_at.astimezone(zone):%A %-d %B}"
-        key = (round_.id, round_.name, closes_on, team_names)
-        cached = self._cards.get(key)
-        if cached is None:
-            view = InvitationView(
-                round_id=round_.id,
-                round_name=round_.name,
-                team_names=team_names,
-                closes_on=closes_on,
-                question_count=self.framework.question_count,
-                minutes=self._minutes,
-                nudge=True,
-            )
-            cached = activity_json(self.messages.invitation(view))
-            if len(self._cards) > 4096:
-                self._cards.clear()
-            self._cards[key] = cached
-        return cached
+        """The next batch's decisions, in `session` (see `plan_nudge_batch`)."""
+        return plan_nudge_batch(self.nudge_planner(), now, after, session)
 
 
 NO_CHAT_RETRY = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class NudgePlanner:
+    """What deciding a batch of nudges needs, and nothing that cannot be pickled: it is sent
+    to the service's worker process (store.process_reads) with each batch. Equal planners (in
+    the worker, one unpickled per batch) share the nudge cards already drawn (`_NUDGE_CARDS`)."""
+
+    zone_key: str  # the zone of people whose Teams zone is unknown
+    batch: int
+    question_count: int
+    minutes: tuple[int, int]  # reading time, fewest and most
+    messages: RoundMessages  # draws the card: picklable, equal by value (bot's RoundCards)
+
+
+def plan_nudge_batch(
+    planner: NudgePlanner, now: datetime, after: queries.Position | None, session: Session
+) -> list[queries.NudgeOutcome]:
+    """What to do for the next batch of people whose next nudge time has come (after `after`,
+    in the order of the index; one indexed query, nothing else when nobody is due): five
+    queries whatever the batch's size, and writes nothing. Picklable with its arguments."""
+    candidates = queries.nudge_candidates(session, now, planner.batch, after=after)
+    if not candidates:
+        return []
+    rounds = queries.rounds_by_id(session, {c.round_id for c in candidates})
+    person_ids = [c.person_id for c in candidates]
+    preferences = queries.preferences_rows(session, person_ids)
+    chats = personal_chats(session, person_ids)
+    names = queries.team_names_of(session, [c.participant_id for c in candidates])
+
+    def target_of(candidate: queries.NudgeCandidate) -> Callable[[], Target | None]:
+        """Their chat; else (their invitation failed, or left no chat) one through their
+        team, from store.rounds.targets: a few queries, for those few people only."""
+
+        def find() -> Target | None:
+            chat = chats.get(candidate.person_id)
+            if chat is not None:
+                return Target.conversation(chat.conversation_id, chat.service_url)
+            person = session.get(Person, candidate.person_id)
+            if person is None:
+                return None
+            return nudge_target(session, person, candidate.participant_id, candidate.round_id)
+
+        return find
+
+    return [
+        _decide(
+            planner,
+            rounds[c.round_id],
+            c,
+            preferences.get(c.person_id),
+            target_of(c),
+            names.get(c.participant_id, ()),
+            now,
+        )
+        for c in candidates
+    ]
+
+
+def _decide(
+    planner: NudgePlanner,
+    round_: Round,
+    candidate: queries.NudgeCandidate,
+    stored: NudgePreference | None,
+    target_of: Callable[[], Target | None],
+    team_names: tuple[str, ...],
+    now: datetime,
+) -> queries.NudgeOutcome:
+    assert round_.id is not None
+    zone = resolve_zone(candidate.time_zone, planner.zone_key)
+    window = _window(stored, zone)
+    state = NudgeState(
+        nudges_sent=candidate.nudges_sent,
+        last_nudged_at=candidate.last_nudged_at,
+        snoozed_until=candidate.snoozed_until,
+        opted_out=candidate.opted_out,
+        submitted=candidate.submitted,
+        away_until=stored.away_until if stored is not None else None,
+    )
+    moments = _plan_moments(round_.reminder_plan, round_.opens_at, round_.closes_at, zone)
+    due = next_nudge_at(
+        now, plan_moments=moments, state=state, window=window, closes_at=round_.closes_at
+    )
+    unchanged = queries.NudgeOutcome(
+        participant_id=candidate.participant_id,
+        was_next=candidate.next_nudge_at,
+        nudges_sent=candidate.nudges_sent,
+        last_nudged_at=candidate.last_nudged_at,
+        next_nudge_at=due,
+        message=None,
+    )
+    if due is None or due > now:
+        return unchanged
+    target = target_of()
+    if target is None:
+        # Their invitation, still to be sent, creates the chat: look again soon.
+        return replace(unchanged, next_nudge_at=now + NO_CHAT_RETRY)
+    number = candidate.nudges_sent + 1
+    after = next_nudge_at(
+        now,
+        plan_moments=moments,
+        state=state.nudged(now),
+        window=window,
+        closes_at=round_.closes_at,
+    )
+    message = Queued(
+        dedupe_key=f"round:{round_.id}:nudge:person:{candidate.person_id}:{number}",
+        kind="nudge",
+        tenant_id=candidate.tenant_id,
+        target=target,
+        activity_json=_nudge_json(planner, round_, team_names, zone),
+        person_id=candidate.person_id,
+        round_id=round_.id,
+    )
+    return replace(
+        unchanged, nudges_sent=number, last_nudged_at=now, next_nudge_at=after, message=message
+    )
+
+
+_NudgeCardKey = tuple[RoundMessages, int, tuple[int, int], int, str, str, tuple[str, ...]]
+# Nudge cards drawn, in this process (the service's, or the worker's for its life).
+_NUDGE_CARDS: dict[_NudgeCardKey, str] = {}
+
+
+def _nudge_json(
+    planner: NudgePlanner, round_: Round, team_names: tuple[str, ...], zone: ZoneInfo
+) -> str:
+    """The nudge card, drawn and serialised once per round, set of teams and closing day."""
+    assert round_.id is not None
+    closes_on = f"{round_.closes_at.astimezone(zone):%A %-d %B}"
+    key = (
+        planner.messages,
+        planner.question_count,
+        planner.minutes,
+        round_.id,
+        round_.name,
+        closes_on,
+        team_names,
+    )
+    cached = _NUDGE_CARDS.get(key)
+    if cached is None:
+        view = InvitationView(
+            round_id=round_.id,
+            round_name=round_.name,
+            team_names=team_names,
+            closes_on=closes_on,
+            question_count=planner.question_count,
+            minutes=planner.minutes,
+            nudge=True,
+        )
+        cached = activity_json(planner.messages.invitation(view))
+        if len(_NUDGE_CARDS) > 4096:
+            _NUDGE_CARDS.clear()
+        _NUDGE_CARDS[key] = cached
+    return cached
 
 
 def frozen_rows(

@@ -253,6 +253,20 @@ def nudge_candidates(
     ]
 
 
+def anyone_due(session: Session, now: datetime) -> bool:
+    """Whether any participant of an open round has a next nudge time that has come: the
+    first row of the index `nudge_candidates` reads, without the rest of its join."""
+    p = _participants.c
+    first = (
+        sa.select(p.id)
+        .select_from(Round)
+        .join(_participants, p.round_id == col(Round.id))
+        .where(col(Round.status) == "open", p.next_nudge_at <= now)
+        .limit(1)
+    )
+    return session.execute(first).first() is not None
+
+
 def preferences_rows(session: Session, person_ids: Sequence[int]) -> dict[int, NudgePreference]:
     rows = session.exec(
         select(NudgePreference).where(col(NudgePreference.person_id).in_(list(person_ids)))

@@ -1,12 +1,15 @@
 """Long reads in a worker process (store.process_reads): a round's results computed there are
-the ones computed here, the work really runs in another process, and the service stops its
+the ones computed here, the work really runs in another process, on one connection for the
+worker's life, a worker that died is replaced by the next read, and the service stops its
 worker when it is cleaned up."""
 
 from __future__ import annotations
 
 import functools
 import os
+import signal
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 
 import pytest
@@ -28,6 +31,14 @@ def evidence(session: Session, team_id: int, today: date) -> list[tuple[int, str
 
 def process_id(_session: Session) -> int:
     return os.getpid()
+
+
+def reads_on_this_connection(session: Session) -> int:
+    """How many reads the connection under this session has served (kept in SQLAlchemy's
+    per-connection `info`, which lives as long as the DBAPI connection)."""
+    info = session.connection().info
+    info["reads"] = info.get("reads", 0) + 1
+    return int(info["reads"])
 
 
 def _gone(pid: int) -> bool:
@@ -66,6 +77,35 @@ async def test_an_error_in_the_worker_reaches_the_caller(db: Database) -> None:
             await reads.read(
                 functools.partial(frozen_rows, 404, FRAMEWORK, 5, 5, None, date.today())
             )
+    finally:
+        reads.close()
+
+
+@pytest.mark.service
+async def test_the_worker_reads_on_one_connection_for_its_life(db: Database) -> None:
+    """A due tick reads a batch every few hundred milliseconds: the worker opens its database
+    once, when it starts, not once a read."""
+    reads = ProcessReads(db.url)
+    try:
+        await reads.start()
+        assert reads.started
+        counted = [await reads.read(reads_on_this_connection) for _ in range(3)]
+    finally:
+        reads.close()
+    assert counted == [1, 2, 3]
+
+
+@pytest.mark.service
+async def test_a_worker_that_died_is_replaced_by_the_next_read(db: Database) -> None:
+    reads = ProcessReads(db.url)
+    try:
+        first = await reads.read(process_id)
+        os.kill(first, signal.SIGKILL)  # e.g. the kernel's OOM killer
+        with pytest.raises(BrokenProcessPool):  # the read that finds out
+            await reads.read(process_id)
+        second = await reads.read(process_id)
+        assert second not in (first, os.getpid())
+        assert await reads.read(reads_on_this_connection) == 1, "a new worker, its own connection"
     finally:
         reads.close()
 

@@ -152,11 +152,18 @@ def messages(db: Database, kind: str) -> Counter[str]:
     return Counter(keys)
 
 
+@pytest.mark.parametrize("planned", ["in the worker", "here"])
 async def test_each_step_runs_the_same_statements_for_twice_the_people_in_as_many_batches(
-    world: World,
+    world: World, planned: str
 ) -> None:
     """12 people in batches of 4 and 24 people in batches of 8: three batches each, and the
-    same number of statements for opening, a tick with nobody due and a tick nudging everyone."""
+    same number of statements for opening, a tick with nobody due and a tick nudging everyone.
+    Planned in the worker process, the nudges' reads run there (not counted here); planned
+    here, they are counted with the rest."""
+    if planned == "here":
+        world.steps.process_reads = None
+    else:
+        assert world.steps.process_reads is not None
     counts: dict[str, list[int]] = {"open": [], "idle tick": [], "nudge tick": []}
     for team, first, people in ((TEAMS[0], 0, 12), (TEAMS[1], 100, 24)):
         batches(world.steps, people // 3)
@@ -193,23 +200,34 @@ async def test_a_tick_reads_each_batch_on_from_where_the_last_ended(
     await world.steps.open_due(WEDNESDAY)
     give_everyone_a_chat(world.db, world.tenant)
     decided: list[int] = []
-    real = world.steps.plan_nudges
+    real = world.steps.plan_batch
 
-    def plan(session: Any, now: datetime, *, after: Any = None) -> Any:
-        outcomes = real(session, now, after=after)
+    async def plan(now: datetime, after: Any) -> Any:
+        outcomes = await real(now, after)
         decided.extend(o.participant_id for o in outcomes)
         return outcomes
 
-    monkeypatch.setattr(world.steps, "plan_nudges", plan)
+    monkeypatch.setattr(world.steps, "plan_batch", plan)
     assert await world.steps.nudge_due(MONDAY) == 12
     assert len(decided) == len(set(decided)) == 12
     first_five = world.db.run_sync(lambda s: step_queries.nudge_candidates(s, MONDAY, 5))
     assert first_five == [], "all nudged: nobody due any more"
 
 
-async def test_an_idle_tick_is_one_query_for_who_is_due(world: World) -> None:
+@pytest.mark.parametrize("planned", ["in the worker", "here"])
+async def test_an_idle_tick_is_one_query_for_who_is_due(
+    world: World, monkeypatch: pytest.MonkeyPatch, planned: str
+) -> None:
+    """Three indexed reads in the service, whether the nudges are planned in the worker
+    process or here: with nobody due the worker is not asked (a round trip to it and back)."""
+    if planned == "here":
+        world.steps.process_reads = None
     world.new_round(TEAMS[1], 0, 30)
     await world.steps.open_due(WEDNESDAY)
+    asked: list[object] = []
+    if world.steps.process_reads is not None:
+        await world.steps.process_reads.start()  # as the first tick would, in the background
+        monkeypatch.setattr(world.steps.process_reads, "read", asked.append)
     with counting(world.db) as idle:
         assert await world.steps.nudge_due(THURSDAY) == 0
     selects = [s for s in idle.seen if s.lstrip().upper().startswith("SELECT")]
@@ -217,6 +235,77 @@ async def test_an_idle_tick_is_one_query_for_who_is_due(world: World) -> None:
     # and who is due; nothing per person.
     assert len(selects) == 3, idle.seen
     assert idle.writes == []
+    assert asked == [], "nobody due: the worker was not asked"
+
+
+async def test_the_worker_plans_the_nudges_the_service_would_plan(world: World) -> None:
+    """The same batch decided in the worker process and on a read thread here: the same
+    outcomes, to the message (counters, next times, targets, dedupe keys, card JSON). Some
+    people have no chat (their nudge goes through their team), one has a zone of their own
+    and one is opted out; two teams' rounds at once."""
+    world.new_round(TEAMS[0], 0, 4)
+    world.new_round(TEAMS[1], 100, 9)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+
+    def vary(session: Any) -> None:
+        people = session.exec(select(Person).order_by(Person.id)).all()
+        people[0].time_zone = "America/New_York"
+        for person in people[1:3]:  # their invitation failed: a nudge through their team
+            session.execute(
+                sa.delete(ConversationRef).where(ConversationRef.person_id == person.id)
+            )
+            session.execute(
+                sa.update(OutboxMessage)
+                .where(OutboxMessage.person_id == person.id)  # type: ignore[arg-type]
+                .values(status="failed")
+            )
+        participant = session.exec(select(RoundParticipant).order_by(RoundParticipant.id)).first()
+        participant.opted_out = True
+
+    world.db.run_sync(vary)
+    reads = world.steps.process_reads
+    assert reads is not None
+    batches(world.steps, 5)
+    there, here = [], []
+    after = None
+    while True:
+        planned_there = await world.steps.plan_batch(MONDAY, after)
+        world.steps.process_reads = None
+        planned_here = await world.steps.plan_batch(MONDAY, after)
+        world.steps.process_reads = reads
+        assert planned_there == planned_here
+        there.extend(planned_there)
+        here.extend(planned_here)
+        if not planned_there:
+            break
+        after = step_queries.position_of(planned_there[-1])
+    assert len(there) == 13
+    messages_planned = [o.message for o in there if o.message is not None]
+    assert 10 <= len(messages_planned) < 13, "the opted-out one (and any out of hours) not nudged"
+    assert sum(1 for m in messages_planned if m.target.conversation_id is None) == 2
+
+
+async def test_a_due_tick_plans_in_the_worker_process(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches(world.steps, 5)
+    world.new_round(TEAMS[1], 0, 12)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    reads = world.steps.process_reads
+    assert reads is not None
+    asked: list[object] = []
+    real = reads.read
+
+    async def read(work: Any) -> Any:
+        asked.append(work)
+        return await real(work)
+
+    monkeypatch.setattr(reads, "read", read)
+    assert await world.steps.nudge_due(MONDAY) == 12
+    assert len(asked) == 3, "a batch of 5, 5, then 2 (the last, shorter: none after it)"
+    assert all(n == 1 for n in messages(world.db, "nudge").values())
 
 
 class Crash(Exception):
