@@ -194,6 +194,7 @@ class RoundOpener:
                     return invited
                 after = invitations[-1].participant_id
                 writing = asyncio.ensure_future(self.db.run(_recorder(round_id, invitations, now)))
+                await asyncio.sleep(0)  # the write queued on the writer before giving way again
                 if len(invitations) < self.batch:
                     return invited + await self._recorded(writing)
         finally:
