@@ -320,13 +320,17 @@ class Transactions:
     started: dict[int, tuple[float, float, int]] = field(default_factory=dict)
     first: dict[int, str] = field(default_factory=dict)
     in_statements: dict[int, float] = field(default_factory=dict)
+    collected_at_begin: dict[int, float] = field(default_factory=dict)
     statement_began: dict[int, float] = field(default_factory=dict)
     longest: dict[str, float] = field(default_factory=dict)
     longest_what: dict[str, str] = field(default_factory=dict)
     longest_split: dict[str, dict[str, float]] = field(default_factory=dict)
     over_50ms: Counter[str] = field(default_factory=Counter)
+    collecting: float = 0.0  # garbage collections so far, any thread (s)
+    _collection_began: float = 0.0
 
     def watch(self, engine: sa.Engine) -> None:
+        gc.callbacks.append(self._collection)
         sa.event.listen(engine, "begin", self._begin)
         sa.event.listen(engine, "before_cursor_execute", self._statement)
         sa.event.listen(engine, "after_cursor_execute", self._statement_done)
@@ -344,6 +348,12 @@ class Transactions:
 
         return timed
 
+    def _collection(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._collection_began = time.perf_counter()
+        else:
+            self.collecting += time.perf_counter() - self._collection_began
+
     @staticmethod
     def _key(connection: sa.Connection) -> int:
         return id(connection.connection)  # the pool's proxy, which the dialect commits
@@ -351,6 +361,7 @@ class Transactions:
     def _begin(self, connection: sa.Connection) -> None:
         key = self._key(connection)
         self.started[key] = (time.perf_counter(), time.thread_time(), _runqueue_ns())
+        self.collected_at_begin[key] = self.collecting
         self.in_statements[key] = 0.0
 
     def _statement(self, connection: sa.Connection, _c: Any, statement: str, *_: Any) -> None:
@@ -370,6 +381,7 @@ class Transactions:
         began = self.started.pop(key, None)
         what = self.first.pop(key, "")
         statements = self.in_statements.pop(key, 0.0)
+        collected = self.collecting - self.collected_at_begin.pop(key, self.collecting)
         if began is not None:
             wall0, cpu0, queued0 = began
             held = time.perf_counter() - wall0
@@ -387,6 +399,7 @@ class Transactions:
                     "cpu": cpu,
                     "runqueue": runqueue,
                     "off_cpu": held - cpu - runqueue,
+                    "gc": collected,
                 }
 
 
@@ -497,6 +510,7 @@ async def run(
     settings = service_settings(database.url, 1, args.scale)
     app = create_app(settings, db=db)
     runner, bot_url = await serve(app)
+    db.defer_collections = db.defer_collections and not args.collect_in_writes
     if args.switch_interval is not None:  # after create_app's startup (impact.process) set it
         sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
@@ -787,7 +801,8 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
     if r.get("write_transaction_longest_split"):
         print(
             "longest write transaction, where its time went (ms: in statements, in the commit, "
-            "between; thread CPU, runnable waiting for a core, off a core: the GIL or the disk): "
+            "between; thread CPU, runnable waiting for a core, off a core: the GIL or the disk; "
+            "garbage collection meanwhile, any thread): "
             + "; ".join(
                 f"{k}: " + " / ".join(f"{1000 * v:.1f}" for v in split.values())
                 for k, split in r["write_transaction_longest_split"].items()
@@ -821,6 +836,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the service process's GIL switch interval in ms (default: impact.process's)",
     )  # fmt: skip
     parser.add_argument("--batch", type=int, default=None, help="people per transaction")
+    parser.add_argument(
+        "--collect-in-writes", action="store_true",
+        help="let garbage collection run while SQLite's writer holds its lock (as before)",
+    )  # fmt: skip
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the due nudge tick (blocks the loop)"
     )
