@@ -6,7 +6,7 @@ Each batch of invitations is read and drawn (`draw_invitations`: who is still to
 their messages) in the worker process of store.process_reads when the service has one, while
 the batch before is written here: 23-91 ms of Python a batch on a read thread of the service
 made every answer arriving meanwhile wait for the GIL at each of its hand-overs (issue 13).
-Without a worker (an in-memory SQLite database, the CLI) the same function runs on a read
+Without a worker (an in-memory SQLite database) the same function runs on a read
 thread here.
 """
 
