@@ -23,10 +23,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import contextlib
 import contextvars
 import functools
-import gc
 import logging
 import os
 import select
@@ -365,25 +363,6 @@ def _snapshot(work: Callable[[Session], T], session: Session) -> T:
     return work(session)
 
 
-@contextmanager
-def _collections_deferred() -> Iterator[None]:
-    """No automatic garbage collection, in any thread, while SQLite's one writer runs a unit of
-    work (and holds the write lock): a collection started meanwhile, by this thread or any other
-    (which then holds the GIL throughout), stopped the writer with the lock held. In the trust
-    benchmark an outbox insert of 200 invitations, a few milliseconds of work, held the lock 57 ms
-    of which 25 were its thread's CPU. The collection runs at the next allocation after the
-    unit. Only the writer thread uses this (one on SQLite); automatic collection already
-    disabled (by its owner) is left so."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _without_auto_checkpoint(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA wal_autocheckpoint=0")
@@ -400,8 +379,6 @@ class Database:
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.work_timeout = work_timeout
-        # SQLite: no garbage collection while the writer runs a unit of work (its write lock).
-        self.defer_collections = self.is_sqlite
         workers = 1 if self.is_sqlite else min(pool_size, POSTGRES_WORK_THREADS)
         self.work_threads = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
@@ -446,7 +423,7 @@ class Database:
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction here and now (on the thread pool, as part of
         `run`, whose attempt it then reports its progress to)."""
-        with self._attempt() as attempt, self._writer_collections():
+        with self._attempt() as attempt:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 if attempt is not None and not self.is_sqlite:  # SQLite: no socket to wake
                     _note_connection(session.connection().connection.dbapi_connection)
@@ -462,7 +439,7 @@ class Database:
         PostgreSQL in autocommit, on SQLite as one transaction (see `run_autocommit`)."""
         with self._attempt() as attempt:
             if self._autocommit is None:
-                with self._writer_collections(), self.engine.begin() as connection:
+                with self.engine.begin() as connection:
                     result = work(connection)
                     if attempt is not None:
                         attempt.start_commit()
@@ -476,9 +453,6 @@ class Database:
                 result = work(connection)
                 connection.commit()  # nothing to send: the statements have committed
             return result
-
-    def _writer_collections(self) -> contextlib.AbstractContextManager[None]:
-        return _collections_deferred() if self.defer_collections else contextlib.nullcontext()
 
     @contextmanager
     def _attempt(self) -> Iterator[_Attempt | None]:
