@@ -510,7 +510,6 @@ async def run(
     settings = service_settings(database.url, 1, args.scale)
     app = create_app(settings, db=db)
     runner, bot_url = await serve(app)
-    db.defer_collections = db.defer_collections and not args.collect_in_writes
     if args.switch_interval is not None:  # after create_app's startup (impact.process) set it
         sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
@@ -836,10 +835,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the service process's GIL switch interval in ms (default: impact.process's)",
     )  # fmt: skip
     parser.add_argument("--batch", type=int, default=None, help="people per transaction")
-    parser.add_argument(
-        "--collect-in-writes", action="store_true",
-        help="let garbage collection run while SQLite's writer holds its lock (as before)",
-    )  # fmt: skip
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the due nudge tick (blocks the loop)"
     )
