@@ -312,60 +312,114 @@ async def _answer(args: argparse.Namespace, out: TextIO) -> None:
 # -- the database -----------------------------------------------------------------------------
 
 
+def _runqueue_ns() -> int:
+    """This thread's time spent runnable but waiting for a CPU (Linux schedstat; 0 elsewhere)."""
+    try:
+        with open("/proc/thread-self/schedstat") as stat:
+            return int(stat.read().split()[1])
+    except OSError:
+        return 0
+
+
 @dataclass
 class Transactions:
     """How long each write transaction of the service ran, by phase: on SQLite how long it held
     the write lock, from the end of BEGIN IMMEDIATE (this "begin" listener runs after store.db's,
     which sends it) to the end of COMMIT. SQLAlchemy's "commit" and "rollback" events fire
     before the COMMIT is sent, and the lock is held until it returns (an automatic WAL
-    checkpoint runs inside it), so the end is taken when the dialect's commit returns."""
+    checkpoint runs inside it), so the end is taken when the dialect's commit returns.
+
+    The longest of each phase is split into where its time went: inside its statements'
+    executes, inside the COMMIT, and the rest (Python between them); and, whatever it was
+    doing, the holding thread's CPU time, its time runnable but without a CPU (Linux
+    schedstat: the machine busy) and the remainder, off a CPU while runnable by nobody's
+    measure but its own: waiting for the GIL (or the disk)."""
 
     phase: str = "setup"
-    started: dict[int, float] = field(default_factory=dict)
+    started: dict[int, tuple[float, float, int]] = field(default_factory=dict)
     first: dict[int, str] = field(default_factory=dict)
+    in_statements: dict[int, float] = field(default_factory=dict)
+    collected_at_begin: dict[int, float] = field(default_factory=dict)
+    statement_began: dict[int, float] = field(default_factory=dict)
     longest: dict[str, float] = field(default_factory=dict)
     longest_what: dict[str, str] = field(default_factory=dict)
+    longest_split: dict[str, dict[str, float]] = field(default_factory=dict)
     over_50ms: Counter[str] = field(default_factory=Counter)
+    collecting: float = 0.0  # garbage collections so far, any thread (s)
+    _collection_began: float = 0.0
 
     def watch(self, engine: sa.Engine) -> None:
+        gc.callbacks.append(self._collection)
         sa.event.listen(engine, "begin", self._begin)
         sa.event.listen(engine, "before_cursor_execute", self._statement)
+        sa.event.listen(engine, "after_cursor_execute", self._statement_done)
         dialect = engine.dialect
         for name in ("do_commit", "do_rollback"):
             setattr(dialect, name, self._ending(getattr(dialect, name)))
 
     def _ending(self, finish: Any) -> Any:
         def timed(pooled: Any) -> None:
+            began = time.perf_counter()
             try:
                 finish(pooled)
             finally:
-                self._end(id(pooled))
+                self._end(id(pooled), time.perf_counter() - began)
 
         return timed
+
+    def _collection(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._collection_began = time.perf_counter()
+        else:
+            self.collecting += time.perf_counter() - self._collection_began
 
     @staticmethod
     def _key(connection: sa.Connection) -> int:
         return id(connection.connection)  # the pool's proxy, which the dialect commits
 
     def _begin(self, connection: sa.Connection) -> None:
-        self.started[self._key(connection)] = time.perf_counter()
+        key = self._key(connection)
+        self.started[key] = (time.perf_counter(), time.thread_time(), _runqueue_ns())
+        self.collected_at_begin[key] = self.collecting
+        self.in_statements[key] = 0.0
 
     def _statement(self, connection: sa.Connection, _c: Any, statement: str, *_: Any) -> None:
         key = self._key(connection)
         opening = "BEGIN" in statement or statement.startswith("SET TRANSACTION")  # store.db
         if key in self.started and key not in self.first and not opening:
             self.first[key] = " ".join(statement.split())[:48]
+        self.statement_began[key] = time.perf_counter()
 
-    def _end(self, key: int) -> None:
+    def _statement_done(self, connection: sa.Connection, *_: Any) -> None:
+        key = self._key(connection)
+        began = self.statement_began.pop(key, None)
+        if began is not None and key in self.in_statements:
+            self.in_statements[key] += time.perf_counter() - began
+
+    def _end(self, key: int, committing: float) -> None:
         began = self.started.pop(key, None)
         what = self.first.pop(key, "")
+        statements = self.in_statements.pop(key, 0.0)
+        collected = self.collecting - self.collected_at_begin.pop(key, self.collecting)
         if began is not None:
-            held = time.perf_counter() - began
+            wall0, cpu0, queued0 = began
+            held = time.perf_counter() - wall0
             if held > 0.05:
                 self.over_50ms[self.phase] += 1
             if held > self.longest.get(self.phase, 0.0):
+                cpu = time.thread_time() - cpu0
+                runqueue = (_runqueue_ns() - queued0) / 1e9
                 self.longest[self.phase] = held
                 self.longest_what[self.phase] = what
+                self.longest_split[self.phase] = {
+                    "statements": statements,
+                    "commit": committing,
+                    "between": held - statements - committing,
+                    "cpu": cpu,
+                    "runqueue": runqueue,
+                    "off_cpu": held - cpu - runqueue,
+                    "gc": collected,
+                }
 
 
 async def submit_sixty_percent(db: Database, round_id: int, share: float, seed: int) -> int:
@@ -680,6 +734,7 @@ async def run(
     timings["write_transaction_longest_s"] = dict(transactions.longest)
     timings["write_transaction_longest_first_statement"] = dict(transactions.longest_what)
     timings["write_transactions_over_50ms"] = dict(transactions.over_50ms)
+    timings["write_transaction_longest_split"] = dict(transactions.longest_split)
     timings["rss_mb"] = {
         "service": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "fake connector": (await stats_of(control))["rss_mb"],
@@ -796,6 +851,16 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         + "; ".join(f"{k}: {v}" for k, v in r["write_transaction_longest_first_statement"].items())
         + f"; transactions over 50 ms: {r['write_transactions_over_50ms']}"
     )
+    if r.get("write_transaction_longest_split"):
+        print(
+            "longest write transaction, where its time went (ms: in statements, in the commit, "
+            "between; thread CPU, runnable waiting for a core, off a core: the GIL or the disk; "
+            "garbage collection meanwhile, any thread): "
+            + "; ".join(
+                f"{k}: " + " / ".join(f"{1000 * v:.1f}" for v in split.values())
+                for k, split in r["write_transaction_longest_split"].items()
+            )
+        )
     if r.get("slowest_answers"):
         print(
             "slowest answers (phase +seconds into it: ms): "

@@ -78,29 +78,52 @@ def insert_ignoring(
     SQLite, in as few statements as its parameter limit allows; how many rows were new."""
     if connection.dialect.name != "sqlite":  # pragma: no cover - a programming error
         raise NotImplementedError("insert_ignoring is for SQLite")
+    return execute_prepared(
+        connection, prepare_insert_ignoring(connection.dialect, table, rows, conflict)
+    )
+
+
+Prepared = list[tuple[str, tuple[Any, ...]]]  # statements and their bound values, in order
+
+
+def prepare_insert_ignoring(
+    dialect: sa.Dialect,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict: Sequence[str],
+) -> Prepared:
+    """`insert_ignoring`'s statements with their values already through each column's bind
+    processor: all the Python of the insert, done before the transaction takes SQLite's write
+    lock (`execute_prepared` then only runs them). Holding the lock, each millisecond of Python
+    is a chance to lose the GIL (every switch interval, to any thread that wants it) and wait
+    for it back."""
     if not rows:
-        return 0
+        return []
     keys = rows[0].keys()
     if any(row.keys() != keys for row in rows):
         raise ValueError("every row needs the same columns")
     columns = tuple(keys)
-    limit = min(SQLITE_MAX_PARAMETERS, connection.dialect.insertmanyvalues_max_parameters)
+    limit = min(SQLITE_MAX_PARAMETERS, dialect.insertmanyvalues_max_parameters)
     per_statement = max(1, limit // len(columns))
-    dialect = connection.dialect
     processors = [
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
     ]
-    inserted = 0
+    prepared: Prepared = []
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        text = _statement(connection.dialect, table, columns, tuple(conflict), len(chunk))
+        text = _statement(dialect, table, columns, tuple(conflict), len(chunk))
         values: list[Any] = []
         for row in chunk:
             for name, process in zip(columns, processors, strict=True):
                 value = row[name]
                 values.append(process(value) if process is not None else value)
-        inserted += connection.exec_driver_sql(text, tuple(values)).rowcount
-    return inserted
+        prepared.append((text, tuple(values)))
+    return prepared
+
+
+def execute_prepared(connection: sa.Connection, prepared: Prepared) -> int:
+    """Run `prepare_insert_ignoring`'s statements; how many rows were new."""
+    return sum(connection.exec_driver_sql(text, values).rowcount for text, values in prepared)
 
 
 @functools.lru_cache(maxsize=64)

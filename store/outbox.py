@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, Session, SQLModel
 
-from store.bulk import insert_from_json, insert_ignoring
+from store.bulk import execute_prepared, insert_from_json, prepare_insert_ignoring
 from store.types import timestamp_column
 
 
@@ -473,10 +473,13 @@ def enqueue_many(session: Session, messages: Iterable[Queued], *, now: datetime)
         )
     if not rows:
         return 0
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":  # one JSON parameter: see store.bulk
-        return insert_from_json(connection, _outbox, rows, unique=_c.dedupe_key)
-    if connection.dialect.name == "sqlite":
-        # Neither executemany nor RETURNING: a few statements, whatever the number of rows.
-        return insert_ignoring(connection, _outbox, rows, ["dedupe_key"])
-    raise NotImplementedError(connection.dialect.name)  # pragma: no cover - these two only
+    dialect = session.get_bind().dialect  # without a connection: no transaction begun yet
+    if dialect.name == "postgresql":  # one JSON parameter: see store.bulk
+        return insert_from_json(session.connection(), _outbox, rows, unique=_c.dedupe_key)
+    if dialect.name == "sqlite":
+        # Neither executemany nor RETURNING: a few statements, whatever the number of rows,
+        # their values bound before the first statement of the transaction takes the write lock
+        # (where this is the first).
+        prepared = prepare_insert_ignoring(dialect, _outbox, rows, ["dedupe_key"])
+        return execute_prepared(session.connection(), prepared)
+    raise NotImplementedError(dialect.name)  # pragma: no cover - these two only

@@ -39,6 +39,7 @@ def round_steps(ctx: FeatureContext) -> RoundSteps:
         messages,
         on_queued=ctx.wake_sender,
         give_way=ctx.give_way,
+        process_reads=ctx.process_reads,  # invitation batches drawn in the worker process
     )
     return RoundSteps(
         ctx.db,

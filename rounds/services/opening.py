@@ -1,13 +1,24 @@
 """Opening due rounds: read each team's roster from Teams, then freeze it and queue the
 invitations in batches of short transactions (store.rounds.opening). Runs on the scheduler's
-leader."""
+leader.
+
+Each batch of invitations is read and drawn (`draw_invitations`: who is still to invite, and
+their messages) in the worker process of store.process_reads when the service has one, while
+the batch before is written here: 23-91 ms of Python a batch on a read thread of the service
+made every answer arriving meanwhile wait for the GIL at each of its hand-overs (issue 13).
+Without a worker (an in-memory SQLite database) the same function runs on a read
+thread here.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
+import pickle
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +33,7 @@ from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
 from store.outbox import Queued, Target, activity_json, enqueue
+from store.process_reads import ProcessReads
 from store.rounds import pending
 from store.rounds.lifecycle import get_round
 from store.rounds.notes import MISSED_REASON
@@ -61,6 +73,7 @@ class RoundOpener:
         on_queued: Callable[[], None] = lambda: None,
         batch: int = 200,
         give_way: Callable[[], Awaitable[None]] = nothing_to_wait_for,
+        process_reads: ProcessReads | None = None,
     ) -> None:
         self.db = db
         self.rosters = rosters
@@ -72,7 +85,12 @@ class RoundOpener:
         # Called before each batch: returns once no turn is in flight (or after a few tens of
         # ms), so that a person's answer does not share the process with a new batch.
         self.give_way = give_way
-        self._cards: dict[tuple[int, datetime, tuple[str, ...]], str] = {}
+        # Invitation batches drawn in a worker process, off this process's GIL (None: on a read
+        # thread here). The cards are drawn there too, so `messages` must pickle.
+        self.process_reads = process_reads if _picklable(messages) else None
+        if process_reads is not None and self.process_reads is None:
+            log.warning("invitations drawn in this process: %r does not pickle", messages)
+        self._cards: dict[tuple[object, ...], str] = {}
         # Teams whose roster could not be read stay pending: retried by the scheduler.
         self.pending = PendingRosters(db, rosters, self._invite, on_queued=on_queued)
 
@@ -120,11 +138,18 @@ class RoundOpener:
         """Freeze the rosters in batches, open the round (recording the teams whose roster is
         still `missing` as pending), queue its invitations in batches; each batch a short
         transaction, the whole safe to run again after a crash at any point."""
-        entries = roster_entries(rosters)
-        for start in range(0, len(entries), self.batch):
-            chunk = entries[start : start + self.batch]
-            await self.give_way()
-            await self.db.run(_freezer(round_id, chunk, now))
+        # The worker process (if any) starts while the rosters are frozen: its first start
+        # takes about a second, and the invitations need it only after the freezing.
+        warming = self._start_worker()
+        try:
+            entries = roster_entries(rosters)
+            for start in range(0, len(entries), self.batch):
+                chunk = entries[start : start + self.batch]
+                await self.give_way()
+                await self.db.run(_freezer(round_id, chunk, now))
+        finally:
+            if warming is not None:
+                await warming
 
         def opening(session: Session) -> bool:
             if not mark_open(session, round_id, list(rosters), len(entries), now):
@@ -139,6 +164,11 @@ class RoundOpener:
         invited = await self.invite(round_id, now)
         return OpenResult(round_id, len(entries), invited)
 
+    def _start_worker(self) -> asyncio.Future[None] | None:
+        if self.process_reads is None or self.process_reads.started:
+            return None
+        return asyncio.ensure_future(self.process_reads.read(_nothing))
+
     async def invite_waiting(self, now: datetime) -> int:
         """Finish any opening that stopped before every invitation was queued."""
         invited = 0
@@ -148,86 +178,66 @@ class RoundOpener:
         return invited
 
     async def invite(self, round_id: int, now: datetime) -> int:
-        """Queue the round's invitations still to queue, a batch per transaction."""
+        """Queue the round's invitations still to queue, a batch per transaction; each batch
+        is read and drawn (in the worker process, if there is one) while the batch before it is
+        written (the next read starts after the last participant of the batch being written)."""
         round_ = await self.db.run(lambda s: get_round(s, round_id))
-        plan = ReminderPlan.parse(round_.reminder_plan)
-        invited = 0
+        drawing = self.drawing(round_)
+        invited, after = 0, None
+        writing: asyncio.Future[int] | None = None
+        try:
+            while True:
+                await self.give_way()
+                invitations = await self._draw(drawing, after)
+                invited, writing = invited + await self._recorded(writing), None
+                if not invitations:
+                    return invited
+                after = invitations[-1].participant_id
+                writing = asyncio.ensure_future(self.db.run(_recorder(round_id, invitations, now)))
+                await asyncio.sleep(0)  # the write queued on the writer before giving way again
+                if len(invitations) < self.batch:
+                    return invited + await self._recorded(writing)
+        finally:
+            if writing is not None and not writing.done():  # a read failed: the write ends first
+                await asyncio.wait([writing])
 
-        def next_batch(session: Session) -> list[Invitation]:
-            """Drawn beside the read, on its thread: 200 invitations drawn on the event loop
-            held it 10-20 ms a batch, and every answer arriving meanwhile waited."""
-            invitees = uninvited(session, round_id, self.batch)
-            return [self._invitation(round_, plan, i) for i in invitees]
-
-        while True:
-            await self.give_way()
-            invitations = await self.db.read(next_batch)
-            if not invitations:
-                break
-            invited += await self.db.run(_recorder(round_id, invitations, now))
-            self.on_queued()
-        return invited
-
-    def _invitation(self, round_: Round, plan: ReminderPlan, invitee: BatchInvitee) -> Invitation:
-        assert round_.id is not None
-        team = invitee.teams[0]
-        if invitee.conversation is not None:
-            target = Target.conversation(
-                invitee.conversation.conversation_id, invitee.conversation.service_url
+    async def _draw(self, drawing: InvitationDrawing, after: int | None) -> list[Invitation]:
+        if self.process_reads is not None:
+            return await self.process_reads.read(
+                functools.partial(draw_invitations_there, drawing, self.batch, after)
             )
-        else:
-            target = Target.person(
-                user_id=invitee.teams_user_id,
-                tenant_id=invitee.tenant_id,
-                service_url=team.service_url,
-                bot_id=_bot_id(team.reference),
-            )
-        message = Queued(
-            dedupe_key=f"round:{round_.id}:invite:person:{invitee.person_id}",
-            kind="invitation",
-            tenant_id=invitee.tenant_id,
-            target=target,
-            activity_json=self._invitation_json(round_, invitee.team_names),
-            person_id=invitee.person_id,
-            team_id=team.id,
-            round_id=round_.id,
-            not_before=round_.opened_at or round_.opens_at,
+        return await self.db.read(
+            functools.partial(draw_invitations, drawing, self.batch, after, cards=self._cards)
         )
-        zone = resolve_zone(invitee.time_zone, self.options.zone.key)
-        return Invitation(invitee.participant_id, message, _first_moment(round_, plan, zone))
 
-    def _invitation_json(self, round_: Round, team_names: tuple[str, ...]) -> str:
-        """The invitation card, drawn and serialised once per round and set of teams."""
+    async def _recorded(self, writing: asyncio.Future[int] | None) -> int:
+        count = 0 if writing is None else await writing
+        if count:
+            self.on_queued()
+        return count
+
+    def drawing(self, round_: Round) -> InvitationDrawing:
+        """What every invitation of this round shares (plain values, picklable)."""
         assert round_.id is not None
-        key = (round_.id, round_.closes_at, team_names)
-        cached = self._cards.get(key)
-        if cached is None:
-            view = InvitationView(
-                round_id=round_.id,
-                round_name=round_.name,
-                team_names=team_names,
-                closes_on=f"{round_.closes_at.astimezone(self.options.zone):%A %-d %B}",
-                question_count=self.framework.question_count,
-                minutes=reading_minutes(self.framework),
-            )
-            cached = activity_json(self.messages.invitation(view))
-            if len(self._cards) > 4096:
-                self._cards.clear()
-            self._cards[key] = cached
-        return cached
+        return InvitationDrawing(
+            round_id=round_.id,
+            round_name=round_.name,
+            closes_on=f"{round_.closes_at.astimezone(self.options.zone):%A %-d %B}",
+            question_count=self.framework.question_count,
+            minutes=reading_minutes(self.framework),
+            opens_at=round_.opens_at,
+            closes_at=round_.closes_at,
+            not_before=round_.opened_at or round_.opens_at,
+            plan=ReminderPlan.parse(round_.reminder_plan),
+            zone=self.options.zone.key,
+            messages=self.messages,
+        )
 
     def _invite(self, session: Session, round_: Round, invitee: Invitee, team: Team) -> bool:
         """One person's invitation (a pending team's roster read late: few people, so one at a
         time); the same dedupe key as the batches'."""
         assert round_.id is not None
-        view = InvitationView(
-            round_id=round_.id,
-            round_name=round_.name,
-            team_names=invitee.team_names,
-            closes_on=f"{round_.closes_at.astimezone(self.options.zone):%A %-d %B}",
-            question_count=self.framework.question_count,
-            minutes=reading_minutes(self.framework),
-        )
+        view = self.drawing(round_).view(invitee.team_names)
         if invitee.conversation is not None:
             target = Target.conversation(
                 invitee.conversation.conversation_id, invitee.conversation.service_url
@@ -269,16 +279,119 @@ def _bot_id(reference: str) -> str:
     return str(json.loads(reference).get("bot", {}).get("id", ""))
 
 
-def _first_moment(round_: Round, plan: ReminderPlan, zone: ZoneInfo) -> datetime | None:
-    """The earliest a nudge can be due for someone in `zone` who has done nothing yet: the
-    round's first plan moment there (rounds.rules.nudges.next_nudge_at never answers
-    earlier)."""
-    return _moments(round_.opens_at, round_.closes_at, plan, zone)
-
-
 @functools.lru_cache(maxsize=1024)
 def _moments(
     opens_at: datetime, closes_at: datetime, plan: ReminderPlan, zone: ZoneInfo
 ) -> datetime | None:
     moments = plan.moments(opens_at, closes_at, zone)
     return min(moments) if moments else None
+
+
+@dataclass(frozen=True)
+class InvitationDrawing:
+    """What every invitation of one round shares, as plain values: it pickles, so that the
+    worker process draws a batch of invitations from it as this process would (the same code,
+    `draw_invitations`, runs in both)."""
+
+    round_id: int
+    round_name: str
+    closes_on: str  # e.g. "Friday 11 December", in the organisation's zone
+    question_count: int
+    minutes: tuple[int, int]
+    opens_at: datetime
+    closes_at: datetime
+    not_before: datetime  # when the round opened
+    plan: ReminderPlan
+    zone: str  # the organisation's (IANA name)
+    # Draws the card (e.g. bot.cards.rounds.messages.RoundCards); not part of the drawing's
+    # identity, so that a copy unpickled in the worker equals it.
+    messages: RoundMessages = field(compare=False)
+
+    def view(self, team_names: tuple[str, ...]) -> InvitationView:
+        return InvitationView(
+            round_id=self.round_id,
+            round_name=self.round_name,
+            team_names=team_names,
+            closes_on=self.closes_on,
+            question_count=self.question_count,
+            minutes=self.minutes,
+        )
+
+    def card_json(self, team_names: tuple[str, ...], cards: dict[tuple[object, ...], str]) -> str:
+        """The invitation card, drawn and serialised once per round and set of teams (`cards`
+        keeps them between batches)."""
+        key = (self.round_id, self.round_name, self.closes_on, self.minutes, team_names)
+        cached = cards.get(key)
+        if cached is None:
+            cached = activity_json(self.messages.invitation(self.view(team_names)))
+            if len(cards) > 4096:
+                cards.clear()
+            cards[key] = cached
+        return cached
+
+    def invitation(self, invitee: BatchInvitee, cards: dict[tuple[object, ...], str]) -> Invitation:
+        team = invitee.teams[0]
+        if invitee.conversation is not None:
+            target = Target.conversation(
+                invitee.conversation.conversation_id, invitee.conversation.service_url
+            )
+        else:
+            target = Target.person(
+                user_id=invitee.teams_user_id,
+                tenant_id=invitee.tenant_id,
+                service_url=team.service_url,
+                bot_id=_bot_id(team.reference),
+            )
+        message = Queued(
+            dedupe_key=f"round:{self.round_id}:invite:person:{invitee.person_id}",
+            kind="invitation",
+            tenant_id=invitee.tenant_id,
+            target=target,
+            activity_json=self.card_json(invitee.team_names, cards),
+            person_id=invitee.person_id,
+            team_id=team.id,
+            round_id=self.round_id,
+            not_before=self.not_before,
+        )
+        zone = resolve_zone(invitee.time_zone, self.zone)
+        # The earliest a nudge can be due for someone in `zone` who has done nothing yet: the
+        # round's first plan moment there (rounds.rules.nudges.next_nudge_at never answers
+        # earlier).
+        first = _moments(self.opens_at, self.closes_at, self.plan, zone)
+        return Invitation(invitee.participant_id, message, first)
+
+
+def draw_invitations(
+    drawing: InvitationDrawing,
+    limit: int,
+    after: int | None,
+    session: Session,
+    *,
+    cards: dict[tuple[object, ...], str],
+) -> list[Invitation]:
+    """The next batch of the round's invitations still to queue (after participant `after`),
+    each with its message and first nudge time: three queries, and Python per person."""
+    invitees = uninvited(session, drawing.round_id, limit, after=after)
+    return [drawing.invitation(invitee, cards) for invitee in invitees]
+
+
+_CARDS_THERE: dict[tuple[object, ...], str] = {}
+
+
+def _nothing(_session: Session) -> None:
+    """A read that starts the worker process."""
+
+
+def draw_invitations_there(
+    drawing: InvitationDrawing, limit: int, after: int | None, session: Session
+) -> list[Invitation]:
+    """`draw_invitations` in the worker process, its cards kept there between batches."""
+    return draw_invitations(drawing, limit, after, session, cards=_CARDS_THERE)
+
+
+def _picklable(value: object) -> bool:
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True

@@ -300,9 +300,13 @@ def rounds_to_invite(session: Session) -> list[Round]:
     return list(session.exec(select(Round).where(Round.status == "open", waiting)).all())
 
 
-def uninvited(session: Session, round_id: int, limit: int) -> list[BatchInvitee]:
-    """Up to `limit` people of the round whose invitation is still to be queued: two queries."""
-    rows = session.execute(
+def uninvited(
+    session: Session, round_id: int, limit: int, *, after: int | None = None
+) -> list[BatchInvitee]:
+    """Up to `limit` people of the round whose invitation is still to be queued, in participant
+    id order (after participant `after`, if given: the next batch can be read while the one
+    before it, all at or before `after`, is still being written): three queries."""
+    query = (
         sa.select(
             _participants.c.id,
             _participants.c.person_id,
@@ -314,7 +318,10 @@ def uninvited(session: Session, round_id: int, limit: int) -> list[BatchInvitee]
         .where(_participants.c.round_id == round_id, _participants.c.invited_at.is_(None))
         .order_by(_participants.c.id)
         .limit(limit)
-    ).all()
+    )
+    if after is not None:
+        query = query.where(_participants.c.id > after)
+    rows = session.execute(query).all()
     if not rows:
         return []
     ids = [row[0] for row in rows]

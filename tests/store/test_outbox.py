@@ -420,3 +420,35 @@ def test_the_database_clock_is_the_servers(db: Database) -> None:
     server = db.run_sync(outbox.database_now)
     assert server.tzinfo is not None
     assert abs((server - before).total_seconds()) < 5  # same machine in the tests
+
+
+def test_many_messages_are_bound_before_the_transaction_begins(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the transaction's BEGIN IMMEDIATE takes the write lock: the values of a batch
+    go through their bind processors before it (where the insert is the transaction's first
+    statement), so that the lock covers only the statements."""
+    if not db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    order: list[str] = []
+    real = outbox.prepare_insert_ignoring
+
+    def prepare(*args: Any, **kwargs: Any) -> Any:
+        prepared = real(*args, **kwargs)
+        order.append("bound")
+        return prepared
+
+    monkeypatch.setattr(outbox, "prepare_insert_ignoring", prepare)
+    sa.event.listen(db.engine, "begin", lambda _connection: order.append("begin"))
+    batch = [
+        outbox.Queued(
+            dedupe_key=f"nudge:{n}",
+            kind="nudge",
+            tenant_id="tenant-1",
+            target=alex(f"29:person-{n}"),
+            activity_json=outbox.activity_json({"type": "message"}),
+        )
+        for n in range(3)
+    ]
+    assert db.run_sync(lambda s: outbox.enqueue_many(s, batch, now=NOW)) == 3
+    assert order == ["bound", "begin"]
