@@ -177,11 +177,12 @@ class PauseRecorder:
         return found
 
     def overlapping(self, began: float, ended: float) -> list[str]:
-        """What stopped the loop while an answer was in flight (wall times, seconds)."""
+        """What stopped the loop while an answer was in flight (wall times, seconds): any
+        collection over 5 ms, any lag over 10 ms."""
         found = [
             f"gen{c.generation} {1000 * c.seconds:.0f}ms"
             for c in self.collections
-            if c.generation > 0 and c.began < ended and c.began + c.seconds > began
+            if c.seconds > 0.005 and c.began < ended and c.began + c.seconds > began
         ]
         found += [
             f"lag {1000 * lag.seconds:.0f}ms"

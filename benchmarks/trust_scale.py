@@ -657,8 +657,8 @@ def slowest_answers(
     count: int = 12,
 ) -> list[tuple[str, float, float, list[str]]]:
     """The slowest answers while the steps ran: (phase, seconds into it when the answer ended,
-    latency in ms, what stopped the service's loop meanwhile: gen-1/2 collections and lags over
-    10 ms), slowest first; where the p99 comes from."""
+    latency in ms, what stopped the service's loop meanwhile: collections over 5 ms and lags
+    over 10 ms), slowest first; where the p99 comes from."""
     found = [
         (name, t - start, 1000 * latency, pauses.overlapping(t - latency, t))
         for name, start, end in phases
