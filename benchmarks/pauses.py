@@ -161,6 +161,7 @@ class PauseRecorder:
                     "total_ms": 1000 * sum(c.seconds for c in found_here),
                     "cpu_ms": 1000 * sum(c.cpu_seconds for c in found_here),
                     "max_ms": 1000 * max((c.seconds for c in found_here), default=0.0),
+                    "collected": sum(c.collected for c in found_here),
                 }
             lags = sorted(
                 (lag for lag in self.lags if start <= lag.ended <= end),
@@ -218,7 +219,8 @@ def format_phase(name: str, figures: dict[str, Any]) -> str:
     """One printed line per phase."""
     generations = ", ".join(
         f"gen{g} {figures[f'gen{g}']['count']} ({figures[f'gen{g}']['total_ms']:.0f} ms, "
-        f"cpu {figures[f'gen{g}']['cpu_ms']:.0f}, max {figures[f'gen{g}']['max_ms']:.1f})"
+        f"cpu {figures[f'gen{g}']['cpu_ms']:.0f}, max {figures[f'gen{g}']['max_ms']:.1f}, "
+        f"freed {figures[f'gen{g}']['collected']})"
         for g in (0, 1, 2)
     )
     worst = ", ".join(f"{ms:.0f}" for ms in figures["lag_worst_ms"]) or "none over 5"
