@@ -79,3 +79,46 @@ def test_reading_and_writing_leave_nothing_for_the_cyclic_collector() -> None:
     assert _cyclic_garbage(lambda: _reference().serialize()) > 0
     assert _cyclic_garbage(lambda: activity_from_json(INCOMING)) == 0
     assert _cyclic_garbage(lambda: model_json(_reference())) == 0
+
+
+def _clients_serializer() -> Any:
+    from botframework.connector.aio import ConnectorClient
+    from botframework.connector.auth import MicrosoftAppCredentials
+
+    from bot.adapter import use_fast_json_objects
+
+    client = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="https://smba.example/")
+    plain = client._serialize.body
+    use_fast_json_objects(client)
+    return client._serialize, plain
+
+
+def _conversation_parameters() -> Any:
+    from botbuilder.schema import ConversationParameters
+
+    return ConversationParameters(
+        is_group=False,
+        bot=ChannelAccount(id="28:bot"),
+        members=[ChannelAccount(id="29:a")],
+        tenant_id="t",
+        channel_data={"tenant": {"id": "t"}},
+    )
+
+
+def test_a_request_body_is_what_msrest_would_send() -> None:
+    serializer, plain = _clients_serializer()
+    assert serializer.body is not plain
+    for data, data_type in (
+        (activity_from_json(INCOMING), "Activity"),
+        (_conversation_parameters(), "ConversationParameters"),
+        (INCOMING, "Activity"),  # a plain dict is built into the model first, as msrest does
+    ):
+        assert serializer.body(data, data_type) == plain(data, data_type)
+
+
+@pytest.mark.usefixtures("no_automatic_collections")
+def test_a_request_body_leaves_nothing_for_the_cyclic_collector() -> None:
+    serializer, plain = _clients_serializer()
+    activity = activity_from_json(INCOMING)
+    assert _cyclic_garbage(lambda: plain(activity, "Activity")) > 0  # msrest's own
+    assert _cyclic_garbage(lambda: serializer.body(activity, "Activity")) == 0
