@@ -75,6 +75,7 @@ class PauseRecorder:
     _last_tick: tuple[float, float] = (0.0, 0.0)  # loop time, loop thread's CPU time
     _watching: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
+    old_at_end: dict[str, int] = field(default_factory=dict)
 
     def start(self) -> None:
         """On the event loop's thread, with the loop running."""
@@ -97,6 +98,12 @@ class PauseRecorder:
         self._watching.clear()
         if self._watcher is not None:
             self._watcher.join()
+
+    def note_end(self, phase: str) -> None:
+        """How many objects the oldest generation holds at the end of a phase (frozen ones
+        aside): a full collection walks them all, and comes once those that reached it since
+        the last one number a quarter of those it left there (CPython 3.11)."""
+        self.old_at_end[phase] = len(gc.get_objects(generation=2))
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -174,6 +181,7 @@ class PauseRecorder:
             figures["lag_over_10ms_busy"] = (
                 statistics.mean(lag.busy for lag in over_10) if over_10 else float("nan")
             )
+            figures["old_at_end"] = self.old_at_end.get(name, -1)
             found[name] = figures
         return found
 
@@ -227,5 +235,6 @@ def format_phase(name: str, figures: dict[str, Any]) -> str:
     return (
         f"  {name:<10} {figures['seconds']:6.1f} s: collections {generations}; loop lag worst "
         f"{worst} ms, over 10 ms {figures['lag_over_10ms']} (loop busy "
-        f"{figures['lag_over_10ms_busy']:.0%} of them), over 20 ms {figures['lag_over_20ms']}"
+        f"{figures['lag_over_10ms_busy']:.0%} of them), over 20 ms {figures['lag_over_20ms']}; "
+        f"oldest generation at the end {figures['old_at_end']} objects"
     )

@@ -513,6 +513,7 @@ async def run(
     began = await phase("idle")
     await asyncio.sleep(args.idle_seconds)
     phases.append(("idle", began, time.time()))
+    pauses.note_end(phases[-1][0])
 
     # 2. open → everyone invited
     before = await stats_of(control)
@@ -526,6 +527,7 @@ async def run(
         await asyncio.sleep(0.25)
     timings["open_s"] = time.perf_counter() - t0
     phases.append(("open", began, time.time()))
+    pauses.note_end(phases[-1][0])
     after = await stats_of(control)
     requests = Counter(after["requests"]) - Counter(before["requests"])
     timings["open_requests"] = dict(requests)
@@ -560,6 +562,7 @@ async def run(
         await asyncio.sleep(0.5)
     timings["idle_tick_s"] = (statistics.median(idle_ticks), max(idle_ticks))
     phases.append(("idle tick", began, time.time()))
+    pauses.note_end(phases[-1][0])
 
     # 5. the tick at the first reminder
     began = await phase("nudge tick")
@@ -582,6 +585,7 @@ async def run(
         timings["nudged"] = await steps.nudge_due(FIRST_REMINDER)
         timings["nudge_tick_s"] = time.perf_counter() - t0
     phases.append(("nudge tick", began, time.time()))
+    pauses.note_end(phases[-1][0])
 
     # 6. close
     began = await phase("close")
@@ -590,6 +594,7 @@ async def run(
     await steps.close_due(closing)
     timings["close_s"] = time.perf_counter() - t0
     phases.append(("close", began, time.time()))
+    pauses.note_end(phases[-1][0])
     transactions.phase = "after"
     t0 = time.perf_counter()
     results = await db.read(
