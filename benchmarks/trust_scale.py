@@ -72,6 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ importable
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.pauses import PauseRecorder, format_phase  # noqa: E402
 from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.sender.outbox_sender import OutboxSender  # noqa: E402
@@ -542,6 +543,8 @@ async def run(
     )
     app = create_app(settings, db=db)
     runner, bot_url = await serve(app)
+    pauses = PauseRecorder(stacks=args.loop_stacks)  # after create_app's startup froze its objects
+    pauses.start()
     if args.switch_interval is not None:  # after create_app's startup (impact.process) set it
         sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
@@ -596,6 +599,7 @@ async def run(
     began = await phase("idle")
     await asyncio.sleep(args.idle_seconds)
     phases.append(("idle", began, time.time()))
+    pauses.note_end(phases[-1][0])
 
     # 2. open → everyone invited
     before = await stats_of(control)
@@ -609,6 +613,7 @@ async def run(
         await asyncio.sleep(0.25)
     timings["open_s"] = time.perf_counter() - t0
     phases.append(("open", began, time.time()))
+    pauses.note_end(phases[-1][0])
     after = await stats_of(control)
     requests = Counter(after["requests"]) - Counter(before["requests"])
     timings["open_requests"] = dict(requests)
@@ -643,6 +648,7 @@ async def run(
         await asyncio.sleep(0.5)
     timings["idle_tick_s"] = (statistics.median(idle_ticks), max(idle_ticks))
     phases.append(("idle tick", began, time.time()))
+    pauses.note_end(phases[-1][0])
 
     # 5. the tick at the first reminder
     began = await phase("nudge tick")
@@ -678,6 +684,7 @@ async def run(
         nudged_later = await steps.nudge_due(later)
         timings["later_ticks"].append((nudged_later, time.perf_counter() - t0))
         phases.append(("nudge tick", began, time.time()))
+    pauses.note_end(phases[-1][0])
 
     # 6. close
     began = await phase("close")
@@ -690,6 +697,7 @@ async def run(
     # a shared machine: what the service's GIL was held for, roughly.
     timings["close_cpu_s"] = time.process_time() - cpu0
     phases.append(("close", began, time.time()))
+    pauses.note_end(phases[-1][0])
     transactions.phase = "after"
     t0 = time.perf_counter()
     results = await db.read(
@@ -717,6 +725,7 @@ async def run(
     await asyncio.wait_for(client.wait(), 30)
     stop_sender.set()
     await sending
+    pauses.stop()
     await runner.cleanup()
     db.dispose()
     answers = await asyncio.to_thread(read_samples, samples)
@@ -730,7 +739,10 @@ async def run(
         name: _percentiles(xs) for name, xs in {**by_phase, "all steps": busy}.items()
     }
     timings["answers_failed"] = sum(1 for _t, _l, ok in answers if not ok)
-    timings["slowest_answers"] = slowest_answers(answers, phases)
+    timings["slowest_answers"] = slowest_answers(answers, phases, pauses)
+    timings["pauses"] = pauses.summary(phases)
+    if args.loop_stacks:
+        timings["loop_stacks"] = stacks_by_place(pauses, 16)
     timings["write_transaction_longest_s"] = dict(transactions.longest)
     timings["write_transaction_longest_first_statement"] = dict(transactions.longest_what)
     timings["write_transactions_over_50ms"] = dict(transactions.over_50ms)
@@ -752,18 +764,45 @@ def read_samples(samples: Path) -> list[tuple[float, float, bool]]:
 def slowest_answers(
     answers: Sequence[tuple[float, float, bool]],
     phases: Sequence[tuple[str, float, float]],
+    pauses: PauseRecorder,
     count: int = 12,
-) -> list[tuple[str, float, float]]:
+) -> list[tuple[str, float, float, list[str]]]:
     """The slowest answers while the steps ran: (phase, seconds into it when the answer ended,
-    latency in ms), slowest first; where the p99 comes from."""
+    latency in ms, what stopped the service's loop meanwhile: collections over 5 ms and lags
+    over 10 ms), slowest first; where the p99 comes from."""
     found = [
-        (name, t - start, 1000 * latency)
+        (name, t - start, 1000 * latency, pauses.overlapping(t - latency, t))
         for name, start, end in phases
         if name != "idle"
         for t, latency, _ok in answers
         if start <= t <= end
     ]
     return sorted(found, key=lambda f: -f[2])[:count]
+
+
+# A thread whose innermost frame is here waits for work, not for the GIL.
+WAITING = ("~threading.py", "~thread.py", "~queue.py", "~selectors.py", "~connection.py")
+
+
+def stacks_by_place(pauses: PauseRecorder, count: int = 8) -> list[tuple[int, float, str]]:
+    """Where the loop's thread was while the loop lagged over `stack_after` (`--loop-stacks`):
+    the innermost frames of the project's code and the frame it was in, by how often seen,
+    with the worst lag seen there (ms); then, the same for the other threads' innermost frames
+    at those moments (a thread holding the GIL keeps the loop waiting)."""
+    places: Counter[str] = Counter()
+    worst: dict[str, float] = {}
+    for stack in pauses.stacks_seen:
+        ours = [f for f in stack.frames if not f.startswith("~")]  # the project's frames
+        seen = [" > ".join(ours[-3:]) + f" | in {stack.frames[-1]}"]
+        seen += [
+            f"[{name}] {frames}"
+            for name, frames in stack.others
+            if not frames.rsplit(" > ", 1)[-1].startswith(WAITING)
+        ]
+        for place in seen:
+            places[place] += 1
+            worst[place] = max(worst.get(place, 0.0), 1000 * stack.late_by)
+    return [(n, worst[place], place) for place, n in places.most_common(count)]
 
 
 def _percentiles(samples: Sequence[float]) -> dict[str, float]:
@@ -863,9 +902,23 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         )
     if r.get("slowest_answers"):
         print(
-            "slowest answers (phase +seconds into it: ms): "
-            + ", ".join(f"{name} +{at:.1f}s: {ms:.0f}" for name, at, ms in r["slowest_answers"])
+            "slowest answers (phase +seconds into it: ms [what stopped the service's loop "
+            "meanwhile]): "
+            + ", ".join(
+                f"{name} +{at:.1f}s: {ms:.0f}" + (f" [{', '.join(over)}]" if over else "")
+                for name, at, ms, over in r["slowest_answers"]
+            )
         )
+    print(
+        "service process pauses by phase (collections: count (total ms, longest ms); the event "
+        "loop's lag: how late a 5 ms timer ran):"
+    )
+    for name, figures in r["pauses"].items():
+        print(format_phase(name, figures))
+    if "loop_stacks" in r:
+        print("where the threads were while the loop lagged over 15 ms, most seen first:")
+    for n, worst_ms, place in r.get("loop_stacks", []):
+        print(f"  {n} times (worst {worst_ms:.0f} ms): {place}")
     for described in r.get("violation_details", []):
         print(f"  violation: {described}")
     if "nudge_profile" in r:
@@ -887,6 +940,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--switch-interval", type=float, default=None,
         help="the service process's GIL switch interval in ms (default: impact.process's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--loop-stacks", action="store_true",
+        help="record the event loop's stack while it lags over 15 ms (a watching thread)",
     )  # fmt: skip
     parser.add_argument("--batch", type=int, default=None, help="people per transaction")
     parser.add_argument(

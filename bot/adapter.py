@@ -50,6 +50,7 @@ from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 
 from bot.config import Settings
+from bot.schema_codec import reuse_body_deserializer
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ def use_fast_json_objects(client: ConnectorClient) -> None:
     # walk over the whole activity. botbuilder-schema declares no rules on any model
     # (tests/bot/test_adapter.py checks), so the walk can find nothing: skip it.
     serializer.client_side_validation = False
+    reuse_body_deserializer(serializer)  # no new reference cycle per request (bot/schema_codec)
 
 
 class AioHttpSender(AsyncHTTPSender):  # type: ignore[misc]

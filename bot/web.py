@@ -25,6 +25,7 @@ from bot.adapter import CachingBotFrameworkAuthentication, SigningKeysUnavailabl
 from bot.inputs import plain_data, plain_text
 from bot.registry import RouteHandler
 from bot.router import ImpactBot
+from bot.schema_codec import activity_from_json
 from bot.turns import TurnsInFlight
 from store.db import Database, DatabaseOutcomeUnknown, DatabaseUnavailable, deadline
 from store.schema import schema_status
@@ -86,7 +87,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     if not isinstance(body, dict) or _deeper_than(body, MAX_BODY_DEPTH):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     try:
-        activity = Activity().deserialize(body)
+        activity = activity_from_json(body)
     except (DeserializationError, TypeError, ValueError, RecursionError):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     if not activity.type:

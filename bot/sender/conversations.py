@@ -14,6 +14,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
+from bot.schema_codec import activity_from_json, model_json
 from store.outbox import Target
 
 
@@ -45,14 +46,14 @@ def chat_reference_json(target: Target, conversation_id: str, service_url: str) 
         channel_id="msteams",
         service_url=service_url,
     )
-    return json.dumps(reference.serialize(), sort_keys=True)
+    return json.dumps(model_json(reference), sort_keys=True)
 
 
 def outgoing(
     stored: dict[str, Any], target: Target, conversation_id: str, service_url: str
 ) -> Activity:
     """The stored activity, addressed to its conversation."""
-    activity = Activity().deserialize(stored)
+    activity = activity_from_json(stored)
     activity.conversation = ConversationAccount(
         id=conversation_id, tenant_id=target.tenant_id or None
     )
