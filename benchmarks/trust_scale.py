@@ -764,14 +764,15 @@ def read_samples(samples: Path) -> list[tuple[float, float, bool]]:
 def slowest_answers(
     answers: Sequence[tuple[float, float, bool]],
     phases: Sequence[tuple[str, float, float]],
-    pauses: PauseRecorder,
+    pauses: PauseRecorder | None = None,
     count: int = 12,
 ) -> list[tuple[str, float, float, list[str]]]:
     """The slowest answers while the steps ran: (phase, seconds into it when the answer ended,
     latency in ms, what stopped the service's loop meanwhile: collections over 5 ms and lags
-    over 10 ms), slowest first; where the p99 comes from."""
+    over 10 ms; none without a recorder, as in trust_processes), slowest first; where the p99
+    comes from."""
     found = [
-        (name, t - start, 1000 * latency, pauses.overlapping(t - latency, t))
+        (name, t - start, 1000 * latency, pauses.overlapping(t - latency, t) if pauses else [])
         for name, start, end in phases
         if name != "idle"
         for t, latency, _ok in answers
@@ -843,7 +844,8 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
          "<= 2 s", max([r["nudge_tick_s"], *(t for _n, t in r.get("later_ticks", []))]) <= 2.0),
         ("close -> every summary queued",
          f"{r['close_s']:.2f} s ({r['summaries']} summaries); results alone "
-         f"{r['results_s']:.2f} s; service CPU {r['close_cpu_s']:.2f} s",
+         f"{r['results_s']:.2f} s"
+         + (f"; service CPU {r['close_cpu_s']:.2f} s" if "close_cpu_s" in r else ""),
          "<= 10 s, results <= 2 s", r["close_s"] <= 10 and r["results_s"] <= 2),
     ]  # fmt: skip
     idle = r["answers"]["idle"]
@@ -909,11 +911,12 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
                 for name, at, ms, over in r["slowest_answers"]
             )
         )
-    print(
-        "service process pauses by phase (collections: count (total ms, longest ms); the event "
-        "loop's lag: how late a 5 ms timer ran):"
-    )
-    for name, figures in r["pauses"].items():
+    if "pauses" in r:  # the service in this process (not trust_processes' services)
+        print(
+            "service process pauses by phase (collections: count (total ms, longest ms); the "
+            "event loop's lag: how late a 5 ms timer ran):"
+        )
+    for name, figures in r.get("pauses", {}).items():
         print(format_phase(name, figures))
     if "loop_stacks" in r:
         print("where the threads were while the loop lagged over 15 ms, most seen first:")
