@@ -29,7 +29,7 @@ from tests.bot.dialogs.assessment_chat import answers_in_db, question_number, st
 from tests.conftest import Clock
 from tests.fakes.connector import Failure, FakeConnector, TeamsLimits
 from tests.fakes.loopback import serve
-from tests.fakes.teams_client import TeamsUser, card_of
+from tests.fakes.teams_client import TeamsUser, card_of, card_text
 
 pytestmark = pytest.mark.service
 
@@ -224,3 +224,29 @@ async def test_an_answer_whose_next_card_teams_keeps_refusing_is_kept_and_the_pe
     assert result.status < 300
     assert question_number(user.last_card()[1]) == 2
     assert answers_in_db(db, user) == {1: (3, "Weekly huddles")}
+
+
+async def test_a_card_teams_delivered_without_saying_so_loses_nothing_typed_on_it(
+    teams_user: Callable[..., TeamsUser], connector: FakeConnector, db: Database
+) -> None:
+    """The next question was delivered, then answered 502, so it is not the person's recorded
+    live card. A press on it records nothing, says so, and posts the current card below with
+    what they had typed on it; the answer before it is kept."""
+    user = teams_user()
+    await start(user)
+    connector.deliver_then_fail_next(1, 502)
+    assert (await user.press("Next", {"level": "3", "comment": ""})).status == 200
+    _id, card = user.last_card()
+    assert question_number(card) == 2  # delivered, though Teams answered 502
+    result = await user.press("Next", {"level": "4", "comment": "kept words"})
+    assert result.status == 200
+    assert isinstance(result.body, dict)
+    assert "out of date" in card_text(result.body["value"])
+    _id, card = user.last_card()
+    assert question_number(card) == 2
+    assert "kept words" in card_text(card)
+    assert answers_in_db(db, user) == {1: (3, None)}
+    assert connector.duplicates() == 0
+    assert (await user.press("Next", {"level": "4", "comment": "kept words"})).status == 200
+    assert answers_in_db(db, user) == {1: (3, None), 2: (4, "kept words")}
+    assert question_number(user.last_card()[1]) == 3
