@@ -8,10 +8,10 @@ never delays it. Only Teams delays it: an answer that says Teams did not act on 
 (429 Throttled, 412, 503) is sent again after its Retry-After, or a short back-off when Teams
 gives none, and not before the budget's count gives the window room, while the turn's few
 seconds for it last (`REPLY_RETRY_SECONDS`). While it waits it keeps its place: it holds a slot
-in its tenant's and chat's windows, so the sender cannot fill them again before the retry goes. A card update (PUT: repeating it shows the same card) is also
-sent again after 502 or 504; a new card is not, because Teams may have delivered it before it
-answered so (a duplicate in front of the person), and the person, who is there, can carry on
-with any message. docs/outbox.md ("Turn replies") gives the decision and its reasons.
+in its tenant's and chat's windows, so the sender cannot fill them again before the retry
+goes. A card update (PUT: repeating it shows the same card) is also sent again after 502 or
+504; a new card is not, because Teams may have delivered it before it answered so (a duplicate
+in front of the person), and the person, who is there, can carry on with any message. docs/outbox.md ("Turn replies") gives the decision and its reasons.
 """
 
 from __future__ import annotations
