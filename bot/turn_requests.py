@@ -11,7 +11,8 @@ seconds for it last (`REPLY_RETRY_SECONDS`). While it waits it keeps its place: 
 in its tenant's and chat's windows, so the sender cannot fill them again before the retry
 goes. A card update (PUT: repeating it shows the same card) is also sent again after 502 or
 504; a new card is not, because Teams may have delivered it before it answered so (a duplicate
-in front of the person), and the person, who is there, can carry on with any message. docs/outbox.md ("Turn replies") gives the decision and its reasons.
+in front of the person), and the person, who is there, can carry on with any message.
+docs/outbox.md ("Turn replies") gives the decision and its reasons.
 """
 
 from __future__ import annotations
