@@ -3,13 +3,18 @@
 A reply is an optional replacement for the card that was used, then the cards to send. For an
 Action.Execute invoke the replacement travels in the invoke response itself (an
 AdaptiveCardInvokeResponse: CloudAdapter 4.17 answers HTTP 500 to a plain dict body); for the
-Action.Submit fallback it is an update of the card's activity. Proactive messages (rounds,
-nudges, huddles) go through the outbox sender, which adds rate limiting and retries.
+Action.Submit fallback it is an update of the card's activity. Every request to Teams here
+goes through the turn's `TurnRequests` (bot.turn_requests): counted first in the process's one
+budget, and sent again, within a few seconds, when Teams answers that it did not take it. A
+reply that still could not be sent is logged, not apologised for: what the person did was saved
+before the reply, and their next message carries on from there. Proactive messages (rounds,
+nudges, huddles) go through the outbox sender, which has retries of its own.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from http import HTTPStatus
 
 from botbuilder.core import CardFactory, InvokeResponse, TurnContext
@@ -26,6 +31,7 @@ from bot.cards.assessment import notice_card
 from bot.cards.assessment_views import NoticeView
 from bot.cards.common import CARD_CONTENT_TYPE, Card
 from bot.registry import Reply
+from bot.turn_requests import ReplyNotSent, turn_requests
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +60,15 @@ async def deliver(
 ) -> None:
     """Send a reply in a message turn (Action.Submit or text). A replacement with no card to
     replace (no replyToId, or one Teams no longer has) is sent as a new card instead."""
-    if reply.replace is not None and not (
-        replace_activity_id and await _replaced(turn_context, replace_activity_id, reply.replace)
-    ):
-        reply = Reply(send=[reply.replace, *reply.send], posted=reply.posted)
-    await _send(turn_context, reply)
+    try:
+        if reply.replace is not None and not (
+            replace_activity_id
+            and await _replaced(turn_context, replace_activity_id, reply.replace)
+        ):
+            reply = Reply(send=[reply.replace, *reply.send], posted=reply.posted)
+        await _send(turn_context, reply)
+    except ReplyNotSent as exc:
+        _not_sent(turn_context, exc)
 
 
 async def _replaced(turn_context: TurnContext, activity_id: str, content: Card) -> bool:
@@ -79,7 +89,10 @@ async def deliver_invoke(turn_context: TurnContext, reply: Reply) -> InvokeRespo
             await _update(turn_context, card_id, reply.replace)
         except Exception:  # the presser still sees the new card; others see it next time
             log.warning("could not update card %s for everyone", card_id, exc_info=True)
-    await _send(turn_context, reply)
+    try:
+        await _send(turn_context, reply)
+    except ReplyNotSent as exc:  # the presser still gets the card in the invoke's answer
+        _not_sent(turn_context, exc)
     replacement = reply.replace or notice_card(NoticeView("✓ Done"))
     body = AdaptiveCardInvokeResponse(
         status_code=int(HTTPStatus.OK),
@@ -99,8 +112,13 @@ async def _send(turn_context: TurnContext, reply: Reply) -> None:
     left: the new card has already arrived."""
     if not reply.send:
         return
-    sent = await turn_context.send_activities([card_activity(content) for content in reply.send])
-    last_id = sent[-1].id if sent and sent[-1] is not None else None
+    requests = turn_requests(turn_context)
+    sent = None
+    for content in reply.send:  # one at a time: a retry must not send an earlier card again
+        sent = await requests.request(
+            partial(turn_context.send_activity, card_activity(content)), what="a reply"
+        )
+    last_id = sent.id if sent is not None else None
     if reply.posted is None or not last_id:
         return
     for update in await reply.posted(str(last_id)):
@@ -113,4 +131,18 @@ async def _send(turn_context: TurnContext, reply: Reply) -> None:
 async def _update(turn_context: TurnContext, activity_id: str, content: Card) -> None:
     update = card_activity(content)
     update.id = activity_id
-    await turn_context.update_activity(update)
+    await turn_requests(turn_context).request(
+        partial(turn_context.update_activity, update), what="a card update", repeatable=True
+    )
+
+
+def _not_sent(turn_context: TurnContext, exc: ReplyNotSent) -> None:
+    activity = turn_context.activity
+    log.log(
+        logging.WARNING if exc.maybe_delivered else logging.ERROR,
+        "a reply in conversation %s to %s was not sent: %s. What they did is saved, and their "
+        "next message carries on from there.",
+        getattr(activity.conversation, "id", None),
+        getattr(activity.from_property, "id", None),
+        exc,
+    )

@@ -10,6 +10,7 @@ import logging
 import re
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -26,6 +27,7 @@ from bot.inputs import plain_data, plain_text
 from bot.registry import RouteHandler
 from bot.router import ImpactBot
 from bot.schema_codec import activity_from_json
+from bot.turn_requests import turn_requests
 from bot.turns import TurnsInFlight
 from store.db import Database, DatabaseOutcomeUnknown, DatabaseUnavailable, deadline
 from store.schema import schema_status
@@ -231,6 +233,8 @@ async def turn_error_handler(context: TurnContext, error: Exception) -> None:
         }
         replies.set_invoke_response(context, HTTPStatus.OK, body)
     try:
-        await context.send_activity(message)
+        await turn_requests(context).request(
+            partial(context.send_activity, message), what=f"the apology [ref {reference}]"
+        )
     except Exception:
         log.exception("could not send the apology [ref %s]", reference)

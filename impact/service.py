@@ -22,6 +22,7 @@ from bot.router import Dispatch, ImpactBot
 from bot.sender.limits import RateLimiter, RateLimits
 from bot.sender.outbox_sender import OutboxSender
 from bot.teams_reads import TeamsDirectory
+from bot.turn_requests import CountTurnRequests
 from bot.turns import TurnsInFlight
 from bot.web import turn_error_handler, web_app
 from framework.content import Framework, default_framework
@@ -33,8 +34,9 @@ from store.process_reads import ProcessReads
 from store.types import utcnow
 
 CONTEXT_KEY = web.AppKey("context", FeatureContext)
-# The process's one budget of requests to Teams: its outbox sender and its Teams reads count in
-# it, and so must a sender built beside the app (benchmarks, tests): OutboxSender(limiter=...).
+# The process's one budget of requests to Teams: its outbox sender, its Teams reads and its turns'
+# replies count in it, and so must a sender built beside the app (benchmarks, tests):
+# OutboxSender(limiter=...).
 LIMITER_KEY = web.AppKey("teams_limiter", RateLimiter)
 
 
@@ -60,6 +62,7 @@ def create_app(
     adapter.use(TenantGate(settings.allowed_tenants))
     turns = TurnsInFlight()  # the sender gives way to the turns in flight
     limiter = teams_limiter(settings)
+    adapter.use(CountTurnRequests(limiter))  # a turn's replies go first in the one budget
     sender = (
         OutboxSender.from_settings(
             settings,

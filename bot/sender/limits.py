@@ -89,7 +89,8 @@ class RateLimiter:
 
     One limiter is one budget: it keeps its `limits` (this process's share of Teams'), and
     everything in the process that makes requests to Teams (the outbox sender, the roster and
-    channel reads) counts them in the same one (`impact.service.create_app` makes it). A key
+    channel reads, the turns' replies) counts them in the same one (`impact.service.create_app`
+    makes it). The turns' replies take their room at once (`take`), ahead of the rest. A key
     asked for again with other windows is refused: two budgets for one tenant or conversation
     would each let through what the other had already used."""
 
@@ -161,13 +162,7 @@ class RateLimiter:
             now = self._clock()
             wait = max(self.delay(key, now) for key in keys)
             if wait <= 0:
-                for key in keys:
-                    key.in_flight += 1
-                    key.last_used = now
-                self._acquired += 1
-                if self._acquired % self.PRUNE_EVERY == 0:
-                    self._prune(now)
-                return Permit(self, keys)
+                return self._permit(keys, now)
             if stopping():
                 return 0.0 if math.isinf(wait) else wait
             if now + wait > deadline and not math.isinf(wait):
@@ -178,6 +173,21 @@ class RateLimiter:
                 await finished.wait()
             else:
                 await self._sleep(min(max(wait, 1e-6), self._quantum))
+
+    def take(self, keys: Sequence[LimitKey]) -> Permit:
+        """A permit now, whatever the windows hold: a request a person is waiting for (a turn's
+        reply, bot.turn_requests), which goes ahead of every request waiting in `acquire` and is
+        never delayed by this budget, only counted in it, so that the others leave it room."""
+        return self._permit(keys, self._clock())
+
+    def _permit(self, keys: Sequence[LimitKey], now: float) -> Permit:
+        for key in keys:
+            key.in_flight += 1
+            key.last_used = now
+        self._acquired += 1
+        if self._acquired % self.PRUNE_EVERY == 0:
+            self._prune(now)
+        return Permit(self, keys)
 
     def _finish(self, keys: Sequence[LimitKey]) -> None:
         now = self._clock()

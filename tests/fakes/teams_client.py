@@ -102,7 +102,9 @@ class TeamsUser:
     def __post_init__(self) -> None:
         if not self.conversation_id:
             self.conversation_id = f"a:chat-{uuid.uuid4().hex}"
-        self.connector.add_conversation(self.conversation_id)
+        # Teams knows which tenant a chat is in, and counts the bot's replies in that tenant's
+        # window (the SDK's reply bodies do not say: botbuilder 4.17 drops `tenantId`).
+        self.connector.add_conversation(self.conversation_id, tenant_id=self.tenant_id)
 
     def in_channel(self, team_id: str, channel_id: str | None = None) -> TeamsUser:
         """The same person, in a team's channel (its General channel by default, whose
