@@ -14,6 +14,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
+from bot.activity_codec import activity_from_json
 from store.outbox import Target
 
 
@@ -52,7 +53,7 @@ def outgoing(
     stored: dict[str, Any], target: Target, conversation_id: str, service_url: str
 ) -> Activity:
     """The stored activity, addressed to its conversation."""
-    activity = Activity().deserialize(stored)
+    activity = activity_from_json(stored)  # msrest's Activity().deserialize(stored), exactly
     activity.conversation = ConversationAccount(
         id=conversation_id, tenant_id=target.tenant_id or None
     )
