@@ -626,3 +626,46 @@ def test_with_a_field_it_does_not_know_everything_goes_through_msrest(
     assert activity_codec.fast_activity_json(Activity(type="message"), FAST._serialize) == {
         "type": "message"
     }
+
+
+async def test_the_sender_and_the_adapter_build_clients_with_the_fast_bodies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Both places that build our connector clients install the fast bodies: a reply (the
+    adapter's clients) and an outbox message (the sender's) go through `fast_activity_json`."""
+    from bot import adapter
+    from bot.adapter import ClientCache, _CachingConnectorFactory
+    from bot.sender.clients import ConnectorClients
+
+    class Factory:
+        async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+            return ConnectorClient(MicrosoftAppCredentials("", ""), base_url=service_url)
+
+    class Auth:
+        def create_connector_factory(self, _claims: object) -> Factory:
+            return Factory()
+
+    calls: list[Any] = []
+
+    def counting(activity: Any, serializer: Any) -> Any:
+        calls.append(activity)
+        return fast_activity_json(activity, serializer)
+
+    monkeypatch.setattr(adapter, "fast_activity_json", counting)
+    sender = ConnectorClients(
+        Auth(),
+        "28:bot",
+        request_timeout=5.0,
+        token_timeout=5.0,
+        pool_size=2,
+    )
+    cached = _CachingConnectorFactory(
+        Factory(),
+        "28:bot",
+        ClientCache(4),
+        lambda: None,
+    )
+    activity = Activity(type=ActivityTypes.message, text="hi")
+    for client in (await sender.get("http://127.0.0.1:1/"), await cached.create("http://x/")):
+        assert client._serialize.body(activity, "Activity") == {"type": "message", "text": "hi"}
+    assert calls == [activity, activity]
