@@ -9,7 +9,8 @@ and hands out one ConnectorClient per (app id, service URL, audience) and one Us
 app id. Both are safe to share: their credentials fetch and refresh tokens per request, and
 nothing turn-specific is stored on them. More costs of each reply are cut on those cached
 clients, each explained where it is done: msrest's generic serialisation of card content and its
-validation walk (`use_fast_json_objects`), the SDK's deep copy of every card
+validation walk (`use_fast_json_objects`) and of the whole activity (`use_fast_activity_bodies`,
+bot/activity_codec.py), the SDK's deep copy of every card
 (`SharedCardContent`) and msrest's requests-on-a-thread HTTP sender (`use_aiohttp`).
 benchmarks/answer_roundtrip.py measures the difference against the unmodified SDK.
 """
@@ -49,6 +50,7 @@ from msrest.pipeline.requests import RequestsContext
 from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 
+from bot.activity_codec import fast_activity_json
 from bot.config import Settings
 from bot.schema_codec import reuse_body_deserializer
 
@@ -170,6 +172,25 @@ def use_fast_json_objects(client: ConnectorClient) -> None:
     # (tests/bot/test_adapter.py checks), so the walk can find nothing: skip it.
     serializer.client_side_validation = False
     reuse_body_deserializer(serializer)  # no new reference cycle per request (bot/schema_codec)
+
+
+def use_fast_activity_bodies(client: ConnectorClient) -> None:
+    """Serialise the activities the client sends (replies, updates, the outbox's messages) with
+    `bot.activity_codec.fast_activity_json`: the JSON msrest's `Serializer.body` would return,
+    without its generic walk. Anything that module cannot reproduce exactly, and every other
+    body, still goes through msrest's `body`. Patched on our cached clients only, after
+    `use_fast_json_objects` (whose card serialiser it calls, as msrest would)."""
+    serializer = client._serialize
+    msrest_body = serializer.body
+
+    def body(data: Any, data_type: str, **kwargs: Any) -> Any:
+        if data_type == "Activity" and not kwargs:
+            fast = fast_activity_json(data, serializer)
+            if fast is not None:
+                return fast
+        return msrest_body(data, data_type, **kwargs)
+
+    serializer.body = body
 
 
 class AioHttpSender(AsyncHTTPSender):  # type: ignore[misc]
@@ -343,6 +364,7 @@ class _CachingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
         if client is None:
             client = await self._inner.create(service_url, audience)
             use_fast_json_objects(client)
+            use_fast_activity_bodies(client)
             use_aiohttp(client, self._session)
             self._cache.put(key, client)
         return client

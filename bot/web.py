@@ -21,12 +21,12 @@ from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeRespons
 from msrest.exceptions import DeserializationError
 
 from bot import gate, replies
+from bot.activity_codec import activity_from_json
 from bot.activity_json import activity_json
 from bot.adapter import CachingBotFrameworkAuthentication, SigningKeysUnavailable
 from bot.inputs import plain_data, plain_text
 from bot.registry import RouteHandler
 from bot.router import ImpactBot
-from bot.schema_codec import activity_from_json
 from bot.turn_requests import turn_requests
 from bot.turns import TurnsInFlight
 from store.db import Database, DatabaseOutcomeUnknown, DatabaseUnavailable, deadline
@@ -89,7 +89,7 @@ async def _messages(request: web.Request) -> web.StreamResponse:
     if not isinstance(body, dict) or _deeper_than(body, MAX_BODY_DEPTH):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     try:
-        activity = activity_from_json(body)
+        activity = activity_from_json(body)  # msrest's Activity().deserialize(body), exactly
     except (DeserializationError, TypeError, ValueError, RecursionError):
         return _problem(HTTPStatus.BAD_REQUEST, "body is not a Bot Framework activity")
     if not activity.type:

@@ -13,7 +13,13 @@ from botframework.connector.auth import (
     ClaimsIdentity,
 )
 
-from bot.adapter import MAX_CACHED_CLIENTS, ClientCache, use_aiohttp, use_fast_json_objects
+from bot.adapter import (
+    MAX_CACHED_CLIENTS,
+    ClientCache,
+    use_aiohttp,
+    use_fast_activity_bodies,
+    use_fast_json_objects,
+)
 
 
 class ConnectorClients:
@@ -73,6 +79,7 @@ class ConnectorClients:
             # third of the CPU of msrest's requests-on-a-thread.
             found.config.connection.timeout = self.request_timeout
             use_fast_json_objects(found)
+            use_fast_activity_bodies(found)
             use_aiohttp(found, self._http_session, token_timeout=self.token_timeout)
             self._clients.put((service_url,), found)
         return found

@@ -14,7 +14,8 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
-from bot.schema_codec import activity_from_json, model_json
+from bot.activity_codec import activity_from_json
+from bot.schema_codec import model_json
 from store.outbox import Target
 
 
@@ -53,7 +54,7 @@ def outgoing(
     stored: dict[str, Any], target: Target, conversation_id: str, service_url: str
 ) -> Activity:
     """The stored activity, addressed to its conversation."""
-    activity = activity_from_json(stored)
+    activity = activity_from_json(stored)  # msrest's Activity().deserialize(stored), exactly
     activity.conversation = ConversationAccount(
         id=conversation_id, tenant_id=target.tenant_id or None
     )
