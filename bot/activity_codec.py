@@ -48,8 +48,6 @@ from typing import Any, Final
 from botbuilder.schema import Activity
 from msrest.serialization import Deserializer, Model
 
-from bot.schema_codec import activity_from_json as msrest_activity
-
 log = logging.getLogger(__name__)
 
 # model name -> (Python attribute, JSON key, msrest type) for every field, in _attribute_map order
@@ -445,7 +443,7 @@ def activity_from_json(data: Any) -> Any:
             return _READING.model("Activity", data)
         except (_NotPlain, RecursionError):
             pass
-    return msrest_activity(data)  # msrest's, with its one shared Deserializer
+    return Activity.deserialize(data)
 
 
 def fast_activity_json(activity: Any, serializer: Any) -> dict[str, Any] | None:
