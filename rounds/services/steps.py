@@ -86,11 +86,9 @@ class RoundSteps:
         # other process can open). `messages` must then be picklable.
         self.process_reads = process_reads
         self.give_way = give_way  # before each batch: see RoundOpener
-        # People per transaction: on SQLite well under 50 ms of its write lock. PostgreSQL has no
-        # database-wide lock, but a batch's nudges go to the outbox as one JSON parameter, whose
-        # json.dumps holds the GIL throughout (about 21 ms for 1,000 nudges of a 2.6 kB card, 6
-        # for 250): an answer's every GIL hand-over meanwhile waits for it.
-        self.batch = batch if batch is not None else (200 if db.is_sqlite else 250)
+        # People per transaction: on SQLite well under 50 ms of its write lock; PostgreSQL has no
+        # database-wide lock, so fewer, larger batches save round trips.
+        self.batch = batch if batch is not None else (200 if db.is_sqlite else 1000)
         self._minutes = reading_minutes(framework)
         self._warming: asyncio.Task[None] | None = None
 
