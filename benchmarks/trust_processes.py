@@ -71,7 +71,12 @@ SCRIPT = Path(__file__).resolve()
 async def serve_service(args: argparse.Namespace) -> None:
     """The service with its background work; in the first process, the round steps on
     POST /bench/step (this benchmark's stand-in for the scheduler's leader)."""
-    settings = scale.service_settings(args.database_url, args.processes, args.scale)
+    settings = scale.service_settings(
+        args.database_url,
+        args.processes,
+        args.scale,
+        public_url=scale.CHARTS_URL if args.charts else "",
+    )
     db = Database(settings.database_url)
     transactions = scale.Transactions()
     transactions.watch(db.engine)
@@ -149,6 +154,7 @@ class Services:
                     str(args.scale),
                     "--database-url",
                     database_url,
+                    "--charts" if args.charts else "--no-charts",
                 ],
                 stdout=subprocess.PIPE,
                 text=True,
@@ -352,6 +358,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server (several processes need it)",
     )
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--charts", action=argparse.BooleanOptionalAction, default=True,
+        help="the services draw each shown team's chart at the close (default), as deployed",
+    )  # fmt: skip
     parser.add_argument("--think", type=float, default=0.2, help="seconds between answers")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--serve-service", action="store_true", help=argparse.SUPPRESS)

@@ -26,7 +26,7 @@ The round, phase by phase:
    before marked sent between them, not timed): the answers during all of them make the
    "nudge tick" sample (a tick takes about a second, about 5 answers: one tick's sample was
    too small for a p99);
-6. close: results, charts (with `--charts` only: without a public URL the service draws none),
+6. close: results, charts (unless `--no-charts`: without a public URL the service draws none),
    every summary queued; the results alone are timed again after.
 
 It prints each figure beside its target (issue 13) with PASS or MISS, the teams and role groups
@@ -821,7 +821,7 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
     print(
         f"trust scale: {r['participants']} people in {args.teams} teams, {r['submitted']} "
         f"submitted; {kind}; limits x{args.scale:g}"
-        + ("; charts drawn at the close" if args.charts else "")
+        + ("; charts drawn at the close" if args.charts else "; no charts (--no-charts)")
     )
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
@@ -951,9 +951,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=None, help="people per transaction")
     parser.add_argument(
         "--charts",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="give the service a public URL, so the close draws and stores every shown team's "
-        "chart as a deployed service does",
+        "chart as a deployed service does (default; --no-charts: cards in words only, as runs "
+        "before 30 November measured)",
     )
     parser.add_argument(
         "--due-ticks", type=int, default=3, choices=(1, 2, 3),
