@@ -22,7 +22,7 @@ back as UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -237,10 +237,15 @@ def database_now(session: Session) -> datetime:
 
 
 def _due(
-    connection: sa.Connection, *, now: datetime, clock: datetime, limit: int
+    connection: sa.Connection,
+    *,
+    now: datetime,
+    clock: datetime,
+    limit: int,
+    skip: Collection[int] = (),
 ) -> sa.Select[Any]:
-    """The ids of up to `limit` due rows, oldest first: pending, `not_before <= now`, and no
-    lease live at `clock` (the database's time)."""
+    """The ids of up to `limit` due rows, oldest first: pending, `not_before <= now`, no lease
+    live at `clock` (the database's time), and not in `skip`."""
     due = (
         sa.select(_c.id)
         .where(
@@ -251,6 +256,8 @@ def _due(
         .order_by(_c.not_before, _c.id)
         .limit(limit)
     )
+    if skip:
+        due = due.where(_c.id.not_in(sorted(skip)))
     if connection.dialect.name == "postgresql":
         # Rows another process is claiming right now are skipped, not waited for.
         due = due.with_for_update(skip_locked=True)
@@ -310,17 +317,20 @@ def claim_due(
     limit: int,
     lease_seconds: float,
     lease_now: datetime | None = None,
+    skip: Collection[int] = (),
 ) -> list[Claimed]:
     """Lease up to `limit` due rows (pending, `not_before <= now`, no live lease) to `owner`
     for `lease_seconds`, oldest first. The lease is on the database's clock (`lease_now`
-    overrides it, for tests of the lease logic only)."""
+    overrides it, for tests of the lease logic only). Rows in `skip` (the caller's own still
+    in flight: their outcome may be recorded, lease and all, before the caller's task is done
+    with them) are neither leased nor returned."""
     if limit <= 0:
         return []
     now = utc(now)
     clock = utc(lease_now) if lease_now is not None else database_now(session)
     until = clock + timedelta(seconds=lease_seconds)
     connection = session.connection()
-    due = _due(connection, now=now, clock=clock, limit=limit)
+    due = _due(connection, now=now, clock=clock, limit=limit, skip=skip)
     rows = _lease(connection, due, owner=owner, until=until)
     closing = _closing_times(session, {row.round_id for row in rows if row.round_id is not None})
     return [_claimed(row, until=until, closing=closing) for row in rows]

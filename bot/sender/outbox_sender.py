@@ -252,11 +252,18 @@ class OutboxSender:
         def work(
             session: Session,
         ) -> tuple[list[tuple[Claimed, str | None, str, int | None]], datetime | None, int]:
+            # A row still in flight here is not claimed: its outcome (pending again, its lease
+            # cleared: a retry due now) is committed before its task lets it go, and leasing it
+            # meanwhile would hold it, unsent, for a whole lease.
             rows = outbox.claim_due(
-                session, owner=self.owner, now=now, limit=limit, lease_seconds=self.lease_seconds
+                session,
+                owner=self.owner,
+                now=now,
+                limit=limit,
+                lease_seconds=self.lease_seconds,
+                skip=held,
             )
-            # Skip a row still in flight here (cannot happen while leases hold).
-            found = destinations(session, [row for row in rows if row.id not in held])
+            found = destinations(session, rows)
             if rows:
                 return found, None, -1
             return found, outbox.next_due(session, now), outbox.pending_count(session)

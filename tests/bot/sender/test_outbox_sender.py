@@ -527,6 +527,30 @@ async def test_a_row_that_would_wait_longer_than_its_lease_goes_back_unsent(
         await fake.stop()
 
 
+async def test_a_row_still_in_flight_here_is_not_leased_by_the_next_claim(
+    db: Database, clock: Clock, make_sender: Callable[..., OutboxSender]
+) -> None:
+    """A delivery records its outcome (a retry due now: pending, its lease cleared) and lets the
+    row go a moment later. A claim in between must leave the row alone: leasing it then, and
+    skipping it as still in flight, held it unsent for a whole lease (a sender draining until
+    empty hung for 30 s in tests/faults under load)."""
+    enqueue(db, clock, "k", Target.conversation("a:x", "http://127.0.0.1:9/"), T1)
+    row_id = rows(db)["k"].id
+    assert row_id is not None
+    sender = make_sender()
+    sender._held.add(row_id)  # its task has recorded the outcome, not yet let it go
+
+    jobs, next_due, pending = await sender._claim(clock.now, 10)
+
+    assert jobs == []
+    assert (pending, next_due is not None) == (1, True)  # still due: the loop looks again soon
+    row = rows(db)["k"]
+    assert (row.lease_owner, row.lease_until) == (None, None)
+    sender._held.discard(row_id)
+    jobs, _next_due, _pending = await sender._claim(clock.now, 10)
+    assert [job.row.id for job in jobs] == [row_id]
+
+
 # -- the loop ---------------------------------------------------------------------------------
 
 
