@@ -29,6 +29,7 @@ from framework.identity import TeamMember
 from framework.reading import reading_minutes
 from rounds.rules.schedule import ReminderPlan, resolve_zone
 from rounds.rules.views import InvitationView
+from rounds.services.cards_drawn import drawn_once
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
@@ -321,13 +322,9 @@ class InvitationDrawing:
         """The invitation card, drawn and serialised once per round and set of teams (`cards`
         keeps them between batches)."""
         key = (self.round_id, self.round_name, self.closes_on, self.minutes, team_names)
-        cached = cards.get(key)
-        if cached is None:
-            cached = activity_json(self.messages.invitation(self.view(team_names)))
-            if len(cards) > 4096:
-                cards.clear()
-            cards[key] = cached
-        return cached
+        return drawn_once(
+            cards, key, lambda: activity_json(self.messages.invitation(self.view(team_names)))
+        )
 
     def invitation(self, invitee: BatchInvitee, cards: dict[tuple[object, ...], str]) -> Invitation:
         team = invitee.teams[0]

@@ -35,6 +35,7 @@ from rounds.rules.preferences import NudgePreferences
 from rounds.rules.schedule import NudgeWindow, ReminderPlan, resolve_zone
 from rounds.rules.views import InvitationView
 from rounds.rules.when import Period
+from rounds.services.cards_drawn import drawn_once
 from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener, nothing_to_wait_for
@@ -517,22 +518,21 @@ def _nudge_json(
         closes_on,
         team_names,
     )
-    cached = _NUDGE_CARDS.get(key)
-    if cached is None:
+    round_id, round_name = round_.id, round_.name
+
+    def draw() -> str:
         view = InvitationView(
-            round_id=round_.id,
-            round_name=round_.name,
+            round_id=round_id,
+            round_name=round_name,
             team_names=team_names,
             closes_on=closes_on,
             question_count=planner.question_count,
             minutes=planner.minutes,
             nudge=True,
         )
-        cached = activity_json(planner.messages.invitation(view))
-        if len(_NUDGE_CARDS) > 4096:
-            _NUDGE_CARDS.clear()
-        _NUDGE_CARDS[key] = cached
-    return cached
+        return activity_json(planner.messages.invitation(view))
+
+    return drawn_once(_NUDGE_CARDS, key, draw)
 
 
 def frozen_rows(
