@@ -5,8 +5,8 @@
                      cancelled and the next round of a repeating series scheduled in one short
                      transaction; then results (computed once, in a read snapshot), and a summary
                      per team channel (and to the improvement team) with its chart, built in the
-                     worker process (summaries.py) and queued in one transaction that marks the
-                     summaries queued
+                     worker process (summaries.py); the charts stored, then the summaries queued,
+                     a few hundred kB a transaction, the last marking them queued
     nudge_due(now)   people whose stored next nudge time has come (rules.schedule), a batch per
                      short transaction
     repeat_due(now)  successors for repeating rounds that have none (after a resumed pause)
@@ -40,13 +40,21 @@ from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener, nothing_to_wait_for
 from rounds.services.ports import RoundMessages, RoundOptions
-from rounds.services.summaries import Summaries, summaries_there, summary_inputs, team_summaries
+from rounds.services.summaries import (
+    WRITE_BYTES,
+    Summaries,
+    in_batches_of_bytes,
+    summaries_there,
+    summary_inputs,
+    team_summaries,
+)
 from store.audit import audit
 from store.db import Database
-from store.outbox import Queued, Target, activity_json
+from store.outbox import Queued, Target, activity_json, enqueue_many
 from store.people import Person
 from store.process_reads import ProcessReads
 from store.rounds import steps as queries
+from store.rounds.charts import save_charts
 from store.rounds.frozen import (
     Evidence,
     has_frozen_results,
@@ -90,6 +98,7 @@ class RoundSteps:
         # People per transaction: on SQLite well under 50 ms of its write lock; PostgreSQL has no
         # database-wide lock, so fewer, larger batches save round trips.
         self.batch = batch if batch is not None else (200 if db.is_sqlite else 1000)
+        self.write_bytes = WRITE_BYTES  # the close's charts and summaries, a transaction
         self._minutes = reading_minutes(framework)
         self._warming: asyncio.Task[None] | None = None
 
@@ -107,8 +116,8 @@ class RoundSteps:
         """Close the rounds whose time has come (each a short compare-and-set transaction), then
         queue the summaries of every closed round that has none queued yet (including one whose
         close was interrupted): results computed once in a read snapshot, then the summaries
-        with their charts (built in the worker process where there is one), queued in one
-        transaction."""
+        with their charts (built in the worker process where there is one), stored and queued in
+        short transactions (`_record_summaries`)."""
         closed = []
         for round_id in await self.db.run(lambda s: queries.due_to_close(s, now)):
             await self._cancel_nudges(round_id)
@@ -120,15 +129,15 @@ class RoundSteps:
         return closed
 
     async def _cancel_nudges(self, round_id: int) -> None:
-        """Its time is up, so its pending nudges are pointless: cancelled a batch a transaction
-        before the close (about 6,000 of them in the close's own write held SQLite's write lock
-        for 80-110 ms at trust size). The close cancels any a sender queued meanwhile."""
-
-        def cancel(session: Session) -> int:
-            return queries.cancel_pending_nudges(session, round_id, self.batch)
-
-        while await self.db.run(cancel) == self.batch:
-            pass
+        """Its time is up, so its pending nudges are pointless: read beside the writer, then
+        cancelled by id a batch a transaction before the close (about 6,000 of them in the
+        close's own write held SQLite's write lock for 80-110 ms at trust size, and finding a
+        batch among the round's 30,000 other messages took 30 ms of it). The close cancels any a
+        nudge tick queued meanwhile."""
+        pending = await self.db.read(functools.partial(queries.pending_nudges, round_id=round_id))
+        for start in range(0, len(pending), self.batch):
+            ids = pending[start : start + self.batch]
+            await self.db.run(functools.partial(_cancel, ids))
 
     def _closer(self, round_id: int, now: datetime) -> Callable[[Session], bool]:
         return lambda session: self.close_round(session, round_id, now)
@@ -166,17 +175,11 @@ class RoundSteps:
         else:
             summaries = await self._summaries_here(round_id)
         built = time.perf_counter()
-
-        def record(session: Session) -> int:
-            return queries.record_summaries(
-                session, round_id, summaries.messages, summaries.images, now
-            )
-
-        queued = await self.db.run(record)
+        queued, writes = await self._record_summaries(round_id, summaries, now)
         read, drawn, cards = summaries.seconds
         log.info(
             "round %s: results frozen in %.2f s; summaries built %s in %.2f s (read %.2f s, %d "
-            "charts drawn in %.2f s, cards %.2f s); %d queued in %.2f s",
+            "charts drawn in %.2f s, cards %.2f s); %d queued in %.2f s, %d transactions",
             round_id,
             frozen - started,
             "in the worker process" if self.process_reads is not None else "here",
@@ -187,10 +190,42 @@ class RoundSteps:
             cards,
             queued,
             time.perf_counter() - built,
+            writes,
         )
         if queued:
             self.on_queued()
         return queued
+
+    async def _record_summaries(
+        self, round_id: int, summaries: Summaries, now: datetime
+    ) -> tuple[int, int]:
+        """Store the charts, then queue the summaries, each a few hundred kB a transaction (at
+        trust size 299 charts and 600 cards in one write held SQLite's write lock 74 ms); the
+        last transaction marks the summaries queued. The charts go first, so no card is sent
+        before its image can be served. A close stopped half-way is finished by the next run:
+        it draws the charts again under new tokens and queues only the summaries not yet
+        queued (each has its own dedupe key); the first run's unused charts are deleted with the
+        round. How many summaries were new, and in how many transactions."""
+        writes = 0
+        charts = list(summaries.images.items())
+        for images in in_batches_of_bytes(charts, lambda chart: len(chart[1]), self.write_bytes):
+            await self.give_way()
+            await self.db.run(functools.partial(_store_charts, dict(images), now, round_id))
+            writes += 1
+        cards = in_batches_of_bytes(
+            summaries.messages, lambda m: len(m.activity_json), self.write_bytes
+        )
+        *earlier, last = cards or [[]]
+        queued = 0
+        for messages in earlier:
+            await self.give_way()
+            queued += await self.db.run(functools.partial(_queue, messages, now))
+            writes += 1
+        await self.give_way()
+        queued += await self.db.run(
+            lambda session: queries.record_summaries(session, round_id, last, now)
+        )
+        return queued, writes + 1
 
     async def _summaries_here(self, round_id: int) -> Summaries:
         """The summaries built in this process (no worker process: an in-memory SQLite
@@ -392,6 +427,18 @@ class NudgePlanner:
     question_count: int
     minutes: tuple[int, int]  # reading time, fewest and most
     messages: RoundMessages  # draws the card: picklable, equal by value (bot's RoundCards)
+
+
+def _store_charts(images: dict[str, bytes], now: datetime, round_id: int, session: Session) -> int:
+    return save_charts(session, images, now, round_id=round_id)
+
+
+def _cancel(nudges: list[int], session: Session) -> int:
+    return queries.cancel_nudges(session, nudges)
+
+
+def _queue(messages: list[Queued], now: datetime, session: Session) -> int:
+    return enqueue_many(session, messages, now=now)
 
 
 def plan_nudge_batch(

@@ -16,7 +16,9 @@ cannot drift apart:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlmodel import Session
 
@@ -34,6 +36,12 @@ from store.rounds.tables import Round
 from store.teams import Team, installed_team
 
 TeamEvidence = tuple[tuple[int, str], ...]  # (question number, text) beside a team's results
+
+# What one transaction of the close writes at most (more when one item is larger): about a
+# millisecond of SQLite's write lock per 100 kB at trust size, so each well under 50 ms.
+WRITE_BYTES = 512 * 1024
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -166,3 +174,23 @@ def summaries_there(
         )
     ]
     return Summaries(queued, images, (read - started, drawn - read, time.perf_counter() - drawn))
+
+
+def in_batches_of_bytes(
+    items: Sequence[T], size: Callable[[T], int], limit: int = WRITE_BYTES
+) -> list[list[T]]:
+    """`items` in order, in consecutive batches of at most `limit` bytes by `size` (a single
+    larger item is a batch of its own); no batch is empty."""
+    batches: list[list[T]] = []
+    current: list[T] = []
+    filled = 0
+    for item in items:
+        grows = size(item)
+        if current and filled + grows > limit:
+            batches.append(current)
+            current, filled = [], 0
+        current.append(item)
+        filled += grows
+    if current:
+        batches.append(current)
+    return batches

@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, Session, SQLModel, col
 
+from store.bulk import execute_prepared, prepare_insert_ignoring
 from store.types import timestamp_column
 
 TOKEN_BYTES = 32  # 256 random bits; token_urlsafe gives 43 characters
@@ -47,18 +49,25 @@ def save_chart(session: Session, png: bytes, now: datetime, *, round_id: int) ->
 
 def save_charts(
     session: Session, images: Mapping[str, bytes], now: datetime, *, round_id: int
-) -> None:
-    """Store many charts of a round in one statement, each under its token (`new_chart_token`:
-    random, so two tokens never collide)."""
-    if not images:
-        return
-    session.execute(
-        sa.insert(ChartImage),
-        [
-            {"token": t, "round_id": round_id, "png": png, "created_at": now}
-            for t, png in images.items()
-        ],
-    )
+) -> int:
+    """Store many charts of a round, each under its token (`new_chart_token`: random, so two
+    tokens never collide), in as few statements as the database allows; how many were new. A
+    token already stored is left alone, so a batch stored twice (its first commit unanswered)
+    stores each image once. On SQLite the values are bound before the transaction takes the
+    write lock, where this is its first statement."""
+    rows = [
+        {"token": t, "round_id": round_id, "png": png, "created_at": now}
+        for t, png in images.items()
+    ]
+    if not rows:
+        return 0
+    table = ChartImage.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect  # without a connection: no transaction begun yet
+    if dialect.name == "sqlite":
+        prepared = prepare_insert_ignoring(dialect, table, rows, ["token"])
+        return execute_prepared(session.connection(), prepared)
+    statement = postgresql.insert(table).on_conflict_do_nothing(index_elements=["token"])
+    return int(session.connection().execute(statement.returning(table.c.token), rows).rowcount)
 
 
 def load_chart(session: Session, token: str) -> bytes | None:

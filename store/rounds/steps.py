@@ -4,7 +4,7 @@ session (one transaction)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +15,6 @@ from sqlmodel import Session, col, select
 from store.assessments.tables import Assessment
 from store.outbox import OutboxMessage, Queued, enqueue_many
 from store.people import Person
-from store.rounds.charts import save_charts
 from store.rounds.tables import (
     NudgePreference,
     Round,
@@ -63,40 +62,63 @@ def summaries_to_queue(session: Session) -> list[int]:
 
 
 def record_summaries(
-    session: Session,
-    round_id: int,
-    messages: Sequence[Queued],
-    charts: Mapping[str, bytes],
-    now: datetime,
+    session: Session, round_id: int, messages: Sequence[Queued], now: datetime
 ) -> int:
-    """Queue a closed round's summaries with their charts (by token) and mark them queued
-    (compare-and-set: a second process finishing the same close stores and queues nothing); how
-    many were new."""
-    marked = session.execute(
+    """Queue the last of a closed round's summaries and mark them all queued; how many were
+    new. The earlier ones were queued in transactions of their own (`enqueue_many`), and their
+    charts stored before them (`save_charts`). The messages go first, so that on SQLite their
+    values are bound before the write lock is taken. Each has its own dedupe key, so a second
+    process finishing the same close queues nothing twice; the mark is a compare-and-set."""
+    queued = enqueue_many(session, messages, now=now)
+    session.execute(
         sa.update(Round)
         .where(col(Round.id) == round_id, col(Round.summaries_queued_at).is_(None))
         .values(summaries_queued_at=now)
         .execution_options(synchronize_session=False)
     )
-    if marked.rowcount != 1:  # type: ignore[attr-defined]
-        return 0
-    save_charts(session, charts, now, round_id=round_id)
-    return enqueue_many(session, messages, now=now)
+    return queued
 
 
-def cancel_pending_nudges(session: Session, round_id: int, limit: int | None = None) -> int:
-    """A closing round sends no more nudges: cancel its pending ones (at most `limit` of them,
-    for a transaction that stays short); how many were cancelled."""
-    pending = sa.select(col(OutboxMessage.id)).where(
-        col(OutboxMessage.round_id) == round_id,
-        col(OutboxMessage.kind) == "nudge",
-        col(OutboxMessage.status) == "pending",
-    )
-    if limit is not None:
-        pending = pending.order_by(col(OutboxMessage.id)).limit(limit)
+def pending_nudges(session: Session, round_id: int) -> list[int]:
+    """The ids of a round's nudges still waiting to be sent, in order (a read: the close reads
+    them beside the writer, then cancels them by id a batch a transaction)."""
+    ids = session.exec(
+        select(OutboxMessage.id)
+        .where(
+            col(OutboxMessage.round_id) == round_id,
+            col(OutboxMessage.kind) == "nudge",
+            col(OutboxMessage.status) == "pending",
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    return [i for i in ids if i is not None]
+
+
+def cancel_nudges(session: Session, ids: Sequence[int]) -> int:
+    """Cancel those of these nudges still pending (by primary key: the write finds them without
+    reading the round's other messages); how many were cancelled."""
     result = session.connection().execute(
         sa.update(OutboxMessage)
-        .where(col(OutboxMessage.id).in_(pending.scalar_subquery()))
+        .where(
+            col(OutboxMessage.id).in_(ids),
+            col(OutboxMessage.kind) == "nudge",
+            col(OutboxMessage.status) == "pending",
+        )
+        .values(status="cancelled")
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)
+
+
+def cancel_pending_nudges(session: Session, round_id: int) -> int:
+    """A closing round sends no more nudges: cancel its pending ones; how many were cancelled."""
+    result = session.connection().execute(
+        sa.update(OutboxMessage)
+        .where(
+            col(OutboxMessage.round_id) == round_id,
+            col(OutboxMessage.kind) == "nudge",
+            col(OutboxMessage.status) == "pending",
+        )
         .values(status="cancelled")
         .execution_options(synchronize_session=False)
     )

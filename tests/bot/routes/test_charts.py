@@ -89,6 +89,20 @@ def test_many_charts_of_a_round_are_stored_at_once(db: Database) -> None:
     round_id = db.run_sync(add_round)
     tokens = [new_chart_token() for _ in range(3)]
     assert len(set(tokens)) == 3
-    db.run_sync(lambda s: save_charts(s, dict.fromkeys(tokens, data), NOW, round_id=round_id))
-    assert [db.run_sync(lambda s, t=t: load_chart(s, t)) for t in tokens] == [data] * 3
+    images = {token: data + bytes([n]) for n, token in enumerate(tokens)}
+    assert db.run_sync(lambda s: save_charts(s, images, NOW, round_id=round_id)) == 3
+    assert [db.run_sync(lambda s, t=t: load_chart(s, t)) for t in tokens] == list(images.values())
+    assert db.run_sync(lambda s: delete_round_charts(s, round_id)) == 3
+
+
+def test_a_batch_of_charts_stored_again_stores_each_once(db: Database) -> None:
+    """The close stores its charts a batch a transaction; a batch sent again (its commit went
+    unanswered) is not an error and changes nothing."""
+    data = component_chart_png(team(), FRAMEWORK)
+    round_id = db.run_sync(add_round)
+    first = {new_chart_token(): data for _ in range(2)}
+    assert db.run_sync(lambda s: save_charts(s, first, NOW, round_id=round_id)) == 2
+    both = first | {new_chart_token(): data[:100]}
+    assert db.run_sync(lambda s: save_charts(s, both, NOW, round_id=round_id)) == 1
+    assert [db.run_sync(lambda s, t=t: load_chart(s, t)) for t in both] == list(both.values())
     assert db.run_sync(lambda s: delete_round_charts(s, round_id)) == 3

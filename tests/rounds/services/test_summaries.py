@@ -5,6 +5,7 @@ but for each chart's random token, same charts; on a file SQLite database and on
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -13,13 +14,17 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
 from bot.config import Settings
 from framework.identity import Identity
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
+from rounds.services import steps as step_service
 from rounds.services.steps import RoundSteps
+from rounds.services.summaries import in_batches_of_bytes
 from store.db import Database
 from store.outbox import OutboxMessage
 from store.rounds.charts import ChartImage
@@ -30,6 +35,7 @@ from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser
 from tests.rounds.services.test_opening import member
 from tests.rounds.services.test_steps import FRAMEWORK, complete
+from tests.rounds.services.test_steps_at_scale import Crash, counting, crash_on_call
 
 pytestmark = pytest.mark.service
 
@@ -129,10 +135,9 @@ async def steps(
     await runner.cleanup()
 
 
-async def test_the_worker_and_the_service_queue_the_same_summaries(
-    steps: Any, db: Database, clock: Clock
-) -> None:
-    jobs, lead = steps
+async def answered_round(db: Database, clock: Clock, lead: TeamsUser, jobs: RoundSteps) -> int:
+    """A round of Ward 7 (6 of 7 answered: shown, charted) and Theatres (1 of 4: hidden),
+    opened and answered; the clock at its closing time."""
     spec = RoundSpec(
         "Winter 2026", (WARD, THEATRES), clock.now, clock.now + timedelta(days=7), "3d"
     )
@@ -147,6 +152,14 @@ async def test_the_worker_and_the_service_queue_the_same_summaries(
         )
     complete(db, Identity(lead.tenant_id, "29:staff-40", None, ""), round_id, 4, clock.now)
     clock.now += timedelta(days=8)
+    return round_id
+
+
+async def test_the_worker_and_the_service_queue_the_same_summaries(
+    steps: Any, db: Database, clock: Clock
+) -> None:
+    jobs, lead = steps
+    round_id = await answered_round(db, clock, lead, jobs)
 
     assert await jobs.close_due(clock.now) == [round_id]  # in the worker process
     there, there_charts, there_urls = queued_summaries(db, round_id)
@@ -168,3 +181,79 @@ async def test_the_worker_and_the_service_queue_the_same_summaries(
     text = json.dumps(list(here.values()))
     assert "Held 2 of 3 huddles" in text, "the frozen evidence is on the cards"
     assert "Not enough responses" in text, "Theatres' card says its results are hidden"
+
+
+def written(statements: list[str]) -> list[str]:
+    """The close's writes, by table: "charts", "outbox" or "mark" (summaries marked queued)."""
+    kinds = []
+    for statement in statements:
+        text = " ".join(statement.split()).upper()
+        if text.startswith("INSERT INTO CHART_IMAGES"):
+            kinds.append("charts")
+        elif text.startswith("INSERT INTO OUTBOX"):
+            kinds.append("outbox")
+        elif text.startswith("UPDATE ROUNDS SET SUMMARIES_QUEUED_AT"):
+            kinds.append("mark")
+    return kinds
+
+
+async def test_the_close_stores_its_charts_then_queues_its_summaries_in_short_writes(
+    steps: Any, db: Database, clock: Clock
+) -> None:
+    """At most `write_bytes` a transaction (here: one chart or card each), the charts before
+    any card that shows them, and the mark with the last card."""
+    jobs, lead = steps
+    jobs.write_bytes = 1
+    round_id = await answered_round(db, clock, lead, jobs)
+    with counting(db) as statements:
+        assert await jobs.close_due(clock.now) == [round_id]
+    assert written(statements.seen) == ["charts", "outbox", "outbox", "outbox", "outbox", "mark"]
+    found, charts, urls = queued_summaries(db, round_id)
+    assert len(found) == 4
+    assert len(charts) == 1
+    assert stored_tokens(db) >= {url.rsplit("/", 1)[1].removesuffix(".png") for url in urls}
+
+
+async def test_a_close_that_dies_between_its_writes_queues_each_summary_once_when_run_again(
+    steps: Any, db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It died after its chart and one summary: the next run queues the other three, once, and
+    every card's chart can be served (the first run's chart stays for the card it queued)."""
+    jobs, lead = steps
+    jobs.write_bytes = 1
+    round_id = await answered_round(db, clock, lead, jobs)
+    with monkeypatch.context() as patch:
+        crash_on_call(patch, step_service, "_queue", 2)
+        with pytest.raises(Crash):
+            await jobs.close_due(clock.now)
+    assert len(queued_summaries(db, round_id)[0]) == 1
+    assert await jobs.close_due(clock.now + timedelta(minutes=1)) == []
+    found, _, urls = queued_summaries(db, round_id)
+    assert sorted(found) == [
+        f"round:{round_id}:summary:team:{team}{copy}"
+        for team in sorted(round_team_ids(db, round_id))
+        for copy in ("", ":improvement")
+    ]
+    assert len(urls) == 2
+    assert stored_tokens(db) >= {url.rsplit("/", 1)[1].removesuffix(".png") for url in urls}
+    assert db.run_sync(lambda s: s.get(Round, round_id).summaries_queued_at) is not None
+
+
+def stored_tokens(db: Database) -> set[str]:
+    return set(db.run_sync(lambda s: s.exec(select(ChartImage.token)).all()))
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=40), max_size=30),
+    st.integers(min_value=1, max_value=60),
+)
+def test_batches_of_bytes_keep_every_item_in_order_within_the_limit(
+    sizes: list[int], limit: int
+) -> None:
+    batches = in_batches_of_bytes(list(enumerate(sizes)), lambda item: item[1], limit)
+    assert [item for batch in batches for item in batch] == list(enumerate(sizes))
+    assert all(batch for batch in batches)
+    for batch in batches:
+        assert len(batch) == 1 or sum(size for _, size in batch) <= limit
+    for batch, following in itertools.pairwise(batches):
+        assert sum(size for _, size in batch) + following[0][1] > limit, "no batch cut early"
