@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import multiprocessing.util
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -102,11 +103,18 @@ class ProcessReads:
 
 _database: Database | None = None  # in the worker: its one database, for its life
 
+# How much lower the worker's CPU priority is than the service's (os.nice). Everything it does
+# is background work (a close's results and charts, nudge plans, invitation cards) that can
+# wait a few milliseconds; the service's turns, on the same cores, should not wait for it.
+WORKER_NICENESS = 10
+
 
 def _open_there(url: str) -> None:
-    """The worker's start: its database (connections open on first use), disposed of when the
-    worker ends (multiprocessing runs its finalizers as a worker process exits)."""
+    """The worker's start: a lower CPU priority than the service's, and its database
+    (connections open on first use), disposed of when the worker ends (multiprocessing runs its
+    finalizers as a worker process exits)."""
     global _database
+    os.nice(WORKER_NICENESS)
     _database = Database(url, pool_size=1)
     multiprocessing.util.Finalize(None, _database.dispose, exitpriority=10)
 

@@ -19,7 +19,7 @@ from bot.config import Settings
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services.steps import frozen_rows
 from store.db import Database
-from store.process_reads import ProcessReads
+from store.process_reads import WORKER_NICENESS, ProcessReads
 from tests.fakes.loopback import serve
 from tests.store.rounds.test_frozen import members
 from tests.store.rounds.test_results import FRAMEWORK, World
@@ -39,6 +39,10 @@ def reads_on_this_connection(session: Session) -> int:
     info = session.connection().info
     info["reads"] = info.get("reads", 0) + 1
     return int(info["reads"])
+
+
+def niceness(_session: Session) -> int:
+    return os.nice(0)
 
 
 def _gone(pid: int) -> bool:
@@ -93,6 +97,18 @@ async def test_the_worker_reads_on_one_connection_for_its_life(db: Database) -> 
     finally:
         reads.close()
     assert counted == [1, 2, 3]
+
+
+@pytest.mark.service
+async def test_the_worker_runs_at_a_lower_cpu_priority_than_the_service(db: Database) -> None:
+    """Its work is all background work: on the same cores, the service's turns go first."""
+    reads = ProcessReads(db.url)
+    try:
+        there = await reads.read(niceness)
+    finally:
+        reads.close()
+    assert there == min(os.nice(0) + WORKER_NICENESS, 19)
+    assert there > os.nice(0) or os.nice(0) == 19
 
 
 @pytest.mark.service
