@@ -120,29 +120,34 @@ class RoundSteps:
         short transactions (`_record_summaries`)."""
         closed = []
         for round_id in await self.db.run(lambda s: queries.due_to_close(s, now)):
-            await self._cancel_nudges(round_id)
-            if await self.db.run(self._closer(round_id, now)):
+            cancelled_up_to = await self._cancel_nudges(round_id)
+            if await self.db.run(self._closer(round_id, now, cancelled_up_to)):
                 closed.append(round_id)
                 log.info("closed round %s", round_id)
         for round_id in await self.db.run(queries.summaries_to_queue):
             await self.queue_summaries(round_id, now)
         return closed
 
-    async def _cancel_nudges(self, round_id: int) -> None:
+    async def _cancel_nudges(self, round_id: int) -> int:
         """Its time is up, so its pending nudges are pointless: read beside the writer, then
         cancelled by id a batch a transaction before the close (about 6,000 of them in the
-        close's own write held SQLite's write lock for 80-110 ms at trust size, and finding a
-        batch among the round's 30,000 other messages took 30 ms of it). The close cancels any a
-        nudge tick queued meanwhile."""
-        pending = await self.db.read(functools.partial(queries.pending_nudges, round_id=round_id))
+        close's own write held SQLite's write lock for 80-110 ms at trust size, and finding them
+        among the round's 30,000 other messages took 30 ms of it). The close cancels any a nudge
+        tick queued meanwhile: on SQLite only those with a higher id than the read saw (the id
+        returned; 0 on PostgreSQL, see `cancel_pending_nudges`)."""
+        pending, highest = await self.db.read(
+            functools.partial(queries.pending_nudges, round_id=round_id)
+        )
         for start in range(0, len(pending), self.batch):
-            ids = pending[start : start + self.batch]
-            await self.db.run(functools.partial(_cancel, ids))
+            await self.db.run(functools.partial(_cancel, pending[start : start + self.batch]))
+        return highest if self.db.is_sqlite else 0
 
-    def _closer(self, round_id: int, now: datetime) -> Callable[[Session], bool]:
-        return lambda session: self.close_round(session, round_id, now)
+    def _closer(self, round_id: int, now: datetime, after: int) -> Callable[[Session], bool]:
+        return lambda session: self.close_round(session, round_id, now, after=after)
 
-    def close_round(self, session: Session, round_id: int, now: datetime) -> bool:
+    def close_round(
+        self, session: Session, round_id: int, now: datetime, *, after: int = 0
+    ) -> bool:
         """The move to `closed` (compare-and-set), pending nudges cancelled and the next round of
         a series scheduled, in the caller's transaction; the summaries follow
         (`queue_summaries`, which first freezes the results). False if another process closed it
@@ -150,7 +155,7 @@ class RoundSteps:
         round_ = queries.mark_closed(session, round_id, now)
         if round_ is None:
             return False
-        queries.cancel_pending_nudges(session, round_id)
+        queries.cancel_pending_nudges(session, round_id, after=after)
         self._schedule_repeat(session, round_, now)
         audit(
             session, actor="scheduler", action="round.closed", target=f"round:{round_id}", now=now

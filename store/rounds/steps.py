@@ -79,9 +79,10 @@ def record_summaries(
     return queued
 
 
-def pending_nudges(session: Session, round_id: int) -> list[int]:
-    """The ids of a round's nudges still waiting to be sent, in order (a read: the close reads
-    them beside the writer, then cancels them by id a batch a transaction)."""
+def pending_nudges(session: Session, round_id: int) -> tuple[list[int], int]:
+    """The ids of a round's nudges still waiting to be sent, in order, and the highest id of any
+    message then (a read: the close reads them beside the writer, then cancels them by id a
+    batch a transaction)."""
     ids = session.exec(
         select(OutboxMessage.id)
         .where(
@@ -91,7 +92,8 @@ def pending_nudges(session: Session, round_id: int) -> list[int]:
         )
         .order_by(col(OutboxMessage.id))
     ).all()
-    return [i for i in ids if i is not None]
+    highest = session.exec(select(sa.func.max(OutboxMessage.id))).one()
+    return [i for i in ids if i is not None], int(highest or 0)
 
 
 def cancel_nudges(session: Session, ids: Sequence[int]) -> int:
@@ -110,12 +112,18 @@ def cancel_nudges(session: Session, ids: Sequence[int]) -> int:
     return int(result.rowcount)
 
 
-def cancel_pending_nudges(session: Session, round_id: int) -> int:
-    """A closing round sends no more nudges: cancel its pending ones; how many were cancelled."""
+def cancel_pending_nudges(session: Session, round_id: int, *, after: int = 0) -> int:
+    """A closing round sends no more nudges: cancel its pending ones with an id over `after`;
+    how many were cancelled. The index on the round finds them by id range within the round,
+    so a close that cancelled the rest a batch a transaction (`cancel_nudges`) passes the
+    highest id its read saw, and reads none of the round's other messages here. Only where ids
+    are given in commit order (SQLite, one writer at a time): a PostgreSQL sequence value is
+    taken before its row commits, so a row committed later may have a lower id."""
     result = session.connection().execute(
         sa.update(OutboxMessage)
         .where(
             col(OutboxMessage.round_id) == round_id,
+            col(OutboxMessage.id) > after,
             col(OutboxMessage.kind) == "nudge",
             col(OutboxMessage.status) == "pending",
         )

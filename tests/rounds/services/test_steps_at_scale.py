@@ -26,7 +26,7 @@ from rounds.services import opening as opening_service
 from rounds.services.jobs import RoundJobSource
 from rounds.services.steps import RoundSteps
 from store.db import Database
-from store.outbox import OutboxMessage
+from store.outbox import OutboxMessage, Queued, Target, enqueue_many
 from store.people import ConversationRef, Person
 from store.rounds import steps as step_queries
 from store.rounds.frozen import frozen_results
@@ -415,6 +415,41 @@ async def test_a_closing_round_cancels_its_pending_nudges_a_batch_a_transaction(
         return Counter(rows.all())
 
     assert world.db.run_sync(statuses) == Counter({"cancelled": 23})
+
+
+async def test_a_nudge_queued_after_the_closes_read_of_pending_nudges_is_cancelled_too(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The close cancels the pending nudges it read, a batch a transaction, then its own write
+    cancels any queued since (a nudge tick in another process): none is left to send."""
+    batches(world.steps, 5)
+    round_id = world.new_round(TEAMS[1], 0, 12)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    assert await world.steps.nudge_due(MONDAY) == 12
+    cancel_read_nudges = world.steps._cancel_nudges
+
+    async def then_a_late_nudge(rid: int) -> int:
+        after = await cancel_read_nudges(rid)
+        late = Queued(
+            dedupe_key=f"round:{rid}:nudge:late",
+            kind="nudge",
+            tenant_id=world.tenant,
+            target=Target.conversation("a:late", "https://smba.example/"),
+            activity_json='{"type":"message"}',
+            round_id=rid,
+        )
+        world.db.run_sync(lambda s: enqueue_many(s, [late], now=MONDAY))
+        return after
+
+    monkeypatch.setattr(world.steps, "_cancel_nudges", then_a_late_nudge)
+    assert await world.steps.close_due(WEDNESDAY + timedelta(days=15)) == [round_id]
+
+    def statuses(session: Any) -> Counter[str]:
+        rows = session.exec(select(OutboxMessage.status).where(OutboxMessage.kind == "nudge"))
+        return Counter(rows.all())
+
+    assert world.db.run_sync(statuses) == Counter({"cancelled": 13})
 
 
 async def test_the_close_computes_results_outside_its_write_and_freezes_them_on_a_rerun(
