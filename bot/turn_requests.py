@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from botbuilder.core import Middleware, TurnContext
 from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from bot.adapter import TokenUnavailable
 from bot.identity import tenant_of
 from bot.sender.answers import Problem, classify
 from bot.sender.limits import LimitKey, Permit, RateLimiter, Sleep
@@ -132,12 +133,15 @@ class TurnRequests:
                 try:
                     return await call()
                 except ClientRequestError as exc:
-                    # No answer within the request timeout (or no token, no connection): Teams
-                    # may have acted on it, so it is not sent again, and while the same turn
-                    # waits nothing else is tried (another wait would outlast the turn).
+                    # No answer within the request timeout (or no connection, no token): Teams
+                    # may have acted on it (not if there was no token), so it is not sent again,
+                    # and nothing else is tried in this turn (another wait would outlast it).
                     self._unanswered = classify(exc)
                     raise ReplyNotSent(
-                        what, self._unanswered, attempt, maybe_delivered=True
+                        what,
+                        self._unanswered,
+                        attempt,
+                        maybe_delivered=not isinstance(exc, TokenUnavailable),
                     ) from exc
                 except HttpOperationError as exc:
                     self._finish(permit)  # this attempt is over (and counted, as Teams did)
