@@ -352,17 +352,22 @@ class _CachingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
         app_id: str,
         cache: ClientCache,
         session: Callable[[], aiohttp.ClientSession],
+        request_timeout: float,
     ) -> None:
         self._inner = inner
         self._app_id = app_id
         self._cache = cache
         self._session = session
+        self._request_timeout = request_timeout
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (self._app_id, service_url, audience or "")
         client = self._cache.get(key)
         if client is None:
             client = await self._inner.create(service_url, audience)
+            # msrest's default (100 s) would hold a turn whose reply Teams accepted and never
+            # answered: the request gives up after this and raises ClientRequestError.
+            client.config.connection.timeout = self._request_timeout
             use_fast_json_objects(client)
             use_fast_activity_bodies(client)
             use_aiohttp(client, self._session)
@@ -394,10 +399,18 @@ class ClientCache:
 
 
 class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
-    """Delegates everything to the SDK's authentication; reuses the clients it creates."""
+    """Delegates everything to the SDK's authentication; reuses the clients it creates, each
+    waiting at most `request_timeout` seconds for an answer (IMPACT_REPLY_TIMEOUT_SECONDS)."""
 
-    def __init__(self, inner: BotFrameworkAuthentication, limit: int = MAX_CACHED_CLIENTS) -> None:
+    def __init__(
+        self,
+        inner: BotFrameworkAuthentication,
+        *,
+        request_timeout: float,
+        limit: int = MAX_CACHED_CLIENTS,
+    ) -> None:
         self._inner = inner
+        self.request_timeout = request_timeout
         self.connector_clients = ClientCache(limit)
         self.user_token_clients = ClientCache(limit)
         self._http: aiohttp.ClientSession | None = None
@@ -427,7 +440,9 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ig
     def _wrap(self, factory: ConnectorFactory | None, app_id: str) -> ConnectorFactory | None:
         if factory is None:
             return None
-        return _CachingConnectorFactory(factory, app_id, self.connector_clients, self.http_session)
+        return _CachingConnectorFactory(
+            factory, app_id, self.connector_clients, self.http_session, self.request_timeout
+        )
 
     async def authenticate_request(
         self, activity: Any, auth_header: str
@@ -492,4 +507,8 @@ def sdk_authentication(settings: Settings) -> BotFrameworkAuthentication:
 
 
 def build_adapter(settings: Settings) -> CloudAdapter:
-    return CloudAdapter(CachingBotFrameworkAuthentication(sdk_authentication(settings)))
+    return CloudAdapter(
+        CachingBotFrameworkAuthentication(
+            sdk_authentication(settings), request_timeout=settings.reply_timeout_seconds
+        )
+    )

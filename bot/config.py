@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     send_backoff_cap_seconds: float = Field(
         default=120.0, gt=0, validation_alias=_env("IMPACT_SEND_BACKOFF_CAP_SECONDS")
     )
+    # Longest wait for Teams' answer to one request of the adapter's: a turn's reply or card
+    # update (and the roster pages and channel lists read through it). The Bot Connector gives
+    # a turn about 15 s; msrest's own default, 100 s, held the turn and the person's card.
+    reply_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, validation_alias=_env("IMPACT_REPLY_TIMEOUT_SECONDS")
+    )
     # How many service processes share the database (and so Teams' limits): each process's
     # sender keeps to 1/N of them.
     service_processes: int = Field(

@@ -12,7 +12,10 @@ in its tenant's and chat's windows, so the sender cannot fill them again before 
 goes. A card update (PUT: repeating it shows the same card) is also sent again after 502 or
 504; a new card is not, because Teams may have delivered it before it answered so (a duplicate
 in front of the person), and the person, who is there, can carry on with any message.
-docs/outbox.md ("Turn replies") gives the decision and its reasons.
+A request Teams does not answer at all within the adapter's request timeout
+(IMPACT_REPLY_TIMEOUT_SECONDS, bot.adapter) is given up the same way, and the turn makes no
+further request to Teams: one that hung will likely hang again, and the Bot Connector gives the
+whole turn about 15 s. docs/outbox.md ("Turn replies") gives the decision and its reasons.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from botbuilder.core import Middleware, TurnContext
-from msrest.exceptions import HttpOperationError
+from msrest.exceptions import ClientRequestError, HttpOperationError
 
+from bot.adapter import TokenUnavailable
 from bot.identity import tenant_of
 from bot.sender.answers import Problem, classify
 from bot.sender.limits import LimitKey, Permit, RateLimiter, Sleep
@@ -51,12 +55,26 @@ TURN_REQUESTS = "impact.turn_requests"  # where a turn keeps its TurnRequests (t
 
 class ReplyNotSent(Exception):
     """A turn's request that Teams did not take within the turn's time for it, or that it may
-    have taken (`maybe_delivered`: 502, 504 on a new card). Logged, never an apology: what the
-    person did was saved before the reply, and their next message carries on from there."""
+    have taken (`maybe_delivered`: 502, 504 on a new card; no answer at all, on any request).
+    Logged, never an apology: what the person did was saved before the reply, and their next
+    message carries on from there."""
 
-    def __init__(self, what: str, problem: Problem, attempts: int, *, maybe_delivered: bool):
+    def __init__(
+        self,
+        what: str,
+        problem: Problem,
+        attempts: int,
+        *,
+        maybe_delivered: bool,
+        reason: str = "",
+    ):
+        answer = (
+            f"{problem.status} {problem.describe()}"
+            if problem.status is not None
+            else f"no answer from Teams ({problem.describe()})"
+        )
         super().__init__(
-            f"{what}: {problem.status} {problem.describe()} after {attempts} attempt(s)"
+            f"{what}: {reason or answer + f' after {attempts} attempt(s)'}"
             + (" (Teams may have delivered it)" if maybe_delivered else "")
         )
         self.problem = problem
@@ -89,14 +107,24 @@ class TurnRequests:
         self._sleep = sleep
         self._rng = rng
         self._deadline: float | None = None  # set at the turn's first refusal
+        self._unanswered: Problem | None = None  # a request of this turn Teams never answered
 
     async def request(
         self, call: Callable[[], Awaitable[T]], *, what: str, repeatable: bool = False
     ) -> T:
         """`call()` (one request to Teams), counted first in the budget, and made again while
         Teams says it did not take it; `repeatable`: repeating it changes nothing (an update),
-        so a 502 or 504 is tried again too. Raises ReplyNotSent when it gives up, and Teams'
-        other answers (403, 404, 413 ...) as the SDK raised them."""
+        so a 502 or 504 is tried again too. Raises ReplyNotSent when it gives up (at once, once a
+        request of this turn got no answer), and Teams' other answers (403, 404, 413 ...) as the
+        SDK raised them."""
+        if self._unanswered is not None:
+            raise ReplyNotSent(
+                what,
+                self._unanswered,
+                0,
+                maybe_delivered=False,
+                reason="not sent: an earlier request of this turn got no answer from Teams",
+            )
         permit = self._take()
         attempt = 0
         try:
@@ -104,6 +132,17 @@ class TurnRequests:
                 attempt += 1
                 try:
                     return await call()
+                except ClientRequestError as exc:
+                    # No answer within the request timeout (or no connection, no token): Teams
+                    # may have acted on it (not if there was no token), so it is not sent again,
+                    # and nothing else is tried in this turn (another wait would outlast it).
+                    self._unanswered = classify(exc)
+                    raise ReplyNotSent(
+                        what,
+                        self._unanswered,
+                        attempt,
+                        maybe_delivered=not isinstance(exc, TokenUnavailable),
+                    ) from exc
                 except HttpOperationError as exc:
                     self._finish(permit)  # this attempt is over (and counted, as Teams did)
                     wait = self._wait_before_retry(classify(exc), attempt, what, repeatable)

@@ -59,9 +59,9 @@ def create_app(
     database = db or Database(settings.database_url)
     adapter = build_adapter(settings)
     adapter.on_turn_error = turn_error_handler
-    adapter.use(TenantGate(settings.allowed_tenants))
-    turns = TurnsInFlight()  # the sender gives way to the turns in flight
     limiter = teams_limiter(settings)
+    adapter.use(TenantGate(settings.allowed_tenants, limiter))  # its notices count in the budget
+    turns = TurnsInFlight()  # the sender gives way to the turns in flight
     adapter.use(CountTurnRequests(limiter))  # a turn's replies go first in the one budget
     sender = (
         OutboxSender.from_settings(

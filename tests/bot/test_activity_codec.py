@@ -664,6 +664,7 @@ async def test_the_sender_and_the_adapter_build_clients_with_the_fast_bodies(
         "28:bot",
         ClientCache(4),
         lambda: None,
+        10.0,
     )
     activity = Activity(type=ActivityTypes.message, text="hi")
     for client in (await sender.get("http://127.0.0.1:1/"), await cached.create("http://x/")):

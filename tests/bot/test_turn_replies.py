@@ -250,3 +250,79 @@ async def test_a_card_teams_delivered_without_saying_so_loses_nothing_typed_on_i
     assert (await user.press("Next", {"level": "4", "comment": "kept words"})).status == 200
     assert answers_in_db(db, user) == {1: (3, None), 2: (4, "kept words")}
     assert question_number(user.last_card()[1]) == 3
+
+
+# -- a request Teams accepts and never answers ----------------------------------------------------
+
+REPLY_TIMEOUT = 0.5  # the test's IMPACT_REPLY_TIMEOUT_SECONDS (10 by default)
+TURN_BOUND = 5.0  # the turn's HTTP answer, well within: the old code waited for msrest's 100 s
+
+
+@pytest.fixture
+async def hasty_user(
+    db: Database,
+    clock: Clock,
+    settings_factory: Callable[..., Settings],
+    connector: FakeConnector,
+    http: aiohttp.ClientSession,
+) -> AsyncIterator[TeamsUser]:
+    """A person talking to the service with a short request timeout (the setting's small)."""
+    app = create_app(settings_factory(reply_timeout_seconds=REPLY_TIMEOUT), db=db, clock=clock)
+    runner, url = await serve(app)
+    yield TeamsUser(bot_url=url, connector=connector, session=http)
+    await runner.cleanup()
+
+
+async def test_a_reply_teams_accepts_and_never_answers_ends_the_turn_within_the_bound(
+    hasty_user: TeamsUser, connector: FakeConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Teams delivers the question card and never answers. The turn gives up after the request
+    timeout, not msrest's 100 s; the card is not sent again (it was delivered); the turn does
+    not apologise (nothing failed that the person did) but logs why; and "resume" brings the
+    question again, so the person is never left without a way on."""
+    user = hasty_user
+    await user.install()
+    connector.deliver_then_fail_next(1, "timeout")
+    with caplog.at_level(logging.WARNING, logger="bot.replies"):
+        result = await asyncio.wait_for(user.say("start"), TURN_BOUND)
+    assert result.status < 300
+    assert question_cards(user, connector) == [1]  # delivered once, not sent again
+    assert connector.duplicates() == 0
+    assert not apologised(user)
+    assert "no answer from Teams" in caplog.text
+    assert "Teams may have delivered it" in caplog.text
+
+    result = await asyncio.wait_for(user.say("resume"), TURN_BOUND)
+    assert result.status < 300
+    assert question_number(user.last_card()[1]) == 1
+    assert connector.duplicates() == 0  # the new card is the current one, drawn anew
+
+
+async def test_an_update_teams_applies_and_never_answers_ends_the_turn_within_the_bound(
+    hasty_user: TeamsUser,
+    connector: FakeConnector,
+    db: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An Action.Submit press (Teams' older clients): the used card's update is applied and
+    never answered. The turn ends within the bound, making no further request to Teams once one
+    went unanswered (each would wait as long); the answer is kept, and the person's next message
+    carries on from the next question."""
+    user = hasty_user
+    await start(user)
+    connector.deliver_then_fail_next(1, "timeout", kinds=frozenset({"update"}))
+    before = len(connector.calls)
+    with caplog.at_level(logging.WARNING, logger="bot.replies"):
+        result = await asyncio.wait_for(
+            user.press("Next", {"level": "3", "comment": ""}, via="submit"), TURN_BOUND
+        )
+    assert result.status < 300
+    assert [call.kind for call in connector.calls[before:]] == ["update"]  # once, nothing after
+    assert "no answer from Teams" in caplog.text
+    assert answers_in_db(db, user) == {1: (3, None)}
+    assert not apologised(user)
+
+    result = await asyncio.wait_for(user.say("resume"), TURN_BOUND)
+    assert result.status < 300
+    assert question_number(user.last_card()[1]) == 2
+    assert connector.duplicates() == 0

@@ -1,18 +1,27 @@
 """What /api/messages lets through before any handler or database work: Teams only (channelId
 msteams), the two tenant fields agreeing (read from the raw body), application/json exactly, and
-a JSON object of sane depth. Through the real service on loopback, on SQLite and PostgreSQL."""
+a JSON object of sane depth; and what a tenant outside IMPACT_ALLOWED_TENANTS costs (bot/gate.py).
+Through the real service on loopback, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import pytest
 from sqlmodel import select
 
+from bot.config import Settings
+from bot.gate import NOTICE_WINDOWS, NOTICES_KEY, REFUSAL_NOTICE
+from impact.service import LIMITER_KEY, create_app
 from store.db import Database
 from store.people import Person
+from tests.conftest import Clock
+from tests.fakes.connector import FakeConnector
+from tests.fakes.loopback import serve
 from tests.fakes.teams_client import TeamsUser
 
 pytestmark = pytest.mark.service
@@ -104,4 +113,50 @@ async def test_a_deep_activity_within_its_size_is_400_not_500(
         nested = {"v": nested}
     result = await user.post(user.activity(type="message", text="start", value=nested))
     assert result.status == 400
+    assert people(db) == []
+
+
+async def test_a_flood_from_a_refused_tenant_costs_a_few_notices_each_counted_in_the_budget(
+    db: Database,
+    settings_factory: Callable[..., Settings],
+    clock: Clock,
+    connector: FakeConnector,
+    http: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Three people of a tenant the bot does not serve send 10 messages each, and press a
+    button. On the old code each message got a notice (30 requests to Teams for 30 activities,
+    counted nowhere, so the sender could not leave room for them). Now: one notice (the
+    notices' window, 1 a second, leaves no room for a second so soon, and a chat is told once a
+    day), counted in the process's one budget; the press gets 403 and no request; one WARNING a
+    chat."""
+    app = create_app(settings_factory(allowed_tenants="tenant-ours"), db=db, clock=clock)
+    runner, url = await serve(app)
+    try:
+        strangers = [
+            TeamsUser(
+                bot_url=url,
+                connector=connector,
+                session=http,
+                tenant_id="tenant-other",
+                name=f"Stranger {n}",
+            )
+            for n in range(3)
+        ]
+        with caplog.at_level(logging.DEBUG, logger="bot.gate"):
+            for _ in range(10):
+                for stranger in strangers:
+                    assert (await stranger.say("start")).status < 300
+            assert (await strangers[0].execute("x", "start", {"verb": "start"})).status == 403
+    finally:
+        await runner.cleanup()
+    chats = {stranger.conversation_id for stranger in strangers}
+    requests = [call for call in connector.calls if call.conversation_id in chats]
+    limiter = app[LIMITER_KEY]
+    counted = limiter.tenant("tenant-other")
+    assert (len(counted.done), counted.in_flight) == (len(requests), 0), "not in the budget"
+    assert len(limiter.key(NOTICES_KEY, NOTICE_WINDOWS).done) == len(requests)
+    assert [call.body.get("text") for call in requests] == [REFUSAL_NOTICE]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == len(strangers)
     assert people(db) == []

@@ -278,12 +278,18 @@ class FakeConnector:
     def fail_next(self, count: int, failure: Failure) -> None:
         self._failures.extend([failure] * count)
 
-    def deliver_then_fail_next(self, count: int, answer: int | str = 502) -> None:
-        """The next `count` sends/replies are delivered, then answered 502/504 (or, with
-        "timeout", not answered until the client gives up): the ambiguous case."""
+    def deliver_then_fail_next(
+        self,
+        count: int,
+        answer: int | str = 502,
+        kinds: frozenset[str] = frozenset({"send", "reply"}),
+    ) -> None:
+        """The next `count` requests of `kinds` (sends/replies; updates too if asked) are
+        delivered (an update applied), then answered 502/504 (or, with "timeout", not answered
+        until the client gives up): the ambiguous case."""
         status = 0 if answer == "timeout" else int(answer)
         code = {0: "Timeout", 502: "BadGateway", 504: "GatewayTimeout"}.get(status, "Error")
-        failure = Failure(status, code, kinds=frozenset({"send", "reply"}), delivered=True)
+        failure = Failure(status, code, kinds=kinds, delivered=True)
         self._failures.extend([failure] * count)
 
     def duplicates(self) -> int:
@@ -487,12 +493,7 @@ class FakeConnector:
         state.order.append(activity_id)
         await self._record(Call(kind, cid, activity_id, body, 201, tenant))
         if failure is not None:  # delivered; now the answer is lost or an error
-            self.ambiguous += 1
-            if failure.status == 0:  # no answer until the client gives up
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(_until_gone(request), AMBIGUOUS_TIMEOUT_SECONDS)
-                return teams_error(504, "GatewayTimeout", "too late")
-            return _error_response(failure.status, failure.code, "delivered, then failed")
+            return await self._lost_answer(request, failure)
         return web.json_response({"id": activity_id}, status=201)
 
     async def _send(self, request: web.Request) -> web.StreamResponse:
@@ -515,14 +516,28 @@ class FakeConnector:
             return limited
         if cid not in self.conversations:
             return teams_error(404, "ConversationNotFound", "Conversation not found.")
-        if (injected := self._injected("update", cid)) is not None:
-            await self._record(Call("update", cid, aid, body, injected.status, tenant))
-            return injected
+        failure = self._injected_failure("update", cid)
+        if failure is not None and not failure.delivered:
+            await self._record(Call("update", cid, aid, body, failure.status, tenant))
+            return _error_response(
+                failure.status, failure.code, f"injected {failure.code}", failure
+            )
         if aid not in self.conversations[cid].activities:
             return teams_error(404, "ActivityNotFound", "Activity not found.")
         self.conversations[cid].activities[aid] = body
         await self._record(Call("update", cid, aid, body, 200, tenant))
+        if failure is not None:  # applied; now the answer is lost or an error
+            return await self._lost_answer(request, failure)
         return web.json_response({"id": aid}, status=200)
+
+    async def _lost_answer(self, request: web.Request, failure: Failure) -> web.Response:
+        """The answer to a request Teams acted on: 502/504, or none until the client gives up."""
+        self.ambiguous += 1
+        if failure.status == 0:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(_until_gone(request), AMBIGUOUS_TIMEOUT_SECONDS)
+            return teams_error(504, "GatewayTimeout", "too late")
+        return _error_response(failure.status, failure.code, "delivered, then failed")
 
     async def _create(self, request: web.Request) -> web.Response:
         body = await self._body(request)
