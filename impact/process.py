@@ -14,7 +14,7 @@ a collection looks at them.
 Measured since (benchmarks/trust_scale.py prints every collection per phase): at 3,000 and
 5,000 people no full collection ran during a round's steps, and the young collections that did
 were made costly by msrest's per-call Serializers and Deserializers, reference cycles that only
-the collector frees (bot/schema_codec.py shares one of each instead).
+the collector frees (bot/activity_codec.py shares one of each instead).
 
 The GIL's switch interval is shortened from CPython's 5 ms to 1 ms. A thread that gives up the
 GIL for I/O (the event loop at each socket read, a database thread at each statement) must get
