@@ -33,8 +33,10 @@ YOUNG_GENERATION_THRESHOLD = 10_000  # Python's default is 700 allocations
 SWITCH_INTERVAL_SECONDS = 0.001  # Python's default is 0.005
 
 
-def settle_startup_objects() -> None:
-    """Once the service has been built, before it serves (create_app's startup hook)."""
+def tune_gc_and_gil_for_serving() -> None:
+    """Freeze the objects built so far out of the collector's walks, raise the young generation's
+    threshold and shorten the GIL's switch interval: once the service has been built, before it
+    serves (create_app's startup hook)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
