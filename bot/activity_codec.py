@@ -1,17 +1,35 @@
-"""Activities to and from JSON with exactly msrest's results, without msrest's generic walk.
+"""Botbuilder's models to and from JSON with exactly msrest's results, without msrest's costs.
 
-Why this exists: every turn msrest turns the request body into an `Activity`
+msrest costs the service in two ways, and this module avoids both.
+
+1. Its generic walk. Every turn msrest turns the request body into an `Activity`
 (`Activity().deserialize(body)`), and every reply or card update goes back to JSON through the
 connector client's `Serializer.body(activity, "Activity")`. msrest does both generically: it
 looks up each of the forty-odd fields' types by name, tries key extractors in turn, and, before
 serialising, rebuilds the activity's models once more "just in case" (about 160 us and 210 us of
 the event loop's CPU for an answer turn's activity and its question card, together about a
 quarter of the loop's time in `benchmarks/answer_roundtrip.py --profile`). Here each model's
-fields are compiled once into a plan, and a plain activity takes one pass over its fields.
+fields are compiled once into a plan, and a plain activity takes one pass over its fields
+(`activity_from_json`, `fast_activity_json`).
 
-How it is kept exact:
+2. A new Serializer or Deserializer per call. msrest's `Model.serialize()` and
+`Model.deserialize()` build one on every call. Each holds a copy of the schema's ~160 model
+classes and a dict of bound methods of itself: a reference cycle, so it is freed only by the
+cyclic garbage collector, not when the call returns; so does `Serializer.body` for every
+request's body. The outbox sender made four of them per message (the outgoing activity, the new
+chat's reference, the two requests' bodies) and every turn two (the incoming activity, the
+reply's body). At the opening's pace (250 requests a second at Teams' limits x5) they were most
+of what each young collection walked and freed: benchmarks/pauses.py saw young collections of
+6-24 ms while the invitations were sent, against 2-4 ms before (issue 13: every thread of the
+service waits during a collection). Here one Serializer and one Deserializer, made once, do
+msrest's work wherever msrest still does it: what the fast path leaves to msrest
+(`msrest_activity_from_json`), other models (`model_json`), and request bodies
+(`reuse_body_deserializer`). Both are stateless between calls (what they read is set here,
+once), and everything that uses them runs on the event loop.
 
-- The fast path handles only inputs it reproduces exactly: each field holding JSON of the type
+How the fast path is kept exact:
+
+- It handles only inputs it reproduces exactly: each field holding JSON of the type
   its field declares (a str for "str", a dict for a model, a list for a list, plain JSON for
   "object"), models of exactly the declared class. Anything else (a number where a string is
   declared, which msrest would convert; a model subclass such as `Mention`; a dict where a model
@@ -31,7 +49,8 @@ How it is kept exact:
 - tests/bot/test_activity_codec.py generates activities with Hypothesis (missing fields, unknown
   keys, nulls, wrong types, nested entities, unicode, timestamps with and without a zone) and
   compares every result with msrest's: the deserialised models attribute by attribute, the
-  serialised JSON key by key.
+  serialised JSON key by key. The same file checks that the shared Serializer and Deserializer
+  give what msrest's own calls give, and leave nothing for the cyclic collector.
 
 What msrest does and this does not: before serialising, msrest's `body` reassigns the
 activity's list fields to new lists holding the same models. Nothing reads those lists' identity.
@@ -46,7 +65,15 @@ from enum import Enum
 from typing import Any, Final
 
 from botbuilder.schema import Activity
-from msrest.serialization import Deserializer, Model
+from msrest.exceptions import DeserializationError, SerializationError
+from msrest.serialization import (
+    Deserializer,
+    Model,
+    Serializer,
+    attribute_key_case_insensitive_extractor,
+    last_rest_key_case_insensitive_extractor,
+    rest_key_case_insensitive_extractor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -413,9 +440,64 @@ def _serialises_as_activity(cls: type[Any]) -> bool:
     )
 
 
-# -- the two entry points -------------------------------------------------------------------
+# -- msrest's own, with one shared Serializer and Deserializer -------------------------------
 
 _MODELS: Final = _model_classes()
+_MSREST_SERIALIZER: Final = Serializer(_MODELS)
+_MSREST_DESERIALIZER: Final = Deserializer(_MODELS)
+
+
+def msrest_activity_from_json(data: Any) -> Any:
+    """`Activity().deserialize(data)`, msrest's own walk, without a new Deserializer."""
+    return _MSREST_DESERIALIZER("Activity", data)
+
+
+def model_json(model: Model) -> dict[str, Any]:
+    """`model.serialize()`, without a new Serializer."""
+    found: dict[str, Any] = _MSREST_SERIALIZER._serialize(model)
+    return found
+
+
+def reuse_body_deserializer(serializer: Serializer) -> None:
+    """Make `serializer.body` (each request's body on a ConnectorClient) use one Deserializer.
+
+    msrest's `Serializer.body` first "builds a model" from the data with a new Deserializer,
+    configured for request bodies (no additional-properties detection, case-insensitive keys),
+    then serialises it: two new reference cycles a message for the sender (the chat's creation
+    and the send). This does the same with one such Deserializer made here, for JSON bodies of
+    the client's own models; anything else (XML, validation on, another type) goes through
+    msrest's `body` unchanged. tests/bot/test_activity_codec.py compares the two.
+    """
+    original = serializer.body
+    building = Deserializer(serializer.dependencies)
+    building.additional_properties_detection = False
+    building.key_extractors = [
+        rest_key_case_insensitive_extractor,
+        attribute_key_case_insensitive_extractor,
+        last_rest_key_case_insensitive_extractor,
+    ]
+
+    def body(data: Any, data_type: str, **kwargs: Any) -> Any:
+        model: Any = serializer.dependencies.get(data_type.strip("[]{}"))
+        if (
+            data is None
+            or "is_xml" in kwargs
+            or serializer.client_side_validation
+            or not (isinstance(model, type) and issubclass(model, Model))
+            or hasattr(model, "_xml_map")  # msrest's Model.is_xml_model
+        ):
+            return original(data, data_type, **kwargs)
+        try:
+            built = building._deserialize(data_type, data)
+        except DeserializationError as err:
+            raise SerializationError(f"Unable to build a model: {err}") from err
+        return serializer._serialize(built, data_type, is_xml=False, **kwargs)
+
+    serializer.body = body
+
+
+# -- the two entry points -------------------------------------------------------------------
+
 _PROBLEMS: Final = unverified_models(_MODELS)
 if _PROBLEMS:
     log.warning(
@@ -437,13 +519,14 @@ _ACTIVITY_CLASSES: dict[type[Any], _Known | None] = {}
 
 
 def activity_from_json(data: Any) -> Any:
-    """`Activity().deserialize(data)`, exactly: an Activity, or msrest's own error."""
+    """`Activity().deserialize(data)`, exactly: an Activity, or msrest's own error (the fast
+    path where it reproduces msrest, msrest's walk with the shared Deserializer elsewhere)."""
     if _READING is not None:
         try:
             return _READING.model("Activity", data)
         except (_NotPlain, RecursionError):
             pass
-    return Activity.deserialize(data)
+    return msrest_activity_from_json(data)
 
 
 def fast_activity_json(activity: Any, serializer: Any) -> dict[str, Any] | None:

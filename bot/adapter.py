@@ -50,9 +50,8 @@ from msrest.pipeline.requests import RequestsContext
 from msrest.pipeline.universal import RawDeserializer
 from msrest.universal_http.aiohttp import AioHttpClientResponse
 
-from bot.activity_codec import fast_activity_json
+from bot.activity_codec import fast_activity_json, reuse_body_deserializer
 from bot.config import Settings
-from bot.schema_codec import reuse_body_deserializer
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +170,7 @@ def use_fast_json_objects(client: ConnectorClient) -> None:
     # walk over the whole activity. botbuilder-schema declares no rules on any model
     # (tests/bot/test_adapter.py checks), so the walk can find nothing: skip it.
     serializer.client_side_validation = False
-    reuse_body_deserializer(serializer)  # no new reference cycle per request (bot/schema_codec)
+    reuse_body_deserializer(serializer)  # no new reference cycle per request (bot/activity_codec)
 
 
 def use_fast_activity_bodies(client: ConnectorClient) -> None:

@@ -85,10 +85,6 @@ class Reply:
     everyone: bool = False
 
 
-async def _no_turns() -> None:
-    return None
-
-
 @dataclass(frozen=True)
 class FeatureContext:
     """Everything a feature's dialogs, jobs and routes are built from, once per service."""
@@ -98,15 +94,15 @@ class FeatureContext:
     framework: Framework
     clock: Callable[[], datetime]
     teams: TeamsDirectory
+    # Background work in batches (the round steps) calls this between batches: it returns once
+    # no turn is in flight, or after a few tens of milliseconds (bot.turns.TurnsInFlight).
+    give_way: Callable[[], Awaitable[None]]
     wake_sender: Callable[[], None] = lambda: None  # new outbox rows: send now, not at next poll
     # Every feature's personal-data hooks, in registration order (the privacy feature walks them).
     personal_data: tuple[PersonalData, ...] = ()
     # Long reads in a worker process (store.process_reads), closed with the service; None where
     # no other process can open the database (in-memory SQLite).
     process_reads: ProcessReads | None = None
-    # Background work in batches (the round steps) calls this between batches: it returns once
-    # no turn is in flight, or after a few tens of milliseconds (bot.turns).
-    give_way: Callable[[], Awaitable[None]] = _no_turns
 
 
 TextHandler = Callable[[D, Turn, str], Awaitable[Reply]]

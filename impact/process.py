@@ -14,7 +14,7 @@ a collection looks at them.
 Measured since (benchmarks/trust_scale.py prints every collection per phase): at 3,000 and
 5,000 people no full collection ran during a round's steps, and the young collections that did
 were made costly by msrest's per-call Serializers and Deserializers, reference cycles that only
-the collector frees (bot/schema_codec.py shares one of each instead).
+the collector frees (bot/activity_codec.py shares one of each instead).
 
 The GIL's switch interval is shortened from CPython's 5 ms to 1 ms. A thread that gives up the
 GIL for I/O (the event loop at each socket read, a database thread at each statement) must get
@@ -33,8 +33,10 @@ YOUNG_GENERATION_THRESHOLD = 10_000  # Python's default is 700 allocations
 SWITCH_INTERVAL_SECONDS = 0.001  # Python's default is 0.005
 
 
-def settle_startup_objects() -> None:
-    """Once the service has been built, before it serves (create_app's startup hook)."""
+def tune_gc_and_gil_for_serving() -> None:
+    """Freeze the objects built so far out of the collector's walks, raise the young generation's
+    threshold and shorten the GIL's switch interval: once the service has been built, before it
+    serves (create_app's startup hook)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()

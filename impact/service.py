@@ -28,7 +28,7 @@ from bot.web import turn_error_handler, web_app
 from framework.content import Framework, default_framework
 from impact.feature import Feature
 from impact.features import FEATURES
-from impact.process import settle_startup_objects
+from impact.process import tune_gc_and_gil_for_serving
 from store.db import Database
 from store.process_reads import ProcessReads
 from store.types import utcnow
@@ -106,7 +106,7 @@ def create_app(
         app.on_cleanup.append(_reads_closer(ctx.process_reads))
     if db is None:  # we made it, we close it
         app.on_cleanup.append(_closer(database))
-    app.on_startup.append(_freeze_startup_objects)
+    app.on_startup.append(_tune_gc_and_gil)
     return app
 
 
@@ -117,11 +117,11 @@ def _reads_closer(reads: ProcessReads) -> Callable[[web.Application], Awaitable[
     return close
 
 
-async def _freeze_startup_objects(_app: web.Application) -> None:
+async def _tune_gc_and_gil(_app: web.Application) -> None:
     """Once the service is built, before it serves: see impact.process (a full garbage collection
     walked some 190,000 startup objects in about 100 ms, stopping every thread, the database
     writer holding SQLite's write lock among them)."""
-    settle_startup_objects()
+    tune_gc_and_gil_for_serving()
 
 
 def _feature_context(

@@ -14,8 +14,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
-from bot.activity_codec import activity_from_json
-from bot.schema_codec import model_json
+from bot.activity_codec import activity_from_json, model_json
 from store.outbox import Target
 
 

@@ -1,11 +1,14 @@
 """bot/activity_codec.py gives exactly what msrest gives: activities read from generated JSON
-(odd ones too) and written from generated models, each compared with msrest's own result; and
-the fast path turns itself off rather than drop a field a botbuilder upgrade adds."""
+(odd ones too) and written from generated models, each compared with msrest's own result; the
+fast path turns itself off rather than drop a field a botbuilder upgrade adds; and where msrest
+still does the work, its one shared Serializer and Deserializer give what msrest's own calls
+give and leave no cyclic garbage (the module's docstring says why that matters)."""
 
 from __future__ import annotations
 
 import copy
 import functools
+import gc
 import importlib
 import re
 from collections.abc import Callable, Iterator
@@ -19,7 +22,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from botbuilder import schema
 from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ActivityTypes, Mention
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
+    ConversationReference,
+    Mention,
+)
 from botbuilder.schema.teams import TeamsChannelAccount
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
@@ -28,7 +39,12 @@ from hypothesis import strategies as st
 from msrest.serialization import Model
 
 from bot import activity_codec
-from bot.activity_codec import VERIFIED_FIELDS, activity_from_json, fast_activity_json
+from bot.activity_codec import (
+    VERIFIED_FIELDS,
+    activity_from_json,
+    fast_activity_json,
+    model_json,
+)
 from bot.adapter import (
     ReplyActivity,
     SharedCardContent,
@@ -68,15 +84,16 @@ def outcome(call: Callable[[], Any]) -> tuple[str, Any]:
 
 @contextmanager
 def msrest_calls() -> Iterator[list[Any]]:
-    """Counts the activities handed to msrest's own `Activity.deserialize`."""
+    """Counts the activities `activity_from_json` hands to msrest (its fallback: msrest's own
+    walk, with the module's shared Deserializer)."""
     calls: list[Any] = []
-    original = Activity.deserialize.__func__
+    original = activity_codec.msrest_activity_from_json
 
-    def counting(cls: type[Any], data: Any, content_type: Any = None) -> Any:
+    def counting(data: Any) -> Any:
         calls.append(data)
-        return original(cls, data, content_type)
+        return original(data)
 
-    with mock.patch.object(Activity, "deserialize", classmethod(counting)):
+    with mock.patch.object(activity_codec, "msrest_activity_from_json", counting):
         yield calls
 
 
@@ -615,7 +632,10 @@ def test_with_a_field_it_does_not_know_everything_goes_through_msrest(
     monkeypatch.setattr(Activity, "sentiment", None, raising=False)
     try:
         importlib.reload(activity_codec)
-        got = activity_codec.activity_from_json({"type": "message", "sentiment": "glad"})
+        with msrest_calls() as calls:
+            got = activity_codec.activity_from_json({"type": "message", "sentiment": "glad"})
+        assert len(calls) == 1
+        assert state(got) == state(Activity().deserialize({"type": "message", "sentiment": "glad"}))
         assert got.sentiment == "glad"
         assert got.additional_properties == {}
         assert activity_codec.fast_activity_json(got, FAST._serialize) is None
@@ -670,3 +690,110 @@ async def test_the_sender_and_the_adapter_build_clients_with_the_fast_bodies(
     for client in (await sender.get("http://127.0.0.1:1/"), await cached.create("http://x/")):
         assert client._serialize.body(activity, "Activity") == {"type": "message", "text": "hi"}
     assert calls == [activity, activity]
+
+
+# -- msrest's own, with one shared Serializer and Deserializer ---------------------------------
+
+INCOMING: dict[str, Any] = {
+    "type": "invoke",
+    "name": "adaptiveCard/action",
+    "id": "f:1",
+    "timestamp": "2026-11-30T00:00:00.123Z",
+    "channelId": "msteams",
+    "serviceUrl": "https://smba.example/uk/",
+    "from": {"id": "29:a", "name": "A", "aadObjectId": "00000000-0000-0000-0000-000000000001"},
+    "recipient": {"id": "28:bot", "name": "Bot"},
+    "conversation": {"id": "a:1", "conversationType": "personal", "tenantId": "t"},
+    "channelData": {"tenant": {"id": "t"}},
+    "entities": [{"type": "clientInfo", "locale": "en-GB"}],
+    "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
+                     "content": {"type": "AdaptiveCard", "body": [{"type": "TextBlock"}]}}],
+    "value": {"action": {"type": "Action.Execute", "verb": "answer", "data": {"level": "3"}}},
+}  # fmt: skip
+CONVERTED = {**INCOMING, "text": 5}  # msrest converts it to "5": the fast path leaves it to msrest
+
+
+def _reference() -> ConversationReference:
+    return ConversationReference(
+        bot=ChannelAccount(id="28:bot"),
+        user=ChannelAccount(id="29:a"),
+        conversation=ConversationAccount(id="a:1", conversation_type="personal", tenant_id="t"),
+        channel_id="msteams",
+        service_url="https://smba.example/uk/",
+    )
+
+
+def test_what_the_fast_path_leaves_to_msrest_reads_as_msrest_reads_it() -> None:
+    with msrest_calls() as calls:
+        got = activity_from_json(copy.deepcopy(CONVERTED))
+    assert len(calls) == 1
+    assert state(got) == state(Activity().deserialize(copy.deepcopy(CONVERTED)))
+    assert got.text == "5"
+
+
+def test_a_model_writes_as_msrest_writes_it() -> None:
+    assert model_json(_reference()) == _reference().serialize()
+    activity = Activity().deserialize(INCOMING)
+    assert model_json(activity) == activity.serialize()
+
+
+@pytest.fixture
+def no_automatic_collections() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _cyclic_garbage(call: Callable[[], object]) -> int:
+    gc.collect()
+    for _ in range(20):
+        call()
+    return gc.collect()  # what only the cyclic collector could free
+
+
+@pytest.mark.usefixtures("no_automatic_collections")
+def test_reading_and_writing_leave_nothing_for_the_cyclic_collector() -> None:
+    assert _cyclic_garbage(lambda: Activity().deserialize(INCOMING)) > 0  # msrest's own: cycles
+    assert _cyclic_garbage(lambda: _reference().serialize()) > 0
+    assert _cyclic_garbage(lambda: activity_from_json(INCOMING)) == 0  # the fast path
+    assert _cyclic_garbage(lambda: activity_from_json(CONVERTED)) == 0  # msrest's, shared
+    assert _cyclic_garbage(lambda: model_json(_reference())) == 0
+
+
+def _clients_serializer() -> Any:
+    client = ConnectorClient(MicrosoftAppCredentials("", ""), base_url="https://smba.example/")
+    plain = client._serialize.body
+    use_fast_json_objects(client)
+    return client._serialize, plain
+
+
+def _conversation_parameters() -> ConversationParameters:
+    return ConversationParameters(
+        is_group=False,
+        bot=ChannelAccount(id="28:bot"),
+        members=[ChannelAccount(id="29:a")],
+        tenant_id="t",
+        channel_data={"tenant": {"id": "t"}},
+    )
+
+
+def test_a_request_body_is_what_msrest_would_send() -> None:
+    serializer, plain = _clients_serializer()
+    assert serializer.body is not plain
+    for data, data_type in (
+        (activity_from_json(INCOMING), "Activity"),
+        (_conversation_parameters(), "ConversationParameters"),
+        (INCOMING, "Activity"),  # a plain dict is built into the model first, as msrest does
+    ):
+        assert serializer.body(data, data_type) == plain(data, data_type)
+
+
+@pytest.mark.usefixtures("no_automatic_collections")
+def test_a_request_body_leaves_nothing_for_the_cyclic_collector() -> None:
+    serializer, plain = _clients_serializer()
+    activity = activity_from_json(INCOMING)
+    assert _cyclic_garbage(lambda: plain(activity, "Activity")) > 0  # msrest's own
+    assert _cyclic_garbage(lambda: serializer.body(activity, "Activity")) == 0
