@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -91,35 +92,49 @@ def insert_ignoring(
 Prepared = list[tuple[str, tuple[Any, ...]]]  # statements and their bound values, in order
 
 
+@dataclass(frozen=True)
+class Computed:
+    """A column's value written by SQLite from values of the row that are not columns
+    themselves: `sql` with a `?` for each of `inputs` (keys of the rows), in order, e.g.
+    `Computed("? || ?", ("first", "second"))`. The inputs are bound as they are."""
+
+    sql: str
+    inputs: tuple[str, ...]
+
+
 def prepare_insert_ignoring(
     dialect: sa.Dialect,
     table: sa.Table,
     rows: Sequence[Mapping[str, Any]],
     conflict: Sequence[str],
+    computed: Mapping[str, Computed] | None = None,
 ) -> Prepared:
     """`insert_ignoring`'s statements with their values already through each column's bind
     processor: all the Python of the insert, done before the transaction takes SQLite's write
     lock (`execute_prepared` then only runs them). Holding the lock, each millisecond of Python
     is a chance to lose the GIL (every switch interval, to any thread that wants it) and wait
-    for it back."""
+    for it back. The columns of `computed` are written by SQLite from their inputs."""
     if not rows:
         return []
     keys = rows[0].keys()
     if any(row.keys() != keys for row in rows):
         raise ValueError("every row needs the same columns")
-    columns = tuple(keys)
+    derived = tuple((computed or {}).items())
+    inputs = tuple(key for _, column in derived for key in column.inputs)
+    columns = tuple(key for key in keys if key not in inputs)
+    bound = columns + inputs  # each row's values in the order of its placeholders
     limit = min(SQLITE_MAX_PARAMETERS, dialect.insertmanyvalues_max_parameters)
-    per_statement = max(1, limit // len(columns))
+    per_statement = max(1, limit // len(bound))
     processors = [
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
+    ] + [None] * len(inputs)
     prepared: Prepared = []
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        text = _statement(dialect, table, columns, tuple(conflict), len(chunk))
+        text = _statement(dialect, table, columns, derived, tuple(conflict), len(chunk))
         values: list[Any] = []
         for row in chunk:
-            for name, process in zip(columns, processors, strict=True):
+            for name, process in zip(bound, processors, strict=True):
                 value = row[name]
                 values.append(process(value) if process is not None else value)
         prepared.append((text, tuple(values)))
@@ -136,14 +151,16 @@ def _statement(
     dialect: sa.Dialect,
     table: sa.Table,
     columns: tuple[str, ...],
+    derived: tuple[tuple[str, Computed], ...],
     conflict: tuple[str, ...],
     count: int,
 ) -> str:
     preparer = dialect.identifier_preparer
     quote = preparer.quote
-    row = "(" + ", ".join("?" * len(columns)) + ")"
+    names = columns + tuple(name for name, _ in derived)
+    row = "(" + ", ".join(["?"] * len(columns) + [column.sql for _, column in derived]) + ")"
     return (
-        f"INSERT INTO {preparer.format_table(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"INSERT INTO {preparer.format_table(table)} ({', '.join(quote(c) for c in names)}) "
         f"VALUES {', '.join([row] * count)} "
         f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
     )

@@ -33,7 +33,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import Grouping
 from sqlmodel import Field, Session, SQLModel
 
-from store.bulk import execute_prepared, insert_selected, json_records, prepare_insert_ignoring
+from store.bulk import (
+    Computed,
+    execute_prepared,
+    insert_selected,
+    json_records,
+    prepare_insert_ignoring,
+)
 from store.types import timestamp_column
 
 
@@ -462,10 +468,11 @@ def enqueue_many(session: Session, messages: Iterable[Queued], *, now: datetime)
     transaction; how many were new. A message whose `dedupe_key` is already queued is skipped,
     so running the same batch twice queues each message once.
 
-    A batch's messages mostly share a few cards (a nudge batch: one card of ~2.6 kB for up to a
-    thousand people). On PostgreSQL each distinct card is sent once and the server writes each
-    row's payload (`_insert_postgresql`): written out in Python, a thousand payloads were
-    megabytes of text for the json module to escape again, holding the GIL, and left as garbage.
+    A batch's messages mostly share a few cards (a nudge batch: one card of ~2.7 kB for up to a
+    thousand people), so the database writes each row's payload from its target and its card:
+    on PostgreSQL each distinct card is sent once (`_insert_postgresql`). Written out in Python,
+    a thousand payloads were megabytes of text, for the json module to escape again (holding
+    the GIL) on PostgreSQL, for SQLite to take as UTF-8 under its write lock, and left behind.
     """
     created = utc(now)
     cards: dict[str, int] = {}  # each distinct activity_json, with its place in the batch's list
@@ -499,18 +506,22 @@ def enqueue_many(session: Session, messages: Iterable[Queued], *, now: datetime)
     if dialect.name == "sqlite":
         # Neither executemany nor RETURNING: a few statements, whatever the number of rows,
         # their values bound before the first statement of the transaction takes the write lock
-        # (where this is the first).
+        # (where this is the first). SQLite writes the payloads too: a row's card is bound as
+        # the batch's one string (its UTF-8 made once), not inside a payload of its own.
         activities = list(cards)
         for row in rows:
-            row["payload"] = _payload_text(row.pop("target"), activities[row.pop("card")])
-        prepared = prepare_insert_ignoring(dialect, _outbox, rows, ["dedupe_key"])
+            row["activity"] = activities[row.pop("card")]
+        prepared = prepare_insert_ignoring(
+            dialect, _outbox, rows, ["dedupe_key"], {"payload": _SQLITE_PAYLOAD}
+        )
         return execute_prepared(session.connection(), prepared)
     raise NotImplementedError(dialect.name)  # pragma: no cover - these two only
 
 
-def _payload_text(target_json: str, activity_json: str) -> str:
-    """Byte for byte what `_payload` writes (and `_insert_postgresql` has the server write)."""
-    return f'{{"target":{target_json},"activity":{activity_json}}}'
+# Byte for byte what `_payload` writes, as `_insert_postgresql` has PostgreSQL write it.
+_SQLITE_PAYLOAD = Computed(
+    """'{"target":' || ? || ',"activity":' || ? || '}'""", ("target", "activity")
+)
 
 
 def _insert_postgresql(
@@ -518,7 +529,7 @@ def _insert_postgresql(
 ) -> int:
     """`enqueue_many` on PostgreSQL: one statement, two parameters. The rows (see store.bulk)
     carry their target's JSON and the place of their card in `cards`, a text[] of the batch's
-    distinct activities; the server writes each payload as `_payload_text` would."""
+    distinct activities; the server writes each payload, byte for byte what `_payload` writes."""
     types = {
         name: sa.Text() if name == "target" else sa.Integer() if name == "card" else _c[name].type
         for name in rows[0]
