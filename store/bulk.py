@@ -1,12 +1,14 @@
 """Many rows in one statement, for the round steps' bulk writes (invitations, nudges).
 
-PostgreSQL (`insert_from_json`): one INSERT with the rows sent as one JSON array that the
-server turns into rows (`json_to_recordset`): one parameter whatever the number of rows. A
-multi-row VALUES list (SQLAlchemy's "insertmanyvalues") has a placeholder per value, and psycopg
-parses every placeholder of a statement that long on each execution: for a thousand outbox rows
-of eleven columns that was most of a nudge batch's time on the database thread (and the GIL the
-event loop needs). Arrays per column are no better for text: psycopg escapes each element in
-Python. One JSON document is encoded by the json module's C code.
+PostgreSQL (`json_records`, `insert_selected`): one INSERT ... SELECT with the rows sent as one
+JSON array that the server turns into rows (`json_to_recordset`): one parameter whatever the
+number of rows. A multi-row VALUES list (SQLAlchemy's "insertmanyvalues") has a placeholder per
+value, and psycopg parses every placeholder of a statement that long on each execution: for a
+thousand outbox rows of eleven columns that was most of a nudge batch's time on the database
+thread (and the GIL the event loop needs). Arrays per column are no better for text: psycopg
+escapes each element in Python. One JSON document is encoded by the json module's C code. What
+many rows share (the outbox's cards) is sent once beside it, for the SELECT to repeat
+(store.outbox.enqueue_many): in the document each copy would be escaped again.
 
 SQLite (`insert_ignoring`): pysqlite lets go of the GIL around every bind, step and reset of a
 statement. While the service's one database thread holds SQLite's write lock, each of those
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,30 +36,33 @@ from sqlalchemy.dialects import postgresql
 SQLITE_MAX_PARAMETERS = 32_766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
 
 
-def insert_from_json(
-    connection: sa.Connection,
-    table: sa.Table,
-    rows: Sequence[dict[str, Any]],
-    *,
-    unique: sa.Column[Any],
-) -> int:
-    """INSERT the rows (each with the same keys) ... ON CONFLICT (`unique`) DO NOTHING, in one
-    statement with one parameter; how many were new. A row whose `unique` value is already
-    there, or earlier in `rows`, is skipped. Datetimes must be aware (sent as ISO 8601)."""
-    if not rows:
-        return 0
-    names = list(rows[0])
+def json_records(
+    rows: Sequence[Mapping[str, Any]], types: Mapping[str, Any], *, name: str = "u_rows"
+) -> sa.TableValuedAlias:
+    """The rows (each with the keys of `types`) as a PostgreSQL row source: one JSON parameter
+    `name`, turned into records of these column types by the server (`json_to_recordset`).
+    Datetimes must be aware (sent as ISO 8601)."""
     document = [
         {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()} for row in rows
     ]
-    source = (
-        sa.func.json_to_recordset(sa.bindparam("u_rows", document, type_=postgresql.JSON))
-        .table_valued(*(sa.column(name, _plain(table.c[name].type)) for name in names))
+    return (
+        sa.func.json_to_recordset(sa.bindparam(name, document, type_=postgresql.JSON))
+        .table_valued(*(sa.column(key, _plain(kind)) for key, kind in types.items()))
         .render_derived(with_types=True)
     )
+
+
+def insert_selected(
+    connection: sa.Connection,
+    table: sa.Table,
+    values: Mapping[str, sa.ColumnElement[Any]],
+    unique: sa.Column[Any],
+) -> int:
+    """INSERT INTO `table` (the keys of `values`) SELECT the values ... ON CONFLICT (`unique`)
+    DO NOTHING, on PostgreSQL; how many rows were new."""
     statement = (
         postgresql.insert(table)
-        .from_select(names, sa.select(*(source.c[name] for name in names)))
+        .from_select(list(values), sa.select(*values.values()))
         .on_conflict_do_nothing(index_elements=[unique])
         .returning(table.c.id)
     )
@@ -86,35 +92,49 @@ def insert_ignoring(
 Prepared = list[tuple[str, tuple[Any, ...]]]  # statements and their bound values, in order
 
 
+@dataclass(frozen=True)
+class Computed:
+    """A column's value written by SQLite from values of the row that are not columns
+    themselves: `sql` with a `?` for each of `inputs` (keys of the rows), in order, e.g.
+    `Computed("? || ?", ("first", "second"))`. The inputs are bound as they are."""
+
+    sql: str
+    inputs: tuple[str, ...]
+
+
 def prepare_insert_ignoring(
     dialect: sa.Dialect,
     table: sa.Table,
     rows: Sequence[Mapping[str, Any]],
     conflict: Sequence[str],
+    computed: Mapping[str, Computed] | None = None,
 ) -> Prepared:
     """`insert_ignoring`'s statements with their values already through each column's bind
     processor: all the Python of the insert, done before the transaction takes SQLite's write
     lock (`execute_prepared` then only runs them). Holding the lock, each millisecond of Python
     is a chance to lose the GIL (every switch interval, to any thread that wants it) and wait
-    for it back."""
+    for it back. The columns of `computed` are written by SQLite from their inputs."""
     if not rows:
         return []
     keys = rows[0].keys()
     if any(row.keys() != keys for row in rows):
         raise ValueError("every row needs the same columns")
-    columns = tuple(keys)
+    derived = tuple((computed or {}).items())
+    inputs = tuple(key for _, column in derived for key in column.inputs)
+    columns = tuple(key for key in keys if key not in inputs)
+    bound = columns + inputs  # each row's values in the order of its placeholders
     limit = min(SQLITE_MAX_PARAMETERS, dialect.insertmanyvalues_max_parameters)
-    per_statement = max(1, limit // len(columns))
+    per_statement = max(1, limit // len(bound))
     processors = [
         table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns
-    ]
+    ] + [None] * len(inputs)
     prepared: Prepared = []
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        text = _statement(dialect, table, columns, tuple(conflict), len(chunk))
+        text = _statement(dialect, table, columns, derived, tuple(conflict), len(chunk))
         values: list[Any] = []
         for row in chunk:
-            for name, process in zip(columns, processors, strict=True):
+            for name, process in zip(bound, processors, strict=True):
                 value = row[name]
                 values.append(process(value) if process is not None else value)
         prepared.append((text, tuple(values)))
@@ -131,14 +151,16 @@ def _statement(
     dialect: sa.Dialect,
     table: sa.Table,
     columns: tuple[str, ...],
+    derived: tuple[tuple[str, Computed], ...],
     conflict: tuple[str, ...],
     count: int,
 ) -> str:
     preparer = dialect.identifier_preparer
     quote = preparer.quote
-    row = "(" + ", ".join("?" * len(columns)) + ")"
+    names = columns + tuple(name for name, _ in derived)
+    row = "(" + ", ".join(["?"] * len(columns) + [column.sql for _, column in derived]) + ")"
     return (
-        f"INSERT INTO {preparer.format_table(table)} ({', '.join(quote(c) for c in columns)}) "
+        f"INSERT INTO {preparer.format_table(table)} ({', '.join(quote(c) for c in names)}) "
         f"VALUES {', '.join([row] * count)} "
         f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
     )

@@ -4,6 +4,7 @@ again, and outcomes are compare-and-set on the lease."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -156,6 +157,112 @@ def test_many_messages_are_queued_in_one_go_each_once_in_their_order(db: Databas
     assert (claimed["nudge:1"].person_id, claimed["nudge:1"].team_id) == (None, None)
     assert [r.not_before for r in rows[1:]] == [NOW, NOW, later]
     assert {r.created_at for r in rows[1:]} == {NOW}
+
+
+def stored_payloads(db: Database) -> dict[str, str]:
+    rows = db.run_sync(lambda s: s.exec(select(OutboxMessage)).all())
+    return {r.dedupe_key: r.payload for r in rows}
+
+
+def queue_many_and_one_by_one(db: Database, batch: list[tuple[Target, dict[str, Any]]]) -> None:
+    """Each (target, activity) queued twice: `many:<n>` in one `enqueue_many` batch,
+    `single:<n>` with `enqueue` (the reference for the stored payload)."""
+    many = [
+        outbox.Queued(
+            dedupe_key=f"many:{n}",
+            kind="nudge",
+            tenant_id="tenant-1",
+            target=target,
+            activity_json=outbox.activity_json(activity),
+        )
+        for n, (target, activity) in enumerate(batch)
+    ]
+    assert db.run_sync(lambda s: outbox.enqueue_many(s, many, now=NOW)) == len(batch)
+    for n, (target, activity) in enumerate(batch):
+        db.run_sync(
+            lambda s, n=n, target=target, activity=activity: outbox.enqueue(
+                s,
+                dedupe_key=f"single:{n}",
+                kind="nudge",
+                tenant_id="tenant-1",
+                target=target,
+                activity=activity,
+                now=NOW,
+            )
+        )
+
+
+def test_a_batch_of_several_cards_stores_each_messages_own_payload(db: Database) -> None:
+    """A batch shares its distinct cards among its rows (on PostgreSQL the server writes each
+    payload from the row's target and its card): every row gets its own card and target, byte
+    for byte what `enqueue` stores, whatever the order the cards first appear in."""
+    cards = [{"type": "message", "text": f"card {c}", "n": c} for c in "abc"]
+    order = [1, 0, 2, 0, 1, 2, 2, 1, 0]
+    batch = [(alex(f"29:person-{n}"), cards[c]) for n, c in enumerate(order)]
+    batch.append((CHANNEL, cards[1]))  # a conversation target: other fields
+    queue_many_and_one_by_one(db, batch)
+    stored = stored_payloads(db)
+    for n, (target, activity) in enumerate(batch):
+        assert stored[f"many:{n}"] == stored[f"single:{n}"]
+        assert json.loads(stored[f"many:{n}"]) == {"target": target.to_json(), "activity": activity}
+    claimed = {c.dedupe_key: c for c in claim(db, "p1", limit=100)}
+    assert [claimed[f"many:{n}"].activity["text"] for n in range(len(order))] == [
+        f"card {'abc'[c]}" for c in order
+    ]
+
+
+def test_a_card_and_target_with_characters_to_escape_are_stored_exactly(db: Database) -> None:
+    """Quotes, backslashes, a quote mark that SQL would need doubled, non-ASCII, characters
+    JSON escapes and what a driver might take for a placeholder: stored byte for byte."""
+    odd = "it's \"quoted\" \\ back\\slash, ' '' é ñ 漢字 🙂 \u2028 \n\t\x00 %s %(x)s $1 {} [] ?"
+    card = {"type": "message", "text": odd, "attachments": [{"content": {"body": [odd, "'"]}}]}
+    target = Target.person(
+        user_id="29:o'brien\\x",
+        tenant_id="tenant-1",
+        service_url=SERVICE + "?a='b'",
+        bot_id="28:bot",
+    )
+    queue_many_and_one_by_one(db, [(target, card), (alex(), {"type": "message", "text": "'"})])
+    stored = stored_payloads(db)
+    assert stored["many:0"] == stored["single:0"]
+    assert stored["many:1"] == stored["single:1"]
+    assert odd in json.loads(stored["many:0"])["activity"]["text"]
+    claimed = {c.dedupe_key: c for c in claim(db, "p1")}
+    assert (claimed["many:0"].activity, claimed["many:0"].target) == (card, target)
+
+
+def test_a_card_shared_by_a_batch_is_not_copied_into_each_payload(db: Database) -> None:
+    """The database writes a batch's payloads: on PostgreSQL its statement carries each
+    distinct card once, however many rows share it; on SQLite each row binds the card itself
+    (the one string), never a payload of its own with the card inside."""
+    sent: list[Any] = []
+    sa.event.listen(
+        db.engine,
+        "before_cursor_execute",
+        lambda _c, _cursor, _statement, parameters, *_: sent.append(parameters),
+    )
+    card = outbox.activity_json({"type": "message", "text": "the-one-card"})
+    other = outbox.activity_json({"type": "message", "text": "the-other-card"})
+    batch = [
+        outbox.Queued(
+            dedupe_key=f"nudge:{n}",
+            kind="nudge",
+            tenant_id="tenant-1",
+            target=alex(f"29:person-{n}"),
+            activity_json=other if n == 3 else card,
+        )
+        for n in range(50)
+    ]
+    assert db.run_sync(lambda s: outbox.enqueue_many(s, batch, now=NOW)) == 50
+    if db.is_sqlite:
+        bound = [value for parameters in sent for value in parameters if isinstance(value, str)]
+        assert [value for value in bound if "the-one-card" in value] == [card] * 49
+        assert [value for value in bound if "the-other-card" in value] == [other]
+    else:
+        assert sum(repr(parameters).count("the-one-card") for parameters in sent) == 1
+        assert sum(repr(parameters).count("the-other-card") for parameters in sent) == 1
+    target = json.dumps(alex("29:person-3").to_json(), separators=(",", ":"))
+    assert stored_payloads(db)["nudge:3"] == f'{{"target":{target},"activity":{other}}}'
 
 
 def test_a_duplicate_key_does_not_spoil_the_callers_transaction(db: Database) -> None:
