@@ -79,7 +79,7 @@ from bot.sender.outbox_sender import OutboxSender  # noqa: E402
 from bot.web import TURNS_KEY  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
-from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app  # noqa: E402
+from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app, worker_starter  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
 from store.db import Database  # noqa: E402
@@ -558,6 +558,11 @@ async def run(
     sending = asyncio.create_task(sender.run(stop_sender))
     steps = round_steps(app[CONTEXT_KEY])
     steps.on_queued = steps.opener.on_queued = sender.wake
+    if steps.process_reads is not None:
+        # Its worker, started as `impact-bot serve` starts it (worker_starter), and ready before
+        # the idle answers are timed: a service that has been up for a while.
+        await worker_starter(steps.process_reads)(app)
+        await steps.process_reads.start()
     if args.batch:
         steps.batch = steps.opener.batch = args.batch
 

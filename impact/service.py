@@ -171,7 +171,20 @@ def _background(
     )
     app.on_startup.append(work.start)
     app.on_cleanup.append(work.stop)
+    if ctx.process_reads is not None:
+        app.on_startup.append(worker_starter(ctx.process_reads))
     return work
+
+
+def worker_starter(reads: ProcessReads) -> Callable[[web.Application], Awaitable[None]]:
+    """A startup hook that starts the worker process in the background (`start_soon`): the
+    service that runs the scheduler will need it within a minute (a nudge tick, an opening),
+    and its start is best paid before anyone is answering."""
+
+    async def start(_app: web.Application) -> None:
+        reads.start_soon()
+
+    return start
 
 
 def dispatch(ctx: FeatureContext, features: Sequence[Feature]) -> Dispatch:

@@ -26,6 +26,7 @@ caller reads in process instead.
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import multiprocessing.util
 import os
@@ -40,6 +41,8 @@ from store.db import Database
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 
 class ProcessReads:
     """One worker process for long reads, owned by the service (closed at its cleanup)."""
@@ -48,6 +51,7 @@ class ProcessReads:
         self.url = url
         self.preload = ["store.process_reads", *preload]
         self._pool: ProcessPoolExecutor | None = None
+        self._starting: asyncio.Future[None] | None = None
         self._closed = False
 
     @staticmethod
@@ -88,6 +92,22 @@ class ProcessReads:
                 self._pool = None
                 pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+    def start_soon(self) -> None:
+        """Start the worker in the background, if it is not running or starting: at the
+        service's start, so that the fork server's imports (a second or more of CPU on a core
+        the service's turns share) are not paid during a round's opening or its first tick. A
+        start that fails is logged; the next read tries again."""
+        if self.started or self._starting is not None:
+            return
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._starting = None
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("worker process did not start: %s", task.exception())
+
+        self._starting = asyncio.ensure_future(self.start())
+        self._starting.add_done_callback(done)
 
     def close(self) -> None:
         """Stop the worker (if one started); reads still running are waited for."""

@@ -100,7 +100,6 @@ class RoundSteps:
         self.batch = batch if batch is not None else (200 if db.is_sqlite else 1000)
         self.write_bytes = WRITE_BYTES  # the close's charts and summaries, a transaction
         self._minutes = reading_minutes(framework)
-        self._warming: asyncio.Task[None] | None = None
 
     async def run_due(self, now: datetime) -> None:
         await self.open_due(now)
@@ -331,7 +330,7 @@ class RoundSteps:
         await self.opener.invite_waiting(now)
         await self._recheck_marked_rounds(now)
         if self.process_reads is not None:
-            self._warm_worker(self.process_reads)
+            self.process_reads.start_soon()  # the first tick that finds people due won't wait
             if not await self.db.read(functools.partial(queries.anyone_due, now=now)):
                 return 0
         queued, after = 0, None
@@ -351,19 +350,6 @@ class RoundSteps:
         finally:
             if writing is not None and not writing.done():  # a read failed: the write ends first
                 await asyncio.wait([writing])
-
-    def _warm_worker(self, reads: ProcessReads) -> None:
-        """Start the worker in the background at the first tick (a round is open): the tick
-        that first finds people due then does not wait about a second for it to start."""
-        if reads.started or self._warming is not None:
-            return
-
-        def done(task: asyncio.Task[None]) -> None:
-            if not task.cancelled() and task.exception() is not None:
-                log.warning("worker process did not start: %s", task.exception())
-
-        self._warming = asyncio.ensure_future(reads.start())
-        self._warming.add_done_callback(done)
 
     async def plan_batch(
         self, now: datetime, after: queries.Position | None

@@ -6,6 +6,8 @@ events, bounded."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -14,7 +16,7 @@ import pytest
 
 from bot.config import Settings
 from framework.content import default_framework
-from impact.service import create_app
+from impact.service import CONTEXT_KEY, create_app
 from store.db import Database
 from store.rounds.lifecycle import RoundSpec, create_round, request_close
 from store.types import utcnow
@@ -22,6 +24,7 @@ from tests.conftest import serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser, card_of, card_text
 from tests.rounds.services.test_opening import member
+from tests.store.test_process_reads import process_id
 
 pytestmark = pytest.mark.service
 
@@ -87,5 +90,26 @@ async def test_round_from_opening_to_summary_through_the_running_service(
         [summary] = [c for c in cards_in(connector, WARD) if "Spring 2027" in card_text(c)]
         assert "0 of 6" in card_text(summary)
         assert "Not enough responses to show results" in card_text(summary)
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_running_service_starts_its_worker_process_at_startup(
+    db: Database, settings_factory: Callable[..., Settings]
+) -> None:
+    """Before any round needs it: its start (the fork server's imports, a second or more of
+    CPU) is paid before anyone is answering, not during a round's opening."""
+    app = create_app(settings_factory(reconcile_seconds=60), db=db, background=True)
+    reads = app[CONTEXT_KEY].process_reads
+    if reads is None:
+        pytest.skip("an in-memory database has no worker process")
+    runner, _url = await serve(app)
+    try:
+        for _ in range(100):
+            if reads.started:
+                break
+            await asyncio.sleep(0.1)
+        assert reads.started, "started with the service"
+        assert await reads.read(process_id) != os.getpid()
     finally:
         await runner.cleanup()
