@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from framework.identity import TeamMember
 from store.audit import audit
-from store.bulk import insert_ignoring
+from store.bulk import insert_ignoring, select_pairs
 from store.outbox import Queued, enqueue_many
 from store.people import ConversationRef, Person
 from store.rounds.tables import (
@@ -179,11 +179,13 @@ def _person_ids(session: Session, entries: Sequence[RosterEntry]) -> dict[tuple[
         by_tenant.setdefault(entry.member.tenant_id, []).append(entry.member.teams_user_id)
     person_ids: dict[tuple[str, str], int] = {}
     for tenant, users in by_tenant.items():
-        rows = session.execute(
-            sa.select(_people.c.id, _people.c.teams_user_id).where(
-                _people.c.tenant_id == tenant, _people.c.teams_user_id.in_(users)
-            )
-        ).all()
+        rows = select_pairs(
+            session.connection(),
+            _people.c.id,
+            _people.c.teams_user_id,
+            _people.c.tenant_id == tenant,
+            _people.c.teams_user_id.in_(users),
+        )
         person_ids.update({(tenant, user): pid for pid, user in rows})
     return person_ids
 
@@ -207,12 +209,13 @@ def _insert_participants(
         ("round_id", "person_id"),
     )
     return dict(
-        session.execute(
-            sa.select(_participants.c.person_id, _participants.c.id).where(
-                _participants.c.round_id == round_id,
-                _participants.c.person_id.in_(list(person_ids)),
-            )
-        ).all()
+        select_pairs(
+            session.connection(),
+            _participants.c.person_id,
+            _participants.c.id,
+            _participants.c.round_id == round_id,
+            _participants.c.person_id.in_(list(person_ids)),
+        )
     )
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 import store.bulk
-from store.bulk import insert_ignoring
+from store.bulk import insert_ignoring, select_pairs
 from store.db import Database
 from store.types import UTCDateTime
 
@@ -127,3 +128,28 @@ def test_rows_must_share_their_columns(sqlite_db: Database) -> None:
     uneven = [{"key": "x", "flag": True}, {"key": "y", "flag": True, "label": "z"}]
     with pytest.raises(ValueError, match="same columns"):
         sqlite_db.run_sync(lambda s: insert_ignoring(s.connection(), things, uneven, ["key"]))
+
+
+@pytest.mark.parametrize("count", [0, 1, 250])
+def test_select_pairs_reads_what_a_plain_select_reads(db: Database, count: int) -> None:
+    """On SQLite the pairs come back as one JSON row; on both databases they are exactly the
+    rows a SELECT gives, text of any kind included."""
+    metadata.create_all(db.engine)
+    labels = ['O\'Brien "Jo" \\ né 😀', "", "a,b", "[1]"]
+    rows = [
+        {"key": f"k{n}", "label": labels[n % len(labels)], "flag": n % 2 == 0, "at": NOW}
+        for n in range(count)
+    ]
+
+    def read(session: Any) -> tuple[list[Any], list[Any]]:
+        connection = session.connection()
+        if rows:
+            connection.execute(sa.insert(things), rows)
+        wanted = (things.c.flag.is_(True), things.c.key != "k3")
+        plain = connection.execute(sa.select(things.c.id, things.c.label).where(*wanted)).all()
+        paired = select_pairs(connection, things.c.id, things.c.label, *wanted)
+        return sorted(tuple(r) for r in plain), sorted(paired)
+
+    plain, paired = db.run_sync(read)
+    assert paired == plain
+    assert len(paired) == (count + 1) // 2
