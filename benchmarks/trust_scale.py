@@ -528,6 +528,33 @@ async def stats_of(control: str) -> dict[str, Any]:
         return result
 
 
+async def sender_process(url: str, args: argparse.Namespace, stop: asyncio.Event) -> None:
+    """`impact-bot outbox send` at nice 10 with the service's limits times `args.scale`, taking
+    95% of them (its own budget: the service's turn replies and roster reads count in the
+    service's, so the two can overlap: the fake counts any request over Teams' limits), until
+    `stop` is set."""
+    limits = TeamsLimits()
+    per_second, per_2s, per_30s, per_hour = (n for n, _seconds in limits.per_conversation)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "MicrosoftAppId": "",
+        "IMPACT_TEAMS_PER_CONVERSATION_PER_SECOND": str(per_second),
+        "IMPACT_TEAMS_PER_CONVERSATION_PER_2S": str(per_2s),
+        "IMPACT_TEAMS_PER_CONVERSATION_PER_30S": str(per_30s),
+        "IMPACT_TEAMS_PER_CONVERSATION_PER_HOUR": str(per_hour),
+        "IMPACT_TEAMS_PER_TENANT_PER_SECOND": str(limits.per_tenant[0][0]),
+    }
+    process = await asyncio.create_subprocess_exec(
+        "nice", "-n", "10", sys.executable, "-m", "impact", "outbox", "send",
+        "--scale", str(args.scale), "--rate-share", "0.95", "--concurrency", "16",
+        cwd=str(ROOT), env=env,
+    )  # fmt: skip
+    await stop.wait()
+    process.send_signal(signal.SIGTERM)
+    await asyncio.wait_for(process.wait(), 60)
+
+
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -549,15 +576,20 @@ async def run(
         sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
     # that the service's roster reads count in too (app[LIMITER_KEY]).
-    sender = OutboxSender.from_settings(
-        settings, db, concurrency=16, turns=app[TURNS_KEY], limiter=app[LIMITER_KEY],
-        backoff_base_seconds=1.0 / args.scale,
-        backoff_cap_seconds=settings.send_backoff_cap_seconds / args.scale,
-    )  # fmt: skip
     stop_sender = asyncio.Event()
-    sending = asyncio.create_task(sender.run(stop_sender))
     steps = round_steps(app[CONTEXT_KEY])
-    steps.on_queued = steps.opener.on_queued = sender.wake
+    if args.sender_process:
+        # An experiment: the sender as `impact-bot outbox send` in a process of its own, at a
+        # lower CPU priority (nice 10), finding the steps' rows when it polls (every second).
+        sending = asyncio.create_task(sender_process(database.url, args, stop_sender))
+    else:
+        sender = OutboxSender.from_settings(
+            settings, db, concurrency=16, turns=app[TURNS_KEY], limiter=app[LIMITER_KEY],
+            backoff_base_seconds=1.0 / args.scale,
+            backoff_cap_seconds=settings.send_backoff_cap_seconds / args.scale,
+        )  # fmt: skip
+        sending = asyncio.create_task(sender.run(stop_sender))
+        steps.on_queued = steps.opener.on_queued = sender.wake
     if steps.process_reads is not None:
         # Its worker, started as `impact-bot serve` starts it (worker_starter), and ready before
         # the idle answers are timed: a service that has been up for a while.
@@ -966,6 +998,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--due-ticks", type=int, default=3, choices=(1, 2, 3),
         help="due nudge ticks: the first reminder's, then the plan's later ones (default 3)",
     )  # fmt: skip
+    parser.add_argument(
+        "--sender-process",
+        action="store_true",
+        help="an experiment: the outbox sender as `impact-bot outbox send` in its own process "
+        "at nice 10 (its own budget of Teams requests; the steps do not wake it)",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the due nudge tick (blocks the loop)"
     )
