@@ -17,7 +17,9 @@ Teams requests has room for it at once: it is counted there (the refused tenant'
 windows, and a window of notices for every refused tenant together, 1 a second and 60 an hour),
 never goes ahead of anything, is never retried, and waits at most the adapter's request timeout.
 Anything else gets nothing. The refusal is logged at WARNING once a day per conversation, at
-DEBUG otherwise, so a flood does not flood the log either. docs/outbox.md ("Turn replies").
+DEBUG otherwise, so a flood does not flood the log either; every refused activity is counted in
+`impact_turns_total{outcome="refused"}`, so an operator sees a flood on the metrics.
+docs/outbox.md ("Turn replies").
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from botbuilder.schema import ActivityTypes
 
 from bot import replies
 from bot.identity import tenant_of
+from bot.observability.logs import current_turn
 from bot.sender.limits import Permit, RateLimiter, Window
 
 log = logging.getLogger(__name__)
@@ -88,6 +91,8 @@ class TenantGate(Middleware):  # type: ignore[misc]
             await logic()
             return
         activity = context.activity
+        if (turn := current_turn.get()) is not None:  # impact_turns_total{outcome="refused"}
+            turn.outcome = "refused"
         conversation = str(getattr(activity.conversation, "id", "") or "")
         first = self._first_in_a_while(conversation)
         log.log(

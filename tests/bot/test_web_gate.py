@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prometheus_client import REGISTRY
 from sqlmodel import select
 
 from bot.config import Settings
@@ -143,6 +144,8 @@ async def test_a_flood_from_a_refused_tenant_costs_a_few_notices_each_counted_in
             )
             for n in range(3)
         ]
+        refused = {"activity_type": "message", "verb": "text", "outcome": "refused"}
+        refused_before = REGISTRY.get_sample_value("impact_turns_total", refused) or 0.0
         with caplog.at_level(logging.DEBUG, logger="bot.gate"):
             for _ in range(10):
                 for stranger in strangers:
@@ -160,3 +163,5 @@ async def test_a_flood_from_a_refused_tenant_costs_a_few_notices_each_counted_in
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == len(strangers)
     assert people(db) == []
+    refused_after = REGISTRY.get_sample_value("impact_turns_total", refused) or 0.0
+    assert refused_after - refused_before == 30, "each refused message counted as refused"
