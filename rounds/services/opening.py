@@ -168,7 +168,7 @@ class RoundOpener:
     def _start_worker(self) -> asyncio.Future[None] | None:
         if self.process_reads is None or self.process_reads.started:
             return None
-        return asyncio.ensure_future(self.process_reads.read(_nothing))
+        return asyncio.ensure_future(self.process_reads.start())
 
     async def invite_waiting(self, now: datetime) -> int:
         """Finish any opening that stopped before every invitation was queued."""
@@ -373,10 +373,6 @@ def draw_invitations(
 
 
 _CARDS_THERE: dict[tuple[object, ...], str] = {}
-
-
-def _nothing(_session: Session) -> None:
-    """A read that starts the worker process."""
 
 
 def draw_invitations_there(
