@@ -99,17 +99,7 @@ def pending_nudges(session: Session, round_id: int) -> tuple[list[int], int]:
 def cancel_nudges(session: Session, ids: Sequence[int]) -> int:
     """Cancel those of these nudges still pending (by primary key: the write finds them without
     reading the round's other messages); how many were cancelled."""
-    result = session.connection().execute(
-        sa.update(OutboxMessage)
-        .where(
-            col(OutboxMessage.id).in_(ids),
-            col(OutboxMessage.kind) == "nudge",
-            col(OutboxMessage.status) == "pending",
-        )
-        .values(status="cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)
+    return _cancel_pending_nudges(session, col(OutboxMessage.id).in_(ids))
 
 
 def cancel_pending_nudges(session: Session, round_id: int, *, after: int = 0) -> int:
@@ -119,11 +109,16 @@ def cancel_pending_nudges(session: Session, round_id: int, *, after: int = 0) ->
     highest id its read saw, and reads none of the round's other messages here. Only where ids
     are given in commit order (SQLite, one writer at a time): a PostgreSQL sequence value is
     taken before its row commits, so a row committed later may have a lower id."""
+    return _cancel_pending_nudges(
+        session, col(OutboxMessage.round_id) == round_id, col(OutboxMessage.id) > after
+    )
+
+
+def _cancel_pending_nudges(session: Session, *where: sa.ColumnElement[bool]) -> int:
     result = session.connection().execute(
         sa.update(OutboxMessage)
         .where(
-            col(OutboxMessage.round_id) == round_id,
-            col(OutboxMessage.id) > after,
+            *where,
             col(OutboxMessage.kind) == "nudge",
             col(OutboxMessage.status) == "pending",
         )
