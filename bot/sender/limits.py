@@ -11,6 +11,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from bot.config import Settings
 
@@ -79,6 +80,29 @@ class Permit:
         if not self._finished:
             self._finished = True
             self._limiter._finish(self._keys)
+
+
+class PermitLike(Protocol):
+    def finish(self) -> None: ...
+
+
+class Budget(Protocol):
+    """What the outbox sender needs of a budget: the process's own `RateLimiter`, or the
+    service's over a connection (bot.sender.budget_link.RemoteBudget) when the sender runs in a
+    process of its own. Keys are whatever `tenant` and `conversation` return."""
+
+    @property
+    def limits(self) -> RateLimits: ...
+
+    def tenant(self, tenant_id: str) -> Any: ...
+
+    def conversation(self, conversation_id: str) -> Any: ...
+
+    async def acquire(
+        self, keys: Sequence[Any], *, max_wait: float, stopping: Callable[[], bool] = ...
+    ) -> PermitLike | float: ...
+
+    def throttled(self, conversation: Any, tenant: Any, retry_after: float) -> None: ...
 
 
 class RateLimiter:

@@ -41,7 +41,7 @@ from bot.observability.metrics import observe_teams_request
 from bot.sender.answers import DROP_REFERENCE_CODES, Problem, classify
 from bot.sender.clients import ConnectorClients
 from bot.sender.conversations import chat_reference_json, outgoing, personal_chat
-from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits, Sleep
+from bot.sender.limits import Budget, RateLimiter, RateLimits, Sleep
 from bot.turns import TurnsInFlight
 from store import outbox, outbox_outcomes
 from store.db import Database, DatabaseUnavailable, deadline
@@ -92,7 +92,10 @@ class OutboxSender:
 
     `limiter` is the process's budget of Teams requests (`RateLimiter`), which the service's
     roster and channel reads share (impact.service.create_app); without one the sender makes its
-    own, with `limits`, which is right only when nothing else in the process calls Teams.
+    own, with `limits`, which is right only when nothing else in the process calls Teams. In a
+    process of its own (`impact-bot outbox send --budget-fd`, started by the service) it is the
+    service's budget over a connection (bot.sender.budget_link.RemoteBudget), and `observe`
+    sends each request's metrics there too.
     """
 
     def __init__(
@@ -102,7 +105,7 @@ class OutboxSender:
         *,
         app_id: str = "",
         limits: RateLimits | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: Budget | None = None,
         retry_hours: float = DEFAULT_RETRY_HOURS,
         max_attempts: int | None = None,
         backoff_base_seconds: float = 1.0,
@@ -120,6 +123,7 @@ class OutboxSender:
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
         turns: TurnsInFlight | None = None,
+        observe: Callable[..., None] = observe_teams_request,
     ) -> None:
         if lease_seconds <= request_timeout_seconds + lease_margin_seconds:
             raise ValueError("lease_seconds must exceed request_timeout + lease_margin")
@@ -130,7 +134,8 @@ class OutboxSender:
             limiter = RateLimiter(limits, clock=monotonic, sleep=sleep)
         elif limits is not None and limits != limiter.limits:
             raise ValueError(f"the limiter keeps {limiter.limits}, not {limits}")
-        self.limiter = limiter
+        self.limiter: Budget = limiter
+        self._observe = observe  # the service's metrics, or (in a process of its own) a message
         self.retry_budget = timedelta(hours=retry_hours)
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base_seconds
@@ -355,8 +360,8 @@ class OutboxSender:
         job: _Job,
         call: Callable[[ConnectorClient], Awaitable[T]],
         *,
-        tenant: LimitKey,
-        conversation: LimitKey | None = None,
+        tenant: Any,
+        conversation: Any = None,
     ) -> T:
         """One request to Teams within the limits, or `_Released` if it may not start now."""
         client = await self.client(job.service_url)
@@ -368,7 +373,7 @@ class OutboxSender:
         permit = await self.limiter.acquire(
             keys, max_wait=min(budget, self.max_limiter_wait), stopping=lambda: self._stopping
         )
-        if not isinstance(permit, Permit):
+        if isinstance(permit, float | int):
             await self._release(job, permit)
         if self._stopping or self._lease_left(job) < 0:
             permit.finish()
@@ -378,22 +383,22 @@ class OutboxSender:
             answer = await call(client)
         except HttpOperationError as exc:
             problem = classify(exc)
-            observe_teams_request(time.perf_counter() - started, problem.status, problem.code)
+            self._observe(time.perf_counter() - started, problem.status, problem.code)
             if problem.status == 429:
                 self.limiter.throttled(
                     conversation, tenant, problem.retry_after or self.backoff_base
                 )
             raise
         except Exception:  # no answer: timeout, connection refused or reset
-            observe_teams_request(time.perf_counter() - started, None, "NoResponse")
+            self._observe(time.perf_counter() - started, None, "NoResponse")
             raise
         else:
-            observe_teams_request(time.perf_counter() - started)
+            self._observe(time.perf_counter() - started)
             return answer
         finally:
             permit.finish()
 
-    def _tenant_key(self, job: _Job) -> LimitKey:
+    def _tenant_key(self, job: _Job) -> Any:
         return self.limiter.tenant(job.row.tenant_id)
 
     async def _create_chat(self, job: _Job) -> None:
