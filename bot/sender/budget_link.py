@@ -37,6 +37,7 @@ from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits
 log = logging.getLogger(__name__)
 
 GiveWay = Callable[[], Awaitable[None]]
+HELLO_SECONDS = 10.0  # the service answers at once; past this it is not there
 
 
 async def _no_turns() -> None:
@@ -50,7 +51,7 @@ def _line(message: Sequence[Any]) -> bytes:
 # -- the service's side -------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class _Connection:
     writer: asyncio.StreamWriter
     permits: dict[int, Permit] = field(default_factory=dict)
@@ -238,10 +239,21 @@ class RemoteBudget:
     async def open(cls, fd: int) -> RemoteBudget:
         """The budget over the connection the service handed this process as `fd`, once the
         service has said hello (its limits)."""
-        reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd))
+        return await cls.over(socket.socket(fileno=fd))
+
+    @classmethod
+    async def over(cls, sock: socket.socket) -> RemoteBudget:
+        """The budget over a connected socket, once the service has said hello."""
+        reader, writer = await asyncio.open_connection(sock=sock)
         budget = cls(reader, writer)
         budget._reading = asyncio.create_task(budget._read(), name="budget link")
-        await budget._ready.wait()
+        try:
+            await asyncio.wait_for(budget._ready.wait(), HELLO_SECONDS)
+        except TimeoutError:
+            await budget.aclose()
+            raise ConnectionError(
+                f"the service did not say hello within {HELLO_SECONDS} s"
+            ) from None
         return budget
 
     def tenant(self, tenant_id: str) -> RemoteKey:
