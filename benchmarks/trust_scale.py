@@ -50,10 +50,12 @@ import pstats
 import random
 import resource
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -82,7 +84,7 @@ from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app, worker_starter  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
-from store.db import Database  # noqa: E402
+from store.db import Database, begin_immediate  # noqa: E402
 from store.outbox import OutboxMessage  # noqa: E402
 from store.rounds.lifecycle import RoundSpec, create_round  # noqa: E402
 from store.rounds.results import compute_round_results  # noqa: E402
@@ -423,6 +425,54 @@ class Transactions:
                 }
 
 
+class LockProbe:
+    """SQLite: how long a write would wait for the write lock, whoever holds it (the service,
+    its sender process or its worker): every 10 ms a thread of this process begins a write
+    transaction on a connection of its own (as store.db does: BEGIN IMMEDIATE, trying again
+    every 0.2-2 ms) and rolls it back at once, recording the wait by phase. What an answer's
+    write would have waited, seen from outside every process that writes."""
+
+    EVERY_SECONDS = 0.01
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.phase = "setup"
+        self.waits: dict[str, list[float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lock probe", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA busy_timeout=15000")
+        try:
+            while not self._stop.wait(self.EVERY_SECONDS):
+                began = time.perf_counter()
+                begin_immediate(connection)
+                waited = time.perf_counter() - began
+                connection.execute("ROLLBACK")
+                self.waits.setdefault(self.phase, []).append(waited)
+        finally:
+            connection.close()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            phase: {
+                "p99": sorted(waits)[max(0, int(len(waits) * 0.99) - 1)],
+                "max": max(waits),
+                "n": len(waits),
+            }
+            for phase, waits in self.waits.items()
+            if waits and phase != "setup"
+        }
+
+
 async def submit_sixty_percent(db: Database, round_id: int, share: float, seed: int) -> int:
     """The submitted assessments, answers and roles, written in bulk (not timed)."""
     rng = random.Random(seed)
@@ -565,6 +615,7 @@ async def run(
     upgrade(db.engine)
     transactions = Transactions()
     transactions.watch(db.engine)
+    probe = LockProbe(db.engine.url.database or "") if db.engine.dialect.name == "sqlite" else None
     settings = service_settings(
         database.url, 1, args.scale, public_url=CHARTS_URL if args.charts else ""
     )
@@ -572,6 +623,8 @@ async def run(
     runner, bot_url = await serve(app)
     pauses = PauseRecorder(stacks=args.loop_stacks)  # after create_app's startup froze its objects
     pauses.start()
+    if probe is not None:
+        probe.start()
     if args.switch_interval is not None:  # after create_app's startup (impact.process) set it
         sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
@@ -626,6 +679,8 @@ async def run(
 
     async def phase(name: str, seconds: float = 0.0) -> float:
         transactions.phase = name
+        if probe is not None:
+            probe.phase = name
         return time.time()
 
     # 1. idle, from the first answer on
@@ -671,7 +726,7 @@ async def run(
     del people
 
     # 3. 60% submit (not timed)
-    transactions.phase = "setup"
+    await phase("setup")
     timings["submitted"] = await submit_sixty_percent(db, round_id, 0.6, args.seed)
     await asyncio.sleep(2.0)
 
@@ -713,7 +768,7 @@ async def run(
         # The last tick's nudges are due on the round's clock, days ahead of the sender's: it
         # would send them only then. Marked sent (not timed), so that the close finds only the
         # last tick's pending, as it would with one tick.
-        transactions.phase = "setup"
+        await phase("setup")
         await mark_nudges_sent(db)
         await asyncio.sleep(1.0)
         began = await phase("nudge tick")
@@ -735,7 +790,7 @@ async def run(
     timings["close_cpu_s"] = time.process_time() - cpu0
     phases.append(("close", began, time.time()))
     pauses.note_end(phases[-1][0])
-    transactions.phase = "after"
+    await phase("after")
     t0 = time.perf_counter()
     results = await db.read(
         lambda s: compute_round_results(
@@ -763,6 +818,9 @@ async def run(
     stop_sender.set()
     await sending
     pauses.stop()
+    if probe is not None:
+        probe.stop()
+        timings["lock_waits"] = probe.summary()
     await runner.cleanup()
     db.dispose()
     answers = await asyncio.to_thread(read_samples, samples)
@@ -914,6 +972,18 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
             + ", ".join(f"{k} {1000 * v:.0f}" for k, v in steps_only.items()),
             "<= 50 ms", longest <= 0.05,
         ))  # fmt: skip
+        waits = r.get("lock_waits", {})
+        if waits:
+            worst = max(w["max"] for w in waits.values())
+            lines.append((
+                "longest wait for the write lock",
+                f"{1000 * worst:.0f} ms (a probe every 10 ms, whoever holds it); by phase "
+                + ", ".join(
+                    f"{k} p99 {1000 * w['p99']:.1f} max {1000 * w['max']:.0f}"
+                    for k, w in waits.items()
+                ),
+                "<= 100 ms", worst <= 0.1,
+            ))  # fmt: skip
     else:
         lines.append((
             "longest transaction (no database-wide lock)",
