@@ -50,7 +50,7 @@ def _line(message: Sequence[Any]) -> bytes:
 # -- the service's side -------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)  # one per connection, kept in a set: hashed by identity
 class _Connection:
     writer: asyncio.StreamWriter
     permits: dict[int, Permit] = field(default_factory=dict)
