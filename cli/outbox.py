@@ -127,7 +127,11 @@ async def _open_budget(fd: int, stop: asyncio.Event) -> RemoteBudget | None:
         opening.cancel()
         log.warning("outbox sender: stopped before the service's budget was open")
         return None
-    return opening.result()
+    budget = opening.result()
+    if budget.closed.is_set():  # the service had gone before it said hello
+        log.warning("outbox sender: the service has gone; stopping")
+        return None
+    return budget
 
 
 async def _stop_when_closed(budget: RemoteBudget, stop: asyncio.Event) -> None:

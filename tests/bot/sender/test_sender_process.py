@@ -52,15 +52,15 @@ async def until(condition: Callable[[], bool], within_s: float, what: str) -> No
         await asyncio.sleep(0.02)
 
 
-def queue(db: Database, fake: FakeConnector, names: list[str]) -> None:
-    """One message to each chat `names` (known to the fake, in TENANT), due now."""
+def queue(db: Database, fake: FakeConnector, names: list[str], tenant: str = TENANT) -> None:
+    """One message to each chat `names` (known to the fake, in `tenant`), due now."""
     for name in names:
-        fake.add_conversation(name, tenant_id=TENANT)
+        fake.add_conversation(name, tenant_id=tenant)
 
     def work(session: Session) -> None:
         for name in names:
             outbox.enqueue(
-                session, dedupe_key=f"test:{name}", kind="test", tenant_id=TENANT,
+                session, dedupe_key=f"test:{name}", kind="test", tenant_id=tenant,
                 target=Target.conversation(name, fake.url),
                 activity={"type": "message", "text": f"hello {name}"}, now=utcnow(),
             )  # fmt: skip
@@ -107,7 +107,7 @@ async def test_a_queued_message_leaves_at_once_when_the_child_is_woken(
     async with running(process):
         queue(db, connector, ["first"])
         process.wake()
-        await until(lambda: delivered(connector, ["first"]), 10, "the first message")
+        await until(lambda: delivered(connector, ["first"]), STARTS_WITHIN_S, "the first")
         await asyncio.sleep(0.3)  # the child waits now, for a minute unless woken
         queue(db, connector, ["second"])
         woken = time.monotonic()
@@ -131,13 +131,16 @@ async def test_the_childs_requests_count_in_the_services_one_budget(
     theirs = [f"child-{n}" for n in range(20)]
     for name in ours:
         fake.add_conversation(name, tenant_id=TENANT)
-    permits = [limiter.take([limiter.tenant(TENANT)]) for _ in ours]
     try:
         async with running(process):
+            queue(db, fake, ["warm-up"], tenant="another-tenant")
+            await until(lambda: delivered(fake, ["warm-up"]), STARTS_WITHIN_S, "the child")
+            permits = [limiter.take([limiter.tenant(TENANT)]) for _ in ours]
             queue(db, fake, theirs)
             process.wake()
             await asyncio.sleep(1.5)
-            assert fake.calls == []  # the service's budget had no room for the child
+            assert fake.received()["warm-up"] == 1
+            assert len(fake.calls) == 1  # the service's budget had no room for the child
             async with aiohttp.ClientSession() as http:
 
                 async def send(name: str, permit: Permit) -> None:
@@ -166,7 +169,7 @@ async def test_a_killed_child_is_started_again_and_sends_the_rest_once(
     async with running(process):
         queue(db, connector, first)
         process.wake()
-        await until(lambda: delivered(connector, first), 10, "the first messages")
+        await until(lambda: delivered(connector, first), STARTS_WITHIN_S, "the first messages")
         await asyncio.sleep(0.3)  # idle: nothing in flight
         victim = process.pid
         assert victim is not None
@@ -199,7 +202,7 @@ async def test_stopping_finishes_and_records_the_childs_requests_in_flight(
         connector.hold()
         queue(db, connector, names)
         process.wake()
-        await until(lambda: connector.held == len(names), 10, "the requests held at Teams")
+        await until(lambda: connector.held == len(names), STARTS_WITHIN_S, "requests held")
         with caplog.at_level(logging.INFO, logger="bot.sender.process"):
             stopping = time.monotonic()
             stop.set()
@@ -280,10 +283,9 @@ async def test_the_service_starts_its_sender_process_and_stops_it_on_cleanup(
     try:
         await until(lambda: len(children_sending(os.getpid())) == 1, STARTS_WITHIN_S, "a child")
         [child] = children_sending(os.getpid())
-        await asyncio.sleep(2.0)  # connected and idle, most likely: the wake is what counts
         queue(db, connector, ["through the service"])
         app[CONTEXT_KEY].wake_sender()
-        await until(lambda: delivered(connector, ["through the service"]), 10, "the message")
+        await until(lambda: delivered(connector, ["through the service"]), STARTS_WITHIN_S, "it")
     finally:
         await runner.cleanup()
     assert gone(child)
