@@ -90,12 +90,15 @@ def _sender(ctx: CliContext, args: argparse.Namespace, budget: RemoteBudget | No
 
 
 async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
-    """Send until SIGTERM or SIGINT, or (a sender process) until the service has gone; the
-    requests in flight are finished and recorded either way (`OutboxSender.run`)."""
+    """Send until SIGTERM or SIGINT, or (a sender process: SIGTERM only) until the service has
+    gone; the requests in flight are finished and recorded either way (`OutboxSender.run`)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    if args.budget_fd is None:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    else:  # Ctrl-C reaches the service too, which stops this process in its turn (SIGTERM)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     budget = None
     if args.budget_fd is not None:
         budget = await _open_budget(args.budget_fd, stop)

@@ -128,6 +128,8 @@ async def test_sigterm_mid_fan_out_finishes_in_flight_and_hands_over(
         log_a = (tmp_path / "serve-A.log").read_text()
         assert first.returncode == 0, log_a
         assert "background work stopped" in log_a
+        assert "outbox sender process" in log_a  # the sender ran in its own process,
+        assert "stopped (exit code 0)" in log_a  # which finished and exited when told to
         assert "did not stop" not in log_a
 
         # In flight: answered by Teams and recorded, or given back; nothing left leased.

@@ -203,6 +203,9 @@ async def test_stopping_finishes_and_records_the_childs_requests_in_flight(
         queue(db, connector, names)
         process.wake()
         await until(lambda: connector.held == len(names), STARTS_WITHIN_S, "requests held")
+        os.kill(child, signal.SIGINT)  # Ctrl-C: the service's to act on, not the child's
+        await asyncio.sleep(0.3)
+        assert process.pid == child
         with caplog.at_level(logging.INFO, logger="bot.sender.process"):
             stopping = time.monotonic()
             stop.set()
@@ -216,6 +219,7 @@ async def test_stopping_finishes_and_records_the_childs_requests_in_flight(
         connector.release()
         await asyncio.wait_for(task, 30)
     assert f"outbox sender process {child} stopped (exit code 0)" in caplog.text
+    assert process.restarts == 0
     assert gone(child)
     assert process.server.connected == 0
     found = rows(db)
@@ -259,6 +263,10 @@ async def test_the_child_stops_by_itself_when_the_service_has_gone(
     assert [row.status for row in rows(db)] == ["sent"]  # finished and recorded
 
 
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
 def children_sending(parent: int) -> list[int]:
     """This process's child processes that run `outbox send --budget-fd`."""
     found = []
@@ -286,6 +294,7 @@ async def test_the_service_starts_its_sender_process_and_stops_it_on_cleanup(
         queue(db, connector, ["through the service"])
         app[CONTEXT_KEY].wake_sender()
         await until(lambda: delivered(connector, ["through the service"]), STARTS_WITHIN_S, "it")
+        assert niceness(child) == min(niceness(os.getpid()) + settings.sender_niceness, 19)
     finally:
         await runner.cleanup()
     assert gone(child)
