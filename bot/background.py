@@ -1,6 +1,8 @@
 """The service's background work, started with the web app (`impact-bot serve`):
 
-- the outbox sender, in every process (PostgreSQL: several processes drain one outbox);
+- the outbox sender, for every service process (PostgreSQL: several processes drain one
+  outbox), in a child process of its own (bot/sender/process.py) or, with
+  IMPACT_SENDER_PROCESS=false or an in-memory database, in the service's;
 - the scheduler, only in the process that leads (scheduler.leader), waking the features' steps
   at their times and reconciling from the features' job sources every few seconds.
 """
@@ -13,10 +15,10 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Protocol
 
 from aiohttp import web
 
-from bot.sender.outbox_sender import OutboxSender
 from scheduler.leader import LeaderElection
 from scheduler.service import ScheduledWork, SchedulerService, combine
 from store.db import Database
@@ -31,11 +33,19 @@ SENDS_STOP_SECONDS = 20.0  # the sends in flight: a request's timeout, and recor
 SCHEDULER_STOP_SECONDS = 15.0  # the scheduler's jobs (the leader allows itself 10 s of it)
 
 
+class Sender(Protocol):
+    """The outbox sender, in this process (bot.sender.outbox_sender.OutboxSender) or in a child
+    process of its own (bot.sender.process.SenderProcess): it sends until `stop_event` is set,
+    then finishes and records the requests in flight."""
+
+    async def run(self, stop_event: asyncio.Event) -> None: ...
+
+
 class Background:
     def __init__(
         self,
         db: Database,
-        sender: OutboxSender,
+        sender: Sender,
         works: Sequence[ScheduledWork],
         *,
         database_url: str,

@@ -6,8 +6,8 @@ same app settings work in Azure App Service; the bot's own settings carry the `I
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from enum import StrEnum
+from collections.abc import Iterator, Mapping
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     # sender keeps to 1/N of them.
     service_processes: int = Field(
         default=1, ge=1, le=64, validation_alias=_env("IMPACT_SERVICE_PROCESSES")
+    )
+    # The outbox sender in a child process of the service's (bot/sender/process.py), at this
+    # niceness, asking the service for every request's room in its one budget
+    # (bot/sender/budget_link.py); false: the sender runs in the service's own process.
+    sender_process: bool = Field(default=True, validation_alias=_env("IMPACT_SENDER_PROCESS"))
+    sender_niceness: int = Field(
+        default=10, ge=0, le=19, validation_alias=_env("IMPACT_SENDER_NICENESS")
     )
     reconcile_seconds: float = Field(
         default=5.0, gt=0, le=60, validation_alias=_env("IMPACT_RECONCILE_SECONDS")
@@ -302,6 +309,16 @@ _SETTING_NAMES = {
 }
 
 
+_SETTING_ALIASES = {
+    name: (
+        tuple(str(alias) for alias in field.validation_alias.choices)
+        if isinstance(field.validation_alias, AliasChoices)
+        else (name,)
+    )
+    for name, field in Settings.model_fields.items()
+}
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read the settings once; turn pydantic's report into one clear line naming the setting."""
     try:
@@ -312,3 +329,40 @@ def load_settings(**overrides: object) -> Settings:
         setting = _SETTING_NAMES.get(field, field)
         message = str(error["msg"]).removeprefix("Value error, ")
         raise ConfigurationError(f"configuration error: {setting}: {message}") from exc
+
+
+def setting_environment(settings: Settings) -> dict[str, str]:
+    """The environment variables from which `load_settings()` makes these same `settings` again
+    (a child process's, bot/sender/process.py): each field under its first name, a tuple in the
+    comma form its validator reads, a secret in the clear, a field that is None left out."""
+    found: dict[str, str] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if value is not None:
+            found[_SETTING_ALIASES[name][0]] = _environment_value(name, value)
+    return found
+
+
+def child_environment(settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """`base` (this process's environment) with every setting's variable replaced by `settings`'
+    own (`setting_environment`): any other name of a setting, in any case, is dropped, so that
+    nothing but `settings` decides what the child reads."""
+    names = {alias.lower() for aliases in _SETTING_ALIASES.values() for alias in aliases}
+    kept = {key: value for key, value in base.items() if key.lower() not in names}
+    return kept | setting_environment(settings)
+
+
+def _environment_value(name: str, value: object) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, tuple):
+        if any("," in str(part) for part in value):
+            raise ValueError(f"{name}: {value!r} has a comma, which its comma form cannot keep")
+        return ",".join(str(part) for part in value)
+    if isinstance(value, str | int | float):
+        return str(value)
+    raise TypeError(f"{name}: no environment form for {type(value).__name__}")

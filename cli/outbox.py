@@ -1,14 +1,20 @@
-"""`impact-bot outbox send`: run the outbox sender on its own (the service runs one beside the
-bot; this is for draining from a separate process, as the crash tests and benchmarks do)."""
+"""`impact-bot outbox send`: run the outbox sender on its own: for draining from a separate
+process, as the crash tests and benchmarks do, and (`--budget-fd`) as the service's sender
+process, which the service starts, supervises and stops (bot/sender/process.py) and whose every
+request is counted in the service's one budget (bot/sender/budget_link.py)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import logging
+import os
 import signal
 import sys
+from typing import Any
 
+from bot.sender.budget_link import RemoteBudget
 from bot.sender.outbox_sender import OutboxSender
 from cli.registry import CliCommand, CliContext
 from store.schema import schema_problem
@@ -31,40 +37,127 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     send.add_argument("--lease-seconds", type=float, default=60.0)
     send.add_argument("--request-timeout", type=float, default=15.0)
     send.add_argument("--lease-margin", type=float, default=2.0)
+    send.add_argument(
+        "--poll-seconds", type=float, default=1.0, help="look for due rows this often"
+    )
+    send.add_argument(
+        "--budget-fd",
+        type=int,
+        help="the service's budget over this connected socket: run as its sender process "
+        "(the limits are the service's; stops when the service has gone)",
+    )
+    send.add_argument("--nice", type=int, default=0, help="add this to the process's niceness")
 
 
 def _run(ctx: CliContext, args: argparse.Namespace) -> int:
+    if args.budget_fd is not None:
+        _die_with_parent()
+    if args.nice:
+        os.nice(args.nice)
     db = ctx.db
     if problem := schema_problem(db.engine):
         print(problem, file=sys.stderr)
         ctx.close()
         return 1
-    sender = OutboxSender.from_settings(
-        ctx.settings,
-        db,
-        scale=args.scale,
-        share=args.rate_share,
+    try:
+        asyncio.run(_drain(ctx, args))
+    finally:
+        ctx.close()
+    return 0
+
+
+def _sender(ctx: CliContext, args: argparse.Namespace, budget: RemoteBudget | None) -> OutboxSender:
+    settings = ctx.settings
+    if budget is None:
+        shared: dict[str, Any] = {"scale": args.scale, "share": args.rate_share}
+    else:  # the service's budget, which keeps the service's share of the limits
+        shared = {
+            "share": 1.0 / settings.service_processes,
+            "limiter": budget,
+            "observe": budget.observe,
+        }
+    return OutboxSender.from_settings(
+        settings,
+        ctx.db,
         concurrency=args.concurrency,
         lease_seconds=args.lease_seconds,
         request_timeout_seconds=args.request_timeout,
         lease_margin_seconds=args.lease_margin,
+        poll_seconds=args.poll_seconds,
+        **shared,
         **({"owner": args.owner} if args.owner else {}),
     )
 
-    async def drain() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        log.info("outbox sender %s started", sender.owner)
-        await sender.run(stop, until_empty=args.once_until_empty)
-        log.info("outbox sender %s stopped", sender.owner)
 
+async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
+    """Send until SIGTERM or SIGINT, or (a sender process: SIGTERM only) until the service has
+    gone; the requests in flight are finished and recorded either way (`OutboxSender.run`)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    if args.budget_fd is None:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    else:  # Ctrl-C reaches the service too, which stops this process in its turn (SIGTERM)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    budget = None
+    if args.budget_fd is not None:
+        budget = await _open_budget(args.budget_fd, stop)
+        if budget is None:
+            return
+    sender = _sender(ctx, args, budget)
+    watching: asyncio.Task[None] | None = None
+    if budget is not None:
+        budget.on_wake = sender.wake
+        watching = asyncio.create_task(_stop_when_closed(budget, stop), name="service watch")
+    log.info("outbox sender %s started", sender.owner)
     try:
-        asyncio.run(drain())
+        await sender.run(stop, until_empty=args.once_until_empty)
     finally:
-        ctx.close()
-    return 0
+        if watching is not None:
+            watching.cancel()
+        if budget is not None:
+            await budget.aclose()
+    log.info("outbox sender %s stopped", sender.owner)
+
+
+async def _open_budget(fd: int, stop: asyncio.Event) -> RemoteBudget | None:
+    """The service's budget once it has said hello; None if told to stop before that."""
+    opening = asyncio.ensure_future(RemoteBudget.open(fd))
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({opening, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not opening.done():
+        opening.cancel()
+        log.warning("outbox sender: stopped before the service's budget was open")
+        return None
+    budget = opening.result()
+    if budget.closed.is_set():  # the service had gone before it said hello
+        log.warning("outbox sender: the service has gone; stopping")
+        return None
+    return budget
+
+
+async def _stop_when_closed(budget: RemoteBudget, stop: asyncio.Event) -> None:
+    await budget.closed.wait()
+    if not stop.is_set():
+        log.warning("outbox sender: the service has gone; stopping")
+        stop.set()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """SIGTERM when the service that started this process dies (Linux; elsewhere the budget's
+    connection ending is what stops it). This stops as a SIGTERM does: what is in flight is
+    finished and recorded."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError) as exc:
+        log.debug("outbox sender: no parent-death signal (%s)", exc)
 
 
 OUTBOX = CliCommand("outbox", "the outbox of proactive messages", _configure, _run)

@@ -13,14 +13,16 @@ from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot.adapter import build_adapter
-from bot.background import Background
+from bot.background import Background, Sender
 from bot.config import Settings
 from bot.gate import TenantGate
 from bot.observability.service import watch
 from bot.registry import FeatureContext
 from bot.router import Dispatch, ImpactBot
+from bot.sender.budget_link import BudgetServer
 from bot.sender.limits import RateLimiter, RateLimits
 from bot.sender.outbox_sender import OutboxSender
+from bot.sender.process import SenderProcess
 from bot.teams_reads import TeamsDirectory
 from bot.turn_requests import CountTurnRequests
 from bot.turns import TurnsInFlight
@@ -63,18 +65,7 @@ def create_app(
     adapter.use(TenantGate(settings.allowed_tenants, limiter))  # its notices count in the budget
     turns = TurnsInFlight()  # the sender gives way to the turns in flight
     adapter.use(CountTurnRequests(limiter))  # a turn's replies go first in the one budget
-    sender = (
-        OutboxSender.from_settings(
-            settings,
-            database,
-            clock=clock,
-            share=1.0 / settings.service_processes,
-            turns=turns,
-            limiter=limiter,
-        )
-        if background
-        else None
-    )
+    sender = _sender(settings, database, clock, limiter, turns) if background else None
     ctx = _feature_context(
         settings,
         database,
@@ -110,6 +101,29 @@ def create_app(
     return app
 
 
+def _sender(
+    settings: Settings,
+    database: Database,
+    clock: Callable[[], datetime],
+    limiter: RateLimiter,
+    turns: TurnsInFlight,
+) -> OutboxSender | SenderProcess:
+    """The outbox sender: in a child process that asks this one's `limiter` for each request
+    (bot/sender/process.py), unless the settings say otherwise or no other process can open the
+    database (in-memory SQLite); else in this process, counting in the same `limiter`. Either
+    way it gives way to the turns in flight."""
+    if settings.sender_process and ProcessReads.available(database.url):
+        return SenderProcess(settings, BudgetServer(limiter, give_way=turns.give_way))
+    return OutboxSender.from_settings(
+        settings,
+        database,
+        clock=clock,
+        share=1.0 / settings.service_processes,
+        turns=turns,
+        limiter=limiter,
+    )
+
+
 def _reads_closer(reads: ProcessReads) -> Callable[[web.Application], Awaitable[None]]:
     async def close(_app: web.Application) -> None:
         await asyncio.to_thread(reads.close)  # waits for the worker to exit: not on the loop
@@ -130,7 +144,7 @@ def _feature_context(
     framework: Framework,
     clock: Callable[[], datetime],
     adapter: CloudAdapter,
-    sender: OutboxSender | None,
+    sender: OutboxSender | SenderProcess | None,
     features: Sequence[Feature],
     limiter: RateLimiter,
     turns: TurnsInFlight,
@@ -157,7 +171,7 @@ def _feature_context(
 
 
 def _background(
-    app: web.Application, ctx: FeatureContext, sender: OutboxSender, features: Sequence[Feature]
+    app: web.Application, ctx: FeatureContext, sender: Sender, features: Sequence[Feature]
 ) -> Background:
     """The outbox sender and every feature's jobs, started and stopped with the application."""
     settings = ctx.settings

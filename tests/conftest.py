@@ -111,7 +111,13 @@ def clock() -> Clock:
 @pytest.fixture
 def settings_factory(database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"database_url": database_url, "app_id": "", "port": 3978}
+        # The sender in the service's own process unless a test asks for its child process.
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "app_id": "",
+            "port": 3978,
+            "sender_process": False,
+        }
         values.update(overrides)
         return load_settings(**values)
 

@@ -51,7 +51,7 @@ def _line(message: Sequence[Any]) -> bytes:
 # -- the service's side -------------------------------------------------------------------------
 
 
-@dataclass(eq=False)
+@dataclass(eq=False)  # one per connection, kept in a set: hashed by identity
 class _Connection:
     writer: asyncio.StreamWriter
     permits: dict[int, Permit] = field(default_factory=dict)

@@ -39,7 +39,9 @@ pytestmark = pytest.mark.service
 
 PEOPLE = 60
 TENANT = "tenant-shutdown"
-NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+# The real clock, as the sender processes': a date in the past would put every row beyond its
+# retry budget (24 h from when it was queued), and one transient failure would fail it for good.
+NOW = datetime.now(UTC)
 
 
 def free_port() -> int:
@@ -128,6 +130,8 @@ async def test_sigterm_mid_fan_out_finishes_in_flight_and_hands_over(
         log_a = (tmp_path / "serve-A.log").read_text()
         assert first.returncode == 0, log_a
         assert "background work stopped" in log_a
+        assert "outbox sender process" in log_a  # the sender ran in its own process,
+        assert "stopped (exit code 0)" in log_a  # which finished and exited when told to
         assert "did not stop" not in log_a
 
         # In flight: answered by Teams and recorded, or given back; nothing left leased.

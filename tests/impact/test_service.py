@@ -37,13 +37,19 @@ def cards_in(connector: FakeConnector, conversation_id: str | None) -> list[dict
     return [c for _i, a in connector.shown(conversation_id) if (c := card_of(a))]
 
 
+@pytest.mark.parametrize("sender_process", [False, True], ids=["sender-inline", "sender-process"])
 async def test_round_from_opening_to_summary_through_the_running_service(
     db: Database,
     settings_factory: Callable[..., Settings],
     connector: FakeConnector,
     http: Any,
+    sender_process: bool,
 ) -> None:
-    settings = settings_factory(reconcile_seconds=0.5, public_url="https://impact.example.nhs.uk")
+    settings = settings_factory(
+        reconcile_seconds=0.5,
+        public_url="https://impact.example.nhs.uk",
+        sender_process=sender_process,
+    )
     app = create_app(settings, db=db, background=True)
     runner, url = await serve(app)
     try:
