@@ -77,7 +77,9 @@ if str(ROOT) not in sys.path:  # run as a script: make bot/, store/, tests/ impo
 from benchmarks.pauses import PauseRecorder, format_phase  # noqa: E402
 from benchmarks.throwaway import Throwaway  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
+from bot.sender.budget_link import BudgetServer  # noqa: E402
 from bot.sender.outbox_sender import OutboxSender  # noqa: E402
+from bot.sender.process import SenderProcess  # noqa: E402
 from bot.web import TURNS_KEY  # noqa: E402
 from framework.content import default_framework  # noqa: E402
 from impact.features.rounds import round_steps  # noqa: E402
@@ -578,33 +580,6 @@ async def stats_of(control: str) -> dict[str, Any]:
         return result
 
 
-async def sender_process(url: str, args: argparse.Namespace, stop: asyncio.Event) -> None:
-    """`impact-bot outbox send` at nice 10 with the service's limits times `args.scale`, taking
-    95% of them (its own budget: the service's turn replies and roster reads count in the
-    service's, so the two can overlap: the fake counts any request over Teams' limits), until
-    `stop` is set."""
-    limits = TeamsLimits()
-    per_second, per_2s, per_30s, per_hour = (n for n, _seconds in limits.per_conversation)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "MicrosoftAppId": "",
-        "IMPACT_TEAMS_PER_CONVERSATION_PER_SECOND": str(per_second),
-        "IMPACT_TEAMS_PER_CONVERSATION_PER_2S": str(per_2s),
-        "IMPACT_TEAMS_PER_CONVERSATION_PER_30S": str(per_30s),
-        "IMPACT_TEAMS_PER_CONVERSATION_PER_HOUR": str(per_hour),
-        "IMPACT_TEAMS_PER_TENANT_PER_SECOND": str(limits.per_tenant[0][0]),
-    }
-    process = await asyncio.create_subprocess_exec(
-        "nice", "-n", "10", sys.executable, "-m", "impact", "outbox", "send",
-        "--scale", str(args.scale), "--rate-share", "0.95", "--concurrency", "16",
-        cwd=str(ROOT), env=env,
-    )  # fmt: skip
-    await stop.wait()
-    process.send_signal(signal.SIGTERM)
-    await asyncio.wait_for(process.wait(), 60)
-
-
 # -- the run ----------------------------------------------------------------------------------
 
 
@@ -631,10 +606,17 @@ async def run(
     # that the service's roster reads count in too (app[LIMITER_KEY]).
     stop_sender = asyncio.Event()
     steps = round_steps(app[CONTEXT_KEY])
+    child: SenderProcess | None = None
     if args.sender_process:
-        # An experiment: the sender as `impact-bot outbox send` in a process of its own, at a
-        # lower CPU priority (nice 10), finding the steps' rows when it polls (every second).
-        sending = asyncio.create_task(sender_process(database.url, args, stop_sender))
+        # As `impact-bot serve` runs it (impact.service): a child process at nice 10 under the
+        # service's one budget (bot.sender.budget_link), woken by the steps.
+        child = SenderProcess(
+            settings,
+            BudgetServer(app[LIMITER_KEY], give_way=app[TURNS_KEY].give_way),
+            backoff_scale=args.scale,
+        )
+        sending = asyncio.create_task(child.run(stop_sender))
+        steps.on_queued = steps.opener.on_queued = child.wake
     else:
         sender = OutboxSender.from_settings(
             settings, db, concurrency=16, turns=app[TURNS_KEY], limiter=app[LIMITER_KEY],
@@ -815,6 +797,7 @@ async def run(
     await asyncio.sleep(1.0)
     client.send_signal(signal.SIGTERM)
     await asyncio.wait_for(client.wait(), 30)
+    sender_rss = _peak_rss_mb(child.pid if child is not None else None)
     stop_sender.set()
     await sending
     pauses.stop()
@@ -846,8 +829,19 @@ async def run(
         "service": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "fake connector": (await stats_of(control))["rss_mb"],
         "answering client": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        **({"sender process": sender_rss} if sender_rss is not None else {}),
     }
     return timings
+
+
+def _peak_rss_mb(pid: int | None) -> float | None:
+    """A running process's peak RSS (VmHWM), in MB."""
+    if pid is None:
+        return None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
 
 
 def read_samples(samples: Path) -> list[tuple[float, float, bool]]:
@@ -1070,9 +1064,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     parser.add_argument(
         "--sender-process",
-        action="store_true",
-        help="an experiment: the outbox sender as `impact-bot outbox send` in its own process "
-        "at nice 10 (its own budget of Teams requests; the steps do not wake it)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the outbox sender in a child process under the service's one budget, as "
+        "`impact-bot serve` runs it (default); --no-sender-process: in the service's own "
+        "process, as before 30 November",
     )
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the due nudge tick (blocks the loop)"

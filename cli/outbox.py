@@ -70,11 +70,14 @@ def _sender(ctx: CliContext, args: argparse.Namespace, budget: RemoteBudget | No
     settings = ctx.settings
     if budget is None:
         shared: dict[str, Any] = {"scale": args.scale, "share": args.rate_share}
-    else:  # the service's budget, which keeps the service's share of the limits
+    else:  # the service's budget, which keeps the service's share of the limits; `--scale`
+        # (benchmarks) then speeds up only the back-off, as the limits are the service's
         shared = {
             "share": 1.0 / settings.service_processes,
             "limiter": budget,
             "observe": budget.observe,
+            "backoff_base_seconds": 1.0 / args.scale,
+            "backoff_cap_seconds": settings.send_backoff_cap_seconds / args.scale,
         }
     return OutboxSender.from_settings(
         settings,

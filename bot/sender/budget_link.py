@@ -317,7 +317,10 @@ class RemoteBudget:
     async def _read(self) -> None:
         try:
             while line := await self._reader.readline():
-                self._receive(json.loads(line))
+                try:
+                    self._receive(json.loads(line))
+                except (ValueError, TypeError, IndexError, KeyError) as exc:
+                    log.error("budget link: a line the sender cannot read: %r (%s)", line, exc)
         except (ConnectionError, OSError) as exc:
             log.warning("budget link: the connection to the service failed: %s", exc)
         finally:

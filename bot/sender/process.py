@@ -49,12 +49,14 @@ class SenderProcess:
         server: BudgetServer,
         *,
         poll_seconds: float | None = None,
+        backoff_scale: float = 1.0,
         stop_seconds: float = SENDS_STOP_SECONDS - KILL_MARGIN_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self.server = server
         self.poll_seconds = poll_seconds
+        self.backoff_scale = backoff_scale  # benchmarks: Teams' back-off divided by this
         self.stop_seconds = stop_seconds
         self._monotonic = monotonic
         self._child: asyncio.subprocess.Process | None = None
@@ -76,6 +78,8 @@ class SenderProcess:
             command += ["--nice", str(self.settings.sender_niceness)]
         if self.poll_seconds is not None:
             command += ["--poll-seconds", str(self.poll_seconds)]
+        if self.backoff_scale != 1.0:
+            command += ["--scale", str(self.backoff_scale)]
         return command
 
     async def run(self, stop_event: asyncio.Event) -> None:

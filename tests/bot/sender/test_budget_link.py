@@ -190,3 +190,17 @@ async def test_the_senders_requests_reach_the_services_metrics(link: Link) -> No
     link.budget.observe(0.05, 429, "Throttled")
     await _settled()
     assert count("429") == before + 1
+
+
+async def test_a_line_the_sender_cannot_read_is_logged_and_the_link_goes_on(
+    link: Link, caplog: pytest.LogCaptureFixture
+) -> None:
+    served = next(iter(link.server._connections))
+    with caplog.at_level(logging.ERROR, logger="bot.sender.budget_link"):
+        served.writer.write(b"not json\n")
+        served.send(["P"])
+        await _settled()
+        permit = await link.budget.acquire([link.budget.tenant("t1")], max_wait=1.0)
+    assert isinstance(permit, RemotePermit)
+    assert not link.budget.closed.is_set()
+    assert len([r for r in caplog.records if "the sender cannot read" in r.message]) == 2
