@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Any
 
-from bot.sender.budget_link import RemoteBudget
+from bot.sender.budget_link import ErrorLinesToService, RemoteBudget
 from bot.sender.outbox_sender import OutboxSender
 from cli.registry import CliCommand, CliContext
 from store.schema import schema_problem
@@ -109,8 +109,10 @@ async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
             return
     sender = _sender(ctx, args, budget)
     watching: asyncio.Task[None] | None = None
-    if budget is not None:
+    counting = ErrorLinesToService(budget) if budget is not None else None
+    if budget is not None and counting is not None:
         budget.on_wake = sender.wake
+        logging.getLogger().addHandler(counting)
         watching = asyncio.create_task(_stop_when_closed(budget, stop), name="service watch")
     log.info("outbox sender %s started", sender.owner)
     try:
@@ -118,6 +120,8 @@ async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
     finally:
         if watching is not None:
             watching.cancel()
+        if counting is not None:
+            logging.getLogger().removeHandler(counting)
         if budget is not None:
             await budget.aclose()
     log.info("outbox sender %s stopped", sender.owner)

@@ -102,7 +102,12 @@ class ErrorCounter(logging.Handler):
         super().__init__(level=logging.ERROR)
 
     def emit(self, record: logging.LogRecord) -> None:
-        ERRORS.labels("log", record.name).inc()
+        count_error_line(record.name)
+
+
+def count_error_line(logger: str) -> None:
+    """One ERROR (or worse) log line of `logger`'s, here or in the service's sender process."""
+    ERRORS.labels("log", logger).inc()
 
 
 @dataclass

@@ -13,6 +13,7 @@ the process):
     sender -> service   ["C", n]  no longer wanted (the sender is stopping)
     sender -> service   ["T", tenant, conversation | null, retry_after]   Teams answered 429
     sender -> service   ["M", seconds, status | null, code]   one request, for the metrics
+    sender -> service   ["E", logger]  the sender logged an ERROR line (impact_errors_total)
     service -> sender   ["H", limits]  on connecting      ["K"]  something was queued: wake
 
 one JSON array a line. The service grants a permit exactly as it would to its own sender (after
@@ -31,7 +32,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.observability.metrics import observe_teams_request
+from bot.observability.metrics import count_error_line, observe_teams_request
 from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class BudgetServer:
             "C": self._cancel,
             "T": self._throttled,
             "M": self._observe,
+            "E": self._error_line,
         }
 
     def _acquire(
@@ -144,6 +146,9 @@ class BudgetServer:
         self, _connection: _Connection, seconds: float, status: int | None, code: str
     ) -> None:
         observe_teams_request(float(seconds), None if status is None else int(status), str(code))
+
+    def _error_line(self, _connection: _Connection, logger: str) -> None:
+        count_error_line(str(logger))
 
     def _keys(self, tenant: str, conversation: object) -> list[LimitKey]:
         keys = [] if not conversation else [self.limiter.conversation(str(conversation))]
@@ -234,6 +239,7 @@ class RemoteBudget:
         self._answers: dict[int, asyncio.Future[float | None]] = {}
         self._ready = asyncio.Event()
         self._reading: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
 
     @classmethod
     async def open(cls, fd: int) -> RemoteBudget:
@@ -301,6 +307,11 @@ class RemoteBudget:
         """One request's time and outcome, for the service's metrics."""
         self._send(["M", seconds, status, code])
 
+    def error_line(self, logger: str) -> None:
+        """The sender logged an ERROR line: counted on the service's metrics. From any thread."""
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody to tell
+            self._loop.call_soon_threadsafe(self._send, ["E", logger])
+
     async def aclose(self) -> None:
         self._writer.close()
         with contextlib.suppress(Exception):
@@ -347,3 +358,16 @@ class RemoteBudget:
             self._ready.set()
         else:
             log.error("budget link: a message the sender cannot read: %r", message)
+
+
+class ErrorLinesToService(logging.Handler):
+    """In the sender process: every ERROR (or worse) line counted on the service's metrics, as
+    the service's own are (bot.observability.metrics.ErrorCounter), so that an alert on
+    `impact_errors_total` sees the sender's errors too."""
+
+    def __init__(self, budget: RemoteBudget) -> None:
+        super().__init__(level=logging.ERROR)
+        self._budget = budget
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._budget.error_line(record.name)

@@ -92,7 +92,10 @@ class SenderProcess:
                 break
             if self._monotonic() - started >= HEALTHY_SECONDS:
                 delay = RESTART_FIRST_SECONDS
-            log.error(
+            # Exit 0 is a stop someone else asked for (SIGTERM to the whole group, as systemd's
+            # KillMode=control-group sends it with the service's own): no fault of the child's.
+            log.log(
+                logging.WARNING if code == 0 else logging.ERROR,
                 "the outbox sender process exited (%s); starting another in %g s",
                 _describe(code),
                 delay,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from prometheus_client import REGISTRY
 
-from bot.sender.budget_link import BudgetServer, RemoteBudget, RemotePermit
+from bot.sender.budget_link import BudgetServer, ErrorLinesToService, RemoteBudget, RemotePermit
 from bot.sender.limits import RateLimiter, RateLimits
 
 pytestmark = pytest.mark.unit
@@ -204,3 +204,24 @@ async def test_a_line_the_sender_cannot_read_is_logged_and_the_link_goes_on(
     assert isinstance(permit, RemotePermit)
     assert not link.budget.closed.is_set()
     assert len([r for r in caplog.records if "the sender cannot read" in r.message]) == 2
+
+
+async def test_the_senders_error_lines_reach_the_services_error_count(link: Link) -> None:
+    def errors() -> float:
+        value = REGISTRY.get_sample_value(
+            "impact_errors_total", {"where": "log", "logger": "bot.sender.outbox_sender"}
+        )
+        return value or 0.0
+
+    before = errors()
+    handler = ErrorLinesToService(link.budget)
+    sender_log = logging.getLogger("bot.sender.outbox_sender")
+    sender_log.addHandler(handler)
+    try:
+        sender_log.warning("not counted")
+        sender_log.error("counted")
+        await asyncio.to_thread(sender_log.error, "counted, from another thread")
+        await _settled()
+    finally:
+        sender_log.removeHandler(handler)
+    assert errors() == before + 2
