@@ -1,7 +1,7 @@
 """The opening's freeze of a 200-person batch (store.rounds.opening.freeze_people) while another
 thread wants the GIL all the time, as the event loop does while the sender runs at Teams'
 limits. On SQLite every row a statement steps through is a GIL hand-off of the writer thread,
-each a wait of up to the switch interval (1 ms, as impact.process sets it), and the writer is
+each a wait of up to the switch interval (1 ms, as bot.process_tuning sets it), and the writer is
 where a person's answer waits its turn. Prints the batches' wall times for 15,000 people on a
 file SQLite database.
 

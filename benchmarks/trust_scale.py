@@ -169,7 +169,7 @@ async def keep_collections_short(every: float = 1.0) -> None:
     """The fake connector and the answering person are not the service, but a pause of theirs
     counts in an answer's latency: the fake keeps every call it received (hundreds of MB at
     trust size), and its full collections walked all of it, 160-260 ms each, every 10-15 s.
-    What has lived a second is moved out of the collector's way (as impact.process does for the
+    What has lived a second is moved out of the collector's way (as bot.process_tuning does for the
     service's start-up objects); memory held by cycles among those objects is never freed, which
     neither process lives long enough to notice."""
     while True:
@@ -600,7 +600,7 @@ async def run(
     pauses.start()
     if probe is not None:
         probe.start()
-    if args.switch_interval is not None:  # after create_app's startup (impact.process) set it
+    if args.switch_interval is not None:  # after create_app's startup (bot.process_tuning) set it
         sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
     # that the service's roster reads count in too (app[LIMITER_KEY]).
@@ -1043,7 +1043,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true")
     parser.add_argument(
         "--switch-interval", type=float, default=None,
-        help="the service process's GIL switch interval in ms (default: impact.process's)",
+        help="the service process's GIL switch interval in ms (default: bot.process_tuning's)",
     )  # fmt: skip
     parser.add_argument(
         "--loop-stacks", action="store_true",

@@ -14,6 +14,7 @@ import signal
 import sys
 from typing import Any
 
+from bot.process_tuning import tune_gc_and_gil_for_serving
 from bot.sender.budget_link import ErrorLinesToService, RemoteBudget
 from bot.sender.outbox_sender import OutboxSender
 from cli.registry import CliCommand, CliContext
@@ -108,6 +109,9 @@ async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
         if budget is None:
             return
     sender = _sender(ctx, args, budget)
+    # A long-running process, as the service is: its database thread holds SQLite's write lock
+    # across each outcome, and must get the GIL back from the HTTP threads within 1 ms, not 5.
+    tune_gc_and_gil_for_serving()
     watching: asyncio.Task[None] | None = None
     counting = ErrorLinesToService(budget) if budget is not None else None
     if budget is not None and counting is not None:

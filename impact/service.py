@@ -17,6 +17,7 @@ from bot.background import Background, Sender
 from bot.config import Settings
 from bot.gate import TenantGate
 from bot.observability.service import watch
+from bot.process_tuning import tune_gc_and_gil_for_serving
 from bot.registry import FeatureContext
 from bot.router import Dispatch, ImpactBot
 from bot.sender.budget_link import BudgetServer
@@ -30,7 +31,6 @@ from bot.web import turn_error_handler, web_app
 from framework.content import Framework, default_framework
 from impact.feature import Feature
 from impact.features import FEATURES
-from impact.process import tune_gc_and_gil_for_serving
 from store.db import Database
 from store.process_reads import ProcessReads
 from store.types import utcnow
@@ -132,9 +132,9 @@ def _reads_closer(reads: ProcessReads) -> Callable[[web.Application], Awaitable[
 
 
 async def _tune_gc_and_gil(_app: web.Application) -> None:
-    """Once the service is built, before it serves: see impact.process (a full garbage collection
-    walked some 190,000 startup objects in about 100 ms, stopping every thread, the database
-    writer holding SQLite's write lock among them)."""
+    """Once the service is built, before it serves: see bot.process_tuning (a full garbage
+    collection walked some 190,000 startup objects in about 100 ms, stopping every thread, the
+    database writer holding SQLite's write lock among them)."""
     tune_gc_and_gil_for_serving()
 
 

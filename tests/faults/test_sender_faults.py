@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,6 +26,7 @@ from store.outbox import OutboxMessage, Target
 from store.schema import upgrade
 from tests.fakes.connector import FakeConnector
 from tests.faults.proxy import FaultyProxy
+from tests.waiting import until
 
 pytestmark = pytest.mark.service
 
@@ -227,14 +228,6 @@ async def proxied(postgres_url: str) -> AsyncIterator[tuple[FaultyProxy, str]]:
     port = await proxy.start()
     yield proxy, url.set(port=port).render_as_string(hide_password=False)
     await proxy.stop()
-
-
-async def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
-    ends = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > ends:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 async def test_a_database_outage_while_outcomes_are_recorded_loses_and_duplicates_nothing(

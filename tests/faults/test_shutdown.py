@@ -16,8 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -34,6 +32,7 @@ from store.people import Person
 from store.schema import upgrade
 from tests.fakes.connector import FakeConnector
 from tests.paths import REPO
+from tests.waiting import until
 
 pytestmark = pytest.mark.service
 
@@ -66,14 +65,6 @@ def serve(url: str, log: IO[bytes]) -> subprocess.Popen[bytes]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-
-
-async def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
-    ends = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > ends:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def leader_pid(url: str) -> int | None:

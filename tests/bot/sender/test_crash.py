@@ -19,14 +19,11 @@ arrive twice; killed at random moments instead, 1 to 7 of the 500 did (bot/sende
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -41,6 +38,7 @@ from store.people import Person
 from store.schema import upgrade
 from tests.fakes.connector import FakeConnector, TeamsLimits
 from tests.paths import REPO
+from tests.waiting import until
 
 pytestmark = pytest.mark.service
 
@@ -66,14 +64,6 @@ def sender_process(url: str, owner: str, log: IO[bytes]) -> subprocess.Popen[byt
         stdout=log,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
-
-
-async def until(condition: Callable[[], bool], within_s: float, what: str) -> None:
-    deadline = time.monotonic() + within_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def sent_rows(db: Database) -> int:

@@ -1,4 +1,5 @@
-"""Process-wide settings for a long-running service process.
+"""Process-wide settings for a long-running service process: the service (create_app's startup
+hook) and its outbox sender process (`impact-bot outbox send`, once its sender is built).
 
 Python's cyclic garbage collector walks every container object it tracks in its oldest
 generation when it runs a full collection. A started service holds about 180,000 such objects
