@@ -86,7 +86,7 @@ from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app, worker_starter  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
-from store.db import Database, begin_immediate  # noqa: E402
+from store.db import Database  # noqa: E402
 from store.outbox import OutboxMessage  # noqa: E402
 from store.rounds.lifecycle import RoundSpec, create_round  # noqa: E402
 from store.rounds.results import compute_round_results  # noqa: E402
@@ -430,8 +430,8 @@ class Transactions:
 class LockProbe:
     """SQLite: how long a write would wait for the write lock, whoever holds it (the service,
     its sender process or its worker): every 10 ms a thread of this process begins a write
-    transaction on a connection of its own (as store.db does: BEGIN IMMEDIATE, trying again
-    every 0.2-2 ms) and rolls it back at once, recording the wait by phase. What an answer's
+    transaction on a connection of its own (as store.db does: BEGIN IMMEDIATE, waiting in
+    SQLite's busy handler) and rolls it back at once, recording the wait by phase. What an answer's
     write would have waited, seen from outside every process that writes."""
 
     EVERY_SECONDS = 0.01
@@ -456,7 +456,7 @@ class LockProbe:
         try:
             while not self._stop.wait(self.EVERY_SECONDS):
                 began = time.perf_counter()
-                begin_immediate(connection)
+                connection.execute("BEGIN IMMEDIATE")
                 waited = time.perf_counter() - began
                 connection.execute("ROLLBACK")
                 self.waits.setdefault(self.phase, []).append(waited)

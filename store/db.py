@@ -29,7 +29,6 @@ import logging
 import os
 import select
 import socket
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -352,62 +351,7 @@ def _configure_sqlite(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        if begin != "BEGIN IMMEDIATE":
-            connection.exec_driver_sql(begin)
-            return
-        attempt: _Attempt | None = getattr(_current, "attempt", None)
-        try:
-            begin_immediate(
-                connection.connection.dbapi_connection,
-                given_up=(lambda: attempt.abandoned) if attempt is not None else (lambda: False),
-            )
-        except sqlite3.OperationalError as exc:  # as SQLAlchemy would have raised it
-            raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
-
-
-BUSY_FIRST_PAUSE = 0.0002  # seconds: a write lock is held for well under a millisecond, mostly
-BUSY_LONGEST_PAUSE = 0.002
-
-
-def begin_immediate(
-    dbapi_connection: Any,
-    *,
-    busy_ms: int = SQLITE_BUSY_TIMEOUT_MS,
-    given_up: Callable[[], bool] = lambda: False,
-) -> None:
-    """BEGIN IMMEDIATE, waiting for another process's write lock by trying again every 0.2 ms,
-    then less often (at most every 2 ms), for up to `busy_ms`: SQLite's own busy handler sleeps
-    1, 2, 5, 10, 15, 20, 25 ms between its tries whatever the holder does, so a lock another
-    process held for half a millisecond (the outbox sender's one-row outcomes, hundreds a second
-    while a round opens) cost an answer 1 to 18 ms (benchmarks/sqlite_busy_wait.py). Inside
-    the transaction the busy timeout is as before. A unit of work its caller has `given_up`
-    on stops waiting at once (`_Abandoned`), which frees the writer thread: SQLite's handler
-    held it for the whole busy timeout."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA busy_timeout=0")
-        try:
-            _try_begin(cursor, time.monotonic() + busy_ms / 1000, given_up)
-        finally:
-            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
-    finally:
-        cursor.close()
-
-
-def _try_begin(cursor: Any, ends: float, given_up: Callable[[], bool]) -> None:
-    pause = BUSY_FIRST_PAUSE
-    while True:
-        try:
-            cursor.execute("BEGIN IMMEDIATE")
-            return
-        except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() + pause > ends:
-                raise
-        if given_up():
-            raise _Abandoned
-        time.sleep(pause)
-        pause = min(pause * 2, BUSY_LONGEST_PAUSE)
+        connection.exec_driver_sql(begin)
 
 
 def _snapshot(work: Callable[[Session], T], session: Session) -> T:
