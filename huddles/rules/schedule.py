@@ -42,6 +42,7 @@ __all__ = [
     "due_post",
     "format_days",
     "next_post",
+    "next_to_post",
     "occurrence_on",
     "occurrences",
     "parse_days",
@@ -153,6 +154,24 @@ def next_post(timing: HuddleTiming, after: datetime) -> Occurrence | None:
     """The next huddle whose prompt is posted strictly after `after`; None when paused or no day
     is chosen."""
     return next(occurrences(timing, after), None)
+
+
+def next_to_post(
+    timing: HuddleTiming,
+    now: datetime,
+    last_posted_date: date | None,
+    late_limit: timedelta = DEFAULT_LATE_LIMIT,
+) -> Occurrence | None:
+    """The schedule's next huddle still worth posting: the first after `last_posted_date` whose
+    prompt time is at most `late_limit` ago. Its `post_at` may be in the past (the prompt is
+    due now, late); the job source and every list use this one rule, so they agree."""
+    _require_aware(now, "now")
+    # `occurrences` is strict; the late limit is inclusive, as in `due_post` (datetimes step
+    # in microseconds, so one microsecond earlier makes "after" mean "at or after").
+    for coming in occurrences(timing, now - late_limit - timedelta(microseconds=1)):
+        if last_posted_date is None or coming.local_date > last_posted_date:
+            return coming
+    return None
 
 
 def due_post(

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from huddles.rules.schedule import DEFAULT_LATE_LIMIT, occurrences
+from huddles.rules.schedule import next_to_post
 from scheduler.service import JobSpec
 from store.db import Database
 from store.huddles.items import has_open_work
@@ -48,14 +48,10 @@ class HuddleJobSource:
         for schedule, _team in active_schedules(session):
             assert schedule.id is not None
             posted = last.get(schedule.id)
-            horizon = now + timedelta(days=LOOK_AHEAD_DAYS)
-            for coming in occurrences(timing_of(schedule), now - DEFAULT_LATE_LIMIT):
-                if coming.post_at > horizon:
-                    break
-                if posted is None or coming.local_date > posted:
-                    job_id = f"huddle:{schedule.id}:post:{coming.local_date.isoformat()}"
-                    jobs.append(JobSpec(job_id, POST, str(schedule.id), run_at=coming.post_at))
-                    break
+            coming = next_to_post(timing_of(schedule), now, posted)
+            if coming is not None and coming.post_at <= now + timedelta(days=LOOK_AHEAD_DAYS):
+                job_id = f"huddle:{schedule.id}:post:{coming.local_date.isoformat()}"
+                jobs.append(JobSpec(job_id, POST, str(schedule.id), run_at=coming.post_at))
         if schedules(session) or has_open_work(session):
             jobs.append(JobSpec("huddles:tick", TICK, every=self._tick_every))
         return jobs

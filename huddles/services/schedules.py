@@ -14,14 +14,14 @@ from sqlmodel import Session
 
 from framework.huddle_formats import HuddleFormats
 from framework.identity import TeamChannel
-from huddles.rules.schedule import next_post, parse_days
+from huddles.rules.schedule import next_to_post, parse_days
 from huddles.rules.views import ScheduleLine
 from huddles.services.ports import ChannelReader
 from rounds.rules.written import describe_days
 from store.db import Database
 from store.huddles import schedules as store
 from store.huddles import tree
-from store.huddles.occurrences import HistoryRow, history
+from store.huddles.occurrences import HistoryRow, history, last_posted_dates
 from store.huddles.schedules import HuddleError, ScheduleSpec, timing_of
 from store.huddles.tables import HuddleSchedule
 from store.teams import Team, installed_teams
@@ -53,10 +53,14 @@ class ScheduleInfo:
     next_huddle_date: date | None
 
 
-def _info(schedule: HuddleSchedule, team: Team, now: datetime) -> ScheduleInfo:
+def _info(
+    schedule: HuddleSchedule, team: Team, now: datetime, last_posted: date | None
+) -> ScheduleInfo:
+    """`next_post_at` is the prompt the scheduler will post next (the job source's rule), so it
+    is in the past while today's prompt is due but not yet posted."""
     assert schedule.id is not None
     timing = timing_of(schedule)
-    coming = next_post(timing, now)
+    coming = next_to_post(timing, now, last_posted)
     return ScheduleInfo(
         id=schedule.id,
         team_id=team.team_id,
@@ -75,6 +79,15 @@ def _info(schedule: HuddleSchedule, team: Team, now: datetime) -> ScheduleInfo:
         next_post_at=None if coming is None else coming.post_at,
         next_huddle_date=None if coming is None else coming.local_date,
     )
+
+
+def _id(schedule: HuddleSchedule) -> int:
+    assert schedule.id is not None
+    return schedule.id
+
+
+def _last_posted(session: Session, schedule: HuddleSchedule) -> date | None:
+    return last_posted_dates(session).get(_id(schedule))
 
 
 class ScheduleAdmin:
@@ -98,7 +111,8 @@ class ScheduleAdmin:
         def read(session: Session) -> list[ScheduleInfo]:
             team = store.team_by_teams_id(session, team_id) if team_id else None
             rows = store.schedules(session, None if team is None else team.id)
-            return [_info(schedule, owner, now) for schedule, owner in rows]
+            posted = last_posted_dates(session)
+            return [_info(s, owner, now, posted.get(_id(s))) for s, owner in rows]
 
         return await self.db.run(read)
 
@@ -109,7 +123,7 @@ class ScheduleAdmin:
             schedule = store.get_schedule(session, schedule_id)
             team = session.get(Team, schedule.team_id)
             assert team is not None
-            return _info(schedule, team, now), team
+            return _info(schedule, team, now, _last_posted(session, schedule)), team
 
         return await self.db.run(read)
 
@@ -154,6 +168,8 @@ class ScheduleAdmin:
         else:
             local = info.next_post_at.astimezone(timing_zone(info))
             state = f"Next prompt {local:%A} {local.day} {local:%B} at {local:%H:%M}"
+            if info.next_post_at <= self.clock():
+                state = f"Prompt due now (was due at {local:%H:%M})"
         return ScheduleLine(
             id=info.id,
             name=info.name,
@@ -190,7 +206,8 @@ class ScheduleAdmin:
         def work(session: Session) -> ScheduleInfo:
             day = skip_on
             if change == "skip" and day is None:
-                coming = next_post(timing_of(store.get_schedule(session, schedule_id)), now)
+                current = store.get_schedule(session, schedule_id)
+                coming = next_to_post(timing_of(current), now, _last_posted(session, current))
                 if coming is None:
                     raise HuddleError("there is no huddle to come to skip")
                 day = coming.local_date
@@ -199,7 +216,7 @@ class ScheduleAdmin:
             )
             team = session.get(Team, schedule.team_id)
             assert team is not None
-            return _info(schedule, team, now)
+            return _info(schedule, team, now, _last_posted(session, schedule))
 
         return await self.db.run(work)
 

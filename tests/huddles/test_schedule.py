@@ -18,6 +18,7 @@ from huddles.rules.schedule import (
     ScheduleError,
     due_post,
     next_post,
+    next_to_post,
     occurrence_on,
     occurrences,
     parse_days,
@@ -254,6 +255,21 @@ def test_a_long_late_limit_gives_the_latest_missed_prompt() -> None:
     assert found.local_date == date(2026, 1, 7)
     with pytest.raises(ValueError, match="negative"):
         due_post(t, london(2026, 1, 7, 12, 0), None, late_limit=timedelta(minutes=-1))
+
+
+def test_the_next_to_post_is_late_within_the_limit_and_never_one_already_posted() -> None:
+    def found(now: datetime, posted: date | None = None) -> date | None:
+        coming = next_to_post(LEAD_30, now, posted)
+        return None if coming is None else coming.local_date
+
+    tuesday = date(2026, 1, 6)
+    assert found(POST - timedelta(minutes=1)) == MONDAY
+    assert found(POST + timedelta(minutes=30)) == MONDAY  # due now, late
+    assert found(POST + timedelta(minutes=30, seconds=1)) == tuesday  # missed: dropped
+    assert found(POST + timedelta(minutes=5), posted=MONDAY) == tuesday
+    assert next_to_post(timing(lead_minutes=30, paused=True), POST, None) is None
+    late = next_to_post(LEAD_30, POST + timedelta(minutes=10), None)
+    assert late == due_post(LEAD_30, POST + timedelta(minutes=10), None)
 
 
 # ---- validation and parsing ----------------------------------------------------------------

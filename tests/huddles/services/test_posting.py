@@ -150,7 +150,9 @@ async def test_pause_skip_resume_and_delete(world: World) -> None:
     world.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday
     await admin.change(schedule_id, "pause", actor="test")
     assert await post_at(world, datetime(2026, 11, 26, 8, 25, tzinfo=UTC)) == 0
-    await admin.change(schedule_id, "resume", actor="test")
+    await admin.change(schedule_id, "resume", actor="test")  # at 08:25: Thursday's is due now
+    assert (await admin.schedules(WARD))[0].next_huddle_date == date(2026, 11, 26)
+    world.clock.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # past the late limit
     info = await admin.change(schedule_id, "skip", actor="test")  # the next: Friday 27th
     assert info.skip_dates == ("2026-11-27",)
     assert await post_at(world, datetime(2026, 11, 27, 8, 25, tzinfo=UTC)) == 0
@@ -195,6 +197,37 @@ async def test_the_job_source_asks_for_the_next_prompt_still_worth_posting(world
     assert f"huddle:{schedule_id}:post:2026-11-27" in await wanted(thursday + timedelta(minutes=21))
     await world.services.admin.change(schedule_id, "pause", actor="cli:test")
     assert set(await wanted(thursday + timedelta(minutes=22))) == {"huddles:tick"}
+
+
+async def test_the_list_shows_the_prompt_the_job_source_asks_for_at_every_moment(
+    world: World,
+) -> None:
+    """Between a prompt's time and the late limit both say today's, due now, until it is
+    posted; before and after, both say the next one (a clean-clone CI run at 08:27 on a Monday
+    once saw the list say Tuesday while the job was Monday's)."""
+    await ward(world)
+    schedule_id = await world.schedule(WARD)
+    source = jobs.HuddleJobSource(world.db)
+    admin = world.services.admin
+    monday = datetime(2026, 11, 30, 8, 25, tzinfo=UTC)
+
+    async def agree(moment: datetime) -> str:
+        world.clock.now = moment
+        [info] = await admin.schedules(WARD)
+        assert info.next_huddle_date is not None
+        job = f"huddle:{schedule_id}:post:{info.next_huddle_date.isoformat()}"
+        by_id = {spec.id: spec.run_at for spec in await source.desired_jobs(moment)}
+        assert by_id.get(job) == info.next_post_at, (moment, by_id)
+        return admin.line(info).state
+
+    assert await agree(monday - timedelta(minutes=1)) == "Next prompt Monday 30 November at 08:25"
+    assert await agree(monday + timedelta(minutes=2)) == "Prompt due now (was due at 08:25)"
+    assert await agree(monday + timedelta(minutes=30)) == "Prompt due now (was due at 08:25)"
+    assert await agree(monday + timedelta(minutes=31)) == "Next prompt Tuesday 1 December at 08:25"
+    await post_at(world, monday + timedelta(minutes=2))
+    assert await agree(monday + timedelta(minutes=3)) == "Next prompt Tuesday 1 December at 08:25"
+    skipped = await admin.change(schedule_id, "skip", actor="test")
+    assert skipped.skip_dates == ("2026-12-01",)
 
 
 async def test_two_processes_posting_at_once_post_one_prompt(
