@@ -36,9 +36,12 @@ SCHEDULER_STOP_SECONDS = 15.0  # the scheduler's jobs (the leader allows itself 
 class Sender(Protocol):
     """The outbox sender, in this process (bot.sender.outbox_sender.OutboxSender) or in a child
     process of its own (bot.sender.process.SenderProcess): it sends until `stop_event` is set,
-    then finishes and records the requests in flight."""
+    then finishes and records the requests in flight. `wake` (from the loop) says rows were
+    queued, so it looks at once rather than at its next poll."""
 
     async def run(self, stop_event: asyncio.Event) -> None: ...
+
+    def wake(self) -> None: ...
 
 
 class Background:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import logging
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from bot.process_tuning import tune_gc_and_gil_for_serving
@@ -112,22 +114,12 @@ async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
     # A long-running process, as the service is: its database thread holds SQLite's write lock
     # across each outcome, and must get the GIL back from the HTTP threads within 1 ms, not 5.
     tune_gc_and_gil_for_serving()
-    watching: asyncio.Task[None] | None = None
-    counting = ErrorLinesToService(budget) if budget is not None else None
-    if budget is not None and counting is not None:
-        budget.on_wake = sender.wake
-        logging.getLogger().addHandler(counting)
-        watching = asyncio.create_task(_stop_when_closed(budget, stop), name="service watch")
+    linked = (
+        contextlib.nullcontext() if budget is None else _linked_to_service(budget, sender, stop)
+    )
     log.info("outbox sender %s started", sender.owner)
-    try:
+    async with linked:
         await sender.run(stop, until_empty=args.once_until_empty)
-    finally:
-        if watching is not None:
-            watching.cancel()
-        if counting is not None:
-            logging.getLogger().removeHandler(counting)
-        if budget is not None:
-            await budget.aclose()
     log.info("outbox sender %s stopped", sender.owner)
 
 
@@ -146,6 +138,24 @@ async def _open_budget(fd: int, stop: asyncio.Event) -> RemoteBudget | None:
         log.warning("outbox sender: the service has gone; stopping")
         return None
     return budget
+
+
+@contextlib.asynccontextmanager
+async def _linked_to_service(
+    budget: RemoteBudget, sender: OutboxSender, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """While the sender runs as the service's child: the service's wakes reach it, its ERROR
+    lines are counted on the service's metrics, and it stops when the service has gone."""
+    budget.on_wake = sender.wake
+    counting = ErrorLinesToService(budget)
+    logging.getLogger().addHandler(counting)
+    watching = asyncio.create_task(_stop_when_closed(budget, stop), name="service watch")
+    try:
+        yield
+    finally:
+        watching.cancel()
+        logging.getLogger().removeHandler(counting)
+        await budget.aclose()
 
 
 async def _stop_when_closed(budget: RemoteBudget, stop: asyncio.Event) -> None:

@@ -107,7 +107,7 @@ def _sender(
     clock: Callable[[], datetime],
     limiter: RateLimiter,
     turns: TurnsInFlight,
-) -> OutboxSender | SenderProcess:
+) -> Sender:
     """The outbox sender: in a child process that asks this one's `limiter` for each request
     (bot/sender/process.py), unless the settings say otherwise or no other process can open the
     database (in-memory SQLite); else in this process, counting in the same `limiter`. Either
@@ -144,7 +144,7 @@ def _feature_context(
     framework: Framework,
     clock: Callable[[], datetime],
     adapter: CloudAdapter,
-    sender: OutboxSender | SenderProcess | None,
+    sender: Sender | None,
     features: Sequence[Feature],
     limiter: RateLimiter,
     turns: TurnsInFlight,

@@ -45,8 +45,10 @@ async def _no_turns() -> None:
     return None
 
 
-def _line(message: Sequence[Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+def _send(writer: asyncio.StreamWriter, message: Sequence[Any]) -> None:
+    """Write one JSON line, unless this end is closing (then there is nobody to tell)."""
+    if not writer.is_closing():
+        writer.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
 
 # -- the service's side -------------------------------------------------------------------------
@@ -59,8 +61,7 @@ class _Connection:
     waiting: dict[int, asyncio.Task[None]] = field(default_factory=dict)
 
     def send(self, message: Sequence[Any]) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(_line(message))
+        _send(self.writer, message)
 
 
 class BudgetServer:
@@ -322,8 +323,7 @@ class RemoteBudget:
                 await self._reading
 
     def _send(self, message: Sequence[Any]) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(_line(message))
+        _send(self._writer, message)
 
     async def _read(self) -> None:
         try:
