@@ -409,6 +409,7 @@ class Database:
             self._checkpoint_lock = threading.Lock()
             self._checkpoint_pending = False
             self._checkpoint_after = 0.0  # monotonic
+            self._checkpoint_stop = threading.Event()
         elif not self.is_sqlite:
             readers = max(1, min(POSTGRES_READ_THREADS, pool_size - workers))
             self._read_executor = ThreadPoolExecutor(readers, thread_name_prefix="db-read")
@@ -430,8 +431,7 @@ class Database:
                 result = work(session)
                 if attempt is not None:
                     attempt.start_commit()
-            if self._checkpointer is not None:
-                self._checkpoint_soon()
+            self._checkpoint_soon()
             return result
 
     def run_alone_sync(self, work: Callable[[sa.Connection], T]) -> T:
@@ -443,8 +443,7 @@ class Database:
                     result = work(connection)
                     if attempt is not None:
                         attempt.start_commit()
-                if self._checkpointer is not None:
-                    self._checkpoint_soon()
+                self._checkpoint_soon()
                 return result
             with self._autocommit.connect() as connection:
                 if attempt is not None:
@@ -478,22 +477,29 @@ class Database:
 
     def _checkpoint_soon(self) -> None:
         """After a write on SQLite: a passive checkpoint on the checkpoint thread, unless one is
-        waiting or ran less than CHECKPOINT_SECONDS ago."""
-        now = time.monotonic()
+        waiting; at most once a CHECKPOINT_SECONDS, so a write soon after the last checkpoint
+        waits for the next, which still comes (it had been dropped: the WAL of a last burst of
+        writes stayed uncopied until some later write). Nothing to do on PostgreSQL."""
+        if self._checkpointer is None:
+            return
         with self._checkpoint_lock:
-            if self._checkpoint_pending or now < self._checkpoint_after:
+            if self._checkpoint_pending:
                 return
             self._checkpoint_pending = True
-            self._checkpoint_after = now + CHECKPOINT_SECONDS
-        assert self._checkpointer is not None
+            delay = max(0.0, self._checkpoint_after - time.monotonic())
         try:
-            self._checkpointer.submit(self._checkpoint)
+            self._checkpointer.submit(self._checkpoint, delay)
         except RuntimeError:  # shutting down: the last connection to close checkpoints
             with self._checkpoint_lock:
                 self._checkpoint_pending = False
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, delay: float) -> None:
         assert self._reader is not None
+        if self._checkpoint_stop.wait(delay):
+            return  # shutting down: the last connection to close checkpoints
+        with self._checkpoint_lock:
+            self._checkpoint_pending = False  # a write from now on asks for the next one
+            self._checkpoint_after = time.monotonic() + CHECKPOINT_SECONDS
         try:
             connection = self._reader.raw_connection()
             try:
@@ -502,9 +508,6 @@ class Database:
                 connection.close()
         except Exception as exc:  # the next write asks again; SQLite's WAL stays correct
             log.warning("SQLite checkpoint failed: %s", without_password(str(exc), self.url))
-        finally:
-            with self._checkpoint_lock:
-                self._checkpoint_pending = False
 
     def _run_attempt(self, work: Callable[[], T], attempt: _Attempt) -> T:
         _current.attempt = attempt
@@ -589,6 +592,7 @@ class Database:
                 log.warning("database work still running at shutdown; not waiting for it")
                 break
         if self._checkpointer is not None:
+            self._checkpoint_stop.set()
             self._checkpointer.shutdown(wait=True, cancel_futures=True)
         if self._reader is not None:
             self._reader.dispose()
