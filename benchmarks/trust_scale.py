@@ -608,9 +608,12 @@ async def run(
     transactions = Transactions()
     transactions.watch(db.engine)
     sqlite_path = db.engine.url.database or ""
-    is_sqlite = db.engine.dialect.name == "sqlite"
-    probe = LockProbe(sqlite_path) if is_sqlite else None
-    spinning = LockProbe(sqlite_path, spin=True) if is_sqlite else None
+    # SQLite: one probe waiting in the busy handler, one trying every 0.5 ms (LockProbe)
+    probes = (
+        [LockProbe(sqlite_path), LockProbe(sqlite_path, spin=True)]
+        if db.engine.dialect.name == "sqlite"
+        else []
+    )
     settings = service_settings(
         database.url, 1, args.scale, public_url=CHARTS_URL if args.charts else ""
     )
@@ -618,9 +621,8 @@ async def run(
     runner, bot_url = await serve(app)
     pauses = PauseRecorder(stacks=args.loop_stacks)  # after create_app's startup froze its objects
     pauses.start()
-    for started in (probe, spinning):
-        if started is not None:
-            started.start()
+    for probe in probes:
+        probe.start()
     if args.switch_interval is not None:  # after create_app's startup (bot.process_tuning) set it
         sys.setswitchinterval(args.switch_interval / 1000)
     # The service's sender, as `impact-bot serve` would run it: in the budget of Teams requests
@@ -682,9 +684,8 @@ async def run(
 
     async def phase(name: str, seconds: float = 0.0) -> float:
         transactions.phase = name
-        for watching in (probe, spinning):
-            if watching is not None:
-                watching.phase = name
+        for probe in probes:
+            probe.phase = name
         return time.time()
 
     # 1. idle, from the first answer on
@@ -823,11 +824,9 @@ async def run(
     stop_sender.set()
     await sending
     pauses.stop()
-    if probe is not None and spinning is not None:
+    for probe in probes:
         probe.stop()
-        spinning.stop()
-        timings["lock_waits"] = probe.summary()
-        timings["lock_waits_spinning"] = spinning.summary()
+        timings["lock_waits_spinning" if probe.spin else "lock_waits"] = probe.summary()
     await runner.cleanup()
     db.dispose()
     answers = await asyncio.to_thread(read_samples, samples)

@@ -205,9 +205,10 @@ class ScheduleAdmin:
 
         def work(session: Session) -> ScheduleInfo:
             day = skip_on
+            current = store.get_schedule(session, schedule_id)
+            posted = _last_posted(session, current)  # a change does not post: read once
             if change == "skip" and day is None:
-                current = store.get_schedule(session, schedule_id)
-                coming = next_to_post(timing_of(current), now, _last_posted(session, current))
+                coming = next_to_post(timing_of(current), now, posted)
                 if coming is None:
                     raise HuddleError("there is no huddle to come to skip")
                 day = coming.local_date
@@ -216,7 +217,7 @@ class ScheduleAdmin:
             )
             team = session.get(Team, schedule.team_id)
             assert team is not None
-            return _info(schedule, team, now, _last_posted(session, schedule))
+            return _info(schedule, team, now, posted)
 
         return await self.db.run(work)
 
