@@ -86,7 +86,7 @@ from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app, worker_starter  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
-from store.db import Database  # noqa: E402
+from store.db import Database, begin_immediate  # noqa: E402
 from store.outbox import OutboxMessage  # noqa: E402
 from store.rounds.lifecycle import RoundSpec, create_round  # noqa: E402
 from store.rounds.results import compute_round_results  # noqa: E402
@@ -430,19 +430,18 @@ class Transactions:
 class LockProbe:
     """SQLite: how long a write would wait for the write lock, whoever holds it (the service,
     its sender process or its worker): every 10 ms a thread of this process begins a write
-    transaction on a connection of its own (as store.db does: BEGIN IMMEDIATE, waiting in
-    SQLite's busy handler) and rolls it back at once, recording the wait by phase. What an answer's
-    write would have waited, seen from outside every process that writes."""
+    transaction on a connection of its own and rolls it back at once, recording the wait by
+    phase. By default it waits as every writer of the service does (`store.db.begin_immediate`,
+    trying again every 0.2-1 ms): what an answer's write would have waited, seen from outside
+    every process that writes. With `busy_handler` it waits in SQLite's own busy handler
+    instead (sleeps of 1, 2, 5, 10, ... up to 100 ms between tries), as the service's writers
+    did until 30 November and as a tool outside the service (the sqlite3 shell) still does."""
 
     EVERY_SECONDS = 0.01
-    SPIN_SECONDS = 0.0005
 
-    def __init__(self, path: str, *, spin: bool = False) -> None:
-        """`spin`: try again every 0.5 ms itself instead of waiting in SQLite's busy handler
-        (which sleeps 1, 2, 5, 10, ... up to 100 ms between tries): the two probes side by side
-        tell a lock held long from a waiter that keeps missing the moments it was free."""
+    def __init__(self, path: str, *, busy_handler: bool = False) -> None:
         self.path = path
-        self.spin = spin
+        self.busy_handler = busy_handler
         self.phase = "setup"
         self.waits: dict[str, list[float]] = {}
         self._stop = threading.Event()
@@ -456,29 +455,23 @@ class LockProbe:
         self._thread.join(10)
 
     def _run(self) -> None:
+        timeout_ms = 15000 if self.busy_handler else 0
         connection = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=0 if self.spin else 15
+            self.path, isolation_level=None, check_same_thread=False, timeout=timeout_ms / 1000
         )
-        connection.execute(f"PRAGMA busy_timeout={0 if self.spin else 15000}")
+        connection.execute(f"PRAGMA busy_timeout={timeout_ms}")
         try:
             while not self._stop.wait(self.EVERY_SECONDS):
                 began = time.perf_counter()
-                self._begin(connection)
+                if self.busy_handler:
+                    connection.execute("BEGIN IMMEDIATE")
+                else:
+                    begin_immediate(connection)
                 waited = time.perf_counter() - began
                 connection.execute("ROLLBACK")
                 self.waits.setdefault(self.phase, []).append(waited)
         finally:
             connection.close()
-
-    def _begin(self, connection: sqlite3.Connection) -> None:
-        while True:
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not self.spin or "locked" not in str(exc):
-                    raise
-            time.sleep(self.SPIN_SECONDS)
 
     def summary(self) -> dict[str, dict[str, float]]:
         return {
@@ -608,9 +601,9 @@ async def run(
     transactions = Transactions()
     transactions.watch(db.engine)
     sqlite_path = db.engine.url.database or ""
-    # SQLite: one probe waiting in the busy handler, one trying every 0.5 ms (LockProbe)
+    # SQLite: one probe waiting as the service's writers do, one in SQLite's busy handler
     probes = (
-        [LockProbe(sqlite_path), LockProbe(sqlite_path, spin=True)]
+        [LockProbe(sqlite_path), LockProbe(sqlite_path, busy_handler=True)]
         if db.engine.dialect.name == "sqlite"
         else []
     )
@@ -826,7 +819,7 @@ async def run(
     pauses.stop()
     for probe in probes:
         probe.stop()
-        timings["lock_waits_spinning" if probe.spin else "lock_waits"] = probe.summary()
+        timings["lock_waits_handler" if probe.busy_handler else "lock_waits"] = probe.summary()
     await runner.cleanup()
     db.dispose()
     answers = await asyncio.to_thread(read_samples, samples)
@@ -989,29 +982,22 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
             + ", ".join(f"{k} {1000 * v:.0f}" for k, v in steps_only.items()),
             "<= 50 ms", longest <= 0.05,
         ))  # fmt: skip
-        waits = r.get("lock_waits", {})
-        if waits:
+        for key, how, has_target in (
+            ("lock_waits", "a probe every 10 ms waiting as the service's writers do", True),
+            ("lock_waits_handler", "the same probe in SQLite's busy handler", False),
+        ):
+            waits = r.get(key, {})
+            if not waits:
+                continue
             worst = max(w["max"] for w in waits.values())
             lines.append((
-                "longest wait for the write lock",
-                f"{1000 * worst:.0f} ms (a probe every 10 ms, whoever holds it); by phase "
+                "longest wait for the write lock" if has_target else "  in SQLite's busy handler",
+                f"{1000 * worst:.0f} ms ({how}); by phase "
                 + ", ".join(
                     f"{k} p99 {1000 * w['p99']:.1f} max {1000 * w['max']:.0f}"
                     for k, w in waits.items()
                 ),
-                "<= 100 ms", worst <= 0.1,
-            ))  # fmt: skip
-        spun = r.get("lock_waits_spinning", {})
-        if spun:
-            lines.append((
-                "the same, trying every 0.5 ms",
-                f"{1000 * max(w['max'] for w in spun.values()):.0f} ms (not SQLite's busy "
-                "handler: how long the lock stayed out of reach); by phase "
-                + ", ".join(
-                    f"{k} p99 {1000 * w['p99']:.1f} max {1000 * w['max']:.0f}"
-                    for k, w in spun.items()
-                ),
-                "n/a", True,
+                "<= 100 ms" if has_target else "n/a", worst <= 0.1 if has_target else True,
             ))  # fmt: skip
     else:
         lines.append((
