@@ -45,6 +45,7 @@ from bot.sender.limits import Budget, RateLimiter, RateLimits, Sleep
 from bot.turns import TurnsInFlight
 from store import outbox, outbox_outcomes
 from store.db import Database, DatabaseUnavailable, deadline
+from store.group_commit import GroupCommit
 from store.outbox import Claimed
 from store.outbox_destinations import destinations
 from store.people import forget_conversation, remember_chat
@@ -128,6 +129,9 @@ class OutboxSender:
         if lease_seconds <= request_timeout_seconds + lease_margin_seconds:
             raise ValueError("lease_seconds must exceed request_timeout + lease_margin")
         self.db = db
+        # Outcomes and new chats: those that arrive while one is written go together in the next
+        # transaction (store.group_commit), never waiting for a group to fill.
+        self.writes = GroupCommit(db, seconds=DATABASE_SECONDS)
         self.auth = auth
         self.app_id = app_id
         if limiter is None:
@@ -452,8 +456,7 @@ class OutboxSender:
         warned = False
         while True:
             try:
-                with deadline(DATABASE_SECONDS):
-                    return await self.db.run(work)
+                return await self.writes.run(work)
             except DatabaseUnavailable as exc:
                 log.log(
                     logging.DEBUG if warned else logging.WARNING,
