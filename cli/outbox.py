@@ -120,7 +120,12 @@ async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
     log.info("outbox sender %s started", sender.owner)
     async with linked:
         await sender.run(stop, until_empty=args.once_until_empty)
-    log.info("outbox sender %s stopped", sender.owner)
+    log.info(
+        "outbox sender %s stopped (%d outcomes and chats written in %d transactions)",
+        sender.owner,
+        sender.writes.units,
+        sender.writes.transactions,
+    )
 
 
 async def _open_budget(fd: int, stop: asyncio.Event) -> RemoteBudget | None:

@@ -42,6 +42,7 @@ class GroupCommit:
         self.seconds = seconds
         self.most = most
         self.transactions = 0  # how many groups were written (for tests and benchmarks)
+        self.units = 0  # how many units of work they held
         self._waiting: collections.deque[_Unit] = collections.deque()
         self._writer: asyncio.Task[None] | None = None
 
@@ -79,6 +80,7 @@ class GroupCommit:
             return
         finally:
             self.transactions += 1
+        self.units += len(group)
         for (_work, future), result in zip(group, results, strict=True):
             _settle(future, result=result)
 

@@ -85,6 +85,7 @@ async def test_a_group_holds_at_most_most_units(notes_db: Database) -> None:
     await asyncio.gather(*(writes.run(_note(f"n{i}")) for i in range(10)))
     # all ten are waiting before the writer's first turn: 4, 4, 2
     assert writes.transactions == 3
+    assert writes.units == 10
     assert len(await _notes(notes_db)) == 10
 
 
