@@ -7,7 +7,6 @@ import sys
 
 from cli.registry import CliCommand, CliContext
 from store.db import create_db_engine, without_password
-from store.schema import schema_status, upgrade
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +16,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(ctx: CliContext, args: argparse.Namespace) -> int:
+    from store.schema import schema_status, upgrade  # Alembic: only for the command that uses it
+
     engine = create_db_engine(ctx.settings.database_url)
     try:
         if args.db_command == "upgrade":

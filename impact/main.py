@@ -15,8 +15,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigurationError, load_settings
 from bot.logs import configure_logging
@@ -26,9 +25,10 @@ from cli.outbox import OUTBOX
 from cli.package import package_command
 from cli.registry import CliCommand, CliContext
 from impact.features import FEATURES
-from impact.service import create_app
 from store.db import Database, without_password
-from store.schema import schema_problem
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("impact_bot")
 
@@ -42,6 +42,14 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(ctx: CliContext, args: argparse.Namespace) -> int:
+    # The service, and all it imports (the Bot Framework's stack, aiohttp's server, Alembic), is
+    # imported here, before it is built and freezes what is loaded (bot.process_tuning): the
+    # other commands don't pay for it.
+    from aiohttp import web
+
+    from impact.service import create_app
+    from store.schema import schema_problem
+
     settings = ctx.settings
     if problems := settings.serving_problems(local=args.local):
         print(problems[0], file=sys.stderr)
