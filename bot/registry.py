@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from aiohttp import web
-
 from bot.actions.base import CardAction
 from framework.identity import Identity
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from bot.config import Settings
     from bot.teams_reads import TeamsDirectory
     from framework.content import Framework
@@ -111,7 +111,7 @@ VerbHandler = Callable[[D, Turn, M], Awaitable[Reply]]
 # one-line description of the problem → the person's live card with a note, or None if the
 # feature has nothing to show this person here.
 Recover = Callable[[D, Turn, Mapping[str, Any], str], Awaitable[Reply | None]]
-RouteHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RouteHandler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 
 _MENTION_TAG = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)

@@ -28,7 +28,6 @@ from cli.registry import CliCommand, CliContext, CliError, guarded
 from rounds.rules.results import RoundResults
 from rounds.rules.when import Period, WhenError, parse_when
 from rounds.services.admin import RoundAdmin
-from rounds.services.export_files import export_csv, export_xlsx
 from store.audit import audit
 from store.rounds.frozen import RoundNotClosed, results_of_closed_round
 from store.rounds.lifecycle import (
@@ -42,7 +41,7 @@ from store.types import utcnow
 
 T = TypeVar("T")
 
-EXPORT_FORMATS = {"csv": export_csv, "xlsx": export_xlsx}
+EXPORT_FORMATS = ("csv", "xlsx")
 
 
 def _configure_rounds(parser: argparse.ArgumentParser) -> None:
@@ -298,6 +297,8 @@ def _record_and_publish(
 
 
 def _export(ctx: CliContext, args: argparse.Namespace) -> int:
+    from rounds.services.export_files import export_csv, export_xlsx  # openpyxl: only here
+
     out, fmt = _export_target(args)
     status, results = _closed_results(ctx, args.round)
     try:
@@ -308,7 +309,7 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
     os.close(handle)
     try:
         try:
-            EXPORT_FORMATS[fmt](results, part, ctx.framework)
+            (export_xlsx if fmt == "xlsx" else export_csv)(results, part, ctx.framework)
             part.chmod(0o600)  # mkstemp's own mode, kept: only its owner reads an export
         except OSError as exc:
             raise _cannot_write(out, exc) from None

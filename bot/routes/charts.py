@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.registry import FeatureContext, RouteHandler
 from store.rounds.charts import load_chart
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 
@@ -20,6 +22,7 @@ ChartLookup = Callable[[str], Awaitable[bytes | None]]
 
 def chart_handler(lookup: ChartLookup) -> Callable[[web.Request], Awaitable[web.Response]]:
     """GET /charts/{token}.png → the PNG that `lookup` finds for the token (store.rounds.charts)."""
+    from aiohttp import web  # the server's, imported as the service builds its routes
 
     async def handle(request: web.Request) -> web.Response:
         token = request.match_info.get("token", "")

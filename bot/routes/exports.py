@@ -8,18 +8,20 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from sqlmodel import Session
 
 from bot.config import Settings
 from bot.registry import FeatureContext, RouteHandler
 from framework.content import Framework
-from rounds.services.export_files import export_csv, export_xlsx
 from store.audit import audit
 from store.db import Database
 from store.rounds.export_links import live_link
 from store.rounds.frozen import RoundNotClosed, results_of_closed_round
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -34,6 +36,12 @@ def export_route(ctx: FeatureContext) -> RouteHandler:
 def export_handler(
     db: Database, framework: Framework, settings: Settings, clock: Callable[[], datetime]
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    # The server's and the writers' modules (aiohttp, openpyxl), imported as the service builds
+    # its routes: not by every `impact-bot` command, which reads the feature's declaration.
+    from aiohttp import web
+
+    from rounds.services.export_files import export_csv, export_xlsx
+
     def render(session: Session, token: str) -> tuple[str, bytes] | None:
         now = clock()
         link = live_link(session, token, now)

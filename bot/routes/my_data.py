@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from sqlmodel import Session
 
 from bot.registry import FeatureContext, RouteHandler
@@ -18,6 +18,9 @@ from store.personal import PersonalData
 from store.privacy.rights import export_person, subject_of
 from store.privacy.tables import live_personal_link
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 
 def my_data_route(ctx: FeatureContext) -> RouteHandler:
     return my_data_handler(ctx.db, ctx.personal_data, ctx.clock)
@@ -26,6 +29,8 @@ def my_data_route(ctx: FeatureContext) -> RouteHandler:
 def my_data_handler(
     db: Database, hooks: tuple[PersonalData, ...], clock: Callable[[], datetime]
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
+    from aiohttp import web  # the server's, imported as the service builds its routes
+
     def render(session: Session, token: str) -> bytes | None:
         now = clock()
         link = live_personal_link(session, token, now)
