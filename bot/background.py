@@ -20,7 +20,8 @@ from typing import Protocol
 from aiohttp import web
 
 from scheduler.leader import LeaderElection
-from scheduler.service import ScheduledWork, SchedulerService, combine
+from scheduler.service import SchedulerService
+from scheduler.work import ScheduledWork, combine
 from store.db import Database
 
 log = logging.getLogger(__name__)

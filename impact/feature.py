@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.registry import CardVerb, FeatureContext, Reply, Route, TextCommand, Turn
 from cli.registry import CliCommand
-from scheduler.service import ScheduledWork
+from scheduler.work import ScheduledWork
 from store.personal import PersonalData
 
 DialogFactory = Callable[[FeatureContext], object]

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from huddles.rules.schedule import next_to_post
-from scheduler.service import JobSpec
+from scheduler.work import JobSpec
 from store.db import Database
 from store.huddles.items import has_open_work
 from store.huddles.occurrences import last_posted_dates

@@ -18,7 +18,7 @@ from cli.teams import TEAMS as TEAMS_CLI
 from huddles.services import jobs
 from huddles.services.steps import HuddleSteps
 from impact.feature import Feature
-from scheduler.service import ScheduledWork
+from scheduler.work import ScheduledWork
 from store.huddles.personal import HUDDLES as HUDDLES_DATA
 
 B, A = HuddleBoard, HuddleAdmin

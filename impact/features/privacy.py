@@ -20,7 +20,7 @@ from bot.routes.my_data import my_data_route
 from cli.privacy import AUDIT, PEOPLE
 from framework.content import Framework
 from impact.feature import Feature
-from scheduler.service import Handler, JobSpec, ScheduledWork
+from scheduler.work import Handler, JobSpec, ScheduledWork
 from store.db import Database
 from store.privacy.personal import PRIVACY as PRIVACY_DATA
 from store.privacy.retention import RetentionPolicy, purge, unfrozen_closed_rounds

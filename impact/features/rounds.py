@@ -21,7 +21,7 @@ from rounds.rules.preferences import is_preferences_command
 from rounds.services import jobs
 from rounds.services.opening import RoundOpener
 from rounds.services.steps import RoundSteps
-from scheduler.service import ScheduledWork
+from scheduler.work import ScheduledWork
 from store.rounds.personal import AUDIT, MESSAGES
 from store.rounds.personal import ROUNDS as ROUNDS_DATA
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from scheduler.service import Handler, JobSpec
+from scheduler.work import Handler, JobSpec
 from store.db import Database
 from store.rounds.pending import any_pending
 from store.rounds.steps import rounds_wanting_jobs

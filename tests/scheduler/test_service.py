@@ -27,11 +27,11 @@ from scheduler.leader import LeaderElection
 from scheduler.service import (
     JOB_TABLE,
     RUN_JOB_REF,
-    JobSpec,
     SchedulerNotRunning,
     SchedulerService,
     run_job,
 )
+from scheduler.work import JobSpec
 from store.db import Database
 from store.rounds.tables import Round
 from store.schema import upgrade
