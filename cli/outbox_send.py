@@ -20,7 +20,7 @@ from bot.sender.outbox_sender import OutboxSender
 from cli.registry import CliContext
 from store.schema import schema_problem
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("cli.outbox")  # the command's name in the logs, as before the split
 
 
 def send(ctx: CliContext, args: argparse.Namespace) -> int:
