@@ -47,6 +47,21 @@ async def _notes(db: Database) -> list[str]:
     )
 
 
+async def _first_write_held(writes: GroupCommit) -> tuple[asyncio.Task[str], threading.Event]:
+    """A first unit ("first") being written, held on its database thread until the event is
+    set: what arrives meanwhile waits for the next transaction."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow(session: Session) -> str:
+        started.set()
+        release.wait(10)
+        return _note("first")(session)
+
+    first = asyncio.create_task(writes.run(slow))
+    assert await asyncio.to_thread(started.wait, 10)
+    return first, release
+
+
 async def test_the_first_unit_is_written_at_once_in_its_own_transaction(
     notes_db: Database,
 ) -> None:
@@ -61,15 +76,7 @@ async def test_the_first_unit_is_written_at_once_in_its_own_transaction(
 async def test_units_arriving_during_a_write_go_together_in_the_next(notes_db: Database) -> None:
     commits = _commits(notes_db)
     writes = GroupCommit(notes_db, seconds=10)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(session: Session) -> str:
-        started.set()
-        release.wait(10)
-        return _note("first")(session)
-
-    first = asyncio.create_task(writes.run(slow))
-    assert await asyncio.to_thread(started.wait, 10)
+    first, release = await _first_write_held(writes)
     rest = [asyncio.create_task(writes.run(_note(f"n{i}"))) for i in range(10)]
     await asyncio.sleep(0.05)
     release.set()
@@ -91,18 +98,11 @@ async def test_a_group_holds_at_most_most_units(notes_db: Database) -> None:
 
 async def test_a_unit_that_raises_fails_alone(notes_db: Database) -> None:
     writes = GroupCommit(notes_db, seconds=10)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(session: Session) -> str:
-        started.set()
-        release.wait(10)
-        return _note("first")(session)
 
     def broken(_session: Session) -> str:
         raise ValueError("a bug in one unit")
 
-    first = asyncio.create_task(writes.run(slow))
-    assert await asyncio.to_thread(started.wait, 10)
+    first, release = await _first_write_held(writes)
     good = [asyncio.create_task(writes.run(_note(f"g{i}"))) for i in range(3)]
     bad = asyncio.create_task(writes.run(broken))
     await asyncio.sleep(0.05)
@@ -117,11 +117,7 @@ async def test_a_database_error_reaches_every_caller_of_the_group_and_changes_no
     notes_db: Database,
 ) -> None:
     writes = GroupCommit(notes_db, seconds=0.5)
-    first_started, stuck_started, release = threading.Event(), threading.Event(), threading.Event()
-
-    def first(session: Session) -> str:
-        first_started.set()
-        return _note("first")(session)
+    stuck_started, release = threading.Event(), threading.Event()
 
     def stuck(session: Session) -> str:
         _note("stuck")(session)
@@ -129,14 +125,7 @@ async def test_a_database_error_reaches_every_caller_of_the_group_and_changes_no
         release.wait(10)  # past the group's 0.5 s: given up, rolled back
         return "stuck"
 
-    gate = threading.Event()
-
-    def gated(session: Session) -> str:
-        gate.wait(10)
-        return first(session)
-
-    written = asyncio.create_task(writes.run(gated))
-    await asyncio.sleep(0.05)  # the first group is being written: the next four wait for it
+    written, gate = await _first_write_held(writes)  # the next three wait for it
     group = [writes.run(_note("n0")), writes.run(stuck), writes.run(_note("n1"))]
     waiting = asyncio.gather(*group, return_exceptions=True)
     gate.set()
@@ -151,15 +140,7 @@ async def test_a_database_error_reaches_every_caller_of_the_group_and_changes_no
 
 async def test_a_caller_that_stops_waiting_leaves_the_group_to_finish(notes_db: Database) -> None:
     writes = GroupCommit(notes_db, seconds=10)
-    started, release = threading.Event(), threading.Event()
-
-    def slow(session: Session) -> str:
-        started.set()
-        release.wait(10)
-        return _note("first")(session)
-
-    first = asyncio.create_task(writes.run(slow))
-    assert await asyncio.to_thread(started.wait, 10)
+    first, release = await _first_write_held(writes)
     leaving = asyncio.create_task(writes.run(_note("left")))
     staying = asyncio.create_task(writes.run(_note("stayed")))
     await asyncio.sleep(0.05)
