@@ -574,10 +574,17 @@ async def pending(db: Database, kind: str) -> int:
 
 
 async def mark_nudges_sent(db: Database) -> None:
+    """The pending nudges marked sent, except those the sender holds (leased: being sent now),
+    whose outcome is the sender's to record: taking them from it made it log a lost lease."""
+
     def mark(session: Any) -> None:
         session.execute(
             sa.update(OutboxMessage)
-            .where(OutboxMessage.kind == "nudge", OutboxMessage.status == "pending")  # type: ignore[arg-type]
+            .where(
+                OutboxMessage.kind == "nudge",  # type: ignore[arg-type]
+                OutboxMessage.status == "pending",  # type: ignore[arg-type]
+                OutboxMessage.lease_owner.is_(None),  # type: ignore[union-attr]
+            )
             .values(status="sent")
         )
 
