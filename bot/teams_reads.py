@@ -40,7 +40,10 @@ class ChannelsUnavailable(Exception):
 class RosterRetry:
     """How a roster page read is retried: what Teams says is transient (429, 412, 502, 503,
     504, no answer, a timeout) is tried again after its Retry-After (else an exponential
-    back-off), within `attempts` and `budget_seconds` per page."""
+    back-off), within `attempts` and `budget_seconds` per page. A page's request ends at
+    `page_timeout_seconds` or at the adapter's own request timeout, whichever comes first
+    (IMPACT_REPLY_TIMEOUT_SECONDS, 10 s by default: the adapter's clients carry it for every
+    request they make, so with the defaults a page is given up after 10 s)."""
 
     attempts: int = 5
     backoff_base_seconds: float = 1.0
