@@ -64,7 +64,10 @@ def due_participants(round_id: int, session: Session) -> list[tuple[int, int]]:
 
 def outcome(round_id: int, participant_id: int, person_id: int) -> NudgeOutcome:
     target = Target(
-        service_url="https://smba.example/", user_id=f"29:p{person_id}", tenant_id="t", bot_id="28:b"
+        service_url="https://smba.example/",
+        user_id=f"29:p{person_id}",
+        tenant_id="t",
+        bot_id="28:b",
     )
     message = Queued(
         dedupe_key=f"round:{round_id}:nudge:person:{person_id}:1",
