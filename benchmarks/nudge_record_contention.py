@@ -81,6 +81,10 @@ def outcome(round_id: int, participant_id: int, person_id: int) -> NudgeOutcome:
     return NudgeOutcome(participant_id, DUE, 1, DUE, DUE + timedelta(days=2), message)
 
 
+def recording(batch: list[NudgeOutcome], session: Session) -> int:
+    return record_nudges(session, batch, NOW)
+
+
 def main() -> None:
     label = sys.argv[1] if len(sys.argv) > 1 else "this code"
     sys.setswitchinterval(0.001)
@@ -94,11 +98,12 @@ def main() -> None:
     outcomes = [outcome(round_id, pid, person) for pid, person in due]
     stop = threading.Event()
     threading.Thread(target=wanting_the_gil, args=(stop,), daemon=True).start()
-    times, queued = [], 0
+    times: list[float] = []
+    queued = 0
     for start in range(0, len(outcomes), BATCH):
         batch = outcomes[start : start + BATCH]
         began = time.perf_counter()
-        queued += db.run_sync(lambda s, b=batch: record_nudges(s, b, NOW))
+        queued += db.run_sync(functools.partial(recording, batch))
         times.append((time.perf_counter() - began) * 1000)
     stop.set()
     assert queued == PEOPLE, queued
