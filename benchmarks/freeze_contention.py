@@ -57,6 +57,11 @@ def member(n: int) -> TeamMember:
     return TeamMember(f"29:user-{n}", f"aad-{n}", f"Person {n}", "t")
 
 
+def roster(team_pk: int, people: int) -> list[RosterEntry]:
+    """`people` members of the team, each a user."""
+    return [RosterEntry(member(n), ((team_pk, "user"),)) for n in range(people)]
+
+
 def wanting_the_gil(stop: threading.Event) -> None:
     """Pure Python without a pause, as a busy event loop is."""
     total = 0
@@ -75,12 +80,7 @@ def main() -> None:
     db = Database(f"sqlite:///{Path(tempfile.mkdtemp()) / 'freeze.db'}")
     upgrade(db.engine)
     team_pk, round_id = db.run_sync(a_round)
-    entries = [
-        RosterEntry(
-            TeamMember(f"29:user-{n}", f"aad-{n}", f"Person {n}", "t"), ((team_pk, "user"),)
-        )
-        for n in range(PEOPLE)
-    ]
+    entries = roster(team_pk, PEOPLE)
     stop = threading.Event()
     threading.Thread(target=wanting_the_gil, args=(stop,), daemon=True).start()
     times = []

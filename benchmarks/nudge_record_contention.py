@@ -32,12 +32,11 @@ from benchmarks.freeze_contention import (  # noqa: E402
     NOW,
     a_round,
     freezing,
-    member,
+    roster,
     wanting_the_gil,
 )
 from store.db import Database  # noqa: E402
 from store.outbox import Queued, Target  # noqa: E402
-from store.rounds.opening import RosterEntry  # noqa: E402
 from store.rounds.steps import NudgeOutcome, record_nudges  # noqa: E402
 from store.rounds.tables import RoundParticipant  # noqa: E402
 from store.schema import upgrade  # noqa: E402
@@ -91,7 +90,7 @@ def main() -> None:
     db = Database(f"sqlite:///{Path(tempfile.mkdtemp()) / 'nudges.db'}")
     upgrade(db.engine)
     team_pk, round_id = db.run_sync(a_round)
-    entries = [RosterEntry(member(n), ((team_pk, "user"),)) for n in range(PEOPLE)]
+    entries = roster(team_pk, PEOPLE)
     for start in range(0, PEOPLE, BATCH):
         db.run_sync(functools.partial(freezing, round_id, entries[start : start + BATCH]))
     due = db.run_sync(functools.partial(due_participants, round_id))
