@@ -299,6 +299,7 @@ def _record_and_publish(
 def _export(ctx: CliContext, args: argparse.Namespace) -> int:
     from rounds.services.export_files import export_csv, export_xlsx  # openpyxl: only here
 
+    write = {"csv": export_csv, "xlsx": export_xlsx}  # one writer for each of EXPORT_FORMATS
     out, fmt = _export_target(args)
     status, results = _closed_results(ctx, args.round)
     try:
@@ -309,7 +310,7 @@ def _export(ctx: CliContext, args: argparse.Namespace) -> int:
     os.close(handle)
     try:
         try:
-            (export_xlsx if fmt == "xlsx" else export_csv)(results, part, ctx.framework)
+            write[fmt](results, part, ctx.framework)
             part.chmod(0o600)  # mkstemp's own mode, kept: only its owner reads an export
         except OSError as exc:
             raise _cannot_write(out, exc) from None
