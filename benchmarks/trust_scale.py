@@ -86,7 +86,7 @@ from impact.features.rounds import round_steps  # noqa: E402
 from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app, worker_starter  # noqa: E402
 from rounds.rules.roles import ROLES  # noqa: E402
 from store.assessments.tables import Answer, Assessment  # noqa: E402
-from store.db import Database, begin_immediate  # noqa: E402
+from store.db import SQLITE_BUSY_TIMEOUT_MS, Database, begin_immediate  # noqa: E402
 from store.outbox import OutboxMessage  # noqa: E402
 from store.rounds.lifecycle import RoundSpec, create_round  # noqa: E402
 from store.rounds.results import compute_round_results  # noqa: E402
@@ -455,7 +455,7 @@ class LockProbe:
         self._thread.join(10)
 
     def _run(self) -> None:
-        timeout_ms = 15000 if self.busy_handler else 0
+        timeout_ms = SQLITE_BUSY_TIMEOUT_MS if self.busy_handler else 0
         connection = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=timeout_ms / 1000
         )
