@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import struct
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,17 +55,62 @@ class RateLimits:
         )
 
 
+_TIME = struct.Struct("d")  # one time, in a key's bytes
+
+
 class LimitKey:
-    __slots__ = ("done", "in_flight", "last_used", "paused_until", "throttles", "windows")
+    """One key's windows and what has been counted in them.
+
+    Completion and 429 times are kept as packed floats in bytearrays, which the cyclic garbage
+    collector does not track. The budget keeps a conversation's key for its longest window (an
+    hour), so a trust's round holds one per person's chat, 15,000 of them. As two deques each
+    they took 24 MB, and the collections that met them walked 45,000 more containers: one of
+    the service's young-generation collections took 28-36 ms in each trust run
+    (benchmarks/trust_scale.py, 30 November)."""
+
+    __slots__ = ("_done", "_throttles", "in_flight", "keep", "last_used", "paused_until", "windows")
+
+    THROTTLES_KEPT = 64
 
     def __init__(self, windows: tuple[Window, ...]) -> None:
         self.windows = windows
-        # completion times, oldest first; only the latest `max count` can matter
-        self.done: deque[float] = deque(maxlen=max(n for n, _ in windows))
+        self.keep = max(n for n, _ in windows)  # only the latest `keep` completions can matter
+        self._done = bytearray()  # completion times, oldest first
         self.in_flight = 0
         self.paused_until = 0.0
-        self.throttles: deque[float] = deque(maxlen=64)
+        self._throttles = bytearray()  # 429s' times, oldest first
         self.last_used = 0.0
+
+    @property
+    def completions(self) -> int:
+        """How many completion times are kept (at least the latest `keep`, when there were)."""
+        return len(self._done) // _TIME.size
+
+    def nth_latest_completion(self, n: int) -> float:
+        """The `n`-th latest completion time (1: the latest); 1 <= n <= completions."""
+        return float(_TIME.unpack_from(self._done, len(self._done) - n * _TIME.size)[0])
+
+    @property
+    def done(self) -> tuple[float, ...]:
+        """The completion times kept, oldest first."""
+        return tuple(t for (t,) in _TIME.iter_unpack(self._done))
+
+    def completed(self, at: float) -> None:
+        _append_keeping(self._done, at, self.keep)
+
+    def throttled_at(self, at: float) -> None:
+        _append_keeping(self._throttles, at, self.THROTTLES_KEPT)
+
+    def throttles_since(self, since: float) -> int:
+        return sum(1 for (at,) in _TIME.iter_unpack(self._throttles) if at > since)
+
+
+def _append_keeping(times: bytearray, at: float, keep: int) -> None:
+    """Append `at`, keeping at least the latest `keep` times (the older ones are dropped once
+    there are twice as many, so that a busy key does not move its bytes at every append)."""
+    times += _TIME.pack(at)
+    if len(times) >= 2 * keep * _TIME.size:
+        del times[: -keep * _TIME.size]
 
 
 class Permit:
@@ -166,9 +211,9 @@ class RateLimiter:
             room = count - key.in_flight
             if room <= 0:
                 return math.inf
-            if len(key.done) >= room:
+            if key.completions >= room:
                 # the room-th latest completion must have left the window
-                leaves = key.done[-room] + seconds + self._margin
+                leaves = key.nth_latest_completion(room) + seconds + self._margin
                 wait = max(wait, leaves - now)
         return wait
 
@@ -217,7 +262,7 @@ class RateLimiter:
         now = self._clock()
         for key in keys:
             key.in_flight -= 1
-            key.done.append(now)
+            key.completed(now)
         finished, self._finished = self._finished, asyncio.Event()
         finished.set()
 
@@ -232,10 +277,10 @@ class RateLimiter:
         until = now + retry_after
         if conversation is not None:
             conversation.paused_until = max(conversation.paused_until, until)
-        tenant.throttles.append(now)
+        tenant.throttled_at(now)
         per_second = min((n for n, w in tenant.windows if w <= 1.0), default=tenant.windows[0][0])
         burst = max(2, math.ceil(per_second / 5))
-        recent = sum(1 for at in tenant.throttles if at > now - 1.0)
+        recent = tenant.throttles_since(now - 1.0)
         if recent >= burst:
             tenant.paused_until = max(tenant.paused_until, until)
             log.warning("Teams is throttling this tenant (%d 429s within 1 s): pausing", recent)
@@ -247,7 +292,7 @@ class RateLimiter:
             if (
                 idle
                 and key.last_used < now - longest - 1
-                and (not key.done or key.done[-1] < now - longest)
+                and (not key.completions or key.nth_latest_completion(1) < now - longest)
             ):
                 del self._keys[name]
 

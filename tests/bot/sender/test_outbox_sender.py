@@ -9,6 +9,7 @@ conversation, 50/s per tenant) apply, and no test sleeps on the wall clock for t
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import math
@@ -27,7 +28,7 @@ from sqlmodel import Session, select
 from bot.adapter import sdk_authentication
 from bot.config import Settings, load_settings
 from bot.sender.answers import classify, parse_retry_after
-from bot.sender.limits import Permit, RateLimiter, RateLimits
+from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits
 from bot.sender.outbox_sender import OutboxSender
 from bot.turns import TurnsInFlight
 from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app
@@ -637,6 +638,43 @@ async def test_the_limiter_keeps_every_sliding_window(clock: Clock) -> None:
         )
     assert ideal[-1] == pytest.approx(62.0)
     assert times[-1] <= ideal[-1] + 0.1
+
+
+async def test_a_key_is_one_object_for_the_collector_however_much_it_has_counted(
+    clock: Clock,
+) -> None:
+    """Fault (the trust benchmark, 15,000 people): the budget keeps each chat's key for an hour,
+    and each key's two deques were containers the garbage collector walked, 45,000 objects that
+    made the service's collections stop it for 28-36 ms. Outcome: the times are kept in
+    untracked arrays, trimmed to what a window can still need, and the windows still hold."""
+    vt = VirtualTime(clock)
+    limiter = RateLimiter(RateLimits(per_tenant=((8, 1.0),)), clock=vt.monotonic, sleep=vt.sleep)
+    tenant = limiter.tenant("t")
+    other = limiter.tenant("u")
+    chat = limiter.conversation("c")
+    for key in (tenant, chat):  # no container of its own: only its class and shared windows
+        tracked = [v for v in gc.get_referents(key) if gc.is_tracked(v)]
+        assert all(v is LimitKey or v is key.windows for v in tracked), tracked
+    finished: list[float] = []
+    for _ in range(1000):
+        permit = await limiter.acquire([tenant], max_wait=10)
+        assert isinstance(permit, Permit)
+        permit.finish()
+        finished.append(vt.monotonic())
+    for _ in range(200):
+        vt_now = vt.monotonic()
+        limiter.throttled(chat, other, 0.0)
+        await vt.sleep(1.0)  # one a second: never a burst
+        assert other.paused_until <= vt_now
+    assert 8 <= tenant.completions < 16, "only what the largest window can need is kept"
+    assert list(tenant.done[-8:]) == finished[-8:]
+    assert 64 <= other.throttles_since(0.0) < 128, "the latest 64 429s at least, not all"
+    assert other.throttles_since(vt.monotonic() - 1.5) == 1
+    assert not over_limit(finished, ((8, 1.0),))
+    # the 9th request still waits for the 8th latest to leave the window
+    assert limiter.delay(tenant, vt.monotonic()) == pytest.approx(
+        finished[-8] + 1.0 + 0.001 - vt.monotonic()
+    )
 
 
 async def test_the_limiter_counts_requests_in_flight(clock: Clock) -> None:
