@@ -378,6 +378,20 @@ def _never() -> bool:
     return False
 
 
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite said SQLITE_BUSY in any form. `sqlite_errorcode` is the extended result
+    code, whose low byte is the primary one; SQLite's busy handler, which begin_immediate stands
+    in for, tries again on the low byte too (sqlite3BtreeBeginTrans), so BUSY_RECOVERY (another
+    process is rebuilding the WAL index after one crashed mid-write) and BUSY_TIMEOUT are waited
+    for like BUSY. BUSY_SNAPSHOT (a read transaction's snapshot overtaken by another writer) is
+    retried as well: BEGIN IMMEDIATE opens no transaction when it fails, so the next try starts
+    afresh on a new snapshot, which is SQLite's own advice for it (and SQLite reports it as plain
+    BUSY to a BEGIN from no transaction, so it should not reach us). Anything else, SQLITE_LOCKED
+    (6) and its extended codes among them, is not a wait and is raised at once."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == sqlite3.SQLITE_BUSY
+
+
 def begin_immediate(
     dbapi_connection: Any,
     *,
@@ -394,7 +408,8 @@ def begin_immediate(
     benchmark a write waiting in the handler waited up to 0.3-1.3 s while one trying every
     0.5 ms never waited more than 34-86 ms (benchmarks/results/2026-11-30-spinprobe-*). A unit
     of work whose caller has `given_up` (a turn past its deadline) stops waiting at once
-    (`_Abandoned`), freeing the writer thread that the handler held for the whole timeout."""
+    (`_Abandoned`), freeing the writer thread that the handler held for the whole timeout.
+    Every code of the SQLITE_BUSY family is waited for (`_busy`), as the handler did."""
     ends = time.monotonic() + busy_ms / 1000
     pause = BUSY_FIRST_PAUSE
     while True:
@@ -402,8 +417,7 @@ def begin_immediate(
             dbapi_connection.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() + pause > ends:
+            if not _busy(exc) or time.monotonic() + pause > ends:
                 raise
         if given_up():
             raise _Abandoned

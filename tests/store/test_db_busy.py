@@ -5,9 +5,12 @@ unit of work whose caller has given up stops waiting at once, freeing the one wr
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -98,6 +101,114 @@ def test_a_lock_held_past_the_busy_timeout_is_database_is_locked(
     holder.execute("ROLLBACK")
     begin_immediate(ours)
     ours.execute("COMMIT")
+
+
+# Another process in the middle of rebuilding the WAL index (after a process crashed mid-write):
+# it holds the index's WRITE and RECOVER locks (bytes 120 and 122 of the -shm file in SQLite's unix
+# VFS) and the index header it is rewriting is inconsistent (its two copies differ). A connection
+# that begins a transaction then needs the recovery itself, cannot have it, and gets
+# SQLITE_BUSY_RECOVERY until the other process lets go.
+_RECOVERING = r"""
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 120)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 122)
+os.pwrite(fd, b"\xff\xff\xff\xff", 8)
+print("recovering", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def _another_process_recovering(shm: Path) -> Iterator[Callable[[], None]]:
+    """Yields `release`: the other process lets go of its locks (it exits)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _RECOVERING, str(shm)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdin is not None
+    assert process.stdout is not None
+    stdin = process.stdin
+
+    def release() -> None:
+        if not stdin.closed:
+            stdin.close()
+
+    try:
+        assert process.stdout.readline() == "recovering\n"
+        yield release
+    finally:
+        release()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the unix VFS's WAL-index locks")
+def test_a_writer_waits_while_another_process_recovers_the_wal(
+    tmp_path: Path, holder: sqlite3.Connection
+) -> None:
+    """SQLITE_BUSY_RECOVERY is an extended code of SQLITE_BUSY (5 | 1 << 8) and Python reports
+    the extended code: SQLite's busy handler waited through it, and so must begin_immediate."""
+    ours = _connect(tmp_path / "impact.db")
+    ours.execute("SELECT count(*) FROM notes").fetchall()  # the WAL index is open and mapped
+    with _another_process_recovering(tmp_path / "impact.db-shm") as release:
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            ours.execute("BEGIN IMMEDIATE")  # the real thing, not a stand-in
+        assert raised.value.sqlite_errorcode == sqlite3.SQLITE_BUSY_RECOVERY
+        threading.Timer(0.15, release).start()
+        started = time.monotonic()
+        begin_immediate(ours)
+        waited = time.monotonic() - started
+    ours.execute("INSERT INTO notes VALUES ('ours')")
+    ours.execute("COMMIT")
+    assert 0.14 <= waited < 5.0
+    assert holder.execute("SELECT text FROM notes").fetchall() == [("ours",)]
+
+
+class _Refusing:
+    """A DBAPI connection whose first `refusals` BEGINs fail with `code` (an extended result
+    code, as Python reports it), for the codes no real connection here can be made to give."""
+
+    def __init__(self, code: int, refusals: int) -> None:
+        self.code = code
+        self.refusals = refusals
+        self.calls = 0
+
+    def execute(self, sql: str) -> None:
+        assert sql == "BEGIN IMMEDIATE"
+        self.calls += 1
+        if self.calls <= self.refusals:
+            error = sqlite3.OperationalError("database is locked")
+            error.sqlite_errorcode = self.code
+            raise error
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_BUSY_RECOVERY,
+        sqlite3.SQLITE_BUSY_SNAPSHOT,
+        sqlite3.SQLITE_BUSY_TIMEOUT,
+    ],
+)
+def test_every_busy_code_is_tried_again(code: int) -> None:
+    connection = _Refusing(code, refusals=3)
+    begin_immediate(connection)
+    assert connection.calls == 4
+
+
+@pytest.mark.parametrize("code", [sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_LOCKED_SHAREDCACHE])
+def test_a_locked_table_is_not_waited_for(code: int) -> None:
+    """SQLITE_LOCKED (a conflict within this process, not a lock held by another) fails at once,
+    as before; SQLITE_LOCKED_SHAREDCACHE is 6 | 1 << 8, so only the low byte says "busy"."""
+    connection = _Refusing(code, refusals=1)
+    with pytest.raises(sqlite3.OperationalError) as raised:
+        begin_immediate(connection)
+    assert raised.value.sqlite_errorcode == code
+    assert connection.calls == 1
 
 
 async def test_a_turn_past_its_deadline_frees_the_writer_thread(
