@@ -30,6 +30,7 @@ from framework.reading import reading_minutes
 from rounds.rules.schedule import ReminderPlan, resolve_zone
 from rounds.rules.views import InvitationView
 from rounds.services.cards_drawn import drawn_once
+from rounds.services.parts import write_in_parts, write_part_for
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
@@ -82,7 +83,10 @@ class RoundOpener:
         self.options = options
         self.messages = messages
         self.on_queued = on_queued  # e.g. the outbox sender's wake()
-        self.batch = batch  # people per transaction: well under 50 ms of SQLite's write lock
+        self.batch = batch  # people per read (and per transaction on PostgreSQL)
+        # People per write transaction (rounds.services.parts): on SQLite a part of a batch,
+        # each well under 50 ms of its write lock and a short wait for a turn's write.
+        self.write_part = write_part_for(db)
         # Called before each batch: returns once no turn is in flight (or after a few tens of
         # ms), so that a person's answer does not share the process with a new batch.
         self.give_way = give_way
@@ -144,8 +148,9 @@ class RoundOpener:
         warming = self._start_worker()
         try:
             entries = roster_entries(rosters)
-            for start in range(0, len(entries), self.batch):
-                chunk = entries[start : start + self.batch]
+            part = min(self.batch, self.write_part or self.batch)  # no reads: a part a batch
+            for start in range(0, len(entries), part):
+                chunk = entries[start : start + part]
                 await self.give_way()
                 await self.db.run(_freezer(round_id, chunk, now))
         finally:
@@ -194,7 +199,15 @@ class RoundOpener:
                 if not invitations:
                     return invited
                 after = invitations[-1].participant_id
-                writing = asyncio.ensure_future(self.db.run(_recorder(round_id, invitations, now)))
+                writing = asyncio.ensure_future(
+                    write_in_parts(
+                        self.db,
+                        invitations,
+                        self.write_part,
+                        lambda part: _recorder(round_id, part, now),
+                        self.give_way,
+                    )
+                )
                 await asyncio.sleep(0)  # the write queued on the writer before giving way again
                 if len(invitations) < self.batch:
                     return invited + await self._recorded(writing)
@@ -270,7 +283,7 @@ def _freezer(round_id: int, chunk: list[RosterEntry], now: datetime) -> Callable
 
 
 def _recorder(
-    round_id: int, invitations: list[Invitation], now: datetime
+    round_id: int, invitations: Sequence[Invitation], now: datetime
 ) -> Callable[[Session], int]:
     return lambda session: record_invitations(session, round_id, invitations, now)
 

@@ -21,7 +21,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +39,7 @@ from rounds.services.cards_drawn import drawn_once
 from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener, nothing_to_wait_for
+from rounds.services.parts import write_in_parts, write_part_for
 from rounds.services.ports import RoundMessages, RoundOptions
 from rounds.services.summaries import (
     WRITE_BYTES,
@@ -98,6 +99,7 @@ class RoundSteps:
         # People per transaction: on SQLite well under 50 ms of its write lock; PostgreSQL has no
         # database-wide lock, so fewer, larger batches save round trips.
         self.batch = batch if batch is not None else (200 if db.is_sqlite else 1000)
+        self.write_part = write_part_for(db)  # people per write transaction: see RoundOpener
         self.write_bytes = WRITE_BYTES  # the close's charts and summaries, a transaction
         self._minutes = reading_minutes(framework)
 
@@ -343,8 +345,11 @@ class RoundSteps:
                 if not outcomes:
                     return queued
                 after = queries.position_of(outcomes[-1])  # the next read starts after it
-                record = functools.partial(queries.record_nudges, outcomes=outcomes, now=now)
-                writing = asyncio.ensure_future(self.db.run(record))
+                writing = asyncio.ensure_future(
+                    write_in_parts(
+                        self.db, outcomes, self.write_part, _nudge_recorder(now), self.give_way
+                    )
+                )
                 if len(outcomes) < self.batch:
                     return queued + await self._recorded(writing)
         finally:
@@ -418,6 +423,12 @@ class NudgePlanner:
     question_count: int
     minutes: tuple[int, int]  # reading time, fewest and most
     messages: RoundMessages  # draws the card: picklable, equal by value (bot's RoundCards)
+
+
+def _nudge_recorder(
+    now: datetime,
+) -> Callable[[Sequence[queries.NudgeOutcome]], Callable[[Session], int]]:
+    return lambda part: functools.partial(queries.record_nudges, outcomes=part, now=now)
 
 
 def _store_charts(images: dict[str, bytes], now: datetime, round_id: int, session: Session) -> int:
