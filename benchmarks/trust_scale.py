@@ -350,6 +350,9 @@ class Transactions:
     longest_what: dict[str, str] = field(default_factory=dict)
     longest_split: dict[str, dict[str, float]] = field(default_factory=dict)
     over_50ms: Counter[str] = field(default_factory=Counter)
+    # every write transaction over 5 ms: (wall began, wall ended, first statement), for the
+    # slowest answers (what the service's writer was doing while they waited)
+    spans: list[tuple[float, float, str]] = field(default_factory=list)
     collecting: float = 0.0  # garbage collections so far, any thread (s)
     _collection_began: float = 0.0
 
@@ -409,6 +412,9 @@ class Transactions:
         if began is not None:
             wall0, cpu0, queued0 = began
             held = time.perf_counter() - wall0
+            if held > 0.005:
+                ended = time.time()
+                self.spans.append((ended - held, ended, f"write {what}"))
             if held > 0.05:
                 self.over_50ms[self.phase] += 1
             if held > self.longest.get(self.phase, 0.0):
@@ -444,6 +450,7 @@ class LockProbe:
         self.busy_handler = busy_handler
         self.phase = "setup"
         self.waits: dict[str, list[float]] = {}
+        self.spans: list[tuple[float, float, str]] = []  # waits over 5 ms (wall times)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lock probe", daemon=True)
 
@@ -470,6 +477,9 @@ class LockProbe:
                 waited = time.perf_counter() - began
                 connection.execute("ROLLBACK")
                 self.waits.setdefault(self.phase, []).append(waited)
+                if waited > 0.005:
+                    ended = time.time()
+                    self.spans.append((ended - waited, ended, "lock wait (probe)"))
         finally:
             connection.close()
 
@@ -840,7 +850,10 @@ async def run(
         name: _percentiles(xs) for name, xs in {**by_phase, "all steps": busy}.items()
     }
     timings["answers_failed"] = sum(1 for _t, _l, ok in answers if not ok)
-    timings["slowest_answers"] = slowest_answers(answers, phases, pauses)
+    waits = [span for probe in probes if not probe.busy_handler for span in probe.spans]
+    timings["slowest_answers"] = slowest_answers(
+        answers, phases, pauses, writes=transactions.spans + waits
+    )
     timings["pauses"] = pauses.summary(phases)
     if args.loop_stacks:
         timings["loop_stacks"] = stacks_by_place(pauses, 16)
@@ -878,13 +891,24 @@ def slowest_answers(
     phases: Sequence[tuple[str, float, float]],
     pauses: PauseRecorder | None = None,
     count: int = 12,
+    writes: Sequence[tuple[float, float, str]] = (),
 ) -> list[tuple[str, float, float, list[str]]]:
     """The slowest answers while the steps ran: (phase, seconds into it when the answer ended,
     latency in ms, what stopped the service's loop meanwhile: collections over 5 ms and lags
-    over 10 ms; none without a recorder, as in trust_processes), slowest first; where the p99
-    comes from."""
+    over 10 ms, none without a recorder, as in trust_processes; and the service's write
+    transactions over 5 ms in flight meanwhile, `writes`: an answer's own write waits for the
+    one on the writer thread), slowest first; where the p99 comes from."""
+
+    def meanwhile(began: float, ended: float) -> list[str]:
+        found = pauses.overlapping(began, ended) if pauses else []
+        return found + [
+            f"{what[:30]} {1000 * (w_end - w_began):.0f}ms"
+            for w_began, w_end, what in writes
+            if w_began < ended and w_end > began
+        ]
+
     found = [
-        (name, t - start, 1000 * latency, pauses.overlapping(t - latency, t) if pauses else [])
+        (name, t - start, 1000 * latency, meanwhile(t - latency, t))
         for name, start, end in phases
         if name != "idle"
         for t, latency, _ok in answers
