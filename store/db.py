@@ -46,6 +46,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlmodel import Session
 
+from store.lock_holds import LockHolds, lock_taken
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
@@ -368,6 +370,7 @@ def _configure_sqlite(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None
             )
         except sqlite3.OperationalError as exc:  # as SQLAlchemy would have raised it
             raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+        lock_taken()
 
 
 BUSY_FIRST_PAUSE = 0.0002  # seconds; the write lock is mostly held for a millisecond or less
@@ -450,6 +453,7 @@ class Database:
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.work_timeout = work_timeout
+        self.lock_holds = LockHolds()  # SQLite: its units' holds of the write lock
         workers = 1 if self.is_sqlite else min(pool_size, POSTGRES_WORK_THREADS)
         self.work_threads = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
@@ -495,7 +499,7 @@ class Database:
     def run_sync(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction here and now (on the thread pool, as part of
         `run`, whose attempt it then reports its progress to)."""
-        with self._attempt() as attempt:
+        with self._attempt() as attempt, self.lock_holds.watching(work):
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 if attempt is not None and not self.is_sqlite:  # SQLite: no socket to wake
                     _note_connection(session.connection().connection.dbapi_connection)
@@ -508,7 +512,7 @@ class Database:
     def run_alone_sync(self, work: Callable[[sa.Connection], T]) -> T:
         """Run `work(connection)`, whose statements each stand alone, here and now: on
         PostgreSQL in autocommit, on SQLite as one transaction (see `run_autocommit`)."""
-        with self._attempt() as attempt:
+        with self._attempt() as attempt, self.lock_holds.watching(work):
             if self._autocommit is None:
                 with self.engine.begin() as connection:
                     result = work(connection)
