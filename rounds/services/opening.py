@@ -106,7 +106,9 @@ class RoundOpener:
             if round_.closes_at <= now:
                 await self._missed(round_, now)
                 continue
-            rosters, missing = await read_rosters(self.rosters, round_, teams)
+            rosters, missing = await read_rosters(
+                self.rosters, round_, teams, give_way=self.give_way
+            )
             result = await self.open_round(round_.id, rosters, now, missing=missing)
             if result is not None:
                 log.info(

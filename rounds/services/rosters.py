@@ -6,7 +6,7 @@ The queries are store.rounds.pending's."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlmodel import Session
@@ -23,14 +23,25 @@ log = logging.getLogger(__name__)
 
 
 async def read_rosters(
-    reader: RosterReader, round_: Round, teams: Sequence[Team]
+    reader: RosterReader,
+    round_: Round,
+    teams: Sequence[Team],
+    *,
+    give_way: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[dict[int, list[TeamMember]], list[Team]]:
     """Each team's roster: (rosters read, by team, teams still pending). An empty roster counts
-    as not read: a Team always has an owner, so nobody means Teams did not really answer."""
+    as not read: a Team always has an owner, so nobody means Teams did not really answer.
+
+    `give_way` is awaited before each team's read (see RoundOpener): a read's request and the
+    SDK's parsing of its page are a few milliseconds of the event loop's time each, one after
+    another for a whole trust's teams, and a person's answer arriving meanwhile waited for them
+    (issue 13: the open's first second had four of the twelve slowest answers)."""
     read: dict[int, list[TeamMember]] = {}
     missing: list[Team] = []
     for team in teams:
         assert team.id is not None
+        if give_way is not None:
+            await give_way()
         try:
             members = await reader.roster(team.team_id, team.reference, team.tenant_id)
         except Exception as exc:  # whatever Teams or the network did, the team waits

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,12 +15,15 @@ from sqlmodel import select
 from bot.config import Settings
 from bot.web import TURNS_KEY
 from framework.content import default_framework
+from framework.identity import TeamMember
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
+from rounds.services.rosters import read_rosters
 from store.db import Database
 from store.outbox import OutboxMessage
 from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam
+from store.teams import Team
 from tests.conftest import Clock, serve
 from tests.fakes.connector import FakeConnector
 from tests.fakes.teams_client import TeamsUser
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.service
 
 WARD = "19:ward7@thread.tacv2"
 PHARMACY = "19:pharmacy@thread.tacv2"
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def member(n: int, tenant: str, role: str = "user") -> dict[str, Any]:
@@ -155,3 +159,31 @@ async def test_each_batch_of_the_opening_gives_way_to_the_turns_in_flight_first(
         assert sum(1 for i in batches if i > 0 and events[i - 1] == "give way") >= 6
     finally:
         await runner.cleanup()
+
+
+async def test_each_teams_roster_is_read_after_giving_way_to_the_turns_in_flight() -> None:
+    """A whole trust's rosters are read one team after another, a few milliseconds of the
+    event loop each (the request and the SDK's parsing of the page): before each team's read
+    the opener gives way to the turns in flight, as before each batch it writes."""
+    events: list[str] = []
+
+    class Reader:
+        async def roster(self, team_id: str, reference: str, tenant_id: str) -> list[TeamMember]:
+            events.append(f"read {team_id}")
+            return [TeamMember(f"29:{team_id}", None, "P", tenant_id)]
+
+        async def channels(self, team_id: str, reference: str) -> list[Any]:
+            return []
+
+    async def give_way() -> None:
+        events.append("give way")
+
+    teams = [
+        Team(id=n, tenant_id="t", team_id=f"team-{n}", channel_conversation_id="c",
+             service_url="https://smba.example/", reference="{}", updated_at=NOW)
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    round_ = Round(id=1, name="R", opens_at=NOW, closes_at=NOW, reminder_plan="3d")
+    read, missing = await read_rosters(Reader(), round_, teams, give_way=give_way)
+    assert (sorted(read), missing) == ([1, 2, 3], [])
+    assert events == [e for n in (1, 2, 3) for e in ("give way", f"read team-{n}")]

@@ -416,8 +416,9 @@ async def test_a_batch_is_written_in_parts_each_its_own_transaction(
     }
     assert set(messages(world.db, "invitation").values()) == {1}
     assert len(messages(world.db, "nudge")) == 12
-    # opening: 3 freeze parts + 3 batches read + 2 second parts; the tick: 3 reads + 2 parts
-    assert give_ways["n"] == 3 + 3 + 2 + 3 + 2
+    # opening: 1 team's roster read + 3 freeze parts + 3 batches read + 2 second parts; the
+    # tick: 3 batches read + 2 second parts
+    assert give_ways["n"] == 1 + 3 + 3 + 2 + 3 + 2
 
 
 async def test_a_close_that_dies_before_its_summaries_queues_them_once_when_run_again(
