@@ -654,6 +654,8 @@ class Database:
     def dispose(self, timeout: float = 5.0) -> None:
         """Close the pool. Work still stuck on a silent server is left to its own timeouts
         (`tcp_user_timeout`, `statement_timeout`) rather than waited for past `timeout`."""
+        if self.lock_holds.holds:  # SQLite: what this process's writes did to everyone else's
+            log.info("%s (pid %d)", self.lock_holds.summary(), os.getpid())
         executors = [e for e in (self._executor, self._read_executor) if e is not None]
         for executor in executors:
             executor.shutdown(wait=False, cancel_futures=True)

@@ -74,6 +74,13 @@ class LockHolds:
             if began is not None:
                 self.note(time.perf_counter() - began, work)
 
+    def summary(self) -> str:
+        """The process's holds so far, in a line (for its log when it stops)."""
+        return (
+            f"SQLite's write lock: {self.holds} transactions, {self.long_holds} held over "
+            f"{1000 * self.long_hold:.0f} ms, the longest {1000 * self.longest:.0f} ms"
+        )
+
     def note(self, seconds: float, work: object) -> None:
         with self._lock:
             self.holds += 1

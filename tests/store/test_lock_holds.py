@@ -52,6 +52,7 @@ async def test_a_long_hold_is_logged_with_its_unit_then_counted_until_the_next_l
     holds = db.lock_holds
     assert (holds.holds, holds.long_holds) == (4, 3)
     assert 0.09 <= holds.longest < 1.0
+    assert holds.summary().startswith("SQLite's write lock: 4 transactions, 3 held over 50 ms")
 
 
 async def test_a_hold_ended_by_a_rollback_counts_too(db: Database) -> None:
