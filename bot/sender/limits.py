@@ -5,10 +5,12 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import struct
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -68,12 +70,17 @@ class LimitKey:
     the service's young-generation collections took 28-36 ms in each trust run
     (benchmarks/trust_scale.py, 30 November)."""
 
-    __slots__ = ("_done", "_throttles", "in_flight", "keep", "last_used", "paused_until", "windows")
+    __slots__ = (
+        "_done", "_throttles", "in_flight", "keep", "last_used", "longest", "name",
+        "paused_until", "windows",
+    )  # fmt: skip
 
     THROTTLES_KEPT = 64
 
-    def __init__(self, windows: tuple[Window, ...]) -> None:
+    def __init__(self, windows: tuple[Window, ...], name: str = "") -> None:
+        self.name = name  # its name in its limiter ("" for a key of no limiter)
         self.windows = windows
+        self.longest = max(w for _, w in windows)  # seconds: its longest window
         self.keep = max(n for n, _ in windows)  # only the latest `keep` completions can matter
         self._done = bytearray()  # completion times, oldest first
         self.in_flight = 0
@@ -163,7 +170,12 @@ class RateLimiter:
     asked for again with other windows is refused: two budgets for one tenant or conversation
     would each let through what the other had already used."""
 
-    PRUNE_EVERY = 4096
+    # Keys unused for longer than their longest window are forgotten, least recently used first,
+    # a bounded number at a time: a trust's round leaves 15,000 chat keys, and looking at all of
+    # them every 4,096 requests stopped the event loop for 20-33 ms each time (trust_scale.py
+    # --loop-stacks, 30 November).
+    PRUNE_EVERY = 256  # requests between looks
+    PRUNE_AT_MOST = 512  # keys looked at, at most, each time
 
     def __init__(
         self,
@@ -179,7 +191,7 @@ class RateLimiter:
         self._sleep = sleep
         self._margin = margin  # added to every window: float rounding, clock granularity
         self._quantum = quantum  # longest single sleep, so a stopping sender is not held up
-        self._keys: dict[str, LimitKey] = {}
+        self._keys: OrderedDict[str, LimitKey] = OrderedDict()  # least recently used first
         self._finished = asyncio.Event()
         self._acquired = 0
 
@@ -196,7 +208,7 @@ class RateLimiter:
         others (a second budget would not see what the first has used)."""
         found = self._keys.get(name)
         if found is None:
-            found = self._keys[name] = LimitKey(windows)
+            found = self._keys[name] = LimitKey(windows, name)
         elif found.windows != windows:
             raise ValueError(
                 f"{name} is already limited to {found.windows}, not {windows}: one budget per "
@@ -253,6 +265,8 @@ class RateLimiter:
         for key in keys:
             key.in_flight += 1
             key.last_used = now
+            if self._keys.get(key.name) is key:
+                self._keys.move_to_end(key.name)
         self._acquired += 1
         if self._acquired % self.PRUNE_EVERY == 0:
             self._prune(now)
@@ -286,15 +300,22 @@ class RateLimiter:
             log.warning("Teams is throttling this tenant (%d 429s within 1 s): pausing", recent)
 
     def _prune(self, now: float) -> None:
-        for name, key in list(self._keys.items()):
-            longest = max(w for _, w in key.windows)
+        """Forget the least recently used keys that nothing can need any more (none of their
+        windows holds a request, none in flight or paused), up to `PRUNE_AT_MOST` of them,
+        stopping at the first still needed: the rest were used after it."""
+        forgotten = []
+        for name, key in itertools.islice(self._keys.items(), self.PRUNE_AT_MOST):
             idle = key.in_flight == 0 and key.paused_until <= now
-            if (
+            unused = key.last_used < now - key.longest - 1
+            if not (
                 idle
-                and key.last_used < now - longest - 1
-                and (not key.completions or key.nth_latest_completion(1) < now - longest)
+                and unused
+                and (not key.completions or key.nth_latest_completion(1) < now - key.longest)
             ):
-                del self._keys[name]
+                break
+            forgotten.append(name)
+        for name in forgotten:
+            del self._keys[name]
 
     def __len__(self) -> int:
         return len(self._keys)

@@ -677,6 +677,47 @@ async def test_a_key_is_one_object_for_the_collector_however_much_it_has_counted
     )
 
 
+async def test_keys_nothing_needs_are_forgotten_least_recently_used_first_a_few_at_a_time(
+    clock: Clock,
+) -> None:
+    """Fault (trust_scale --loop-stacks, 15,000 people): the limiter looked at every key it
+    kept every 4,096 requests to forget the unused ones, 20-33 ms of the event loop each time.
+    Outcome: keys are kept least recently used first, and a look stops at the first still
+    needed and at `PRUNE_AT_MOST` keys; a key in use or with a request in its windows stays."""
+    vt = VirtualTime(clock)
+    limits = RateLimits(per_conversation=((1000, 10.0),), per_tenant=((10_000, 1.0),))
+    limiter = RateLimiter(limits, clock=vt.monotonic, sleep=vt.sleep)
+    limiter.PRUNE_EVERY, limiter.PRUNE_AT_MOST = 1_000_000, 100  # looks made by hand below
+
+    async def request(*names: str) -> None:
+        keys = [limiter.tenant("t"), *(limiter.conversation(n) for n in names)]
+        permit = await limiter.acquire(keys, max_wait=0)
+        assert isinstance(permit, Permit)
+        permit.finish()
+
+    for n in range(300):
+        await request(f"old-{n}")
+    await vt.sleep(5)
+    held = await limiter.acquire([limiter.conversation("in-flight")], max_wait=0)
+    await request("old-0")  # used again: now among the most recent
+    await vt.sleep(20)  # past every window of the 299 others (and of the one in flight)
+    await request("recent")
+    assert len(limiter) == 303  # the tenant, 300 old, the one in flight, the recent one
+    limiter._prune(vt.monotonic())
+    assert len(limiter) == 203, "at most 100 looked at"
+    limiter._prune(vt.monotonic())
+    limiter._prune(vt.monotonic())
+    # the 299 old ones are gone; each look stopped at the one in flight, used before the rest
+    assert len(limiter) == 4
+    assert limiter.conversation("old-0").completions == 2, "the same key, behind the one in flight"
+    assert isinstance(held, Permit)
+    held.finish()
+    await vt.sleep(20)
+    await request()
+    limiter._prune(vt.monotonic())
+    assert len(limiter) == 1, "only the tenant, just used"
+
+
 async def test_the_limiter_counts_requests_in_flight(clock: Clock) -> None:
     vt = VirtualTime(clock)
     limiter = RateLimiter(clock=vt.monotonic, sleep=vt.sleep)
