@@ -28,6 +28,7 @@ import contextvars
 import functools
 import logging
 import os
+import random
 import select
 import socket
 import sqlite3
@@ -79,6 +80,23 @@ class DatabaseUnavailable(Exception):
 
 class DatabaseOutcomeUnknown(DatabaseUnavailable):
     """The commit was sent but no answer came: the change may or may not have been made."""
+
+
+# PostgreSQL: a unit of work chosen as a deadlock's victim is rolled back whole (nothing was
+# changed) and run again, at most this many times in all. Two transactions that lock the same
+# outbox rows in different orders (a closing round cancelling its pending nudges, a sender
+# recording a group of their outcomes) deadlock now and then; PostgreSQL's advice is to retry.
+DEADLOCK_TRIES = 3
+DEADLOCK_DETECTED = "40P01"  # SQLSTATE
+
+
+def _deadlock_victim(exc: BaseException) -> bool:
+    """Whether `exc` (a DatabaseUnavailable) came from PostgreSQL's deadlock detector."""
+    cause = exc.__cause__
+    original = getattr(cause, "orig", None)
+    return getattr(original, "sqlstate", None) == DEADLOCK_DETECTED and not isinstance(
+        exc, DatabaseOutcomeUnknown
+    )
 
 
 class _Abandoned(Exception):
@@ -593,8 +611,17 @@ class Database:
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run `work(session)` as one transaction on the database thread pool, within
-        `work_timeout` seconds (or less inside a `deadline`, such as a turn's)."""
-        return await self._run_on(self._executor, functools.partial(self.run_sync, work))
+        `work_timeout` seconds (or less inside a `deadline`, such as a turn's); run again if
+        PostgreSQL chose it as a deadlock's victim (`DEADLOCK_TRIES`)."""
+        for tries in range(1, DEADLOCK_TRIES + 1):
+            try:
+                return await self._run_on(self._executor, functools.partial(self.run_sync, work))
+            except DatabaseUnavailable as exc:
+                if tries == DEADLOCK_TRIES or not _deadlock_victim(exc):
+                    raise
+                log.info("a deadlock's victim, rolled back: running it again (%s)", exc)
+                await asyncio.sleep(random.uniform(0.001, 0.02) * tries)  # out of step
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def run_autocommit(self, work: Callable[[sa.Connection], T]) -> T:
         """As `run`, for work on a connection whose every statement stands alone: on PostgreSQL

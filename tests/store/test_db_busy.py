@@ -4,6 +4,7 @@ unit of work whose caller has given up stops waiting at once, freeing the one wr
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import subprocess
 import sys
@@ -248,3 +249,34 @@ def test_the_service_writers_have_no_busy_handler_and_its_reader_keeps_one(
             assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15000
     finally:
         db.dispose()
+
+
+async def test_a_deadlock_victim_is_run_again(db: Database) -> None:
+    """PostgreSQL: two units of work lock the same two rows in opposite orders (a closing round
+    cancelling its pending nudges, a sender recording a group of their outcomes: seen once in
+    the trust benchmark with two service processes, where the close then failed). PostgreSQL
+    rolls one back as the deadlock's victim; it is run again and both changes are made."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no deadlock")
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE pair (id INTEGER PRIMARY KEY, n INTEGER)")
+        connection.exec_driver_sql("INSERT INTO pair VALUES (1, 0), (2, 0)")
+    both_hold_one = threading.Barrier(2, timeout=10)
+    tries = {"a": 0, "b": 0}
+
+    def unit(name: str, first: int, second: int) -> Callable[[Session], None]:
+        def work(session: Session) -> None:
+            tries[name] += 1
+            bump = sa.text("UPDATE pair SET n = n + 1 WHERE id = :id")
+            session.execute(bump, {"id": first})
+            if tries[name] == 1:
+                both_hold_one.wait()
+            session.execute(bump, {"id": second})
+
+        return work
+
+    await asyncio.gather(db.run(unit("a", 1, 2)), db.run(unit("b", 2, 1)))
+    assert sorted(tries.values()) == [1, 2], "one was the victim, and ran again"
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT id, n FROM pair ORDER BY id").all()
+    assert [tuple(row) for row in rows] == [(1, 2), (2, 2)]
