@@ -357,12 +357,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
         help="a PostgreSQL server (several processes need it)",
     )
-    parser.add_argument(
-        "--idle-seconds", type=float, default=40.0,
-        help="how long the idle answers run (about 5 a second): the baseline of the answers' "
-        "p99 target. 10 s gave about 47, whose p99 is their slowest: 7-33 ms over a day's "
-        "runs on one machine",
-    )  # fmt: skip
+    scale.add_idle_seconds(parser)
     parser.add_argument(
         "--charts", action=argparse.BooleanOptionalAction, default=True,
         help="the services draw each shown team's chart at the close (default), as deployed",

@@ -1083,6 +1083,16 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
     return (r["duplicates"], r["losses"], r["violations"], r["answers_failed"]) == (0, 0, 0, 0)
 
 
+def add_idle_seconds(parser: argparse.ArgumentParser) -> None:
+    """`--idle-seconds` (trust_processes.py's too): the idle answers' baseline."""
+    parser.add_argument(
+        "--idle-seconds", type=float, default=40.0,
+        help="how long the idle answers run (about 5 a second): the baseline of the answers' "
+        "p99 target. 10 s gave about 47, whose p99 is their slowest: 7-33 ms over a day's "
+        "runs on one machine",
+    )  # fmt: skip
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--people", type=int, default=15_000)
@@ -1090,12 +1100,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
-    parser.add_argument(
-        "--idle-seconds", type=float, default=40.0,
-        help="how long the idle answers run (about 5 a second): the baseline of the answers' "
-        "p99 target. 10 s gave about 47, whose p99 is their slowest: 7-33 ms over a day's "
-        "runs on one machine",
-    )  # fmt: skip
+    add_idle_seconds(parser)
     parser.add_argument("--think", type=float, default=0.2, help="seconds between answers")
     parser.add_argument("--json", action="store_true")
     parser.add_argument(

@@ -41,12 +41,11 @@ def holder(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
-def test_a_writer_waits_for_the_lock_rather_than_failing(
-    tmp_path: Path, holder: sqlite3.Connection
+def _waits_for_the_release_then_writes(
+    ours: sqlite3.Connection, holder: sqlite3.Connection, release: Callable[[], object]
 ) -> None:
-    ours = _connect(tmp_path / "impact.db")  # no busy handler, as the service's writers
-    holder.execute("BEGIN IMMEDIATE")
-    threading.Timer(0.15, lambda: holder.execute("ROLLBACK")).start()
+    """`begin_immediate` on `ours` waits until `release` runs, 0.15 s from now, then writes."""
+    threading.Timer(0.15, release).start()
     started = time.monotonic()
     begin_immediate(ours)
     waited = time.monotonic() - started
@@ -54,6 +53,14 @@ def test_a_writer_waits_for_the_lock_rather_than_failing(
     ours.execute("COMMIT")
     assert 0.14 <= waited < 5.0
     assert holder.execute("SELECT text FROM notes").fetchall() == [("ours",)]
+
+
+def test_a_writer_waits_for_the_lock_rather_than_failing(
+    tmp_path: Path, holder: sqlite3.Connection
+) -> None:
+    ours = _connect(tmp_path / "impact.db")  # no busy handler, as the service's writers
+    holder.execute("BEGIN IMMEDIATE")
+    _waits_for_the_release_then_writes(ours, holder, lambda: holder.execute("ROLLBACK"))
 
 
 def test_the_wait_ends_within_a_few_milliseconds_of_the_release(
@@ -158,14 +165,7 @@ def test_a_writer_waits_while_another_process_recovers_the_wal(
         with pytest.raises(sqlite3.OperationalError) as raised:
             ours.execute("BEGIN IMMEDIATE")  # the real thing, not a stand-in
         assert raised.value.sqlite_errorcode == sqlite3.SQLITE_BUSY_RECOVERY
-        threading.Timer(0.15, release).start()
-        started = time.monotonic()
-        begin_immediate(ours)
-        waited = time.monotonic() - started
-    ours.execute("INSERT INTO notes VALUES ('ours')")
-    ours.execute("COMMIT")
-    assert 0.14 <= waited < 5.0
-    assert holder.execute("SELECT text FROM notes").fetchall() == [("ours",)]
+        _waits_for_the_release_then_writes(ours, holder, release)
 
 
 class _Refusing:
