@@ -86,6 +86,7 @@ async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
     # A long-running process, as the service is: its database thread holds SQLite's write lock
     # across each outcome, and must get the GIL back from the HTTP threads within 1 ms, not 5.
     tune_gc_and_gil_for_serving()
+    ctx.db.lock_holds.report = True  # a long hold of SQLite's write lock is logged
     linked = (
         contextlib.nullcontext() if budget is None else _linked_to_service(budget, sender, stop)
     )
@@ -98,6 +99,8 @@ async def _drain(ctx: CliContext, args: argparse.Namespace) -> None:
         sender.writes.units,
         sender.writes.transactions,
     )
+    if ctx.db.is_sqlite:
+        log.info("%s", ctx.db.lock_holds.summary())
 
 
 async def _open_budget(fd: int, stop: asyncio.Event) -> RemoteBudget | None:

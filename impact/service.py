@@ -59,6 +59,7 @@ def create_app(
     """The service. With `background`, also the outbox sender and (while leading) the scheduler,
     as `impact-bot serve` runs it; tests drive those directly instead."""
     database = db or Database(settings.database_url)
+    database.lock_holds.report = True  # a long hold of SQLite's write lock is logged
     adapter = build_adapter(settings)
     adapter.on_turn_error = turn_error_handler
     limiter = teams_limiter(settings)

@@ -471,7 +471,9 @@ class Database:
         self.engine = create_db_engine(self.url, pool_size=pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.work_timeout = work_timeout
-        self.lock_holds = LockHolds()  # SQLite: its units' holds of the write lock
+        # SQLite: its units' holds of the write lock (logged where `report` is set: the service
+        # and its outbox sender)
+        self.lock_holds = LockHolds()
         workers = 1 if self.is_sqlite else min(pool_size, POSTGRES_WORK_THREADS)
         self.work_threads = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
@@ -681,8 +683,6 @@ class Database:
     def dispose(self, timeout: float = 5.0) -> None:
         """Close the pool. Work still stuck on a silent server is left to its own timeouts
         (`tcp_user_timeout`, `statement_timeout`) rather than waited for past `timeout`."""
-        if self.lock_holds.holds:  # SQLite: what this process's writes did to everyone else's
-            log.info("%s (pid %d)", self.lock_holds.summary(), os.getpid())
         executors = [e for e in (self._executor, self._read_executor) if e is not None]
         for executor in executors:
             executor.shutdown(wait=False, cancel_futures=True)

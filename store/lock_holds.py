@@ -6,7 +6,8 @@ answer's write waits for whoever holds it. The round steps keep their transactio
 `LONG_HOLD_SECONDS` (issue 13); a unit of work that holds it longer is logged, with its name,
 so that an operator (and benchmarks/trust_scale.py, which reads every process's log) can see
 which one made the answers wait. At most one line every `LOG_EVERY_SECONDS` per process: the
-line says how many more there were meanwhile, and the longest.
+line says how many more there were meanwhile, and the longest. Only the long-running processes
+log (`report`: the service and its outbox sender); a CLI command's output stays its own.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class LockHolds:
         long_hold: float = LONG_HOLD_SECONDS,
         every: float = LOG_EVERY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        report: bool = False,
     ) -> None:
+        self.report = report  # log the long holds (else only count them)
         self.long_hold = long_hold
         self.every = every
         self._clock = clock
@@ -88,6 +91,8 @@ class LockHolds:
             if seconds <= self.long_hold:
                 return
             self.long_holds += 1
+            if not self.report:
+                return
             now = self._clock()
             if self._logged_at is not None and now - self._logged_at < self.every:
                 self._unlogged += 1

@@ -32,7 +32,7 @@ async def test_a_long_hold_is_logged_with_its_unit_then_counted_until_the_next_l
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     now = {"t": 100.0}
-    db.lock_holds = LockHolds(clock=lambda: now["t"])
+    db.lock_holds = LockHolds(clock=lambda: now["t"], report=True)
     caplog.set_level(logging.WARNING, logger="store.lock_holds")
     await db.run(functools.partial(slow_write, 0.0))
     await db.run(functools.partial(slow_write, 0.07))
@@ -62,6 +62,18 @@ async def test_a_hold_ended_by_a_rollback_counts_too(db: Database) -> None:
 
     with pytest.raises(ValueError, match="the unit failed"):
         await db.run(failing)
+    assert db.lock_holds.long_holds == (1 if db.is_sqlite else 0)
+
+
+async def test_a_process_that_does_not_report_only_counts(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A CLI command's Database does not report (its stderr is its own output): the long hold
+    is counted, not logged. The service and its sender process set `report`."""
+    caplog.set_level(logging.WARNING, logger="store.lock_holds")
+    assert not db.lock_holds.report
+    await db.run(functools.partial(slow_write, 0.06))
+    assert [r for r in caplog.records if r.name == "store.lock_holds"] == []
     assert db.lock_holds.long_holds == (1 if db.is_sqlite else 0)
 
 
