@@ -62,6 +62,15 @@ def roster(team_pk: int, people: int) -> list[RosterEntry]:
     return [RosterEntry(member(n), ((team_pk, "user"),)) for n in range(people)]
 
 
+def a_database_with_a_round(name: str, people: int) -> tuple[Database, int, list[RosterEntry]]:
+    """A fresh SQLite database `name` with one team's round, and `people` people for its roster
+    (not frozen yet): the database, the round's id and the roster."""
+    db = Database(f"sqlite:///{Path(tempfile.mkdtemp()) / name}")
+    upgrade(db.engine)
+    team_pk, round_id = db.run_sync(a_round)
+    return db, round_id, roster(team_pk, people)
+
+
 def wanting_the_gil(stop: threading.Event) -> None:
     """Pure Python without a pause, as a busy event loop is."""
     total = 0
@@ -77,10 +86,7 @@ def freezing(round_id: int, chunk: list[RosterEntry], session: Session) -> None:
 def main() -> None:
     label = sys.argv[1] if len(sys.argv) > 1 else "this code"
     sys.setswitchinterval(0.001)
-    db = Database(f"sqlite:///{Path(tempfile.mkdtemp()) / 'freeze.db'}")
-    upgrade(db.engine)
-    team_pk, round_id = db.run_sync(a_round)
-    entries = roster(team_pk, PEOPLE)
+    db, round_id, entries = a_database_with_a_round("freeze.db", PEOPLE)
     stop = threading.Event()
     threading.Thread(target=wanting_the_gil, args=(stop,), daemon=True).start()
     times = []

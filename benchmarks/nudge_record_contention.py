@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -30,16 +29,13 @@ if str(ROOT) not in sys.path:  # run as a script: make framework/ and store/ imp
 from benchmarks.freeze_contention import (  # noqa: E402
     BATCH,
     NOW,
-    a_round,
+    a_database_with_a_round,
     freezing,
-    roster,
     wanting_the_gil,
 )
-from store.db import Database  # noqa: E402
 from store.outbox import Queued, Target  # noqa: E402
 from store.rounds.steps import NudgeOutcome, record_nudges  # noqa: E402
 from store.rounds.tables import RoundParticipant  # noqa: E402
-from store.schema import upgrade  # noqa: E402
 
 PEOPLE = 6_000
 DUE = NOW + timedelta(days=3)
@@ -87,10 +83,7 @@ def recording(batch: list[NudgeOutcome], session: Session) -> int:
 def main() -> None:
     label = sys.argv[1] if len(sys.argv) > 1 else "this code"
     sys.setswitchinterval(0.001)
-    db = Database(f"sqlite:///{Path(tempfile.mkdtemp()) / 'nudges.db'}")
-    upgrade(db.engine)
-    team_pk, round_id = db.run_sync(a_round)
-    entries = roster(team_pk, PEOPLE)
+    db, round_id, entries = a_database_with_a_round("nudges.db", PEOPLE)
     for start in range(0, PEOPLE, BATCH):
         db.run_sync(functools.partial(freezing, round_id, entries[start : start + BATCH]))
     due = db.run_sync(functools.partial(due_participants, round_id))
