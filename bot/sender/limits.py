@@ -66,9 +66,9 @@ class LimitKey:
     Completion and 429 times are kept as packed floats in bytearrays, which the cyclic garbage
     collector does not track. The budget keeps a conversation's key for its longest window (an
     hour), so a trust's round holds one per person's chat, 15,000 of them. As two deques each
-    they took 24 MB, and the collections that met them walked 45,000 more containers: one of
-    the service's young-generation collections took 28-36 ms in each trust run
-    (benchmarks/trust_scale.py, 30 November)."""
+    they took 24 MB, and the collections that met them walked 45,000 more containers (the
+    service's longest young-generation collection in a trust run: 28-37 ms before, 16-31 ms
+    since; benchmarks/trust_scale.py, 30 November)."""
 
     __slots__ = (
         "_done", "_throttles", "in_flight", "keep", "last_used", "longest", "name",
