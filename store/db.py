@@ -474,6 +474,7 @@ class Database:
         # SQLite: its units' holds of the write lock (logged where `report` is set: the service
         # and its outbox sender)
         self.lock_holds = LockHolds()
+        self.deadlock_victims = 0  # PostgreSQL: units of work run again after a deadlock
         workers = 1 if self.is_sqlite else min(pool_size, POSTGRES_WORK_THREADS)
         self.work_threads = workers
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="db")
@@ -621,6 +622,7 @@ class Database:
             except DatabaseUnavailable as exc:
                 if tries == DEADLOCK_TRIES or not _deadlock_victim(exc):
                     raise
+                self.deadlock_victims += 1  # on the event loop's thread: no lock needed
                 log.info("a deadlock's victim, rolled back: running it again (%s)", exc)
                 await asyncio.sleep(random.uniform(0.001, 0.02) * tries)  # out of step
         raise AssertionError("unreachable")  # pragma: no cover

@@ -4,7 +4,9 @@ Counted as things happen: turns (by activity type, verb and outcome, with a late
 histogram), errors, and every request the outbox sender makes to Teams (latency, 429s, and
 failures by HTTP status and Teams' error code). Read when /metrics is scraped (`refresh`):
 the outbox's depth and the age of its oldest pending message, whether this process leads the
-scheduler, and the database connection pool. The scheduler's job lag is scheduler/metrics.py.
+scheduler, the database connection pool, and the database's own counts (PostgreSQL's deadlock
+victims run again, SQLite's long write-lock holds). The scheduler's job lag is
+scheduler/metrics.py.
 
 Labels are bounded: activity types and verbs come from Teams and our own registry (an unknown
 verb is counted as "unknown"), error codes from Teams' documented set. No label ever holds an
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -67,6 +69,14 @@ SCHEDULER_LEADER = Gauge(
 DB_POOL_SIZE = Gauge("impact_db_pool_size", "Connections the database pool keeps")
 DB_POOL_IN_USE = Gauge("impact_db_pool_in_use", "Database connections checked out now")
 DB_POOL_OVERFLOW = Gauge("impact_db_pool_overflow", "Connections opened beyond the pool's size")
+DB_DEADLOCK_VICTIMS = Counter(
+    "impact_db_deadlock_victims_total",
+    "PostgreSQL: units of work chosen as a deadlock's victim and run again (store.db)",
+)
+DB_LONG_LOCK_HOLDS = Counter(
+    "impact_db_long_write_lock_holds_total",
+    "SQLite: transactions that held the write lock over 50 ms (store.lock_holds)",
+)
 SCRAPE_ERRORS = Counter(
     "impact_metrics_refresh_failures_total", "Scrapes whose database figures could not be read"
 )
@@ -117,11 +127,21 @@ class Sources:
     db: Database
     clock: Callable[[], datetime]
     is_leader: Callable[[], bool] = lambda: False
+    # What the database's own counts were at the last scrape (their counters grow by the rest)
+    counted: dict[str, int] = field(default_factory=dict)
+
+
+def _count_since_last_scrape(sources: Sources, counter: Counter, name: str, now: int) -> None:
+    counter.inc(max(now - sources.counted.get(name, 0), 0))
+    sources.counted[name] = now
 
 
 async def refresh(sources: Sources) -> None:
     """Bring the read-at-scrape gauges up to date (one short query on the database pool)."""
     SCHEDULER_LEADER.set(1 if sources.is_leader() else 0)
+    db = sources.db
+    _count_since_last_scrape(sources, DB_DEADLOCK_VICTIMS, "deadlocks", db.deadlock_victims)
+    _count_since_last_scrape(sources, DB_LONG_LOCK_HOLDS, "long holds", db.lock_holds.long_holds)
     pool = sources.db.engine.pool
     if isinstance(pool, QueuePool):
         DB_POOL_SIZE.set(pool.size())

@@ -277,6 +277,7 @@ async def test_a_deadlock_victim_is_run_again(db: Database) -> None:
 
     await asyncio.gather(db.run(unit("a", 1, 2)), db.run(unit("b", 2, 1)))
     assert sorted(tries.values()) == [1, 2], "one was the victim, and ran again"
+    assert db.deadlock_victims == 1, "counted, for /metrics"
     with db.engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT id, n FROM pair ORDER BY id").all()
     assert [tuple(row) for row in rows] == [(1, 2), (2, 2)]

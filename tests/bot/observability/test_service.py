@@ -168,6 +168,32 @@ async def test_outbox_depth_and_age_of_the_oldest_pending_message(
     assert 290 < value(samples, "impact_outbox_oldest_pending_age_seconds") < 3600
 
 
+async def test_deadlock_victims_and_long_lock_holds_are_counted_between_scrapes(
+    db: Database, settings_factory: Callable[..., Settings], http: aiohttp.ClientSession
+) -> None:
+    """The database's own counts (store.db, store.lock_holds) reach /metrics as counters that
+    grow by what happened since the last scrape, whatever other tests counted before."""
+    runner, url = await serve(create_app(settings_factory(metrics_token=TOKEN), db=db))
+    try:
+        before = await scrape(http, url)
+        db.deadlock_victims += 2  # as Database.run counts a victim it runs again
+        db.lock_holds.note(0.2, "a long unit")
+        db.lock_holds.note(0.01, "a short unit")
+        middle = await scrape(http, url)
+        db.lock_holds.note(0.3, "another long unit")
+        after = await scrape(http, url)
+    finally:
+        await runner.cleanup()
+
+    def grew(samples: Samples, name: str) -> float:
+        return value(samples, name) - value(before, name)
+
+    assert grew(middle, "impact_db_deadlock_victims_total") == 2
+    assert grew(middle, "impact_db_long_write_lock_holds_total") == 1
+    assert grew(after, "impact_db_deadlock_victims_total") == 2, "counted once, not per scrape"
+    assert grew(after, "impact_db_long_write_lock_holds_total") == 2
+
+
 async def test_metrics_need_the_token_or_the_internal_port(
     db: Database, settings_factory: Callable[..., Settings], http: aiohttp.ClientSession
 ) -> None:
