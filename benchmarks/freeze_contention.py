@@ -62,10 +62,13 @@ def roster(team_pk: int, people: int) -> list[RosterEntry]:
     return [RosterEntry(member(n), ((team_pk, "user"),)) for n in range(people)]
 
 
-def a_database_with_a_round(name: str, people: int) -> tuple[Database, int, list[RosterEntry]]:
-    """A fresh SQLite database `name` with one team's round, and `people` people for its roster
-    (not frozen yet): the database, the round's id and the roster."""
-    db = Database(f"sqlite:///{Path(tempfile.mkdtemp()) / name}")
+def a_database_with_a_round(
+    name: str, people: int, url: str | None = None
+) -> tuple[Database, int, list[RosterEntry]]:
+    """A fresh database with one team's round, and `people` people for its roster (not frozen
+    yet): the database, the round's id and the roster. SQLite file `name` unless `url` (an empty
+    database, e.g. a benchmarks.throwaway one) is given."""
+    db = Database(url or f"sqlite:///{Path(tempfile.mkdtemp()) / name}")
     upgrade(db.engine)
     team_pk, round_id = db.run_sync(a_round)
     return db, round_id, roster(team_pk, people)

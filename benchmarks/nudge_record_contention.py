@@ -4,13 +4,16 @@ another thread wants the GIL all the time, as the service's event loop does whil
 process asks its budget at Teams' limits. On SQLite every row a statement steps through, and
 every row of an executemany, is a GIL hand-off of the writer thread, each a wait of up to the
 switch interval (1 ms, as bot.process_tuning sets it), with the write lock held: a person's
-answer waits for the whole write. Prints the batches' wall times on a file SQLite database.
+answer waits for the whole write. Prints the batches' wall times on a file SQLite database, or
+on a throwaway PostgreSQL database (`--database-url`, batches of 1,000 as the service's).
 
-    .venv/bin/python benchmarks/nudge_record_contention.py [LABEL]
+    .venv/bin/python benchmarks/nudge_record_contention.py [LABEL] [--database-url URL]
+        [--batch N]
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import statistics
 import sys
@@ -33,6 +36,7 @@ from benchmarks.freeze_contention import (  # noqa: E402
     freezing,
     wanting_the_gil,
 )
+from benchmarks.throwaway import Throwaway  # noqa: E402
 from store.outbox import Queued, Target  # noqa: E402
 from store.rounds.steps import NudgeOutcome, record_nudges  # noqa: E402
 from store.rounds.tables import RoundParticipant  # noqa: E402
@@ -81,9 +85,23 @@ def recording(batch: list[NudgeOutcome], session: Session) -> int:
 
 
 def main() -> None:
-    label = sys.argv[1] if len(sys.argv) > 1 else "this code"
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("label", nargs="?", default="this code")
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
+    parser.add_argument("--batch", type=int, help="people a write (default: the service's)")
+    args = parser.parse_args()
+    database = Throwaway(args.database_url, "nudges")
+    try:
+        record_batches(
+            args.label, database, args.batch or (BATCH if args.database_url is None else 1000)
+        )
+    finally:
+        database.drop()
+
+
+def record_batches(label: str, database: Throwaway, batch_size: int) -> None:
     sys.setswitchinterval(0.001)
-    db, round_id, entries = a_database_with_a_round("nudges.db", PEOPLE)
+    db, round_id, entries = a_database_with_a_round("nudges.db", PEOPLE, database.url)
     for start in range(0, PEOPLE, BATCH):
         db.run_sync(functools.partial(freezing, round_id, entries[start : start + BATCH]))
     due = db.run_sync(functools.partial(due_participants, round_id))
@@ -92,8 +110,8 @@ def main() -> None:
     threading.Thread(target=wanting_the_gil, args=(stop,), daemon=True).start()
     times: list[float] = []
     queued = 0
-    for start in range(0, len(outcomes), BATCH):
-        batch = outcomes[start : start + BATCH]
+    for start in range(0, len(outcomes), batch_size):
+        batch = outcomes[start : start + batch_size]
         began = time.perf_counter()
         queued += db.run_sync(functools.partial(recording, batch))
         times.append((time.perf_counter() - began) * 1000)
@@ -101,7 +119,8 @@ def main() -> None:
     assert queued == PEOPLE, queued
     times.sort()
     print(
-        f"{label}: record_nudges of {BATCH} people, another thread wanting the GIL: median "
+        f"{label} ({database.kind}): record_nudges of {batch_size} people, another thread "
+        f"wanting the GIL: median "
         f"{statistics.median(times):.1f} ms, p90 {times[int(len(times) * 0.9)]:.1f}, max "
         f"{times[-1]:.1f} ({len(times)} batches, {queued} nudges queued)"
     )
