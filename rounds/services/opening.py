@@ -83,9 +83,10 @@ class RoundOpener:
         self.options = options
         self.messages = messages
         self.on_queued = on_queued  # e.g. the outbox sender's wake()
-        self.batch = batch  # people per read (and per transaction on PostgreSQL)
-        # People per write transaction (rounds.services.parts): on SQLite a part of a batch,
-        # each well under 50 ms of its write lock and a short wait for a turn's write.
+        self.batch = batch  # people per read
+        # People per write transaction (rounds.services.parts): on SQLite each part well under
+        # 50 ms of its write lock and a short wait for a turn's write; on PostgreSQL a batch of
+        # 200 is one part.
         self.write_part = write_part_for(db)
         # Called before each batch: returns once no turn is in flight (or after a few tens of
         # ms), so that a person's answer does not share the process with a new batch.
@@ -150,7 +151,7 @@ class RoundOpener:
         warming = self._start_worker()
         try:
             entries = roster_entries(rosters)
-            part = min(self.batch, self.write_part or self.batch)  # no reads: a part a batch
+            part = min(self.batch, self.write_part)  # no reads: a part a batch
             for start in range(0, len(entries), part):
                 chunk = entries[start : start + part]
                 await self.give_way()
