@@ -63,6 +63,11 @@ class ProcessReads:
         """`work(session)` in one read-only snapshot, in the worker process."""
         return await self._there(_read_there, work)
 
+    async def call(self, work: Callable[..., T], *args: object) -> T:
+        """`work(*args)` in the worker process, without a database session: e.g. taking a piece
+        of what an earlier read kept there (one worker, so the same one, unless it died)."""
+        return await self._there(work, *args)
+
     async def start(self) -> None:
         """Start the worker now, if it is not running, and wait until it is ready (its fork
         server started, its database opened): the first read then does not wait for that."""

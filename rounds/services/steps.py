@@ -45,8 +45,10 @@ from rounds.services.summaries import (
     WRITE_BYTES,
     Summaries,
     in_batches_of_bytes,
-    summaries_there,
+    joined,
+    keep_summaries_there,
     summary_inputs,
+    take_summaries_piece,
     team_summaries,
 )
 from store.audit import audit
@@ -170,14 +172,7 @@ class RoundSteps:
         await self.freeze_results(round_id, now)
         frozen = time.perf_counter()
         if self.process_reads is not None:
-            # Reading the frozen results back and parsing them, the charts' Python and every
-            # card (a few ms a team) would hold this process's GIL, and each answer's GIL
-            # hand-over would wait for them: all done there, only messages and PNGs come back.
-            summaries = await self.process_reads.read(
-                functools.partial(
-                    summaries_there, round_id, self.framework, self.options, self.messages
-                )
-            )
+            summaries = await self._summaries_there(self.process_reads, round_id)
         else:
             summaries = await self._summaries_here(round_id)
         built = time.perf_counter()
@@ -232,6 +227,27 @@ class RoundSteps:
             lambda session: queries.record_summaries(session, round_id, last, now)
         )
         return queued, writes + 1
+
+    async def _summaries_there(self, worker: ProcessReads, round_id: int) -> Summaries:
+        """The summaries built in the worker process: reading the frozen results back and
+        parsing them, the charts' Python and every card (a few ms a team) would hold this
+        process's GIL, and each answer's GIL hand-over would wait for them. Only the messages
+        and the PNGs come back, a piece of at most `write_bytes` at a time, each unpickled
+        here in about a millisecond, the loop free between them."""
+        kept = await worker.read(
+            functools.partial(
+                keep_summaries_there,
+                round_id,
+                self.framework,
+                self.options,
+                self.messages,
+                self.write_bytes,
+            )
+        )
+        pieces: list[Summaries] = []
+        for _ in range(kept.pieces):
+            pieces.append(await worker.call(take_summaries_piece, round_id))
+        return joined(pieces, kept.seconds)
 
     async def _summaries_here(self, round_id: int) -> Summaries:
         """The summaries built in this process (no worker process: an in-memory SQLite

@@ -5,9 +5,10 @@ serve it from) stored under a new random token.
 Both ways the close queues them build each team's messages with `team_summaries`, so they
 cannot drift apart:
 
-- `summaries_there`, a picklable read the close sends to its worker process
+- `keep_summaries_there`, a picklable read the close sends to its worker process
   (store.process_reads): the frozen results read back and parsed, the charts drawn and every
-  card built there, off the service's GIL; only the messages and the PNGs come back.
+  card built there (`summaries_there`), off the service's GIL. Only the messages and the PNGs
+  come back, a piece at a time (`take_summaries_piece`).
 - `RoundSteps.queue_summaries` in the service itself, where no other process can open the
   database (an in-memory SQLite one): the same inputs read on a read thread, the charts drawn on
   threads, a team's messages at a time on the event loop.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlmodel import Session
@@ -69,9 +70,23 @@ class Summaries:
     """A closed round's summary messages and the charts they show, by token (what
     `record_summaries` stores)."""
 
-    messages: list[Queued]
-    images: dict[str, bytes]
+    messages: list[Queued] = field(default_factory=list)
+    images: dict[str, bytes] = field(default_factory=dict)
     seconds: tuple[float, float, float] = (0.0, 0.0, 0.0)  # read, charts drawn, cards built
+
+
+@dataclass(frozen=True)
+class KeptSummaries:
+    """What `keep_summaries_there` built and kept in the worker: how many pieces, and how long
+    its reading, drawing and building took."""
+
+    pieces: int
+    seconds: tuple[float, float, float]
+
+
+# In the worker process: each round's summaries that `keep_summaries_there` built, the pieces
+# not taken yet last first (a later build of the same round's replaces them).
+_kept: dict[int, list[Summaries]] = {}
 
 
 def summary_inputs(round_id: int, improvement_team_id: str, session: Session) -> SummaryInputs:
@@ -174,6 +189,59 @@ def summaries_there(
         )
     ]
     return Summaries(queued, images, (read - started, drawn - read, time.perf_counter() - drawn))
+
+
+def keep_summaries_there(
+    round_id: int,
+    framework: Framework,
+    options: RoundOptions,
+    messages: RoundMessages,
+    limit: int,
+    session: Session,
+) -> KeptSummaries:
+    """`summaries_there`, kept in the worker in pieces of at most `limit` bytes (the charts,
+    then the cards), for the close to take one at a time (`take_summaries_piece`). Sent back
+    whole, a trust's summaries were one pickle of about 20 MB (some 270 charts of 70 kB), and
+    the service's side of the pool read and unpickled it holding the GIL: its event loop stopped
+    for 40-55 ms at the end of every close (py-spy, benchmarks/trust_scale.py), and the answers
+    arriving meanwhile waited."""
+    built = summaries_there(round_id, framework, options, messages, session)
+    pieces = in_pieces(built, limit)
+    _kept[round_id] = pieces[::-1]
+    return KeptSummaries(len(pieces), built.seconds)
+
+
+def take_summaries_piece(round_id: int) -> Summaries:
+    """In the worker: the next piece of the round's kept summaries (`keep_summaries_there`)."""
+    pieces = _kept.get(round_id)
+    if not pieces:
+        raise LookupError(
+            f"round {round_id}: no summaries kept in the worker process (it was restarted?); "
+            "the close's next run builds them again"
+        )
+    piece = pieces.pop()
+    if not pieces:
+        del _kept[round_id]
+    return piece
+
+
+def in_pieces(summaries: Summaries, limit: int) -> list[Summaries]:
+    """`summaries` in pieces of at most `limit` bytes each (a larger chart or card is a piece
+    of its own): the charts first, then the cards, each in order."""
+    charts = in_batches_of_bytes(list(summaries.images.items()), lambda c: len(c[1]), limit)
+    cards = in_batches_of_bytes(summaries.messages, lambda m: len(m.activity_json), limit)
+    return [Summaries(images=dict(batch)) for batch in charts] + [
+        Summaries(messages=batch) for batch in cards
+    ]
+
+
+def joined(pieces: Sequence[Summaries], seconds: tuple[float, float, float]) -> Summaries:
+    """The summaries that `in_pieces` cut into `pieces`, whole again."""
+    return Summaries(
+        [message for piece in pieces for message in piece.messages],
+        {token: png for piece in pieces for token, png in piece.images.items()},
+        seconds,
+    )
 
 
 def in_batches_of_bytes(

@@ -1,7 +1,9 @@
 """A closed round's summaries are the same whether the close builds them in its worker process
 (store.process_reads, the service's way on a database another process can open) or in the
 service itself (an in-memory SQLite database): same messages to the same channels, same cards
-but for each chart's random token, same charts; on a file SQLite database and on PostgreSQL."""
+but for each chart's random token, same charts; on a file SQLite database and on PostgreSQL.
+The worker sends them back a piece of at most a write's bytes at a time, and keeps nothing
+once they are all taken."""
 
 from __future__ import annotations
 
@@ -23,10 +25,18 @@ from framework.identity import Identity
 from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services import steps as step_service
+from rounds.services import summaries as summaries_module
 from rounds.services.steps import RoundSteps
-from rounds.services.summaries import in_batches_of_bytes
+from rounds.services.summaries import (
+    Summaries,
+    in_batches_of_bytes,
+    in_pieces,
+    joined,
+    take_summaries_piece,
+)
 from store.db import Database
-from store.outbox import OutboxMessage
+from store.outbox import OutboxMessage, Target
+from store.outbox import Queued as QueuedMessage
 from store.rounds.charts import ChartImage
 from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundTeam
@@ -237,6 +247,55 @@ async def test_a_close_that_dies_between_its_writes_queues_each_summary_once_whe
     assert len(urls) == 2
     assert stored_tokens(db) >= {url.rsplit("/", 1)[1].removesuffix(".png") for url in urls}
     assert db.run_sync(lambda s: s.get(Round, round_id).summaries_queued_at) is not None
+
+
+def rounds_kept_in_the_worker() -> list[int]:
+    """Run in the worker process: the rounds whose summaries it still keeps."""
+    return sorted(summaries_module._kept)
+
+
+async def test_the_worker_sends_its_summaries_back_a_piece_at_a_time_and_keeps_none(
+    steps: Any, db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each piece at most `write_bytes` (here: one chart or card each): at trust size the whole,
+    about 20 MB in one pickle, stopped the service's event loop while it was unpickled."""
+    jobs, lead = steps
+    jobs.write_bytes = 1
+    round_id = await answered_round(db, clock, lead, jobs)
+    worker = jobs.process_reads
+    pieces: list[Summaries] = []
+    call = worker.call
+
+    async def taking(work: Callable[..., Any], *args: object) -> Any:
+        result = await call(work, *args)
+        if work is take_summaries_piece:
+            pieces.append(result)
+        return result
+
+    monkeypatch.setattr(worker, "call", taking)
+    assert await jobs.close_due(clock.now) == [round_id]
+
+    assert [(len(p.images), len(p.messages)) for p in pieces] == [(1, 0)] + [(0, 1)] * 4
+    assert len(queued_summaries(db, round_id)[0]) == 4
+    assert await call(rounds_kept_in_the_worker) == []
+    with pytest.raises(LookupError, match="no summaries kept in the worker"):
+        await call(take_summaries_piece, round_id)
+
+
+def test_summaries_cut_in_pieces_are_whole_again_when_joined() -> None:
+    target = Target.conversation("19:a", "https://smba.example/")
+    messages = [
+        QueuedMessage(f"k{n}", "summary", "t", target, "x" * (n * 7 % 30)) for n in range(12)
+    ]
+    images = {f"token{n}": bytes(n * 5 % 40) for n in range(9)}
+    whole = Summaries(messages, images, (0.1, 0.2, 0.3))
+    for limit in (1, 20, 50, 10_000):
+        pieces = in_pieces(whole, limit)
+        assert joined(pieces, whole.seconds) == whole
+        assert list(joined(pieces, whole.seconds).images) == list(images), "in order"
+        assert all(bool(p.images) != bool(p.messages) for p in pieces), "charts, then cards"
+    assert len(in_pieces(whole, 10_000)) == 2
+    assert in_pieces(Summaries(), 100) == []
 
 
 def stored_tokens(db: Database) -> set[str]:
