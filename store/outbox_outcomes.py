@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from store.outbox import FAILED, PENDING, SENT, OutboxMessage, utc
 
-__all__ = ["MAX_ERROR_CHARS", "mark_failed", "mark_retry", "mark_sent", "release"]
+__all__ = ["MAX_ERROR_CHARS", "mark_failed", "mark_retry", "mark_sent", "release", "status_of"]
 
 MAX_ERROR_CHARS = 500
 
@@ -114,3 +114,8 @@ def release(session: Session, *, row_id: int, owner: str, not_before: datetime) 
         .values(not_before=utc(not_before), lease_owner=None, lease_until=None)
     )
     return session.connection().execute(statement).rowcount == 1
+
+
+def status_of(session: Session, row_id: int) -> str | None:
+    """A row's status now (None if it is gone): why an outcome found the row no longer ours."""
+    return session.connection().execute(sa.select(_c.status).where(_c.id == row_id)).scalar()

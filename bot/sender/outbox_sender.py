@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -472,17 +473,39 @@ class OutboxSender:
                 delay = min(delay * 2, RECORD_BACKOFF_CAP_SECONDS)
 
     async def _record(self, work: Callable[[Session], bool], row: Claimed, what: str) -> bool:
-        """An outcome (compare-and-set on our lease), written or found lost."""
+        """An outcome (compare-and-set on our lease), written or found lost. A row cancelled
+        meanwhile (a closing round cancels its pending nudges, those being sent included: the
+        close's "no more nudges" must not wait for Teams) is not a lost lease: nothing more is
+        to be done with it, and a close with two processes sending found a hundred such rows,
+        each a WARNING line that said another process would decide them."""
         written = await self._write(work, row)
-        if not written:
-            log.warning(
-                "outbox row %s (%s): lease lost before %s was recorded; the process that holds "
-                "the row now decides its outcome",
+        if written:
+            return True
+        if await self._cancelled(row):
+            log.info(
+                "outbox row %s (%s): cancelled while it was being sent (its round closed); "
+                "%s is not recorded",
                 row.id,
                 row.dedupe_key,
                 what,
             )
-        return written
+            return False
+        log.warning(
+            "outbox row %s (%s): lease lost before %s was recorded; the process that holds "
+            "the row now decides its outcome",
+            row.id,
+            row.dedupe_key,
+            what,
+        )
+        return False
+
+    async def _cancelled(self, row: Claimed) -> bool:
+        """Whether the row is cancelled now (False if that cannot be read just now)."""
+        try:
+            status = await self.db.read(functools.partial(outbox_outcomes.status_of, row_id=row.id))
+        except DatabaseUnavailable:
+            return False
+        return status == outbox.CANCELLED
 
     async def _release(self, job: _Job, wait: float) -> NoReturn:
         not_before = self.clock() + timedelta(seconds=max(wait, 0.0))

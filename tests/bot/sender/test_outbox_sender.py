@@ -9,6 +9,7 @@ conversation, 50/s per tenant) apply, and no test sleeps on the wall clock for t
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import logging
@@ -21,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from botbuilder.schema import ChannelAccount, ConversationAccount, ConversationReference
 from msrest.exceptions import HttpOperationError
 from sqlmodel import Session, select
@@ -32,10 +34,11 @@ from bot.sender.limits import LimitKey, Permit, RateLimiter, RateLimits
 from bot.sender.outbox_sender import OutboxSender
 from bot.turns import TurnsInFlight
 from impact.service import CONTEXT_KEY, LIMITER_KEY, create_app
-from store import outbox
+from store import outbox, outbox_outcomes
 from store.db import Database
 from store.outbox import OutboxMessage, Target
 from store.people import ConversationRef, Person
+from store.rounds.steps import cancel_nudges
 from store.rounds.tables import Round
 from tests.conftest import Clock
 from tests.fakes.connector import Failure, FakeConnector, TeamsLimits
@@ -550,6 +553,57 @@ async def test_a_row_still_in_flight_here_is_not_leased_by_the_next_claim(
     sender._held.discard(row_id)
     jobs, _next_due, _pending = await sender._claim(clock.now, 10)
     assert [job.row.id for job in jobs] == [row_id]
+
+
+async def test_a_row_cancelled_while_it_is_sent_is_not_reported_as_a_lost_lease(
+    db: Database,
+    clock: Clock,
+    make_sender: Callable[..., OutboxSender],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A closing round cancels its pending nudges, those being sent included: the sender's
+    outcome then finds the row no longer its own, and says why (INFO), not that another process
+    took it over (WARNING). A row another process took over is still a WARNING."""
+
+    def nudge(key: str, session: Session) -> bool:
+        return outbox.enqueue(
+            session, dedupe_key=key, kind="nudge", tenant_id=T1,
+            target=Target.conversation("a:x", "http://127.0.0.1:9/"),
+            activity={"type": "message", "text": key}, now=clock.now,
+        )  # fmt: skip
+
+    for key in ("cancelled", "taken"):
+        assert db.run_sync(functools.partial(nudge, key))
+    sender = make_sender()
+    jobs, _next_due, _pending = await sender._claim(clock.now, 10)
+    claimed = {job.row.dedupe_key: job.row for job in jobs}
+    assert set(claimed) == {"cancelled", "taken"}
+    db.run_sync(lambda s: cancel_nudges(s, [claimed["cancelled"].id]))
+    db.run_sync(
+        lambda s: s.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == claimed["taken"].id)  # type: ignore[arg-type]
+            .values(lease_owner="another-process")
+        )
+    )
+
+    with caplog.at_level(logging.INFO, logger="bot.sender.outbox_sender"):
+        for key, row in claimed.items():
+            recorded = await sender._record(
+                functools.partial(
+                    outbox_outcomes.mark_sent, row_id=row.id, owner=sender.owner,
+                    now=clock.now, activity_id=None,
+                ),
+                row,
+                "its delivery",
+            )  # fmt: skip
+            assert not recorded, key
+
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert [level for level, text in lines if "(cancelled)" in text] == [logging.INFO]
+    assert [level for level, text in lines if "(taken)" in text] == [logging.WARNING]
+    assert "cancelled while it was being sent" in next(t for _l, t in lines if "(cancelled)" in t)
+    assert rows(db)["cancelled"].status == "cancelled"
 
 
 # -- the loop ---------------------------------------------------------------------------------
