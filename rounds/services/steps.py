@@ -246,7 +246,7 @@ class RoundSteps:
         )
         pieces: list[Summaries] = []
         for _ in range(kept.pieces):
-            pieces.append(await worker.call(take_summaries_piece, round_id))
+            pieces.append(await worker.call(take_summaries_piece, kept.key))
         return joined(pieces, kept.seconds)
 
     async def _summaries_here(self, round_id: int) -> Summaries:

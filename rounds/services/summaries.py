@@ -17,6 +17,8 @@ cannot drift apart:
 from __future__ import annotations
 
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -77,16 +79,20 @@ class Summaries:
 
 @dataclass(frozen=True)
 class KeptSummaries:
-    """What `keep_summaries_there` built and kept in the worker: how many pieces, and how long
-    its reading, drawing and building took."""
+    """What `keep_summaries_there` built and kept in the worker: under which key, how many
+    pieces, and how long its reading, drawing and building took."""
 
+    key: str
     pieces: int
     seconds: tuple[float, float, float]
 
 
-# In the worker process: each round's summaries that `keep_summaries_there` built, the pieces
-# not taken yet last first (a later build of the same round's replaces them).
-_kept: dict[int, list[Summaries]] = {}
+# In the worker process: the summaries that `keep_summaries_there` built, by a key of their
+# own (two leaders may close the same round at once through one worker), the pieces not taken
+# yet last first; at most `KEPT_AT_MOST` builds, the oldest dropped (a close that stopped
+# taking its pieces builds them again on its next run).
+_kept: OrderedDict[str, list[Summaries]] = OrderedDict()
+KEPT_AT_MOST = 4
 
 
 def summary_inputs(round_id: int, improvement_team_id: str, session: Session) -> SummaryInputs:
@@ -207,21 +213,30 @@ def keep_summaries_there(
     arriving meanwhile waited."""
     built = summaries_there(round_id, framework, options, messages, session)
     pieces = in_pieces(built, limit)
-    _kept[round_id] = pieces[::-1]
-    return KeptSummaries(len(pieces), built.seconds)
+    key = keep(f"round:{round_id}:{uuid.uuid4().hex}", pieces)
+    return KeptSummaries(key, len(pieces), built.seconds)
 
 
-def take_summaries_piece(round_id: int) -> Summaries:
-    """In the worker: the next piece of the round's kept summaries (`keep_summaries_there`)."""
-    pieces = _kept.get(round_id)
+def keep(key: str, pieces: list[Summaries]) -> str:
+    """Keep `pieces` under `key` for `take_summaries_piece` (dropping the oldest build kept
+    beyond `KEPT_AT_MOST`)."""
+    _kept[key] = pieces[::-1]
+    while len(_kept) > KEPT_AT_MOST:
+        _kept.popitem(last=False)
+    return key
+
+
+def take_summaries_piece(key: str) -> Summaries:
+    """In the worker: the next piece of the summaries kept under `key` (`keep_summaries_there`)."""
+    pieces = _kept.get(key)
     if not pieces:
         raise LookupError(
-            f"round {round_id}: no summaries kept in the worker process (it was restarted?); "
-            "the close's next run builds them again"
+            f"summaries {key}: not kept in the worker process (it was restarted?); the close's "
+            "next run builds them again"
         )
     piece = pieces.pop()
     if not pieces:
-        del _kept[round_id]
+        del _kept[key]
     return piece
 
 

@@ -249,9 +249,9 @@ async def test_a_close_that_dies_between_its_writes_queues_each_summary_once_whe
     assert db.run_sync(lambda s: s.get(Round, round_id).summaries_queued_at) is not None
 
 
-def rounds_kept_in_the_worker() -> list[int]:
-    """Run in the worker process: the rounds whose summaries it still keeps."""
-    return sorted(summaries_module._kept)
+def builds_kept_in_the_worker() -> list[str]:
+    """Run in the worker process: the keys of the summaries it still keeps."""
+    return list(summaries_module._kept)
 
 
 async def test_the_worker_sends_its_summaries_back_a_piece_at_a_time_and_keeps_none(
@@ -277,9 +277,9 @@ async def test_the_worker_sends_its_summaries_back_a_piece_at_a_time_and_keeps_n
 
     assert [(len(p.images), len(p.messages)) for p in pieces] == [(1, 0)] + [(0, 1)] * 4
     assert len(queued_summaries(db, round_id)[0]) == 4
-    assert await call(rounds_kept_in_the_worker) == []
-    with pytest.raises(LookupError, match="no summaries kept in the worker"):
-        await call(take_summaries_piece, round_id)
+    assert await call(builds_kept_in_the_worker) == []
+    with pytest.raises(LookupError, match="not kept in the worker process"):
+        await call(take_summaries_piece, f"round:{round_id}:gone")
 
 
 def test_summaries_cut_in_pieces_are_whole_again_when_joined() -> None:
@@ -296,6 +296,24 @@ def test_summaries_cut_in_pieces_are_whole_again_when_joined() -> None:
         assert all(bool(p.images) != bool(p.messages) for p in pieces), "charts, then cards"
     assert len(in_pieces(whole, 10_000)) == 2
     assert in_pieces(Summaries(), 100) == []
+
+
+def test_builds_are_taken_by_their_own_key_and_only_the_latest_few_are_kept() -> None:
+    """Two leaders closing one round at once each take their own pieces; a close that stopped
+    taking its pieces leaves them for at most `KEPT_AT_MOST` later builds."""
+    first, second = Summaries(images={"a": b"1"}), Summaries(images={"b": b"2"})
+    summaries_module.keep("x:1", [first, second])
+    summaries_module.keep("x:2", [second])
+    assert take_summaries_piece("x:2") == second
+    assert take_summaries_piece("x:1") == first
+    for n in range(summaries_module.KEPT_AT_MOST):
+        summaries_module.keep(f"y:{n}", [first])
+    assert "x:1" not in summaries_module._kept, "the oldest dropped"
+    with pytest.raises(LookupError):
+        take_summaries_piece("x:1")
+    for n in range(summaries_module.KEPT_AT_MOST):
+        assert take_summaries_piece(f"y:{n}") == first
+    assert not summaries_module._kept
 
 
 def stored_tokens(db: Database) -> set[str]:
