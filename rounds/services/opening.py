@@ -150,7 +150,7 @@ class RoundOpener:
         # takes about a second, and the invitations need it only after the freezing.
         warming = self._start_worker()
         try:
-            # On a thread: 15,000 entries are 25-75 ms of Python that stopped the event loop
+            # On a thread: 15,000 entries are 22-127 ms of Python that stopped the event loop
             # (trust_scale --loop-stacks); there the loop takes the GIL back every millisecond.
             entries = await asyncio.to_thread(roster_entries, rosters)
             part = min(self.batch, self.write_part)  # no reads: a part a batch
