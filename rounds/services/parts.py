@@ -45,17 +45,16 @@ def write_part_for(db: Database) -> int:
 async def write_in_parts(
     db: Database,
     items: Sequence[T],
-    part: int | None,
+    part: int,
     unit: Callable[[Sequence[T]], Callable[[Session], int]],
     give_way: Callable[[], Awaitable[None]],
 ) -> int:
-    """Write `items` `part` at a time (None: all at once), each part `unit(part)` in its own
-    transaction on the writer, giving way to turns in flight before every part after the
-    first; the sum of what the units return."""
-    size = part or max(1, len(items))
+    """Write `items` `part` at a time, each part `unit(part)` in its own transaction on the
+    writer, giving way to turns in flight before every part after the first; the sum of what
+    the units return."""
     total = 0
-    for start in range(0, len(items), size):
+    for start in range(0, len(items), part):
         if start:
             await give_way()
-        total += await db.run(unit(items[start : start + size]))
+        total += await db.run(unit(items[start : start + part]))
     return total
