@@ -390,6 +390,21 @@ def pending_count(session: Session) -> int:
     )
 
 
+def due_backlog(session: Session, now: datetime, *, at_most: int) -> int:
+    """How many messages the sender could send by `now` and has not sent yet (leased ones
+    included), counted only up to `at_most`: a range of the (status, not_before) index, never
+    the whole queue. Messages held back past `now` (a 429's Retry-After) are not counted."""
+    due = (
+        sa.select(_c.id)
+        .where(_c.status == PENDING, _c.not_before <= utc(now))
+        .limit(at_most)
+        .subquery()
+    )
+    return int(
+        session.connection().execute(sa.select(sa.func.count()).select_from(due)).scalar_one()
+    )
+
+
 def status_counts(session: Session, round_id: int) -> dict[str, int]:
     """How many of a round's messages are pending, sent, failed and cancelled."""
     rows = session.connection().execute(

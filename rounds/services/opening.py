@@ -8,6 +8,11 @@ the batch before is written here: 23-91 ms of Python a batch on a read thread of
 made every answer arriving meanwhile wait for the GIL at each of its hand-overs (issue 13).
 Without a worker (an in-memory SQLite database) the same function runs on a read
 thread here.
+
+The invitations are queued only so far ahead of the sender (`Lead`): the sender sends at Teams'
+limits (15,000 invitations take minutes), so queuing them all in the first seconds gained
+nothing and took the cores from every answer meanwhile (issue 13: on PostgreSQL the 15,000 were
+queued in 9 s, while answers waited for a core).
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from rounds.services.parts import write_in_parts, write_part_for
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
-from store.outbox import Queued, Target, activity_json, enqueue
+from store.outbox import Queued, Target, activity_json, due_backlog, enqueue
 from store.process_reads import ProcessReads
 from store.rounds import pending
 from store.rounds.lifecycle import get_round
@@ -63,6 +68,24 @@ async def nothing_to_wait_for() -> None:
     """The default `give_way`: no turns to give way to (the CLI, tests of the steps alone)."""
 
 
+@dataclass(frozen=True)
+class Lead:
+    """How far the opener queues invitations ahead of the sender. Before each batch it waits
+    while `messages` or more are due and not yet sent (the whole outbox's, not only this
+    round's: they all go out through the one sender), looking every `look_every` seconds, but
+    never longer than `longest_wait` a batch, so that a sender that has stopped slows the
+    queuing down and does not stop it.
+
+    A lead of 1,000 is 8 s of sending at five times Teams' limits (benchmarks/trust_scale.py)
+    and about 40 s at the limits themselves, while a batch is queued in a fraction of a second:
+    the sender never runs dry, and everyone is invited as soon as the limits allow. A
+    `longest_wait` of 0 queues without looking at the sender."""
+
+    messages: int = 1_000
+    look_every: float = 0.25
+    longest_wait: float = 5.0
+
+
 class RoundOpener:
     def __init__(
         self,
@@ -76,6 +99,7 @@ class RoundOpener:
         batch: int = 200,
         give_way: Callable[[], Awaitable[None]] = nothing_to_wait_for,
         process_reads: ProcessReads | None = None,
+        lead: Lead = Lead(),
     ) -> None:
         self.db = db
         self.rosters = rosters
@@ -96,7 +120,11 @@ class RoundOpener:
         self.process_reads = process_reads if _picklable(messages) else None
         if process_reads is not None and self.process_reads is None:
             log.warning("invitations drawn in this process: %r does not pickle", messages)
+        self.lead = lead
         self._cards: dict[tuple[object, ...], str] = {}
+        # Rounds whose invitations this opener is queuing now: the nudge tick's
+        # `invite_waiting` leaves them to it rather than queuing the same round twice at once.
+        self._inviting: set[int] = set()
         # Teams whose roster could not be read stay pending: retried by the scheduler.
         self.pending = PendingRosters(db, rosters, self._invite, on_queued=on_queued)
 
@@ -185,19 +213,28 @@ class RoundOpener:
         invited = 0
         for round_ in await self.db.read(rounds_to_invite):
             assert round_.id is not None
-            invited += await self.invite(round_.id, now)
+            if round_.id not in self._inviting:
+                invited += await self.invite(round_.id, now)
         return invited
 
     async def invite(self, round_id: int, now: datetime) -> int:
         """Queue the round's invitations still to queue, a batch per transaction; each batch
         is read and drawn (in the worker process, if there is one) while the batch before it is
         written (the next read starts after the last participant of the batch being written)."""
+        self._inviting.add(round_id)
+        try:
+            return await self._invite_all(round_id, now)
+        finally:
+            self._inviting.discard(round_id)
+
+    async def _invite_all(self, round_id: int, now: datetime) -> int:
         round_ = await self.db.run(lambda s: get_round(s, round_id))
         drawing = self.drawing(round_)
         invited, after = 0, None
         writing: asyncio.Future[int] | None = None
         try:
             while True:
+                await self.within_lead(now)
                 await self.give_way()
                 invitations = await self._draw(drawing, after)
                 invited, writing = invited + await self._recorded(writing), None
@@ -219,6 +256,21 @@ class RoundOpener:
         finally:
             if writing is not None and not writing.done():  # a read failed: the write ends first
                 await asyncio.wait([writing])
+
+    async def within_lead(self, now: datetime) -> None:
+        """Return once fewer than `lead.messages` messages due by `now` are still to be sent,
+        or after `lead.longest_wait` seconds (see `Lead`)."""
+        lead = self.lead
+        if lead.longest_wait <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + lead.longest_wait
+        backlog = functools.partial(due_backlog, now=now, at_most=lead.messages)
+        while await self.db.read(backlog) >= lead.messages:
+            if loop.time() >= give_up_at:
+                log.debug("the sender is behind: queuing the next invitations anyway")
+                return
+            await asyncio.sleep(lead.look_every)
 
     async def _draw(self, drawing: InvitationDrawing, after: int | None) -> list[Invitation]:
         if self.process_reads is not None:
