@@ -258,7 +258,7 @@ def _body(labels: tuple[str, ...], levels: tuple[tuple[int, str], ...]) -> _Body
     draw = ImageDraw.Draw(image)
     y, tops = 0, []
     for lines in wrapped:
-        y = _text_block(draw, lines, _MARGIN, y, fonts.label, _TEXT) + 4
+        y = round(_text_block(draw, lines, _MARGIN, y, fonts.label, _TEXT)) + 4
         tops.append(y)
         y += _BAR_HEIGHT + 20
     _draw_tracks(draw, tops, _x_of)
@@ -280,7 +280,7 @@ def _draw_tracks(
 
 def _draw_bars(
     draw: ImageDraw.ImageDraw,
-    bars: list[tuple[float, float | None]],
+    bars: Sequence[tuple[float, float | None]],
     x_of: Callable[[float], float],
     fonts: _Fonts,
 ) -> None:
