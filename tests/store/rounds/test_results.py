@@ -31,7 +31,7 @@ from rounds.services.export_files import NOT_ENOUGH, export_csv, export_xlsx
 from store.assessments.tables import Answer, Assessment
 from store.db import Database
 from store.people import Person
-from store.rounds.results import compute_round_results
+from store.rounds.results import compute_round_results, load_round_data
 from store.rounds.tables import Round, RoundParticipant, RoundParticipantTeam, RoundTeam
 from store.teams import Team
 from tests.rounds.services.test_charts import bar_lengths
@@ -308,6 +308,39 @@ def test_someone_in_two_teams_counts_for_each_and_once_for_the_round(db: Databas
     assert not a.suppressed
     assert not b.suppressed
     assert not results.whole.suppressed
+
+
+def test_answers_to_a_question_outside_the_framework_count_nowhere(db: Database) -> None:
+    """An answer stored under a number the framework does not have (a question since removed,
+    a row written by hand): the queries count it in a group of its own, which is dropped."""
+    world = World(db)
+    members = [TeamMember(("ward-a",), flat(2), role="frontline_clinical") for _ in range(6)]
+    built = world.round(members, role_question=True)
+    before = world.results(built.round_id)
+
+    def stray_answers(session: Session) -> None:
+        for assessment in session.exec(sa.select(Assessment)).scalars():  # type: ignore[call-overload]
+            session.add(
+                Answer(
+                    assessment_id=assessment.id,
+                    question_id="retired",
+                    question_number=len(QUESTIONS) + 77,
+                    level=5,
+                    answered_at=NOW,
+                )
+            )
+
+    db.run_sync(stray_answers)
+    data = db.run_sync(lambda s: load_round_data(s, built.round_id, framework=FRAMEWORK))
+    assert set(data.round_histograms) == set(QUESTIONS)
+    assert {q for _team, q in data.team_histograms} == set(QUESTIONS)
+    assert {q for _team, _role, q in data.role_histograms} == set(QUESTIONS)
+    after = world.results(built.round_id)
+    assert after == before
+    team = after.team(built.teams["ward-a"])
+    pooled = team.figures.component(1).histogram()
+    assert pooled == LevelHistogram((0, 6 * len(FRAMEWORK.components[0].questions), 0, 0, 0))
+    assert after.whole.question(1).histogram() == LevelHistogram((0, 6, 0, 0, 0))
 
 
 def test_strongest_and_weakest_questions(db: Database) -> None:
