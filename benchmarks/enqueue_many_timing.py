@@ -1,11 +1,13 @@
 """One nudge batch through `store.outbox.enqueue_many`: its time and what it allocates.
 
-    .venv/bin/python benchmarks/enqueue_many_timing.py [--rows 1000] [--repeat 15]
+    .venv/bin/python benchmarks/enqueue_many_timing.py [--rows 1000] [--cards 1] [--repeat 15]
         [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 The batch is what the due nudge tick queues: `--rows` messages (default 1,000, a batch's most),
-each to its own person, all with the same nudge card (the real one, drawn by bot.cards with a
-long round name and three teams). Each repetition queues a fresh batch (new keys) in its own
+each to its own person, with `--cards` distinct nudge cards among them (the real one, drawn by
+bot.cards with a long round name and three teams, the first of which differs between cards: a
+trust's nudges differ by their people's teams, some 20 people a card in benchmarks/trust_scale.py,
+so a write part of 250 has a dozen). Each repetition queues a fresh batch (new keys) in its own
 transaction on a throwaway database (SQLite file, or PostgreSQL with `--database-url`).
 
 Printed: the call's wall time and the calling thread's CPU time (median and best of
@@ -41,11 +43,11 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 SERVICE = "https://smba.trafficmanager.net/uk/"
 
 
-def nudge_card() -> str:
+def nudge_card(team: int = 7) -> str:
     view = InvitationView(
         round_id=1,
         round_name="Winter 2026 self-assessment — wards and community teams",
-        team_names=("Ward 7 (Acute Medicine)", "Community Nursing — North", "Theatres"),
+        team_names=(f"Ward {team} (Acute Medicine)", "Community Nursing — North", "Theatres"),
         closes_on="Friday 11 December",
         question_count=22,
         minutes=(15, 25),
@@ -54,7 +56,7 @@ def nudge_card() -> str:
     return outbox.activity_json(RoundCards().invitation(view))
 
 
-def batch(run: int, rows: int, card: str) -> list[outbox.Queued]:
+def batch(run: int, rows: int, cards: list[str]) -> list[outbox.Queued]:
     return [
         outbox.Queued(
             dedupe_key=f"round:{run}:nudge:person:{n}:1",
@@ -66,7 +68,7 @@ def batch(run: int, rows: int, card: str) -> list[outbox.Queued]:
                 service_url=SERVICE,
                 bot_id="28:bot-app-id",
             ),
-            activity_json=card,
+            activity_json=cards[n * len(cards) // rows],
         )
         for n in range(rows)
     ]
@@ -75,6 +77,7 @@ def batch(run: int, rows: int, card: str) -> list[outbox.Queued]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000)
+    parser.add_argument("--cards", type=int, default=1, help="distinct cards in a batch")
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--database-url", default=None, help="a PostgreSQL server")
     args = parser.parse_args()
@@ -82,12 +85,12 @@ def main() -> int:
     try:
         db = Database(database.url)
         upgrade(db.engine)
-        card = nudge_card()
+        cards = [nudge_card(7 + k) for k in range(args.cards)]
         walls: list[float] = []
         cpus: list[float] = []
 
         def timed(run: int) -> None:
-            messages = batch(run, args.rows, card)
+            messages = batch(run, args.rows, cards)
 
             def work(session: Session) -> int:
                 wall, cpu = time.perf_counter(), time.thread_time()
@@ -103,7 +106,7 @@ def main() -> int:
         cpus.clear()
         for run in range(1, args.repeat + 1):
             timed(run)
-        messages = batch(args.repeat + 1, args.rows, card)
+        messages = batch(args.repeat + 1, args.rows, cards)
         allocated: dict[str, int] = {}
 
         def traced(session: Session) -> int:
@@ -128,7 +131,8 @@ def main() -> int:
     ms = [w * 1000 for w in walls]
     cpu_ms = [c * 1000 for c in cpus]
     print(
-        f"enqueue_many, {args.rows} rows, one card of {len(card.encode())} bytes, "
+        f"enqueue_many, {args.rows} rows, {len(cards)} distinct cards of about "
+        f"{len(cards[0].encode())} bytes, "
         f"{database.title}, {args.repeat} batches"
     )
     print(f"  wall        median {statistics.median(ms):7.1f} ms, best {min(ms):7.1f} ms")

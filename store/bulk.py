@@ -5,10 +5,13 @@ JSON array that the server turns into rows (`json_to_recordset`): one parameter 
 number of rows. A multi-row VALUES list (SQLAlchemy's "insertmanyvalues") has a placeholder per
 value, and psycopg parses every placeholder of a statement that long on each execution: for a
 thousand outbox rows of eleven columns that was most of a nudge batch's time on the database
-thread (and the GIL the event loop needs). Arrays per column are no better for text: psycopg
-escapes each element in Python. One JSON document is encoded by the json module's C code. What
-many rows share (the outbox's cards) is sent once beside it, for the SELECT to repeat
-(store.outbox.enqueue_many): in the document each copy would be escaped again.
+thread (and the GIL the event loop needs). One JSON document is encoded by the json module's C
+code. What many rows share (the outbox's cards) is sent once beside it, for the SELECT to
+repeat (store.outbox.enqueue_many): in the document each copy would be escaped again. That is
+a JSON array too (`json_texts`), not a text[]: psycopg escapes an array's every element in
+Python, calling back from a regular expression at every quote, and a dozen distinct cards of
+2.7 kB (a nudge tick's part of 250 people in a trust) took 7 ms of the GIL, fifty 27 ms
+(benchmarks/enqueue_many_timing.py --cards).
 
 SQLite (`insert_ignoring`): pysqlite lets go of the GIL around every bind, step and reset of a
 statement. While the service's one database thread holds SQLite's write lock, each of those
@@ -53,17 +56,34 @@ def json_records(
     )
 
 
+def json_texts(texts: Sequence[str], *, name: str) -> sa.TableValuedAlias:
+    """The texts as a PostgreSQL row source of (`value`, `i`), `i` counting from 1: one JSON
+    array parameter `name`, split by the server (`json_array_elements_text`), each text back as
+    it was."""
+    return (
+        sa.func.json_array_elements_text(sa.bindparam(name, list(texts), type_=postgresql.JSON))
+        .table_valued("value", with_ordinality="i")
+        .render_derived()
+    )
+
+
 def insert_selected(
     connection: sa.Connection,
     table: sa.Table,
     values: Mapping[str, sa.ColumnElement[Any]],
     unique: sa.Column[Any],
+    *,
+    where: sa.ColumnElement[bool] | None = None,
 ) -> int:
-    """INSERT INTO `table` (the keys of `values`) SELECT the values ... ON CONFLICT (`unique`)
-    DO NOTHING, on PostgreSQL; how many rows were new."""
+    """INSERT INTO `table` (the keys of `values`) SELECT the values [WHERE `where`: how the
+    row sources join] ... ON CONFLICT (`unique`) DO NOTHING, on PostgreSQL; how many rows were
+    new."""
+    selected = sa.select(*values.values())
+    if where is not None:
+        selected = selected.where(where)
     statement = (
         postgresql.insert(table)
-        .from_select(list(values), sa.select(*values.values()))
+        .from_select(list(values), selected)
         .on_conflict_do_nothing(index_elements=[unique])
         .returning(table.c.id)
     )

@@ -30,7 +30,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import Grouping
 from sqlmodel import Field, Session, SQLModel
 
 from store.bulk import (
@@ -38,6 +37,7 @@ from store.bulk import (
     execute_prepared,
     insert_selected,
     json_records,
+    json_texts,
     prepare_insert_ignoring,
 )
 from store.types import timestamp_column
@@ -543,22 +543,24 @@ def _insert_postgresql(
     connection: sa.Connection, rows: list[dict[str, Any]], cards: list[str]
 ) -> int:
     """`enqueue_many` on PostgreSQL: one statement, two parameters. The rows (see store.bulk)
-    carry their target's JSON and the place of their card in `cards`, a text[] of the batch's
-    distinct activities; the server writes each payload, byte for byte what `_payload` writes."""
+    carry their target's JSON and the place of their card in `cards`, the batch's distinct
+    activities (sent as one JSON array: see store.bulk on text arrays); the server writes each
+    payload, byte for byte what `_payload` writes."""
     types = {
         name: sa.Text() if name == "target" else sa.Integer() if name == "card" else _c[name].type
         for name in rows[0]
     }
     source = json_records(rows, types)
-    # In parentheses: `$2::TEXT[][i]` would read as a cast to a two-dimensional array type.
-    activities = Grouping(sa.bindparam("u_cards", cards, type_=postgresql.ARRAY(sa.Text())))
+    activities = json_texts(cards, name="u_cards")
     text = functools.partial(sa.literal, type_=sa.Text())
     payload = (  # `||`, not concat(): a NULL would fail the NOT NULL, not vanish
-        text('{"target":')
-        + source.c.target
-        + text(',"activity":')
-        + activities[source.c.card + 1]  # text[] counts from 1
-        + text("}")
+        text('{"target":') + source.c.target + text(',"activity":') + activities.c.value + text("}")
     )
     values = {name: source.c[name] for name in rows[0] if name not in ("target", "card")}
-    return insert_selected(connection, _outbox, {**values, "payload": payload}, _c.dedupe_key)
+    return insert_selected(
+        connection,
+        _outbox,
+        {**values, "payload": payload},
+        _c.dedupe_key,
+        where=activities.c.i == source.c.card + 1,
+    )
