@@ -1,5 +1,5 @@
 """Long reads in a process of their own, with their own connection: a round's results, and the
-planning of each batch of nudges.
+planning of each batch of nudges (on PostgreSQL also its writes: `run`).
 
 A thread does not take CPU-heavy Python work off the service: every thread of the process
 shares one GIL. Computing a trust's results at the close (300 teams, 900 role groups: about a
@@ -62,6 +62,13 @@ class ProcessReads:
     async def read(self, work: Callable[[Session], T]) -> T:
         """`work(session)` in one read-only snapshot, in the worker process."""
         return await self._there(_read_there, work)
+
+    async def run(self, work: Callable[[Database], T]) -> T:
+        """`work(database)` in the worker process, with the worker's database: work that reads
+        and writes in transactions of its own (`Database.read_sync`, `run_sync`). For
+        PostgreSQL: on SQLite the service's one writer thread is where a turn's write goes
+        ahead of a step's, and a write from here would wait for SQLite's lock instead."""
+        return await self._there(_run_there, work)
 
     async def call(self, work: Callable[..., T], *args: object) -> T:
         """`work(*args)` in the worker process, without a database session: e.g. taking a piece
@@ -146,6 +153,11 @@ def _open_there(url: str) -> None:
 
 def _ready() -> bool:
     return _database is not None
+
+
+def _run_there(work: Callable[[Database], T]) -> T:
+    assert _database is not None, "the worker's initializer opened it"
+    return work(_database)
 
 
 def _read_there(work: Callable[[Session], T]) -> T:

@@ -339,18 +339,23 @@ class RoundSteps:
     # -- nudging ---------------------------------------------------------------------------
 
     async def nudge_due(self, now: datetime) -> int:
-        """Queue the nudges due now, a batch of people at a time: decided from a read (in the
-        worker process if there is one, else on a read thread here; on SQLite a snapshot beside
-        the writer) while the batch before is recorded in one short transaction. Also finishes
-        an opening interrupted before every invitation was queued (it runs every minute while a
-        round is open). With nobody due, it is three indexed reads here and no transaction that
-        writes (on SQLite, not even the write lock): the worker is asked only when someone is."""
+        """Queue the nudges due now, a batch of people at a time. On PostgreSQL with a worker
+        process, each batch is decided and recorded there (`_nudge_there`). Otherwise it is
+        decided from a read (in the worker process if there is one, else on a read thread
+        here; on SQLite a snapshot beside the writer) while the batch before is recorded here
+        in short transactions: SQLite has one writer, the service's, where a turn's write goes
+        first. Also finishes an opening interrupted before every invitation was queued (it
+        runs every minute while a round is open). With nobody due, it is three indexed reads
+        here and no transaction that writes (on SQLite, not even the write lock): the worker is
+        asked only when someone is."""
         await self.opener.invite_waiting(now)
         await self._recheck_marked_rounds(now)
         if self.process_reads is not None:
             self.process_reads.start_soon()  # the first tick that finds people due won't wait
             if not await self.db.read(functools.partial(queries.anyone_due, now=now)):
                 return 0
+        if self.process_reads is not None and not self.db.is_sqlite:
+            return await self._nudge_there(self.process_reads, now)
         queued, after = 0, None
         writing: asyncio.Future[int] | None = None
         try:
@@ -371,6 +376,28 @@ class RoundSteps:
         finally:
             if writing is not None and not writing.done():  # a read failed: the write ends first
                 await asyncio.wait([writing])
+
+    async def _nudge_there(self, worker: ProcessReads, now: datetime) -> int:
+        """PostgreSQL: each batch decided and recorded in the worker process
+        (`plan_and_record_nudges`), this process only waiting for it. Recorded here, the
+        batch's writes (SQLAlchemy, psycopg and JSON: about 0.3 of a core during a due tick)
+        held this process's GIL, and every answer meanwhile waited at each of its hand-overs:
+        answers during the due ticks took 20-24 ms at the median against 11 idle, and 12 since
+        (benchmarks/trust_scale.py, 30 November)."""
+        queued, after = 0, None
+        while True:
+            await self.give_way()
+            recorded = await worker.run(
+                functools.partial(
+                    plan_and_record_nudges, self.nudge_planner(), now, after, self.write_part
+                )
+            )
+            if recorded.queued:
+                self.on_queued()
+            queued += recorded.queued
+            if recorded.looked_at < self.batch:
+                return queued
+            after = recorded.after
 
     async def plan_batch(
         self, now: datetime, after: queries.Position | None
@@ -457,6 +484,38 @@ def _cancel(nudges: list[int], session: Session) -> int:
 
 def _queue(messages: list[Queued], now: datetime, session: Session) -> int:
     return enqueue_many(session, messages, now=now)
+
+
+@dataclass(frozen=True)
+class RecordedBatch:
+    """What `plan_and_record_nudges` did with a batch."""
+
+    queued: int  # nudges queued
+    looked_at: int  # people decided: fewer than the batch's size when it was the last
+    after: queries.Position | None  # where the next batch starts
+
+
+def plan_and_record_nudges(
+    planner: NudgePlanner,
+    now: datetime,
+    after: queries.Position | None,
+    part: int,
+    database: Database,
+) -> RecordedBatch:
+    """The next batch decided (`plan_nudge_batch`, in a read snapshot) and recorded
+    (`record_nudges`), `part` people a transaction, each transaction idempotent: what a due
+    tick's worker process does with each batch on PostgreSQL. Picklable with its arguments but
+    the last, the worker's own database."""
+    outcomes = database.read_sync(functools.partial(plan_nudge_batch, planner, now, after))
+    queued = 0
+    for start in range(0, len(outcomes), part):
+        queued += database.run_sync(
+            functools.partial(
+                queries.record_nudges, outcomes=outcomes[start : start + part], now=now
+            )
+        )
+    last = queries.position_of(outcomes[-1]) if outcomes else after
+    return RecordedBatch(queued, len(outcomes), last)
 
 
 def plan_nudge_batch(

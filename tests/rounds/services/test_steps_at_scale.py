@@ -5,8 +5,11 @@ and run again queuing each message exactly once; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +27,7 @@ from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services import opening as opening_service
 from rounds.services.jobs import RoundJobSource
-from rounds.services.steps import RoundSteps
+from rounds.services.steps import RoundSteps, plan_and_record_nudges
 from store.db import Database
 from store.outbox import OutboxMessage, Queued, Target, enqueue_many
 from store.people import ConversationRef, Person
@@ -197,7 +200,11 @@ async def test_a_tick_reads_each_batch_on_from_where_the_last_ended(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The next batch is read while the last one is recorded, from the last one's position in
-    the (next nudge time, id) order: nobody is decided twice in one tick, nobody is skipped."""
+    the (next nudge time, id) order: nobody is decided twice in one tick, nobody is skipped.
+    (On PostgreSQL with a worker process each batch is decided and recorded there, one after
+    the other: test_a_due_tick_plans_in_the_worker_process_and_on_postgresql_records_there.)"""
+    if not world.db.is_sqlite:
+        world.steps.process_reads = None
     batches(world.steps, 5)
     world.new_round(TEAMS[1], 0, 12)
     await world.steps.open_due(WEDNESDAY)
@@ -289,7 +296,7 @@ async def test_the_worker_plans_the_nudges_the_service_would_plan(world: World) 
     assert sum(1 for m in messages_planned if m.target.conversation_id is None) == 2
 
 
-async def test_a_due_tick_plans_in_the_worker_process(
+async def test_a_due_tick_plans_in_the_worker_process_and_on_postgresql_records_there(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batches(world.steps, 5)
@@ -298,16 +305,32 @@ async def test_a_due_tick_plans_in_the_worker_process(
     give_everyone_a_chat(world.db, world.tenant)
     reads = world.steps.process_reads
     assert reads is not None
-    asked: list[object] = []
-    real = reads.read
+    asked: list[str] = []
+    for way in ("read", "run"):
+        real = getattr(reads, way)
 
-    async def read(work: Any) -> Any:
-        asked.append(work)
-        return await real(work)
+        async def asking(work: Any, way: str = way, real: Any = real) -> Any:
+            asked.append(way)
+            return await real(work)
 
-    monkeypatch.setattr(reads, "read", read)
+        monkeypatch.setattr(reads, way, asking)
+    counted = world.db.run
+    service_writes: list[object] = []
+
+    async def run(work: Any) -> Any:
+        service_writes.append(work)
+        return await counted(work)
+
+    monkeypatch.setattr(world.db, "run", run)
     assert await world.steps.nudge_due(MONDAY) == 12
-    assert len(asked) == 3, "a batch of 5, 5, then 2 (the last, shorter: none after it)"
+    # A batch of 5, 5, then 2 (the last, shorter: none after it); on PostgreSQL each decided
+    # and recorded there, on SQLite decided there and recorded here (by SQLite's one writer).
+    if world.db.is_sqlite:
+        assert asked == ["read"] * 3
+        assert len(service_writes) == 3
+    else:
+        assert asked == ["run"] * 3
+        assert service_writes == [], "nothing written by the service's own threads"
     assert all(n == 1 for n in messages(world.db, "nudge").values())
 
 
@@ -361,6 +384,10 @@ async def test_an_opening_that_dies_mid_way_invites_everyone_once_when_run_again
 async def test_a_nudge_tick_that_dies_mid_way_nudges_everyone_once_when_run_again(
     world: World, monkeypatch: pytest.MonkeyPatch, part: int | None
 ) -> None:
+    """Recorded by the service (on PostgreSQL also without a worker process: a worker that
+    dies is the next test)."""
+    if not world.db.is_sqlite:
+        world.steps.process_reads = None
     batches(world.steps, 5, part)
     world.new_round(TEAMS[1], 0, 23)
     await world.steps.open_due(WEDNESDAY)
@@ -377,6 +404,73 @@ async def test_a_nudge_tick_that_dies_mid_way_nudges_everyone_once_when_run_agai
     assert set(nudges.values()) == {1}
 
 
+async def test_a_due_tick_whose_worker_process_dies_nudges_everyone_once_when_run_again(
+    world: World,
+) -> None:
+    """PostgreSQL: the worker process that decides and records each batch is killed after the
+    third batch. The tick fails; the next one starts a new worker, and everyone is nudged once."""
+    if world.db.is_sqlite:
+        pytest.skip("on SQLite the service records the nudges itself (the test before)")
+    reads = world.steps.process_reads
+    assert reads is not None
+    batches(world.steps, 1)
+    world.new_round(TEAMS[1], 0, 7)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    worker = await reads.call(os.getpid)
+    ways = {"n": 0}
+    killed = asyncio.Event()
+
+    async def give_way() -> None:  # before each batch: the worker dies before the fourth
+        ways["n"] += 1
+        if ways["n"] == 4:
+            os.kill(worker, signal.SIGKILL)
+            killed.set()
+            await asyncio.sleep(0.2)  # the pool's manager thread sees its worker gone
+
+    world.steps.give_way = give_way
+    with pytest.raises(BrokenProcessPool):
+        await world.steps.nudge_due(MONDAY)
+    assert killed.is_set()
+    assert len(messages(world.db, "nudge")) == 3
+    assert await world.steps.nudge_due(MONDAY + timedelta(minutes=1)) == 4
+    assert await reads.call(os.getpid) != worker, "a new worker"
+    assert await world.steps.nudge_due(MONDAY + timedelta(minutes=2)) == 0
+    nudges = messages(world.db, "nudge")
+    assert len(nudges) == 7
+    assert set(nudges.values()) == {1}
+
+
+async def test_a_batch_decided_and_recorded_in_the_worker_is_recorded_in_parts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the worker process runs for each batch on PostgreSQL (`plan_and_record_nudges`),
+    run here to watch it: 6 people decided, recorded 4 then 2, each part its own transaction,
+    and the next batch starts after the last of them."""
+    batches(world.steps, 6, 4)
+    world.new_round(TEAMS[1], 0, 12)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    sizes: list[int] = []
+    real = step_queries.record_nudges
+
+    def record_nudges(session: Any, outcomes: Any, now: datetime) -> int:
+        sizes.append(len(outcomes))
+        return real(session, outcomes, now)
+
+    monkeypatch.setattr(step_queries, "record_nudges", record_nudges)
+    planner = world.steps.nudge_planner()
+    first = plan_and_record_nudges(planner, MONDAY, None, 4, world.db)
+    second = plan_and_record_nudges(planner, MONDAY, first.after, 4, world.db)
+    last = plan_and_record_nudges(planner, MONDAY, second.after, 4, world.db)
+    assert (first.queued, first.looked_at, second.queued, second.looked_at) == (6, 6, 6, 6)
+    assert (last.queued, last.looked_at, last.after) == (0, 0, second.after)
+    assert sizes == [4, 2, 4, 2]
+    nudges = messages(world.db, "nudge")
+    assert len(nudges) == 12
+    assert set(nudges.values()) == {1}
+
+
 async def test_a_batch_is_written_in_parts_each_its_own_transaction(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -384,6 +478,8 @@ async def test_a_batch_is_written_in_parts_each_its_own_transaction(
     waits for one part on the service's writer thread, not a whole batch): the freeze, the
     invitations and the nudges each go to the database in parts, giving way to turns before
     every part after a batch's first, and everyone is still invited and nudged once."""
+    if not world.db.is_sqlite:  # with a worker the tick records there (the test before)
+        world.steps.process_reads = None
     batches(world.steps, 6, 4)
     world.new_round(TEAMS[1], 0, 12)
     sizes: dict[str, list[int]] = {}
