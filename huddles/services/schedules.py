@@ -87,7 +87,7 @@ def _id(schedule: HuddleSchedule) -> int:
 
 
 def _last_posted(session: Session, schedule: HuddleSchedule) -> date | None:
-    return last_posted_dates(session).get(_id(schedule))
+    return last_posted_dates(session, [_id(schedule)]).get(_id(schedule))
 
 
 class ScheduleAdmin:

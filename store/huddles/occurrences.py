@@ -3,6 +3,7 @@ and the history and figures read back for cards, digests and question 18 evidenc
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -26,13 +27,19 @@ def dialect_insert(session: Session, table: sa.Table) -> postgresql.Insert | sql
     return sqlite.insert(table)
 
 
-def last_posted_dates(session: Session) -> dict[int, date]:
-    """Each schedule's latest local date with a scheduled prompt posted (slot 0)."""
-    rows = session.exec(
+def last_posted_dates(
+    session: Session, schedule_ids: Collection[int] | None = None
+) -> dict[int, date]:
+    """Each schedule's latest local date with a scheduled prompt posted (slot 0): of every
+    schedule, or only of `schedule_ids`."""
+    query = (
         select(Huddle.schedule_id, sa.func.max(Huddle.local_date))
         .where(Huddle.slot == 0)
         .group_by(col(Huddle.schedule_id))
-    ).all()
+    )
+    if schedule_ids is not None:
+        query = query.where(col(Huddle.schedule_id).in_(sorted(schedule_ids)))
+    rows = session.exec(query).all()
     return {schedule_id: day for schedule_id, day in rows if day is not None}
 
 
