@@ -11,8 +11,8 @@ tick). Here the read runs in one worker process (forked from a fork server, not 
 service: no copy of the service's threads or locks), started on first use (or by `start`) and
 kept for later reads, and its answer comes back by pickling.
 
-The worker opens one `Database` when it starts (a connection kept for its life: a due tick
-reads a batch every few hundred milliseconds) and disposes of it when it ends (`close`). A
+The worker opens one `Database` when it starts (two connections kept for its life: a due tick
+reads a batch every few hundred milliseconds, on PostgreSQL while writing the one before) and disposes of it when it ends (`close`). A
 worker that died (killed, out of memory) breaks its pool: the read that finds out raises, and
 the next read starts a new worker.
 
@@ -147,7 +147,7 @@ def _open_there(url: str) -> None:
     finalizers as a worker process exits)."""
     global _database
     os.nice(WORKER_NICENESS)
-    _database = Database(url, pool_size=1)
+    _database = Database(url, pool_size=2)  # a nudge tick reads on one while writing on the other
     multiprocessing.util.Finalize(None, _database.dispose, exitpriority=10)
 
 

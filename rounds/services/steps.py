@@ -18,10 +18,14 @@ moved clock. Messages are drawn by `RoundMessages` (the composition root passes 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import logging
 import time
+import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -384,12 +388,13 @@ class RoundSteps:
         held this process's GIL, and every answer meanwhile waited at each of its hand-overs:
         answers during the due ticks took 20-24 ms at the median against 11 idle, and 12 since
         (benchmarks/trust_scale.py, 30 November)."""
-        queued, after = 0, None
+        queued, after, tick = 0, None, uuid.uuid4().hex
+        planner = self.nudge_planner()
         while True:
             await self.give_way()
             recorded = await worker.run(
                 functools.partial(
-                    plan_and_record_nudges, self.nudge_planner(), now, after, self.write_part
+                    plan_and_record_nudges, planner, now, after, self.write_part, tick
                 )
             )
             if recorded.queued:
@@ -488,11 +493,19 @@ def _queue(messages: list[Queued], now: datetime, session: Session) -> int:
 
 @dataclass(frozen=True)
 class RecordedBatch:
-    """What `plan_and_record_nudges` did with a batch."""
+    """What `plan_and_record_nudges` did in one call."""
 
-    queued: int  # nudges queued
+    queued: int  # nudges queued by the recordings that ended in the call
     looked_at: int  # people decided: fewer than the batch's size when it was the last
     after: queries.Position | None  # where the next batch starts
+
+
+# In the worker process: each tick's batch being recorded while the tick's next batch is decided
+# (by tick), on one thread of its own; at most a few ticks' (one whose service gave up leaves
+# its last batch here, recorded all the same).
+_recording: OrderedDict[str, concurrent.futures.Future[int]] = OrderedDict()
+_RECORDING_AT_MOST = 4
+_recorder: list[ThreadPoolExecutor] = []
 
 
 def plan_and_record_nudges(
@@ -500,13 +513,33 @@ def plan_and_record_nudges(
     now: datetime,
     after: queries.Position | None,
     part: int,
+    tick: str,
     database: Database,
 ) -> RecordedBatch:
-    """The next batch decided (`plan_nudge_batch`, in a read snapshot) and recorded
-    (`record_nudges`), `part` people a transaction, each transaction idempotent: what a due
-    tick's worker process does with each batch on PostgreSQL. Picklable with its arguments but
-    the last, the worker's own database."""
+    """What a due tick's worker process does with each batch on PostgreSQL: the next batch
+    decided (`plan_nudge_batch`, in a read snapshot) while the tick's batch before it is still
+    being recorded, then that one's count taken, and this one's recording started on the
+    worker's recording thread (`record_in_parts`), except the last batch's (fewer people than
+    a batch), recorded before returning. So a batch is decided while the one before is written,
+    as the service does on SQLite. Picklable with its arguments but the last, the worker's own
+    database (two connections: one reads while the other writes)."""
     outcomes = database.read_sync(functools.partial(plan_nudge_batch, planner, now, after))
+    queued = _recorded_before(tick)
+    record = functools.partial(record_in_parts, database, outcomes, part, now)
+    last = queries.position_of(outcomes[-1]) if outcomes else after
+    if len(outcomes) < planner.batch:
+        return RecordedBatch(queued + record(), len(outcomes), last)
+    _recording[tick] = _recording_thread().submit(record)
+    while len(_recording) > _RECORDING_AT_MOST:
+        _recording.popitem(last=False)
+    return RecordedBatch(queued, len(outcomes), last)
+
+
+def record_in_parts(
+    database: Database, outcomes: Sequence[queries.NudgeOutcome], part: int, now: datetime
+) -> int:
+    """A batch's decisions recorded (`record_nudges`), `part` people a transaction, each
+    idempotent; how many nudges were new."""
     queued = 0
     for start in range(0, len(outcomes), part):
         queued += database.run_sync(
@@ -514,8 +547,19 @@ def plan_and_record_nudges(
                 queries.record_nudges, outcomes=outcomes[start : start + part], now=now
             )
         )
-    last = queries.position_of(outcomes[-1]) if outcomes else after
-    return RecordedBatch(queued, len(outcomes), last)
+    return queued
+
+
+def _recorded_before(tick: str) -> int:
+    """The tick's batch before, once recorded (its error, if it failed, raised here)."""
+    recording = _recording.pop(tick, None)
+    return 0 if recording is None else recording.result()
+
+
+def _recording_thread() -> ThreadPoolExecutor:
+    if not _recorder:
+        _recorder.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudge-records"))
+    return _recorder[0]
 
 
 def plan_nudge_batch(

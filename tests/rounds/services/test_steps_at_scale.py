@@ -424,6 +424,10 @@ async def test_a_due_tick_whose_worker_process_dies_nudges_everyone_once_when_ru
     async def give_way() -> None:  # before each batch: the worker dies before the fourth
         ways["n"] += 1
         if ways["n"] == 4:
+            for _ in range(500):  # the third batch is recorded while the fourth is decided
+                if len(messages(world.db, "nudge")) == 3:
+                    break
+                await asyncio.sleep(0.01)
             os.kill(worker, signal.SIGKILL)
             killed.set()
             await asyncio.sleep(0.2)  # the pool's manager thread sees its worker gone
@@ -445,8 +449,9 @@ async def test_a_batch_decided_and_recorded_in_the_worker_is_recorded_in_parts(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the worker process runs for each batch on PostgreSQL (`plan_and_record_nudges`),
-    run here to watch it: 6 people decided, recorded 4 then 2, each part its own transaction,
-    and the next batch starts after the last of them."""
+    run here to watch it: 6 people decided, recorded 4 then 2 (each part its own transaction)
+    while the next 6 are decided, whose call counts them; the next batch starts after the last
+    of them, and the last call (nobody left) waits for the batch before it."""
     batches(world.steps, 6, 4)
     world.new_round(TEAMS[1], 0, 12)
     await world.steps.open_due(WEDNESDAY)
@@ -460,11 +465,11 @@ async def test_a_batch_decided_and_recorded_in_the_worker_is_recorded_in_parts(
 
     monkeypatch.setattr(step_queries, "record_nudges", record_nudges)
     planner = world.steps.nudge_planner()
-    first = plan_and_record_nudges(planner, MONDAY, None, 4, world.db)
-    second = plan_and_record_nudges(planner, MONDAY, first.after, 4, world.db)
-    last = plan_and_record_nudges(planner, MONDAY, second.after, 4, world.db)
-    assert (first.queued, first.looked_at, second.queued, second.looked_at) == (6, 6, 6, 6)
-    assert (last.queued, last.looked_at, last.after) == (0, 0, second.after)
+    first = plan_and_record_nudges(planner, MONDAY, None, 4, "tick", world.db)
+    second = plan_and_record_nudges(planner, MONDAY, first.after, 4, "tick", world.db)
+    last = plan_and_record_nudges(planner, MONDAY, second.after, 4, "tick", world.db)
+    assert (first.queued, first.looked_at, second.queued, second.looked_at) == (0, 6, 6, 6)
+    assert (last.queued, last.looked_at, last.after) == (6, 0, second.after)
     assert sizes == [4, 2, 4, 2]
     nudges = messages(world.db, "nudge")
     assert len(nudges) == 12
