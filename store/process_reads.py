@@ -12,9 +12,9 @@ service: no copy of the service's threads or locks), started on first use (or by
 kept for later reads, and its answer comes back by pickling.
 
 The worker opens one `Database` when it starts (two connections kept for its life: a due tick
-reads a batch every few hundred milliseconds, on PostgreSQL while writing the one before) and disposes of it when it ends (`close`). A
-worker that died (killed, out of memory) breaks its pool: the read that finds out raises, and
-the next read starts a new worker.
+reads a batch every few hundred milliseconds, on PostgreSQL while writing the one before) and
+disposes of it when it ends (`close`). A worker that died (killed, out of memory) breaks its
+pool: the read that finds out raises, and the next read starts a new worker.
 
 The work must be picklable: a module-level function, or a `functools.partial` of one with
 picklable arguments. It runs in one snapshot, read-only, as `Database.read` does (on SQLite a
