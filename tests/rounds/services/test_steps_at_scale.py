@@ -334,6 +334,12 @@ async def test_a_due_tick_plans_in_the_worker_process_and_on_postgresql_records_
     assert all(n == 1 for n in messages(world.db, "nudge").values())
 
 
+def assert_each_nudged_once(db: Database, people: int) -> None:
+    nudges = messages(db, "nudge")
+    assert len(nudges) == people
+    assert set(nudges.values()) == {1}
+
+
 class Crash(Exception):
     """The process died here."""
 
@@ -399,9 +405,7 @@ async def test_a_nudge_tick_that_dies_mid_way_nudges_everyone_once_when_run_agai
     assert 0 < len(messages(world.db, "nudge")) < 23
     assert await world.steps.nudge_due(MONDAY + timedelta(minutes=1)) > 0
     assert await world.steps.nudge_due(MONDAY + timedelta(minutes=2)) == 0
-    nudges = messages(world.db, "nudge")
-    assert len(nudges) == 23
-    assert set(nudges.values()) == {1}
+    assert_each_nudged_once(world.db, 23)
 
 
 async def test_a_due_tick_whose_worker_process_dies_nudges_everyone_once_when_run_again(
@@ -440,9 +444,7 @@ async def test_a_due_tick_whose_worker_process_dies_nudges_everyone_once_when_ru
     assert await world.steps.nudge_due(MONDAY + timedelta(minutes=1)) == 4
     assert await reads.call(os.getpid) != worker, "a new worker"
     assert await world.steps.nudge_due(MONDAY + timedelta(minutes=2)) == 0
-    nudges = messages(world.db, "nudge")
-    assert len(nudges) == 7
-    assert set(nudges.values()) == {1}
+    assert_each_nudged_once(world.db, 7)
 
 
 async def test_a_batch_decided_and_recorded_in_the_worker_is_recorded_in_parts(
@@ -471,9 +473,7 @@ async def test_a_batch_decided_and_recorded_in_the_worker_is_recorded_in_parts(
     assert (first.queued, first.looked_at, second.queued, second.looked_at) == (0, 6, 6, 6)
     assert (last.queued, last.looked_at, last.after) == (6, 0, second.after)
     assert sizes == [4, 2, 4, 2]
-    nudges = messages(world.db, "nudge")
-    assert len(nudges) == 12
-    assert set(nudges.values()) == {1}
+    assert_each_nudged_once(world.db, 12)
 
 
 async def test_a_batch_is_written_in_parts_each_its_own_transaction(
