@@ -30,6 +30,7 @@ import logging
 import multiprocessing
 import multiprocessing.util
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -40,6 +41,7 @@ from sqlmodel import Session
 from store.db import Database
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +133,21 @@ class ProcessReads:
     @property
     def started(self) -> bool:
         return self._pool is not None
+
+
+class KeptThere(OrderedDict[str, V]):
+    """What the worker process keeps from one call for a later one, by key: at most `most`
+    entries, the oldest dropped first (a caller that stopped coming back leaves its entry
+    only until newer ones push it out)."""
+
+    def __init__(self, most: int) -> None:
+        super().__init__()
+        self.most = most
+
+    def keep(self, key: str, value: V) -> None:
+        self[key] = value
+        while len(self) > self.most:
+            self.popitem(last=False)
 
 
 _database: Database | None = None  # in the worker: its one database, for its life

@@ -58,3 +58,17 @@ async def write_in_parts(
             await give_way()
         total += await db.run(unit(items[start : start + part]))
     return total
+
+
+def write_in_parts_sync(
+    database: Database,
+    items: Sequence[T],
+    part: int,
+    unit: Callable[[Sequence[T]], Callable[[Session], int]],
+) -> int:
+    """`write_in_parts` where there are no turns to give way to (the worker process, which
+    records a due tick's batches on PostgreSQL): each part in its own transaction, from this
+    thread; the sum of what the units return."""
+    return sum(
+        database.run_sync(unit(items[start : start + part])) for start in range(0, len(items), part)
+    )

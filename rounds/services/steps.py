@@ -23,7 +23,6 @@ import functools
 import logging
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -43,7 +42,7 @@ from rounds.services.cards_drawn import drawn_once
 from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener, nothing_to_wait_for
-from rounds.services.parts import write_in_parts, write_part_for
+from rounds.services.parts import write_in_parts, write_in_parts_sync, write_part_for
 from rounds.services.ports import RoundMessages, RoundOptions
 from rounds.services.summaries import (
     WRITE_BYTES,
@@ -59,7 +58,7 @@ from store.audit import audit
 from store.db import Database
 from store.outbox import Queued, Target, activity_json, enqueue_many
 from store.people import Person
-from store.process_reads import ProcessReads
+from store.process_reads import KeptThere, ProcessReads
 from store.rounds import steps as queries
 from store.rounds.charts import save_charts
 from store.rounds.frozen import (
@@ -503,9 +502,7 @@ class RecordedBatch:
 # In the worker process: each tick's batch being recorded while the tick's next batch is decided
 # (by tick), on one thread of its own; at most a few ticks' (one whose service gave up leaves
 # its last batch here, recorded all the same).
-_recording: OrderedDict[str, concurrent.futures.Future[int]] = OrderedDict()
-_RECORDING_AT_MOST = 4
-_recorder: list[ThreadPoolExecutor] = []
+_recording: KeptThere[concurrent.futures.Future[int]] = KeptThere(4)
 
 
 def plan_and_record_nudges(
@@ -519,35 +516,18 @@ def plan_and_record_nudges(
     """What a due tick's worker process does with each batch on PostgreSQL: the next batch
     decided (`plan_nudge_batch`, in a read snapshot) while the tick's batch before it is still
     being recorded, then that one's count taken, and this one's recording started on the
-    worker's recording thread (`record_in_parts`), except the last batch's (fewer people than
-    a batch), recorded before returning. So a batch is decided while the one before is written,
-    as the service does on SQLite. Picklable with its arguments but the last, the worker's own
-    database (two connections: one reads while the other writes)."""
+    worker's recording thread (`part` people a transaction), except the last batch's (fewer
+    people than a batch), recorded before returning. So a batch is decided while the one
+    before is written, as the service does on SQLite. Picklable with its arguments but the
+    last, the worker's own database (two connections: one reads while the other writes)."""
     outcomes = database.read_sync(functools.partial(plan_nudge_batch, planner, now, after))
     queued = _recorded_before(tick)
-    record = functools.partial(record_in_parts, database, outcomes, part, now)
+    record = functools.partial(write_in_parts_sync, database, outcomes, part, _nudge_recorder(now))
     last = queries.position_of(outcomes[-1]) if outcomes else after
     if len(outcomes) < planner.batch:
         return RecordedBatch(queued + record(), len(outcomes), last)
-    _recording[tick] = _recording_thread().submit(record)
-    while len(_recording) > _RECORDING_AT_MOST:
-        _recording.popitem(last=False)
+    _recording.keep(tick, _recording_thread().submit(record))
     return RecordedBatch(queued, len(outcomes), last)
-
-
-def record_in_parts(
-    database: Database, outcomes: Sequence[queries.NudgeOutcome], part: int, now: datetime
-) -> int:
-    """A batch's decisions recorded (`record_nudges`), `part` people a transaction, each
-    idempotent; how many nudges were new."""
-    queued = 0
-    for start in range(0, len(outcomes), part):
-        queued += database.run_sync(
-            functools.partial(
-                queries.record_nudges, outcomes=outcomes[start : start + part], now=now
-            )
-        )
-    return queued
 
 
 def _recorded_before(tick: str) -> int:
@@ -556,10 +536,9 @@ def _recorded_before(tick: str) -> int:
     return 0 if recording is None else recording.result()
 
 
+@functools.cache
 def _recording_thread() -> ThreadPoolExecutor:
-    if not _recorder:
-        _recorder.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudge-records"))
-    return _recorder[0]
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudge-records")
 
 
 def plan_nudge_batch(

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -32,6 +31,7 @@ from rounds.services.charts import chart_alt_text, chart_url, is_hidden
 from rounds.services.drawing import Chart, draw_charts_on_threads
 from rounds.services.ports import RoundMessages, RoundOptions
 from store.outbox import Queued, Target, activity_json
+from store.process_reads import KeptThere
 from store.rounds.charts import new_chart_token
 from store.rounds.frozen import frozen_evidence, frozen_results
 from store.rounds.opening import round_teams
@@ -91,8 +91,8 @@ class KeptSummaries:
 # own (two leaders may close the same round at once through one worker), the pieces not taken
 # yet last first; at most `KEPT_AT_MOST` builds, the oldest dropped (a close that stopped
 # taking its pieces builds them again on its next run).
-_kept: OrderedDict[str, list[Summaries]] = OrderedDict()
 KEPT_AT_MOST = 4
+_kept: KeptThere[list[Summaries]] = KeptThere(KEPT_AT_MOST)
 
 
 def summary_inputs(round_id: int, improvement_team_id: str, session: Session) -> SummaryInputs:
@@ -220,9 +220,7 @@ def keep_summaries_there(
 def keep(key: str, pieces: list[Summaries]) -> str:
     """Keep `pieces` under `key` for `take_summaries_piece` (dropping the oldest build kept
     beyond `KEPT_AT_MOST`)."""
-    _kept[key] = pieces[::-1]
-    while len(_kept) > KEPT_AT_MOST:
-        _kept.popitem(last=False)
+    _kept.keep(key, pieces[::-1])
     return key
 
 
