@@ -41,7 +41,6 @@ __all__ = [
     "ScheduleError",
     "due_post",
     "format_days",
-    "next_post",
     "next_to_post",
     "occurrence_on",
     "occurrences",
@@ -148,12 +147,6 @@ def occurrences(timing: HuddleTiming, after: datetime) -> Iterator[Occurrence]:
         if found is not None and found.post_at > after:
             yield found
         day += _ONE_DAY
-
-
-def next_post(timing: HuddleTiming, after: datetime) -> Occurrence | None:
-    """The next huddle whose prompt is posted strictly after `after`; None when paused or no day
-    is chosen."""
-    return next(occurrences(timing, after), None)
 
 
 def next_to_post(

@@ -17,7 +17,6 @@ from huddles.rules.schedule import (
     Occurrence,
     ScheduleError,
     due_post,
-    next_post,
     next_to_post,
     occurrence_on,
     occurrences,
@@ -63,6 +62,11 @@ def dates(found: list[Occurrence]) -> list[date]:
 
 def first(t: HuddleTiming, after: datetime, count: int) -> list[Occurrence]:
     return list(itertools.islice(occurrences(t, after), count))
+
+
+def next_post(t: HuddleTiming, after: datetime) -> Occurrence | None:
+    """The first huddle whose prompt is posted strictly after `after`."""
+    return next(occurrences(t, after), None)
 
 
 # ---- days, skips and bank holidays -----------------------------------------------------------
