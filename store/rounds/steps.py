@@ -316,13 +316,16 @@ def team_names_of(session: Session, participant_ids: Sequence[int]) -> dict[int,
 
 
 def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datetime) -> int:
-    """The decisions for a batch, in three statements: who still has the next time the
+    """The decisions for a batch, recorded only for those who still have the next time the
     decision was made from (compare-and-set: a snooze or new reminder times saved since win, and
-    the next tick looks at them again), their nudges queued (unique dedupe keys), their counters
-    and next times. How many nudges were new.
+    the next tick looks at them again): their counters and next times, and their nudges queued
+    (unique dedupe keys). How many nudges were new.
 
-    On SQLite each of the three is one statement stepping through one row (the first reads the
-    pairs as one JSON array, the last takes its rows as one): pysqlite lets go of the GIL at
+    On PostgreSQL, two statements: the UPDATE compares and sets and returns whom it moved on,
+    then their nudges are queued. On SQLite, three: who still has the time, their nudges,
+    their counters (the UPDATE compares again), each one statement stepping through one row
+    (no RETURNING: the first reads the pairs as one JSON array, the last takes its rows as
+    one): pysqlite lets go of the GIL at
     every row a statement steps through and at every row of an executemany, so 200 rows were
     800 hand-offs, each a wait for the GIL with the write lock held while the event loop is busy
     (benchmarks/nudge_record_contention.py: a batch of 200 took 80-104 ms at the median with
@@ -330,6 +333,10 @@ def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datet
     if not outcomes:
         return 0
     connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        moved = _record_counters_from_records(connection, outcomes)
+        kept = (o.message for o in outcomes if o.message and o.participant_id in moved)
+        return enqueue_many(session, kept, now=now)
     p = _participants.c
     stored = _stored_form(connection.dialect)
     current = dict(
@@ -337,14 +344,11 @@ def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datet
             connection, p.id, p.next_nudge_at, p.id.in_([o.participant_id for o in outcomes])
         )
     )
-    kept = [o for o in outcomes if current.get(o.participant_id) == stored(o.was_next)]
-    if not kept:
+    kept_outcomes = [o for o in outcomes if current.get(o.participant_id) == stored(o.was_next)]
+    if not kept_outcomes:
         return 0
-    queued = enqueue_many(session, (o.message for o in kept if o.message), now=now)
-    if connection.dialect.name == "sqlite":
-        _record_counters_in_one_statement(connection, kept, stored)
-        return queued
-    _record_counters_from_records(connection, kept)
+    queued = enqueue_many(session, (o.message for o in kept_outcomes if o.message), now=now)
+    _record_counters_in_one_statement(connection, kept_outcomes, stored)
     return queued
 
 
@@ -397,9 +401,13 @@ _COUNTER_TYPES = {
 }
 
 
-def _record_counters_from_records(connection: sa.Connection, kept: Sequence[NudgeOutcome]) -> None:
-    """PostgreSQL: the kept decisions' counters and next times as one UPDATE ... FROM the rows
-    sent as one JSON parameter (store.bulk.json_records), with the same compare-and-set. As an
+def _record_counters_from_records(
+    connection: sa.Connection, outcomes: Sequence[NudgeOutcome]
+) -> set[int]:
+    """PostgreSQL: the decisions' counters and next times as one UPDATE ... FROM the rows sent
+    as one JSON parameter (store.bulk.json_records), only where the next time is still the
+    one the decision was made from (the compare-and-set, in the UPDATE itself: the row is
+    locked as it is compared); the ids it moved on, whose nudges are then queued. As an
     executemany (a statement a person) a batch of 1,000 took 320 ms at the median with another
     thread wanting the GIL (benchmarks/nudge_record_contention.py), CPU that an answer's turn
     and its statements waited for."""
@@ -412,19 +420,21 @@ def _record_counters_from_records(connection: sa.Connection, kept: Sequence[Nudg
                 "last": o.last_nudged_at,
                 "next": o.next_nudge_at,
             }
-            for o in kept
+            for o in outcomes
         ],
         _COUNTER_TYPES,
         name="u_counters",
     )
     p = _participants.c
-    connection.execute(
+    moved = connection.execute(
         sa.update(_participants)
         .where(p.id == source.c.id, p.next_nudge_at == source.c.was)
         .values(
             nudges_sent=source.c.sent, last_nudged_at=source.c.last, next_nudge_at=source.c.next
         )
+        .returning(p.id)
     )
+    return set(moved.scalars())
 
 
 def look_again(session: Session, now: datetime, *, person_id: int) -> None:

@@ -95,3 +95,25 @@ async def test_only_those_still_due_at_the_decisions_time_are_nudged_and_moved_o
     assert len(keys) == 3
     # asked again with the same decisions: nobody is still at the old time, nothing is queued
     assert await db.run(lambda s: record_nudges(s, outcomes, NOW)) == 0
+
+
+async def test_on_postgresql_the_update_itself_compares_and_sets(db: Database) -> None:
+    """Two statements a batch: the UPDATE, which compares and returns whom it moved on, then
+    those people's nudges; no read of the times first (a round trip a part of every tick)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite reads the times first: RETURNING would hand the GIL over per row")
+    participants = await db.run(lambda s: _round_with_people(s, 3))
+    outcomes = [_outcome(p, DUE) for p in participants]
+    outcomes[1] = _outcome(participants[1], DUE - timedelta(hours=1))  # a stale decision
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]).lstrip().split()[0].upper())
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        queued = await db.run(lambda s: record_nudges(s, outcomes, NOW))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert queued == 2
+    assert [s for s in statements if s in {"SELECT", "UPDATE", "INSERT"}] == ["UPDATE", "INSERT"]
