@@ -4,9 +4,11 @@ leader.
 
 Each batch of invitations is read and drawn (`draw_invitations`: who is still to invite, and
 their messages) in the worker process of store.process_reads when the service has one, while
-the batch before is written here: 23-91 ms of Python a batch on a read thread of the service
-made every answer arriving meanwhile wait for the GIL at each of its hand-overs (issue 13).
-Without a worker (an in-memory SQLite database) the same function runs on a read
+the batch before is written: 23-91 ms of Python a batch on a read thread of the service made
+every answer arriving meanwhile wait for the GIL at each of its hand-overs (issue 13). On
+SQLite the batch before is written here, by the service's one writer, where a turn's write goes
+first; on PostgreSQL it is written in the worker too (`draw_and_record_invitations`), for the
+same reason. Without a worker (an in-memory SQLite database) the same function runs on a read
 thread here.
 
 The invitations are queued only so far ahead of the sender (`Lead`): the sender sends at Teams'
@@ -22,6 +24,7 @@ import functools
 import json
 import logging
 import pickle
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +38,7 @@ from framework.reading import reading_minutes
 from rounds.rules.schedule import ReminderPlan, resolve_zone
 from rounds.rules.views import InvitationView
 from rounds.services.cards_drawn import drawn_once
-from rounds.services.parts import write_in_parts, write_part_for
+from rounds.services.parts import WrittenBehind, write_behind, write_in_parts, write_part_for
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
@@ -230,6 +233,8 @@ class RoundOpener:
     async def _invite_all(self, round_id: int, now: datetime) -> int:
         round_ = await self.db.run(lambda s: get_round(s, round_id))
         drawing = self.drawing(round_)
+        if self.process_reads is not None and not self.db.is_sqlite:
+            return await self._invite_there(self.process_reads, drawing, now)
         invited, after = 0, None
         writing: asyncio.Future[int] | None = None
         try:
@@ -256,6 +261,36 @@ class RoundOpener:
         finally:
             if writing is not None and not writing.done():  # a read failed: the write ends first
                 await asyncio.wait([writing])
+
+    async def _invite_there(
+        self, worker: ProcessReads, drawing: InvitationDrawing, now: datetime
+    ) -> int:
+        """PostgreSQL: each batch drawn and recorded in the worker process
+        (`draw_and_record_invitations`), this process only keeping the lead and waiting. Written
+        here, a part's SQLAlchemy, psycopg and JSON held this process's GIL for 36-68 ms, and
+        answers arriving meanwhile waited at each of their hand-overs (benchmarks/trust_scale.py,
+        1 December: the open's answers had a p99 of 30 ms, idle 15)."""
+        invited, after, key = 0, None, f"open:{drawing.round_id}:{uuid.uuid4().hex}"
+        while True:
+            await self.within_lead(now)
+            await self.give_way()
+            batch = await worker.run(
+                functools.partial(
+                    draw_and_record_invitations,
+                    drawing,
+                    self.batch,
+                    after,
+                    self.write_part,
+                    now,
+                    key,
+                )
+            )
+            if batch.written:
+                self.on_queued()
+            invited += batch.written
+            if batch.drawn < self.batch:
+                return invited
+            after = batch.after
 
     async def within_lead(self, now: datetime) -> None:
         """Return once fewer than `lead.messages` messages due by `now` are still to be sent,
@@ -450,6 +485,33 @@ def draw_invitations_there(
 ) -> list[Invitation]:
     """`draw_invitations` in the worker process, its cards kept there between batches."""
     return draw_invitations(drawing, limit, after, session, cards=_CARDS_THERE)
+
+
+def draw_and_record_invitations(
+    drawing: InvitationDrawing,
+    limit: int,
+    after: int | None,
+    part: int,
+    now: datetime,
+    key: str,
+    database: Database,
+) -> WrittenBehind[int]:
+    """What the open's worker process does with each batch on PostgreSQL: the next batch drawn
+    (`draw_invitations_there`, in a read snapshot) while the batch before it is still being
+    recorded (`write_behind`, `part` invitations a transaction), except the last (fewer than
+    `limit`), recorded before returning. Picklable with its arguments but the last, the
+    worker's own database."""
+    invitations = database.read_sync(
+        functools.partial(draw_invitations_there, drawing, limit, after)
+    )
+    last = len(invitations) < limit
+    round_id = drawing.round_id
+    queued = write_behind(
+        key, database, invitations, part, lambda p: _recorder(round_id, p, now), last=last
+    )
+    return WrittenBehind(
+        queued, len(invitations), invitations[-1].participant_id if invitations else after
+    )
 
 
 def _picklable(value: object) -> bool:

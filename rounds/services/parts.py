@@ -24,14 +24,19 @@ compare-and-set), so a crash between parts leaves nothing that the next run woul
 
 from __future__ import annotations
 
+import concurrent.futures
+import functools
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlmodel import Session
 
 from store.db import Database
+from store.process_reads import KeptThere
 
 T = TypeVar("T")
+P = TypeVar("P")
 
 SQLITE_WRITE_PART = 50  # people per write transaction on SQLite
 POSTGRESQL_WRITE_PART = 250  # and on PostgreSQL
@@ -72,3 +77,46 @@ def write_in_parts_sync(
     return sum(
         database.run_sync(unit(items[start : start + part])) for start in range(0, len(items), part)
     )
+
+
+@dataclass(frozen=True)
+class WrittenBehind(Generic[P]):
+    """What one call of a step's batch in the worker process did (`write_behind`)."""
+
+    written: int  # what the writes that ended during the call returned (messages queued)
+    drawn: int  # items drawn: fewer than the batch's size when it was the last
+    after: P | None  # where the next batch starts
+
+
+# In the worker process: each step's batch being written (by the step's key) while its next
+# batch is drawn, on one thread of its own; at most a few steps' (one whose service gave up
+# leaves its last batch here, written all the same).
+_writing: KeptThere[concurrent.futures.Future[int]] = KeptThere(4)
+
+
+def write_behind(
+    key: str,
+    database: Database,
+    items: Sequence[T],
+    part: int,
+    unit: Callable[[Sequence[T]], Callable[[Session], int]],
+    *,
+    last: bool,
+) -> int:
+    """In the worker process, on PostgreSQL: `items` written in parts (`write_in_parts_sync`)
+    on the worker's writing thread, while the caller draws the step's next batch on the
+    worker's other connection, except the `last` batch, written before returning. What the
+    step's batch before (same `key`) wrote, once written (its error, if it failed, raised
+    here), plus, for the last, this one's."""
+    before = _writing.pop(key, None)
+    written = 0 if before is None else before.result()
+    write = functools.partial(write_in_parts_sync, database, items, part, unit)
+    if last:
+        return written + write()
+    _writing.keep(key, _writing_thread().submit(write))
+    return written
+
+
+@functools.cache
+def _writing_thread() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="writes-behind")

@@ -18,13 +18,11 @@ moved clock. Messages are drawn by `RoundMessages` (the composition root passes 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -42,7 +40,7 @@ from rounds.services.cards_drawn import drawn_once
 from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener, nothing_to_wait_for
-from rounds.services.parts import write_in_parts, write_in_parts_sync, write_part_for
+from rounds.services.parts import WrittenBehind, write_behind, write_in_parts, write_part_for
 from rounds.services.ports import RoundMessages, RoundOptions
 from rounds.services.summaries import (
     WRITE_BYTES,
@@ -58,7 +56,7 @@ from store.audit import audit
 from store.db import Database
 from store.outbox import Queued, Target, activity_json, enqueue_many
 from store.people import Person
-from store.process_reads import KeptThere, ProcessReads
+from store.process_reads import ProcessReads
 from store.rounds import steps as queries
 from store.rounds.charts import save_charts
 from store.rounds.frozen import (
@@ -396,10 +394,10 @@ class RoundSteps:
                     plan_and_record_nudges, planner, now, after, self.write_part, tick
                 )
             )
-            if recorded.queued:
+            if recorded.written:
                 self.on_queued()
-            queued += recorded.queued
-            if recorded.looked_at < self.batch:
+            queued += recorded.written
+            if recorded.drawn < self.batch:
                 return queued
             after = recorded.after
 
@@ -490,21 +488,6 @@ def _queue(messages: list[Queued], now: datetime, session: Session) -> int:
     return enqueue_many(session, messages, now=now)
 
 
-@dataclass(frozen=True)
-class RecordedBatch:
-    """What `plan_and_record_nudges` did in one call."""
-
-    queued: int  # nudges queued by the recordings that ended in the call
-    looked_at: int  # people decided: fewer than the batch's size when it was the last
-    after: queries.Position | None  # where the next batch starts
-
-
-# In the worker process: each tick's batch being recorded while the tick's next batch is decided
-# (by tick), on one thread of its own; at most a few ticks' (one whose service gave up leaves
-# its last batch here, recorded all the same).
-_recording: KeptThere[concurrent.futures.Future[int]] = KeptThere(4)
-
-
 def plan_and_record_nudges(
     planner: NudgePlanner,
     now: datetime,
@@ -512,33 +495,17 @@ def plan_and_record_nudges(
     part: int,
     tick: str,
     database: Database,
-) -> RecordedBatch:
+) -> WrittenBehind[queries.Position]:
     """What a due tick's worker process does with each batch on PostgreSQL: the next batch
     decided (`plan_nudge_batch`, in a read snapshot) while the tick's batch before it is still
-    being recorded, then that one's count taken, and this one's recording started on the
-    worker's recording thread (`part` people a transaction), except the last batch's (fewer
-    people than a batch), recorded before returning. So a batch is decided while the one
-    before is written, as the service does on SQLite. Picklable with its arguments but the
-    last, the worker's own database (two connections: one reads while the other writes)."""
+    being recorded (`write_behind`, `part` people a transaction), except the last batch's
+    (fewer people than a batch), recorded before returning. Picklable with its arguments but
+    the last, the worker's own database (two connections: one reads while the other writes)."""
     outcomes = database.read_sync(functools.partial(plan_nudge_batch, planner, now, after))
-    queued = _recorded_before(tick)
-    record = functools.partial(write_in_parts_sync, database, outcomes, part, _nudge_recorder(now))
-    last = queries.position_of(outcomes[-1]) if outcomes else after
-    if len(outcomes) < planner.batch:
-        return RecordedBatch(queued + record(), len(outcomes), last)
-    _recording.keep(tick, _recording_thread().submit(record))
-    return RecordedBatch(queued, len(outcomes), last)
-
-
-def _recorded_before(tick: str) -> int:
-    """The tick's batch before, once recorded (its error, if it failed, raised here)."""
-    recording = _recording.pop(tick, None)
-    return 0 if recording is None else recording.result()
-
-
-@functools.cache
-def _recording_thread() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudge-records")
+    last = len(outcomes) < planner.batch
+    queued = write_behind(tick, database, outcomes, part, _nudge_recorder(now), last=last)
+    position = queries.position_of(outcomes[-1]) if outcomes else after
+    return WrittenBehind(queued, len(outcomes), position)
 
 
 def plan_nudge_batch(

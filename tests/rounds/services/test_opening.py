@@ -160,10 +160,21 @@ async def test_each_batch_of_the_opening_gives_way_to_the_turns_in_flight_first(
             return await run(work)
 
         steps.db.run = recorded  # type: ignore[method-assign]
+        reads = steps.opener.process_reads  # on PostgreSQL it draws and writes the invitations
+        if reads is not None:
+            run_there = reads.run
+
+            async def recorded_there(work: Any) -> Any:
+                events.append("write")
+                return await run_there(work)
+
+            reads.run = recorded_there  # type: ignore[method-assign]
         try:
             [result] = await steps.opener.open_due(clock.now)
         finally:
             del steps.db.run
+            if reads is not None:
+                del reads.run
         assert result.invited == 450
         assert entries_made_on
         assert threading.get_ident() not in entries_made_on, "off the event loop's thread"

@@ -27,6 +27,7 @@ from impact.features.rounds import round_steps
 from impact.service import CONTEXT_KEY, create_app
 from rounds.services import opening as opening_service
 from rounds.services.jobs import RoundJobSource
+from rounds.services.opening import Lead
 from rounds.services.steps import RoundSteps, plan_and_record_nudges
 from store.db import Database
 from store.outbox import OutboxMessage, Queued, Target, enqueue_many
@@ -334,6 +335,45 @@ async def test_a_due_tick_plans_in_the_worker_process_and_on_postgresql_records_
     assert all(n == 1 for n in messages(world.db, "nudge").values())
 
 
+async def test_an_opening_draws_in_the_worker_process_and_on_postgresql_records_there(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches(world.steps, 5)
+    world.new_round(TEAMS[1], 0, 12)
+    reads = world.steps.opener.process_reads
+    assert reads is not None
+    asked: list[str] = []
+    for way in ("read", "run"):
+        real = getattr(reads, way)
+
+        async def asking(work: Any, way: str = way, real: Any = real) -> Any:
+            asked.append(way)
+            return await real(work)
+
+        monkeypatch.setattr(reads, way, asking)
+    recorded_here: list[int] = []
+    recorder = opening_service._recorder
+
+    def recording(round_id: int, invitations: Any, now: datetime) -> Any:
+        recorded_here.append(len(invitations))
+        return recorder(round_id, invitations, now)
+
+    monkeypatch.setattr(opening_service, "_recorder", recording)
+    [result] = await world.steps.opener.open_due(WEDNESDAY)
+    assert result.invited == 12
+    # A batch of 5, 5, then 2; on PostgreSQL each drawn and recorded there, on SQLite drawn
+    # there and recorded here (by SQLite's one writer).
+    if world.db.is_sqlite:
+        assert asked == ["read"] * 3
+        assert recorded_here == [5, 5, 2]
+    else:
+        assert asked == ["run"] * 3
+        assert recorded_here == [], "nothing recorded by the service's own threads"
+    invitations = messages(world.db, "invitation")
+    assert len(invitations) == 12
+    assert set(invitations.values()) == {1}
+
+
 def assert_each_nudged_once(db: Database, people: int) -> None:
     nudges = messages(db, "nudge")
     assert len(nudges) == people
@@ -363,6 +403,8 @@ def crash_on_call(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, call:
 async def test_an_opening_that_dies_mid_way_invites_everyone_once_when_run_again(
     world: World, monkeypatch: pytest.MonkeyPatch, where: str, part: int | None
 ) -> None:
+    if where == "record_invitations" and not world.db.is_sqlite:
+        world.steps.opener.process_reads = None  # a worker records there: the test after
     batches(world.steps, 5, part)
     round_id = world.new_round(TEAMS[1], 0, 23)
     with monkeypatch.context() as patch:
@@ -383,6 +425,44 @@ async def test_an_opening_that_dies_mid_way_invites_everyone_once_when_run_again
     )
     assert len(participants) == 23
     assert all(p.invited_at is not None for p in participants)
+    assert world.db.run_sync(lambda s: s.get(Round, round_id).status) == "open"
+
+
+async def test_an_opening_whose_worker_process_dies_invites_everyone_once_when_run_again(
+    world: World,
+) -> None:
+    """PostgreSQL: the worker process that draws and records each batch of invitations is
+    killed after the third batch. The opening fails; the next tick starts a new worker and
+    invites the rest, everyone once."""
+    if world.db.is_sqlite:
+        pytest.skip("on SQLite the service records the invitations itself (the test before)")
+    reads = world.steps.opener.process_reads
+    assert reads is not None
+    batches(world.steps, 1)
+    world.steps.opener.lead = Lead(longest_wait=0)  # no sender here: no lead to keep
+    round_id = world.new_round(TEAMS[1], 0, 7)
+    worker = await reads.call(os.getpid)
+    ways = {"n": 0}
+
+    async def give_way() -> None:  # before each batch: the worker dies before the fourth
+        ways["n"] += 1
+        if ways["n"] == 1 + 7 + 4:  # the roster read, 7 freeze parts, the fourth batch
+            for _ in range(500):  # the third batch is recorded while the fourth is drawn
+                if len(messages(world.db, "invitation")) == 3:
+                    break
+                await asyncio.sleep(0.01)
+            os.kill(worker, signal.SIGKILL)
+            await asyncio.sleep(0.2)  # the pool's manager thread sees its worker gone
+
+    world.steps.opener.give_way = give_way
+    with pytest.raises(BrokenProcessPool):
+        await world.steps.open_due(WEDNESDAY)
+    assert len(messages(world.db, "invitation")) == 3
+    assert await world.steps.nudge_due(WEDNESDAY + timedelta(minutes=1)) == 0
+    assert await reads.call(os.getpid) != worker, "a new worker"
+    invitations = messages(world.db, "invitation")
+    assert len(invitations) == 7
+    assert set(invitations.values()) == {1}
     assert world.db.run_sync(lambda s: s.get(Round, round_id).status) == "open"
 
 
@@ -470,8 +550,8 @@ async def test_a_batch_decided_and_recorded_in_the_worker_is_recorded_in_parts(
     first = plan_and_record_nudges(planner, MONDAY, None, 4, "tick", world.db)
     second = plan_and_record_nudges(planner, MONDAY, first.after, 4, "tick", world.db)
     last = plan_and_record_nudges(planner, MONDAY, second.after, 4, "tick", world.db)
-    assert (first.queued, first.looked_at, second.queued, second.looked_at) == (0, 6, 6, 6)
-    assert (last.queued, last.looked_at, last.after) == (6, 0, second.after)
+    assert (first.written, first.drawn, second.written, second.drawn) == (0, 6, 6, 6)
+    assert (last.written, last.drawn, last.after) == (6, 0, second.after)
     assert sizes == [4, 2, 4, 2]
     assert_each_nudged_once(world.db, 12)
 
@@ -483,8 +563,8 @@ async def test_a_batch_is_written_in_parts_each_its_own_transaction(
     waits for one part on the service's writer thread, not a whole batch): the freeze, the
     invitations and the nudges each go to the database in parts, giving way to turns before
     every part after a batch's first, and everyone is still invited and nudged once."""
-    if not world.db.is_sqlite:  # with a worker the tick records there (the test before)
-        world.steps.process_reads = None
+    if not world.db.is_sqlite:  # with a worker the steps record there (the tests before)
+        world.steps.process_reads = world.steps.opener.process_reads = None
     batches(world.steps, 6, 4)
     world.new_round(TEAMS[1], 0, 12)
     sizes: dict[str, list[int]] = {}
