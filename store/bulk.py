@@ -67,6 +67,22 @@ def json_texts(texts: Sequence[str], *, name: str) -> sa.TableValuedAlias:
     )
 
 
+def among(
+    column: sa.ColumnElement[Any] | sa.orm.Mapped[Any], ids: Sequence[int], dialect: sa.Dialect
+) -> sa.ColumnElement[bool]:
+    """`column IN ids`. On PostgreSQL the ids go as one JSON array (`column IN (SELECT ... FROM
+    json_array_elements_text(...))`): an IN list of a thousand placeholders is a statement that
+    SQLAlchemy renders again and psycopg parses again (too long for its cache) on each
+    execution, about 25 ms of a nudge batch's plan (py-spy on the worker during a trust's due
+    ticks, 1 December). Elsewhere a plain IN."""
+    if dialect.name != "postgresql":
+        return column.in_(list(ids))
+    listed = sa.func.json_array_elements_text(
+        sa.bindparam(None, [int(i) for i in ids], type_=postgresql.JSON)
+    ).table_valued("value")
+    return column.in_(sa.select(sa.cast(listed.c.value, sa.BigInteger)))
+
+
 def insert_selected(
     connection: sa.Connection,
     table: sa.Table,

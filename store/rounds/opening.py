@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from framework.identity import TeamMember
 from store.audit import audit
-from store.bulk import insert_ignoring, select_pairs
+from store.bulk import among, insert_ignoring, select_pairs
 from store.outbox import Queued, enqueue_many
 from store.people import ConversationRef, Person
 from store.rounds.tables import (
@@ -338,7 +338,7 @@ def uninvited(
             col(Team.reference),
         )
         .join(Team, col(Team.id) == col(RoundParticipantTeam.team_id))
-        .where(col(RoundParticipantTeam.participant_id).in_(ids))
+        .where(among(col(RoundParticipantTeam.participant_id), ids, session.get_bind().dialect))
         .order_by(col(Team.name))
     ).all():
         teams.setdefault(participant_id, []).append(
@@ -363,7 +363,7 @@ def personal_chats(session: Session, person_ids: Sequence[int]) -> dict[int, Con
     """Each person's 1:1 chat with the bot (the latest stored), in one query."""
     rows = session.exec(
         select(ConversationRef)
-        .where(col(ConversationRef.person_id).in_(list(person_ids)))
+        .where(among(col(ConversationRef.person_id), person_ids, session.get_bind().dialect))
         .where(ConversationRef.scope == "personal")
         .order_by(col(ConversationRef.id))
     ).all()

@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from store.assessments.tables import Assessment
-from store.bulk import json_records, select_pairs
+from store.bulk import among, json_records, select_pairs
 from store.outbox import OutboxMessage, Queued, enqueue_many
 from store.people import Person
 from store.rounds.tables import (
@@ -296,8 +296,9 @@ def anyone_due(session: Session, now: datetime) -> bool:
 
 
 def preferences_rows(session: Session, person_ids: Sequence[int]) -> dict[int, NudgePreference]:
+    dialect = session.get_bind().dialect
     rows = session.exec(
-        select(NudgePreference).where(col(NudgePreference.person_id).in_(list(person_ids)))
+        select(NudgePreference).where(among(col(NudgePreference.person_id), person_ids, dialect))
     ).all()
     return {row.person_id: row for row in rows}
 
@@ -305,10 +306,11 @@ def preferences_rows(session: Session, person_ids: Sequence[int]) -> dict[int, N
 def team_names_of(session: Session, participant_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
     """Each participant's round teams by name, in one query."""
     names: dict[int, list[str]] = {}
+    participants = col(RoundParticipantTeam.participant_id)
     for participant_id, name in session.execute(
-        sa.select(col(RoundParticipantTeam.participant_id), col(Team.name))
+        sa.select(participants, col(Team.name))
         .join(Team, col(Team.id) == col(RoundParticipantTeam.team_id))
-        .where(col(RoundParticipantTeam.participant_id).in_(list(participant_ids)))
+        .where(among(participants, participant_ids, session.get_bind().dialect))
         .order_by(col(Team.name))
     ).all():
         names.setdefault(participant_id, []).append(name)

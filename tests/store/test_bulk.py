@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 import store.bulk
-from store.bulk import insert_ignoring, select_pairs
+from store.bulk import among, insert_ignoring, select_pairs
 from store.db import Database
 from store.types import UTCDateTime
 
@@ -153,3 +153,36 @@ def test_select_pairs_reads_what_a_plain_select_reads(db: Database, count: int) 
     plain, paired = db.run_sync(read)
     assert paired == plain
     assert len(paired) == (count + 1) // 2
+
+
+@pytest.mark.parametrize("count", [0, 1, 1000])
+def test_among_finds_the_rows_an_in_list_finds_with_one_parameter(db: Database, count: int) -> None:
+    """On PostgreSQL the ids go as one JSON parameter, so the statement's text (and psycopg's
+    parse of it, and SQLAlchemy's render) is the same whatever the number of ids."""
+    metadata.create_all(db.engine)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(*args: Any) -> None:
+        statements.append((args[2], args[3]))
+
+    def read(session: Any) -> tuple[list[Any], list[Any]]:
+        connection = session.connection()
+        connection.execute(sa.insert(things), rows("a", 1200))
+        ids = [n for n in range(-5, 2 * count, 2)]  # some missing, some negative
+        plain = connection.execute(sa.select(things.c.key).where(things.c.id.in_(ids))).all()
+        sa.event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            found = connection.execute(
+                sa.select(things.c.key).where(among(things.c.id, ids, connection.dialect))
+            ).all()
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", seen)
+        return sorted(plain), sorted(found)
+
+    plain, found = db.run_sync(read)
+    assert found == plain
+    assert len(found) == len(range(1, min(2 * count, 1201), 2))
+    if not db.is_sqlite:
+        [(statement, parameters)] = statements
+        assert "json_array_elements_text" in statement
+        assert len(parameters) == 1, parameters
