@@ -38,7 +38,13 @@ from framework.reading import reading_minutes
 from rounds.rules.schedule import ReminderPlan, resolve_zone
 from rounds.rules.views import InvitationView
 from rounds.services.cards_drawn import drawn_once
-from rounds.services.parts import WrittenBehind, write_behind, write_in_parts, write_part_for
+from rounds.services.parts import (
+    WrittenBehind,
+    batches_in_worker,
+    write_behind,
+    write_in_parts,
+    write_part_for,
+)
 from rounds.services.ports import RosterReader, RoundMessages, RoundOptions
 from rounds.services.rosters import PendingRosters, read_rosters
 from store.db import Database
@@ -270,27 +276,18 @@ class RoundOpener:
         here, a part's SQLAlchemy, psycopg and JSON held this process's GIL for 36-68 ms, and
         answers arriving meanwhile waited at each of their hand-overs (benchmarks/trust_scale.py,
         1 December: the open's answers had a p99 of 30 ms, idle 15)."""
-        invited, after, key = 0, None, f"open:{drawing.round_id}:{uuid.uuid4().hex}"
-        while True:
+        key = f"open:{drawing.round_id}:{uuid.uuid4().hex}"
+
+        def batch(after: int | None) -> Callable[[Database], WrittenBehind[int]]:
+            return functools.partial(
+                draw_and_record_invitations, drawing, self.batch, after, self.write_part, now, key
+            )
+
+        async def before_each() -> None:
             await self.within_lead(now)
             await self.give_way()
-            batch = await worker.run(
-                functools.partial(
-                    draw_and_record_invitations,
-                    drawing,
-                    self.batch,
-                    after,
-                    self.write_part,
-                    now,
-                    key,
-                )
-            )
-            if batch.written:
-                self.on_queued()
-            invited += batch.written
-            if batch.drawn < self.batch:
-                return invited
-            after = batch.after
+
+        return await batches_in_worker(worker, batch, self.batch, before_each, self.on_queued)
 
     async def within_lead(self, now: datetime) -> None:
         """Return once fewer than `lead.messages` messages due by `now` are still to be sent,

@@ -33,7 +33,7 @@ from typing import Generic, TypeVar
 from sqlmodel import Session
 
 from store.db import Database
-from store.process_reads import KeptThere
+from store.process_reads import KeptThere, ProcessReads
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -86,6 +86,30 @@ class WrittenBehind(Generic[P]):
     written: int  # what the writes that ended during the call returned (messages queued)
     drawn: int  # items drawn: fewer than the batch's size when it was the last
     after: P | None  # where the next batch starts
+
+
+async def batches_in_worker(
+    worker: ProcessReads,
+    batch: Callable[[P | None], Callable[[Database], WrittenBehind[P]]],
+    size: int,
+    before_each: Callable[[], Awaitable[None]],
+    on_written: Callable[[], None],
+) -> int:
+    """A step's batches drawn and written in the worker process on PostgreSQL, one call each
+    (`batch(after)`, which uses `write_behind`), `before_each` awaited first (giving way to
+    turns; the opener also keeps its lead), until a batch draws fewer than `size`; what they
+    wrote in all. `on_written` after each call that wrote something (the sender wakes)."""
+    total: int = 0
+    after: P | None = None
+    while True:
+        await before_each()
+        done = await worker.run(batch(after))
+        if done.written:
+            on_written()
+        total += done.written
+        if done.drawn < size:
+            return total
+        after = done.after
 
 
 # In the worker process: each step's batch being written (by the step's key) while its next

@@ -40,7 +40,13 @@ from rounds.services.cards_drawn import drawn_once
 from rounds.services.drawing import draw_team_charts
 from rounds.services.evidence import QuestionEvidence
 from rounds.services.opening import RoundOpener, nothing_to_wait_for
-from rounds.services.parts import WrittenBehind, write_behind, write_in_parts, write_part_for
+from rounds.services.parts import (
+    WrittenBehind,
+    batches_in_worker,
+    write_behind,
+    write_in_parts,
+    write_part_for,
+)
 from rounds.services.ports import RoundMessages, RoundOptions
 from rounds.services.summaries import (
     WRITE_BYTES,
@@ -385,21 +391,16 @@ class RoundSteps:
         held this process's GIL, and every answer meanwhile waited at each of its hand-overs:
         answers during the due ticks took 20-24 ms at the median against 11 idle, and 12 since
         (benchmarks/trust_scale.py, 30 November)."""
-        queued, after, tick = 0, None, uuid.uuid4().hex
-        planner = self.nudge_planner()
-        while True:
-            await self.give_way()
-            recorded = await worker.run(
-                functools.partial(
-                    plan_and_record_nudges, planner, now, after, self.write_part, tick
-                )
+        planner, tick = self.nudge_planner(), uuid.uuid4().hex
+
+        def batch(
+            after: queries.Position | None,
+        ) -> Callable[[Database], WrittenBehind[queries.Position]]:
+            return functools.partial(
+                plan_and_record_nudges, planner, now, after, self.write_part, tick
             )
-            if recorded.written:
-                self.on_queued()
-            queued += recorded.written
-            if recorded.drawn < self.batch:
-                return queued
-            after = recorded.after
+
+        return await batches_in_worker(worker, batch, self.batch, self.give_way, self.on_queued)
 
     async def plan_batch(
         self, now: datetime, after: queries.Position | None

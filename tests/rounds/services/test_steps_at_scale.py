@@ -32,6 +32,7 @@ from rounds.services.steps import RoundSteps, plan_and_record_nudges
 from store.db import Database
 from store.outbox import OutboxMessage, Queued, Target, enqueue_many
 from store.people import ConversationRef, Person
+from store.process_reads import ProcessReads
 from store.rounds import steps as step_queries
 from store.rounds.frozen import frozen_results
 from store.rounds.lifecycle import RoundSpec, create_round, extend_round
@@ -297,15 +298,24 @@ async def test_the_worker_plans_the_nudges_the_service_would_plan(world: World) 
     assert sum(1 for m in messages_planned if m.target.conversation_id is None) == 2
 
 
-async def test_a_due_tick_plans_in_the_worker_process_and_on_postgresql_records_there(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    batches(world.steps, 5)
-    world.new_round(TEAMS[1], 0, 12)
-    await world.steps.open_due(WEDNESDAY)
-    give_everyone_a_chat(world.db, world.tenant)
-    reads = world.steps.process_reads
-    assert reads is not None
+def sizes_of_calls(
+    monkeypatch: pytest.MonkeyPatch, module: Any, name: str, items: Callable[..., Any]
+) -> list[int]:
+    """How many items (`items(*args)`) each call of `module.name` had, in order (each still
+    done)."""
+    sizes: list[int] = []
+    real = getattr(module, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        sizes.append(len(items(*args, **kwargs)))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return sizes
+
+
+def ways_asked(reads: ProcessReads, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Which of the worker's `read` and `run` the step asked, in order (each still done)."""
     asked: list[str] = []
     for way in ("read", "run"):
         real = getattr(reads, way)
@@ -315,6 +325,19 @@ async def test_a_due_tick_plans_in_the_worker_process_and_on_postgresql_records_
             return await real(work)
 
         monkeypatch.setattr(reads, way, asking)
+    return asked
+
+
+async def test_a_due_tick_plans_in_the_worker_process_and_on_postgresql_records_there(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches(world.steps, 5)
+    world.new_round(TEAMS[1], 0, 12)
+    await world.steps.open_due(WEDNESDAY)
+    give_everyone_a_chat(world.db, world.tenant)
+    reads = world.steps.process_reads
+    assert reads is not None
+    asked = ways_asked(reads, monkeypatch)
     counted = world.db.run
     service_writes: list[object] = []
 
@@ -342,23 +365,10 @@ async def test_an_opening_draws_in_the_worker_process_and_on_postgresql_records_
     world.new_round(TEAMS[1], 0, 12)
     reads = world.steps.opener.process_reads
     assert reads is not None
-    asked: list[str] = []
-    for way in ("read", "run"):
-        real = getattr(reads, way)
-
-        async def asking(work: Any, way: str = way, real: Any = real) -> Any:
-            asked.append(way)
-            return await real(work)
-
-        monkeypatch.setattr(reads, way, asking)
-    recorded_here: list[int] = []
-    recorder = opening_service._recorder
-
-    def recording(round_id: int, invitations: Any, now: datetime) -> Any:
-        recorded_here.append(len(invitations))
-        return recorder(round_id, invitations, now)
-
-    monkeypatch.setattr(opening_service, "_recorder", recording)
+    asked = ways_asked(reads, monkeypatch)
+    recorded_here = sizes_of_calls(
+        monkeypatch, opening_service, "_recorder", lambda _r, invitations, _n: invitations
+    )
     [result] = await world.steps.opener.open_due(WEDNESDAY)
     assert result.invited == 12
     # A batch of 5, 5, then 2; on PostgreSQL each drawn and recorded there, on SQLite drawn
@@ -538,14 +548,9 @@ async def test_a_batch_decided_and_recorded_in_the_worker_is_recorded_in_parts(
     world.new_round(TEAMS[1], 0, 12)
     await world.steps.open_due(WEDNESDAY)
     give_everyone_a_chat(world.db, world.tenant)
-    sizes: list[int] = []
-    real = step_queries.record_nudges
-
-    def record_nudges(session: Any, outcomes: Any, now: datetime) -> int:
-        sizes.append(len(outcomes))
-        return real(session, outcomes, now)
-
-    monkeypatch.setattr(step_queries, "record_nudges", record_nudges)
+    sizes = sizes_of_calls(
+        monkeypatch, step_queries, "record_nudges", lambda session, outcomes, now: outcomes
+    )
     planner = world.steps.nudge_planner()
     first = plan_and_record_nudges(planner, MONDAY, None, 4, "tick", world.db)
     second = plan_and_record_nudges(planner, MONDAY, first.after, 4, "tick", world.db)
