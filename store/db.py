@@ -193,13 +193,24 @@ class _Lanes:
     scale the sender and a step's batches keep ten or twenty units queued: in a plain queue a
     turn's two units each waited behind all of them (20-50 ms each). Now a turn waits at most
     for the unit already running. Each submission adds one task to the pool, which runs the
-    first waiting item of the first lane that has one, so every item runs once."""
+    first waiting item of the first lane that has one, so every item runs once.
 
-    def __init__(self, executor: ThreadPoolExecutor) -> None:
+    With a `background_gap` (SQLite's writer), background work starts no sooner than that long
+    after the background work before it ended: another process's writer waiting for SQLite's
+    write lock (the sender's, or the service's while the sender writes) tries again every 1 ms
+    at most (`begin_immediate`), and SQLite does not queue waiters. Back to back, a writer that
+    begins its next transaction a fraction of a millisecond after its COMMIT kept such a waiter
+    out for 14 s; 1.5 ms apart, for about two transactions (benchmarks/sqlite_back_to_back.py).
+    A turn's work does not wait for the gap, unless it arrives during one (then at most the
+    gap)."""
+
+    def __init__(self, executor: ThreadPoolExecutor, *, background_gap: float = 0.0) -> None:
         self.executor = executor
+        self.background_gap = background_gap
         self._lock = threading.Lock()
         self._first: collections.deque[_Queued] = collections.deque()
         self._rest: collections.deque[_Queued] = collections.deque()
+        self._background_ended = float("-inf")  # monotonic
 
     def submit(self, work: Callable[[], T], *, first: bool) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
@@ -223,7 +234,9 @@ class _Lanes:
             future.cancel()
 
     def _run_next(self) -> None:
+        self._leave_the_gap()
         with self._lock:
+            background = not self._first
             lane = self._first or self._rest
             if not lane:
                 return  # cancelled at shutdown
@@ -236,6 +249,20 @@ class _Lanes:
             future.set_exception(exc)
         else:
             future.set_result(result)
+        finally:
+            if background:
+                self._background_ended = time.monotonic()
+
+    def _leave_the_gap(self) -> None:
+        """Before background work: wait out what is left of the gap since the last ended."""
+        if self.background_gap <= 0:
+            return
+        with self._lock:
+            if self._first or not self._rest:
+                return
+            left = self._background_ended + self.background_gap - time.monotonic()
+        if left > 0:
+            time.sleep(left)
 
 
 _Queued = tuple["concurrent.futures.Future[Any]", Callable[[], Any]]
@@ -393,6 +420,9 @@ def _configure_sqlite(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None
 
 BUSY_FIRST_PAUSE = 0.0002  # seconds; the write lock is mostly held for a millisecond or less
 BUSY_LONGEST_PAUSE = 0.001
+# Between two units of background work on SQLite's writer: more than BUSY_LONGEST_PAUSE, so
+# another process's writer waiting in `begin_immediate` looks while the lock is free (_Lanes).
+SQLITE_BACKGROUND_GAP = 0.0015
 
 
 def _never() -> bool:
@@ -482,7 +512,8 @@ class Database:
         self._autocommit: Engine | None = (
             None if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        self._lanes = {id(self._executor): _Lanes(self._executor)}
+        gap = SQLITE_BACKGROUND_GAP if self.is_sqlite else 0.0
+        self._lanes = {id(self._executor): _Lanes(self._executor, background_gap=gap)}
         # Long reads (a round's results) beside the units of work, so they do not queue in front
         # of the turns. On SQLite: their own connection and thread, a deferred transaction (a
         # WAL snapshot), so they do not take the write lock either. PostgreSQL: their own
