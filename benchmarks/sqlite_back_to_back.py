@@ -2,14 +2,14 @@
 SQLite's write lock for longer than any one transaction holds it?
 
 The service's writes wait for another process's write lock in `store.db.begin_immediate`,
-trying again every 0.2 ms, then at most every 1 ms. SQLite does not queue waiters: whoever
-tries first after a COMMIT gets the lock. A step that writes its parts back to back (a close's
-charts and summaries, a due tick's nudges) begins its next transaction a fraction of a
-millisecond after its COMMIT, so a waiter sleeping between its tries may miss every free
-moment, whatever the length of each transaction.
+trying again every 0.2 ms, then at most every 0.5 ms (1 ms until 1 December). SQLite does not
+queue waiters: whoever tries first after a COMMIT gets the lock. A step that writes its parts
+back to back (a close's charts and summaries, a due tick's nudges) begins its next transaction
+a fraction of a millisecond after its COMMIT, so a waiter sleeping between its tries may miss
+every free moment, whatever the length of each transaction.
 
 This runs a holder process that commits transactions of `--hold` ms back to back, leaving a
-`--gap` of 0 ms, then 0.5 and 1.5 ms, after each COMMIT, while this process begins a write
+gap of 0 ms, then 0.5, 0.75 and 1.5 ms, after each COMMIT, while this process begins a write
 transaction every 10 ms, as the service does, and records how long each waited.
 
     python benchmarks/sqlite_back_to_back.py [--hold 30] [--seconds 6]
@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:  # run as a script: make store/ importable
 
 from store.db import begin_immediate  # noqa: E402
 
-GAPS_MS = (0.0, 0.5, 1.5)
+GAPS_MS = (0.0, 0.5, 0.75, 1.5)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -94,7 +94,7 @@ def main() -> None:
         for gap_ms in GAPS_MS:
             waits = sorted(waits_beside(path, args.hold / 1000, gap_ms / 1000, args.seconds))
             print(
-                f"holds of {args.hold:.0f} ms, {gap_ms:.1f} ms apart: a write every 10 ms here "
+                f"holds of {args.hold:.0f} ms, {gap_ms:g} ms apart: a write every 10 ms here "
                 f"waited median {statistics.median(waits) * 1000:.1f} ms, max "
                 f"{waits[-1] * 1000:.1f} ms ({len(waits)} writes in {args.seconds:.0f} s)"
             )

@@ -438,7 +438,7 @@ class LockProbe:
     its sender process or its worker): every 10 ms a thread of this process begins a write
     transaction on a connection of its own and rolls it back at once, recording the wait by
     phase. By default it waits as every writer of the service does (`store.db.begin_immediate`,
-    trying again every 0.2-1 ms): what an answer's write would have waited, seen from outside
+    trying again every 0.2-0.5 ms): what an answer's write would have waited, seen from outside
     every process that writes. With `busy_handler` it waits in SQLite's own busy handler
     instead (sleeps of 1, 2, 5, 10, ... up to 100 ms between tries), as the service's writers
     did until 30 November and as a tool outside the service (the sqlite3 shell) still does."""

@@ -197,10 +197,11 @@ class _Lanes:
 
     With a `background_gap` (SQLite's writer), background work starts no sooner than that long
     after the background work before it ended: another process's writer waiting for SQLite's
-    write lock (the sender's, or the service's while the sender writes) tries again every 1 ms
-    at most (`begin_immediate`), and SQLite does not queue waiters. Back to back, a writer that
-    begins its next transaction a fraction of a millisecond after its COMMIT kept such a waiter
-    out for 14 s; 1.5 ms apart, for about two transactions (benchmarks/sqlite_back_to_back.py).
+    write lock (the sender's, or the service's while the sender writes) tries again every
+    `BUSY_LONGEST_PAUSE` at most (`begin_immediate`), and SQLite does not queue waiters. Back
+    to back, a writer that begins its next transaction a fraction of a millisecond after its
+    COMMIT kept such a waiter out for 14 s; 1.5 ms apart (the waiter's pause then 1 ms), for
+    about two transactions (benchmarks/sqlite_back_to_back.py).
     A turn's work does not wait for the gap, unless it arrives during one (then at most the
     gap)."""
 
@@ -419,10 +420,10 @@ def _configure_sqlite(engine: Engine, *, begin: str = "BEGIN IMMEDIATE") -> None
 
 
 BUSY_FIRST_PAUSE = 0.0002  # seconds; the write lock is mostly held for a millisecond or less
-BUSY_LONGEST_PAUSE = 0.001
+BUSY_LONGEST_PAUSE = 0.0005
 # Between two units of background work on SQLite's writer: more than BUSY_LONGEST_PAUSE, so
 # another process's writer waiting in `begin_immediate` looks while the lock is free (_Lanes).
-SQLITE_BACKGROUND_GAP = 0.0015
+SQLITE_BACKGROUND_GAP = 0.00075
 
 
 def _never() -> bool:
@@ -450,7 +451,7 @@ def begin_immediate(
     given_up: Callable[[], bool] = _never,
 ) -> None:
     """BEGIN IMMEDIATE on a connection without a busy handler, waiting for another process's
-    write lock by trying again every 0.2 ms, then at most every 1 ms, for up to `busy_ms`.
+    write lock by trying again every 0.2 ms, then at most every 0.5 ms, for up to `busy_ms`.
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, ... then 100 ms between its tries, whatever
     the holder does. With two processes writing (the service and its outbox sender, which

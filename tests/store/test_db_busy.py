@@ -286,7 +286,7 @@ async def test_a_deadlock_victim_is_run_again(db: Database) -> None:
 async def test_background_work_back_to_back_leaves_another_writer_a_gap(tmp_path: Path) -> None:
     """The service's background units of work queued one after another (a step's parts, the
     sender's outcomes), each holding the write lock 20 ms: another process's writer, waiting as
-    the service's do (trying again every 1 ms at most), gets the lock within a few of them.
+    the service's do (trying again every 0.5 ms at most), gets the lock within a few of them.
     Without the gap between them (store.db.SQLITE_BACKGROUND_GAP) it waited up to 0.74 s."""
     db = Database(f"sqlite:///{tmp_path / 'impact.db'}")
     db.run_sync(lambda s: s.execute(sa.text("CREATE TABLE notes (text TEXT)")))
