@@ -327,11 +327,10 @@ def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datet
     then their nudges are queued. On SQLite, three: who still has the time, their nudges,
     their counters (the UPDATE compares again), each one statement stepping through one row
     (no RETURNING: the first reads the pairs as one JSON array, the last takes its rows as
-    one): pysqlite lets go of the GIL at
-    every row a statement steps through and at every row of an executemany, so 200 rows were
-    800 hand-offs, each a wait for the GIL with the write lock held while the event loop is busy
-    (benchmarks/nudge_record_contention.py: a batch of 200 took 80-104 ms at the median with
-    another thread wanting the GIL, 5 ms without)."""
+    one): pysqlite lets go of the GIL at every row a statement steps through and at every row
+    of an executemany, so 200 rows were 800 hand-offs, each a wait for the GIL with the write
+    lock held while the event loop is busy (benchmarks/nudge_record_contention.py: a batch of
+    200 took 80-104 ms at the median with another thread wanting the GIL, 5 ms without)."""
     if not outcomes:
         return 0
     connection = session.connection()
@@ -355,11 +354,9 @@ def record_nudges(session: Session, outcomes: Sequence[NudgeOutcome], now: datet
 
 
 def _stored_form(dialect: sa.Dialect) -> Callable[[datetime | None], Any]:
-    """A time as the database holds it and `select_pairs` reads it back: on SQLite the text
-    the column's own bind processor writes (what the compare-and-set's WHERE compares);
-    elsewhere the datetime itself."""
-    if dialect.name != "sqlite":
-        return lambda value: value
+    """SQLite: a time as the database holds it and `select_pairs` reads it back, the text the
+    column's own bind processor writes (what the compare-and-set's WHERE compares). PostgreSQL
+    compares in the UPDATE itself (`_record_counters_from_records`)."""
     column_type = _participants.c.next_nudge_at.type
     process = column_type.dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else (lambda value: value)
