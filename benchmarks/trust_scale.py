@@ -29,10 +29,12 @@ The round, phase by phase:
 6. close: results, charts (unless `--no-charts`: without a public URL the service draws none),
    every summary queued; the results alone are timed again after.
 
-It prints each figure beside its target (issue 13) with PASS or MISS, the teams and role groups
-hidden by each anonymity rule, the longest write transaction (on SQLite the write lock is held
-from BEGIN IMMEDIATE to COMMIT), and the peak RSS of each process. Exit status 1 if duplicates,
-losses or violations are not all 0 or an answer failed; missing a time target is a measurement.
+It prints each figure beside its target (issue 13) with PASS or MISS (the answers during one
+step are judged alone only where that step had 100 or more: see SAMPLE_FOR_A_P99), the teams
+and role groups hidden by each anonymity rule, the longest write transaction (on SQLite the
+write lock is held from BEGIN IMMEDIATE to COMMIT), and the peak RSS of each process. Exit
+status 1 if duplicates, losses or violations are not all 0 or an answer failed; missing a time
+target is a measurement.
 """
 
 from __future__ import annotations
@@ -317,6 +319,17 @@ async def _answer(args: argparse.Namespace, out: TextIO) -> None:
 # -- the database -----------------------------------------------------------------------------
 
 
+def _blkio_s() -> float:
+    """This thread's time waiting for block I/O (Linux delay accounting: /proc's stat field 42,
+    in clock ticks; 0 unless kernel.task_delayacct is 1)."""
+    try:
+        with open("/proc/thread-self/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[39]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _runqueue_ns() -> int:
     """This thread's time spent runnable but waiting for a CPU (Linux schedstat; 0 elsewhere)."""
     try:
@@ -338,10 +351,13 @@ class Transactions:
     executes, inside the COMMIT, and the rest (Python between them); and, whatever it was
     doing, the holding thread's CPU time, its time runnable but without a CPU (Linux
     schedstat: the machine busy) and the remainder, off a CPU while runnable by nobody's
-    measure but its own: waiting for the GIL (or the disk)."""
+    measure but its own: waiting for the GIL (or the disk); and of that, its time waiting
+    for block I/O (Linux delay accounting, where kernel.task_delayacct is 1: a COMMIT of
+    SQLite's held the lock 246 ms off a core on one run, and 10 of a 14.6 ms COMMIT waited
+    for the disk on another)."""
 
     phase: str = "setup"
-    started: dict[int, tuple[float, float, int]] = field(default_factory=dict)
+    started: dict[int, tuple[float, float, int, float]] = field(default_factory=dict)
     first: dict[int, str] = field(default_factory=dict)
     in_statements: dict[int, float] = field(default_factory=dict)
     collected_at_begin: dict[int, float] = field(default_factory=dict)
@@ -387,7 +403,7 @@ class Transactions:
 
     def _begin(self, connection: sa.Connection) -> None:
         key = self._key(connection)
-        self.started[key] = (time.perf_counter(), time.thread_time(), _runqueue_ns())
+        self.started[key] = (time.perf_counter(), time.thread_time(), _runqueue_ns(), _blkio_s())
         self.collected_at_begin[key] = self.collecting
         self.in_statements[key] = 0.0
 
@@ -410,7 +426,7 @@ class Transactions:
         statements = self.in_statements.pop(key, 0.0)
         collected = self.collecting - self.collected_at_begin.pop(key, self.collecting)
         if began is not None:
-            wall0, cpu0, queued0 = began
+            wall0, cpu0, queued0, blkio0 = began
             held = time.perf_counter() - wall0
             if held > 0.005:
                 ended = time.time()
@@ -430,6 +446,7 @@ class Transactions:
                     "runqueue": runqueue,
                     "off_cpu": held - cpu - runqueue,
                     "gc": collected,
+                    "blkio": _blkio_s() - blkio0,
                 }
 
 
@@ -942,6 +959,13 @@ def stacks_by_place(pauses: PauseRecorder, count: int = 8) -> list[tuple[int, fl
     return [(n, worst[place], place) for place, n in places.most_common(count)]
 
 
+# A step with fewer answers than this (a due tick takes about a second: 5 answers) has its
+# slowest answer for a p99: it is shown, and judged with every step's answers ("all steps", the
+# issue's target). Judged alone it failed on one slow answer of 15 (a commit of PostgreSQL's
+# that waited 70 ms for the disk), on runs that met every other target.
+SAMPLE_FOR_A_P99 = 100
+
+
 def _percentiles(samples: Sequence[float]) -> dict[str, float]:
     if not samples:
         return {"n": 0, "p50_ms": float("nan"), "p99_ms": float("nan")}
@@ -951,8 +975,8 @@ def _percentiles(samples: Sequence[float]) -> dict[str, float]:
 
 
 def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "MISS"
+    def verdict(ok: bool | None) -> str:
+        return "not judged alone" if ok is None else "PASS" if ok else "MISS"
 
     print(
         f"trust scale: {r['participants']} people in {args.teams} teams, {r['submitted']} "
@@ -964,7 +988,7 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         f"{platform.python_version()}; load average at the end {os.getloadavg()[0]:.2f}"
     )
     ratio = r["open_s"] / r["open_minimum_s"]
-    lines = [
+    lines: list[tuple[str, str, str, bool | None]] = [
         ("open -> everyone invited",
          f"{r['open_s']:.1f} s vs minimum {r['open_minimum_s']:.1f} s = {ratio:.2f}x "
          f"(queued in {r['open_queued_s']:.1f} s; requests {r['open_requests']})",
@@ -988,12 +1012,15 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
     for name, figures in r["answers"].items():
         if name == "idle":
             continue
-        ok = figures["n"] == 0 or figures["p99_ms"] <= 2 * idle["p99_ms"]
+        ok: bool | None = figures["n"] == 0 or figures["p99_ms"] <= 2 * idle["p99_ms"]
+        target = "p99 <= 2x idle"
+        if name != "all steps" and figures["n"] < SAMPLE_FOR_A_P99:
+            ok, target = None, f"{target}, judged in all steps (n < {SAMPLE_FOR_A_P99})"
         lines.append((
             f"answer during {name}",
             f"p50 {figures['p50_ms']:.0f} ms, p99 {figures['p99_ms']:.0f} ms (n={figures['n']}); "
             f"idle p50 {idle['p50_ms']:.0f}, p99 {idle['p99_ms']:.0f} ms (n={idle['n']})",
-            "p99 <= 2x idle", ok,
+            target, ok,
         ))  # fmt: skip
     lines.append(("answers failed", str(r["answers_failed"]), "0", r["answers_failed"] == 0))
     judged = {k: v for k, v in r["rss_mb"].items() if k != "fake connector"}
@@ -1049,7 +1076,8 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         print(
             "longest write transaction, where its time went (ms: in statements, in the commit, "
             "between; thread CPU, runnable waiting for a core, off a core: the GIL or the disk; "
-            "garbage collection meanwhile, any thread): "
+            "garbage collection meanwhile, any thread; of its time off a core, waiting for block "
+            "I/O, to 10 ms, where kernel.task_delayacct is 1): "
             + "; ".join(
                 f"{k}: " + " / ".join(f"{1000 * v:.1f}" for v in split.values())
                 for k, split in r["write_transaction_longest_split"].items()
