@@ -319,15 +319,22 @@ async def _answer(args: argparse.Namespace, out: TextIO) -> None:
 # -- the database -----------------------------------------------------------------------------
 
 
-def _blkio_s() -> float:
-    """This thread's time waiting for block I/O (Linux delay accounting: /proc's stat field 42,
-    in clock ticks; 0 unless kernel.task_delayacct is 1)."""
+def _blkio_s() -> tuple[int, float]:
+    """This thread (its id) and its time so far waiting for block I/O (Linux delay accounting:
+    /proc's stat field 42, in clock ticks; 0 unless kernel.task_delayacct is 1)."""
+    thread = threading.get_native_id()
     try:
-        with open("/proc/thread-self/stat") as stat:
+        with open(f"/proc/self/task/{thread}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        return int(fields[39]) / os.sysconf("SC_CLK_TCK")
+        return thread, int(fields[39]) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
-        return 0.0
+        return thread, 0.0
+
+
+def _blkio_since(began: tuple[int, float]) -> float:
+    """Block I/O waited since `began` (`_blkio_s`), if on the same thread; else NaN."""
+    thread, waited = _blkio_s()
+    return waited - began[1] if thread == began[0] else float("nan")
 
 
 def _runqueue_ns() -> int:
@@ -357,7 +364,7 @@ class Transactions:
     for the disk on another)."""
 
     phase: str = "setup"
-    started: dict[int, tuple[float, float, int, float]] = field(default_factory=dict)
+    started: dict[int, tuple[float, float, int, tuple[int, float]]] = field(default_factory=dict)
     first: dict[int, str] = field(default_factory=dict)
     in_statements: dict[int, float] = field(default_factory=dict)
     collected_at_begin: dict[int, float] = field(default_factory=dict)
@@ -446,8 +453,32 @@ class Transactions:
                     "runqueue": runqueue,
                     "off_cpu": held - cpu - runqueue,
                     "gc": collected,
-                    "blkio": _blkio_s() - blkio0,
+                    "blkio": _blkio_since(blkio0),
                 }
+
+
+@dataclass
+class WalVolume:
+    """PostgreSQL: the WAL the server wrote by phase (pg_stat_wal, the whole server's: the other
+    databases are idle). Every commit waits for the WAL before it to reach the disk, an answer's
+    too, so megabytes of it written by a step are what the answers meanwhile wait behind."""
+
+    db: Database
+    written: Counter[str] = field(default_factory=Counter)
+    _last: int | None = None
+
+    async def mark(self, ended: str) -> None:
+        """The WAL written since the last mark counted for the phase `ended`."""
+        if self.db.engine.dialect.name != "postgresql":
+            return
+        now = int(await self.db.read(_wal_bytes))
+        if self._last is not None:
+            self.written[ended] += now - self._last
+        self._last = now
+
+
+def _wal_bytes(session: Any) -> Any:
+    return session.execute(sa.text("SELECT wal_bytes FROM pg_stat_wal")).scalar_one()
 
 
 class LockProbe:
@@ -709,7 +740,10 @@ async def run(
     phases: list[tuple[str, float, float]] = []
     timings: dict[str, Any] = {}
 
+    wal = WalVolume(db)
+
     async def phase(name: str, seconds: float = 0.0) -> float:
+        await wal.mark(transactions.phase)
         transactions.phase = name
         for probe in probes:
             probe.phase = name
@@ -845,6 +879,7 @@ async def run(
     timings["hidden"] = dict(sorted(hidden.items()))
 
     await asyncio.sleep(1.0)
+    await wal.mark(transactions.phase)
     client.send_signal(signal.SIGTERM)
     await asyncio.wait_for(client.wait(), 30)
     sender_rss = _peak_rss_mb(child.pid if child is not None else None)
@@ -878,6 +913,8 @@ async def run(
     timings["write_transaction_longest_first_statement"] = dict(transactions.longest_what)
     timings["write_transactions_over_50ms"] = dict(transactions.over_50ms)
     timings["write_transaction_longest_split"] = dict(transactions.longest_split)
+    if wal.written:
+        timings["wal_mb"] = {k: v / 1e6 for k, v in wal.written.items()}
     timings["rss_mb"] = {
         "service": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "fake connector": (await stats_of(control))["rss_mb"],
@@ -1072,6 +1109,12 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         + "; ".join(f"{k}: {v}" for k, v in r["write_transaction_longest_first_statement"].items())
         + f"; transactions over 50 ms: {r['write_transactions_over_50ms']}"
     )
+    if r.get("wal_mb"):
+        print(
+            "PostgreSQL WAL written, by phase (MB; every commit, an answer's too, waits for the "
+            "WAL before it to reach the disk): "
+            + ", ".join(f"{k} {v:.1f}" for k, v in r["wal_mb"].items())
+        )
     if r.get("write_transaction_longest_split"):
         print(
             "longest write transaction, where its time went (ms: in statements, in the commit, "

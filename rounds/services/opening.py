@@ -257,7 +257,7 @@ class RoundOpener:
                         self.db,
                         invitations,
                         self.write_part,
-                        lambda part: _recorder(round_id, part, now),
+                        _invitations_recorder(round_id, now),
                         self.give_way,
                     )
                 )
@@ -371,10 +371,13 @@ def _freezer(round_id: int, chunk: list[RosterEntry], now: datetime) -> Callable
     return lambda session: freeze_people(session, round_id, chunk, now)
 
 
-def _recorder(
-    round_id: int, invitations: Sequence[Invitation], now: datetime
-) -> Callable[[Session], int]:
-    return lambda session: record_invitations(session, round_id, invitations, now)
+def _invitations_recorder(
+    round_id: int, now: datetime
+) -> Callable[[Sequence[Invitation]], Callable[[Session], int]]:
+    """A part of the round's invitations as one unit of work (`write_in_parts`, `write_behind`)."""
+    return lambda part: functools.partial(
+        record_invitations, round_id=round_id, invitations=part, now=now
+    )
 
 
 @functools.lru_cache(maxsize=256)
@@ -502,10 +505,8 @@ def draw_and_record_invitations(
         functools.partial(draw_invitations_there, drawing, limit, after)
     )
     last = len(invitations) < limit
-    round_id = drawing.round_id
-    queued = write_behind(
-        key, database, invitations, part, lambda p: _recorder(round_id, p, now), last=last
-    )
+    recorder = _invitations_recorder(drawing.round_id, now)
+    queued = write_behind(key, database, invitations, part, recorder, last=last)
     return WrittenBehind(
         queued, len(invitations), invitations[-1].participant_id if invitations else after
     )

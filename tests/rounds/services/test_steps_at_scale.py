@@ -367,7 +367,7 @@ async def test_an_opening_draws_in_the_worker_process_and_on_postgresql_records_
     assert reads is not None
     asked = ways_asked(reads, monkeypatch)
     recorded_here = sizes_of_calls(
-        monkeypatch, opening_service, "_recorder", lambda _r, invitations, _n: invitations
+        monkeypatch, opening_service, "record_invitations", lambda _s, **kw: kw["invitations"]
     )
     [result] = await world.steps.opener.open_due(WEDNESDAY)
     assert result.invited == 12
