@@ -68,7 +68,9 @@ from store.rounds.charts import save_charts
 from store.rounds.frozen import (
     Evidence,
     has_frozen_results,
+    in_freezing_order,
     results_rows,
+    save_results_part,
     save_results_rows,
 )
 from store.rounds.opening import personal_chats
@@ -291,8 +293,10 @@ class RoundSteps:
         """Compute the closed round's results once and freeze them: the summaries and every later
         view and export read them. Once the round is closed nothing that feeds them can change
         (answers, roles and rosters refuse), so they are computed in a snapshot beside the
-        writer and stored in one short write, never holding SQLite's write lock for the
-        computation. Idempotent: a close that stopped half-way freezes them on its next run."""
+        writer and stored after (on PostgreSQL in one write; on SQLite in parts of a few
+        hundred kB, the round's own row, which marks them frozen, last), never holding SQLite's
+        write lock for the computation. Idempotent: a close that stopped half-way freezes them
+        on its next run."""
         if await self.db.read(lambda s: has_frozen_results(s, round_id)):
             return
         compute = functools.partial(
@@ -308,7 +312,23 @@ class RoundSteps:
             rows = await self.process_reads.read(compute)
         else:
             rows = await self.db.read(compute)
-        await self.db.run(lambda s: save_results_rows(s, round_id, rows, now))
+        if self.db.is_sqlite:
+            await self._freeze_in_parts(round_id, rows, now)
+        else:  # no database-wide lock: one transaction, which another process's freeze waits for
+            await self.db.run(lambda s: save_results_rows(s, round_id, rows, now))
+
+    async def _freeze_in_parts(self, round_id: int, rows: dict[str, str], now: datetime) -> None:
+        """SQLite: the rows a few hundred kB a transaction, the round's own row last
+        (`save_results_part`); stops if another freeze finished first."""
+        ordered = in_freezing_order(rows)
+        parts = in_batches_of_bytes(ordered, lambda row: len(row[1]), self.write_bytes)
+        for number, part in enumerate(parts):
+            await self.give_way()
+            save = functools.partial(
+                save_results_part, round_id=round_id, part=part, now=now, first=number == 0
+            )
+            if not await self.db.run(save):
+                return
 
     # -- repeating -------------------------------------------------------------------------
 

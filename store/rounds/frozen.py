@@ -3,24 +3,26 @@ Full results, charts) and export (Teams, CLI) reads these rows, so two exports o
 are identical byte for byte, whatever happens after the close (a late answer, a role changed, a
 setting changed).
 
-`freeze_round_results` is called by the close step in the transaction that closes the round, and
-is idempotent: a round already frozen keeps its rows (a round closed before this table existed
-is frozen on its first read). Rows hold aggregates only, as `rounds.rules.frozen` writes them:
-suppressed groups hold their reason, never figures, and no row names a person.
+The close step computes them in a read snapshot and stores them after
+(rounds.services.steps.freeze_results): on SQLite in parts, the round's own row last, since that
+row is what marks a round frozen. `freeze_round_results` is idempotent: a round already frozen
+keeps its rows (a round closed before this table existed is frozen on its first read). Rows
+hold aggregates only, as `rounds.rules.frozen` writes them: suppressed groups hold their reason,
+never figures, and no row names a person.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from framework.content import Framework
-from rounds.rules.frozen import from_rows, to_rows
+from rounds.rules.frozen import ROUND_SCOPE, from_rows, to_rows
 from rounds.rules.results import RoundResults
 from store.bulk import insert_ignoring
 from store.rounds.results import RoundNotFound, compute_round_results
@@ -36,8 +38,10 @@ __all__ = [
     "frozen_evidence",
     "frozen_results",
     "has_frozen_results",
+    "in_freezing_order",
     "results_frozen",
     "results_of_closed_round",
+    "save_results_part",
 ]
 
 
@@ -75,19 +79,25 @@ def _evidence_scope(team_id: int) -> str:
 
 
 def frozen_results(session: Session, round_id: int) -> RoundResults | None:
-    """The round's frozen results, or None if it has none."""
+    """The round's frozen results, or None if it has none (or a freeze in parts has not
+    written its last part: `save_results_part`)."""
     rows = session.exec(
         select(FrozenResult.scope, FrozenResult.payload).where(FrozenResult.round_id == round_id)
     ).all()
-    if not rows:
+    found = {scope: payload for scope, payload in rows if not scope.startswith("ev")}
+    if ROUND_SCOPE not in found:
         return None
-    return from_rows({scope: payload for scope, payload in rows if not scope.startswith("ev")})
+    return from_rows(found)
 
 
 def results_frozen(round_id: int | sa.ColumnElement[int]) -> sa.Exists:
     """EXISTS: the round has frozen results (a round id, or the id column of an enclosing query
-    on rounds)."""
-    return sa.select(_frozen.c.round_id).where(_frozen.c.round_id == round_id).exists()
+    on rounds): its own row, which a freeze in parts writes last."""
+    return (
+        sa.select(_frozen.c.round_id)
+        .where(_frozen.c.round_id == round_id, _frozen.c.scope == ROUND_SCOPE)
+        .exists()
+    )
 
 
 def has_frozen_results(session: Session, round_id: int) -> bool:
@@ -182,7 +192,8 @@ def save_results_rows(session: Session, round_id: int, rows: dict[str, str], now
     trust's ~1,800 rows was a GIL hand-off while the close held the write lock (46-68 ms in
     benchmarks/trust_scale.py, 30 November). The lock is held from BEGIN IMMEDIATE, so nobody
     can freeze between the check and the insert. On PostgreSQL a conflicting insert fails
-    whole (the savepoint), as a second freeze there may run at the same moment."""
+    whole (the savepoint), as a second freeze there may run at the same moment. Rows a freeze
+    in parts left without its last part (`save_results_part`) are removed first."""
     frozen = [
         {"round_id": round_id, "scope": scope, "payload": payload, "frozen_at": now}
         for scope, payload in sorted(rows.items())
@@ -193,14 +204,57 @@ def save_results_rows(session: Session, round_id: int, rows: dict[str, str], now
     if connection.dialect.name == "sqlite":
         if has_frozen_results(session, round_id):
             return False
+        _remove_unfinished(session, round_id)
         insert_ignoring(connection, _frozen, frozen, ("round_id", "scope"))
         return True
     try:
         with session.begin_nested():
+            _remove_unfinished(session, round_id)  # another's uncommitted rows: not seen
             session.execute(sa.insert(FrozenResult), frozen)
     except sa.exc.IntegrityError:  # another process froze it first: theirs stand
         return False
     return True
+
+
+def in_freezing_order(rows: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The rows as a freeze in parts writes them (`save_results_part`): the round's own row
+    last, since it is what marks the results frozen (`results_frozen`)."""
+    return sorted(rows.items(), key=lambda row: (row[0] == ROUND_SCOPE, row[0]))
+
+
+def save_results_part(
+    session: Session,
+    round_id: int,
+    part: Sequence[tuple[str, str]],
+    now: datetime,
+    *,
+    first: bool,
+) -> bool:
+    """SQLite: one transaction of a freeze written in parts, in `in_freezing_order`. A trust's
+    ~1,800 rows (2-3 MB) in one transaction held the write lock 15-54 ms at the close
+    (benchmarks/trust_scale.py, 1 December), against a target of 50. Until the last part
+    writes the round's own row nothing reads them as frozen. The first part first removes what
+    a freeze stopped half-way left: those rows may have been computed under other settings, and
+    the anonymity rules hold within one computation's decisions. False, and nothing written, if
+    the round's results are frozen already."""
+    if has_frozen_results(session, round_id):
+        return False
+    if first:
+        _remove_unfinished(session, round_id)
+    rows = [
+        {"round_id": round_id, "scope": scope, "payload": payload, "frozen_at": now}
+        for scope, payload in part
+    ]
+    insert_ignoring(session.connection(), _frozen, rows, ("round_id", "scope"))
+    return True
+
+
+def _remove_unfinished(session: Session, round_id: int) -> None:
+    """The rows of a freeze in parts that stopped before its last part, the round's own row:
+    none if that row is there (on PostgreSQL, as committed when the statement began)."""
+    session.execute(
+        sa.delete(_frozen).where(_frozen.c.round_id == round_id, ~results_frozen(round_id))
+    )
 
 
 def _with_previous(results: RoundResults, previous: RoundResults) -> RoundResults:

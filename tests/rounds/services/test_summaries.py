@@ -38,6 +38,7 @@ from store.db import Database
 from store.outbox import OutboxMessage, Target
 from store.outbox import Queued as QueuedMessage
 from store.rounds.charts import ChartImage
+from store.rounds.frozen import FrozenResult, frozen_results
 from store.rounds.lifecycle import RoundSpec, create_round
 from store.rounds.tables import Round, RoundTeam
 from tests.conftest import Clock, serve
@@ -247,6 +248,37 @@ async def test_a_close_that_dies_between_its_writes_queues_each_summary_once_whe
     assert len(urls) == 2
     assert stored_tokens(db) >= {url.rsplit("/", 1)[1].removesuffix(".png") for url in urls}
     assert db.run_sync(lambda s: s.get(Round, round_id).summaries_queued_at) is not None
+
+
+async def test_on_sqlite_the_close_freezes_its_results_in_parts_and_a_half_freeze_counts_not(
+    steps: Any, db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite, `write_bytes` 1: the results frozen a row a transaction (a trust's in one held
+    the write lock up to 54 ms), the round's own row last. A close that died after the first
+    part left a round that nothing reads as frozen; the next run freezes every row again and
+    queues the summaries."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL freezes in one transaction: no database-wide lock to share")
+    jobs, lead = steps
+    jobs.write_bytes = 1
+    round_id = await answered_round(db, clock, lead, jobs)
+    with monkeypatch.context() as patch:
+        crash_on_call(patch, step_service, "save_results_part", 2)
+        with pytest.raises(Crash):
+            await jobs.close_due(clock.now)
+    assert db.run_sync(lambda s: frozen_results(s, round_id)) is None
+    assert db.run_sync(lambda s: frozen_scopes(s, round_id)) != []
+    with counting(db) as statements:
+        assert await jobs.close_due(clock.now + timedelta(minutes=1)) == []
+    scopes = db.run_sync(lambda s: frozen_scopes(s, round_id))
+    inserts = [t for t in statements.seen if "INSERT INTO round_results_frozen" in t]
+    assert len(inserts) == len(scopes) > 3, "a row a transaction"
+    assert db.run_sync(lambda s: frozen_results(s, round_id)) is not None
+    assert len(queued_summaries(db, round_id)[0]) == 4
+
+
+def frozen_scopes(session: Session, round_id: int) -> list[str]:
+    return list(session.exec(select(FrozenResult.scope).where(FrozenResult.round_id == round_id)))
 
 
 def builds_kept_in_the_worker() -> list[str]:

@@ -28,7 +28,10 @@ from store.rounds.frozen import (
     frozen_evidence,
     frozen_results,
     has_frozen_results,
+    in_freezing_order,
     results_of_closed_round,
+    results_rows,
+    save_results_part,
     save_results_rows,
 )
 from store.rounds.steps import mark_closed
@@ -273,3 +276,71 @@ def test_a_second_freeze_keeps_the_first_whole(db: Database) -> None:
     assert stored == first
     if db.is_sqlite:
         assert inserts == [False], "one statement for every row, not an executemany"
+
+
+def computed_rows(db: Database, round_id: int, min_group: int = 5) -> dict[str, str]:
+    return db.run_sync(
+        lambda s: results_rows(
+            s, round_id, framework=FRAMEWORK, min_group=min_group, min_comment_group=5
+        )
+    )
+
+
+def stored_rows(db: Database, round_id: int) -> dict[str, str]:
+    return db.run_sync(
+        lambda s: dict(
+            s.exec(
+                select(FrozenResult.scope, FrozenResult.payload).where(
+                    FrozenResult.round_id == round_id
+                )
+            ).all()
+        )
+    )
+
+
+def test_a_round_is_frozen_only_once_its_own_row_is_stored(db: Database) -> None:
+    """A freeze in parts (SQLite's close) writes the round's own row last: until then, on either
+    database, nothing reads the rows already stored as the round's results, and a freeze at a
+    first read replaces them with its own, all of them (computed here under another group size,
+    so that a mix would show)."""
+    world = World(db)
+    built = world.round(members(), role_question=True)
+    rows = computed_rows(db, built.round_id)
+    *teams, (last_scope, _last) = in_freezing_order(computed_rows(db, built.round_id, 6))
+    assert last_scope == "round"
+    stored = [
+        FrozenResult(round_id=built.round_id, scope=k, payload=v, frozen_at=NOW) for k, v in teams
+    ]
+    db.run_sync(lambda s: s.add_all(stored))
+    assert not db.run_sync(lambda s: has_frozen_results(s, built.round_id))
+    assert db.run_sync(lambda s: frozen_results(s, built.round_id)) is None
+    assert closed_results(db, built.round_id) == from_rows(rows), "frozen whole at the read"
+    assert stored_rows(db, built.round_id) == rows
+
+
+def test_a_freeze_in_parts_stopped_half_way_is_done_again_whole(db: Database) -> None:
+    """SQLite: the parts of a freeze, each its own transaction. The first part of a freeze that
+    stopped half-way was computed under other settings (a group size of 6): the next freeze
+    removes it, so every stored row comes from one computation; a freeze after the last part
+    writes nothing."""
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL freezes in one transaction (save_results_rows)")
+    world = World(db)
+    built = world.round(members(), role_question=True)
+    ordered = in_freezing_order(computed_rows(db, built.round_id, min_group=6))
+    earlier = ordered[: len(ordered) // 2]
+
+    def save(part: list[tuple[str, str]], first: bool) -> bool:
+        return db.run_sync(lambda s: save_results_part(s, built.round_id, part, NOW, first=first))
+
+    assert save(earlier, first=True)
+    assert db.run_sync(lambda s: frozen_results(s, built.round_id)) is None
+    rows = computed_rows(db, built.round_id)
+    assert any(rows[scope] != payload for scope, payload in earlier), "the first try's differ"
+    ordered = in_freezing_order(rows)
+    assert save(ordered[:3], first=True)
+    assert save(ordered[3:], first=False)
+    assert stored_rows(db, built.round_id) == rows
+    assert db.run_sync(lambda s: frozen_results(s, built.round_id)) == from_rows(rows)
+    assert not save(ordered[:1], first=True), "frozen already: nothing removed or written"
+    assert stored_rows(db, built.round_id) == rows
