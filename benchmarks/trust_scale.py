@@ -319,24 +319,6 @@ async def _answer(args: argparse.Namespace, out: TextIO) -> None:
 # -- the database -----------------------------------------------------------------------------
 
 
-def _blkio_s() -> tuple[int, float]:
-    """This thread (its id) and its time so far waiting for block I/O (Linux delay accounting:
-    /proc's stat field 42, in clock ticks; 0 unless kernel.task_delayacct is 1)."""
-    thread = threading.get_native_id()
-    try:
-        with open(f"/proc/self/task/{thread}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return thread, int(fields[39]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return thread, 0.0
-
-
-def _blkio_since(began: tuple[int, float]) -> float:
-    """Block I/O waited since `began` (`_blkio_s`), if on the same thread; else NaN."""
-    thread, waited = _blkio_s()
-    return waited - began[1] if thread == began[0] else float("nan")
-
-
 def _runqueue_ns() -> int:
     """This thread's time spent runnable but waiting for a CPU (Linux schedstat; 0 elsewhere)."""
     try:
@@ -358,13 +340,12 @@ class Transactions:
     executes, inside the COMMIT, and the rest (Python between them); and, whatever it was
     doing, the holding thread's CPU time, its time runnable but without a CPU (Linux
     schedstat: the machine busy) and the remainder, off a CPU while runnable by nobody's
-    measure but its own: waiting for the GIL (or the disk); and of that, its time waiting
-    for block I/O (Linux delay accounting, where kernel.task_delayacct is 1: a COMMIT of
-    SQLite's held the lock 246 ms off a core on one run, and 10 of a 14.6 ms COMMIT waited
-    for the disk on another)."""
+    measure but its own: waiting for the GIL (or the disk). (Linux's per-thread block I/O
+    delay, /proc's stat field 42, was tried on 1 December to split the two: it gave a
+    thousand ms for transactions of five.)"""
 
     phase: str = "setup"
-    started: dict[int, tuple[float, float, int, tuple[int, float]]] = field(default_factory=dict)
+    started: dict[int, tuple[float, float, int]] = field(default_factory=dict)
     first: dict[int, str] = field(default_factory=dict)
     in_statements: dict[int, float] = field(default_factory=dict)
     collected_at_begin: dict[int, float] = field(default_factory=dict)
@@ -410,7 +391,7 @@ class Transactions:
 
     def _begin(self, connection: sa.Connection) -> None:
         key = self._key(connection)
-        self.started[key] = (time.perf_counter(), time.thread_time(), _runqueue_ns(), _blkio_s())
+        self.started[key] = (time.perf_counter(), time.thread_time(), _runqueue_ns())
         self.collected_at_begin[key] = self.collecting
         self.in_statements[key] = 0.0
 
@@ -433,7 +414,7 @@ class Transactions:
         statements = self.in_statements.pop(key, 0.0)
         collected = self.collecting - self.collected_at_begin.pop(key, self.collecting)
         if began is not None:
-            wall0, cpu0, queued0, blkio0 = began
+            wall0, cpu0, queued0 = began
             held = time.perf_counter() - wall0
             if held > 0.005:
                 ended = time.time()
@@ -453,7 +434,6 @@ class Transactions:
                     "runqueue": runqueue,
                     "off_cpu": held - cpu - runqueue,
                     "gc": collected,
-                    "blkio": _blkio_since(blkio0),
                 }
 
 
@@ -1119,8 +1099,7 @@ def report(args: argparse.Namespace, kind: str, r: dict[str, Any]) -> bool:
         print(
             "longest write transaction, where its time went (ms: in statements, in the commit, "
             "between; thread CPU, runnable waiting for a core, off a core: the GIL or the disk; "
-            "garbage collection meanwhile, any thread; of its time off a core, waiting for block "
-            "I/O, to 10 ms, where kernel.task_delayacct is 1): "
+            "garbage collection meanwhile, any thread): "
             + "; ".join(
                 f"{k}: " + " / ".join(f"{1000 * v:.1f}" for v in split.values())
                 for k, split in r["write_transaction_longest_split"].items()
