@@ -584,7 +584,7 @@ async def test_a_batch_is_written_in_parts_each_its_own_transaction(
         monkeypatch.setattr(module, name, recorded)
 
     recording(opening_service, "freeze_people", lambda _s, _r, entries, _n: entries)
-    recording(opening_service, "record_invitations", lambda _s, _r, invitations, _n: invitations)
+    recording(opening_service, "record_invitations", lambda _s, **kw: kw["invitations"])
     recording(step_queries, "record_nudges", lambda _s, outcomes, now: outcomes)
     give_ways = {"n": 0}
 
