@@ -225,6 +225,16 @@ async def test_the_close_stores_its_charts_then_queues_its_summaries_in_short_wr
     assert stored_tokens(db) >= {url.rsplit("/", 1)[1].removesuffix(".png") for url in urls}
 
 
+async def close_dying_at_second(
+    jobs: RoundSteps, clock: Clock, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A close that dies at its second call of `rounds.services.steps.<name>`."""
+    with monkeypatch.context() as patch:
+        crash_on_call(patch, step_service, name, 2)
+        with pytest.raises(Crash):
+            await jobs.close_due(clock.now)
+
+
 async def test_a_close_that_dies_between_its_writes_queues_each_summary_once_when_run_again(
     steps: Any, db: Database, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -233,10 +243,7 @@ async def test_a_close_that_dies_between_its_writes_queues_each_summary_once_whe
     jobs, lead = steps
     jobs.write_bytes = 1
     round_id = await answered_round(db, clock, lead, jobs)
-    with monkeypatch.context() as patch:
-        crash_on_call(patch, step_service, "_queue", 2)
-        with pytest.raises(Crash):
-            await jobs.close_due(clock.now)
+    await close_dying_at_second(jobs, clock, monkeypatch, "_queue")
     assert len(queued_summaries(db, round_id)[0]) == 1
     assert await jobs.close_due(clock.now + timedelta(minutes=1)) == []
     found, _, urls = queued_summaries(db, round_id)
@@ -262,10 +269,7 @@ async def test_on_sqlite_the_close_freezes_its_results_in_parts_and_a_half_freez
     jobs, lead = steps
     jobs.write_bytes = 1
     round_id = await answered_round(db, clock, lead, jobs)
-    with monkeypatch.context() as patch:
-        crash_on_call(patch, step_service, "save_results_part", 2)
-        with pytest.raises(Crash):
-            await jobs.close_due(clock.now)
+    await close_dying_at_second(jobs, clock, monkeypatch, "save_results_part")
     assert db.run_sync(lambda s: frozen_results(s, round_id)) is None
     assert db.run_sync(lambda s: frozen_scopes(s, round_id)) != []
     with counting(db) as statements:
