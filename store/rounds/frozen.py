@@ -194,23 +194,14 @@ def save_results_rows(session: Session, round_id: int, rows: dict[str, str], now
     can freeze between the check and the insert. On PostgreSQL a conflicting insert fails
     whole (the savepoint), as a second freeze there may run at the same moment. Rows a freeze
     in parts left without its last part (`save_results_part`) are removed first."""
-    frozen = [
-        {"round_id": round_id, "scope": scope, "payload": payload, "frozen_at": now}
-        for scope, payload in sorted(rows.items())
-    ]
-    if not frozen:
+    if not rows:
         return False
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        if has_frozen_results(session, round_id):
-            return False
-        _remove_unfinished(session, round_id)
-        insert_ignoring(connection, _frozen, frozen, ("round_id", "scope"))
-        return True
+    if session.connection().dialect.name == "sqlite":  # a freeze in one part
+        return save_results_part(session, round_id, in_freezing_order(rows), now, first=True)
     try:
         with session.begin_nested():
             _remove_unfinished(session, round_id)  # another's uncommitted rows: not seen
-            session.execute(sa.insert(FrozenResult), frozen)
+            session.execute(sa.insert(FrozenResult), _stored(round_id, sorted(rows.items()), now))
     except sa.exc.IntegrityError:  # another process froze it first: theirs stand
         return False
     return True
@@ -241,12 +232,20 @@ def save_results_part(
         return False
     if first:
         _remove_unfinished(session, round_id)
-    rows = [
-        {"round_id": round_id, "scope": scope, "payload": payload, "frozen_at": now}
-        for scope, payload in part
-    ]
-    insert_ignoring(session.connection(), _frozen, rows, ("round_id", "scope"))
+    insert_ignoring(
+        session.connection(), _frozen, _stored(round_id, part, now), ("round_id", "scope")
+    )
     return True
+
+
+def _stored(
+    round_id: int, rows: Sequence[tuple[str, str]], now: datetime
+) -> list[dict[str, object]]:
+    """Rows of the table, from (scope, payload) pairs."""
+    return [
+        {"round_id": round_id, "scope": scope, "payload": payload, "frozen_at": now}
+        for scope, payload in rows
+    ]
 
 
 def _remove_unfinished(session: Session, round_id: int) -> None:
