@@ -15,6 +15,11 @@ impact-bot on PostgreSQL):
 3. concurrent: N people, set up first (not timed), then all take M turns at once, each waiting
    for its own HTTP response before its next turn. Throughput = turns / wall time of this phase.
 
+All configurations run in turn, and that `--repeats` times (3 by default). The target (each
+database's answers/s at least 2.5 times the echo bot's) is judged on the median of the repeats'
+ratios, each repeat's ratio its database's throughput over the echo bot's of the same repeat;
+every repeat's figures are printed (answer_figures.judged_ratios says why).
+
 Latency of a turn = from just before the POST to /api/messages until the HTTP response has been
 read. The bot posts its reply (the echo, or the next question card) to the connector during the
 turn and awaits the connector's answer before it finishes, so by then the connector has recorded
@@ -400,9 +405,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup-people", type=int, default=2)
     parser.add_argument("--warmup-turns", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="times every configuration runs, in turn; the target is judged on the median "
+        "ratio (default 3; --profile runs once)",
+    )
     args = parser.parse_args(argv)
-    if args.people < 1 or args.answers_per_person < 1 or args.single_people < 1:
-        parser.error("--people, --answers-per-person and --single-people must be at least 1")
+    if min(args.people, args.answers_per_person, args.single_people, args.repeats) < 1:
+        parser.error(
+            "--people, --answers-per-person, --single-people and --repeats must be at least 1"
+        )
     args.warmup_turns = min(args.warmup_turns, args.answers_per_person)
     return args
 
@@ -420,19 +434,25 @@ async def run(args: argparse.Namespace) -> int:
     )
     say: Callable[[str], None] = (lambda text: print(text, file=sys.stderr)) if args.json else print
     started = machine()
-    results: list[ConfigResult] = []
+    repeats: list[list[ConfigResult]] = []
     reports: list[str] = []
     try:
-        if not args.profile:
-            say("running: echo bot (bare SDK) ...")
-            results.append(await run_echo(options))
-        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-            say(f"running: impact-bot {backend}{' under the profiler' * args.profile} ...")
-            profile = args.profile_clock if args.profile else None
-            result, report = await run_impact(backend, options, profile, args.profile_lines)
-            results.append(result)
-            if report is not None:
-                reports.append(f"==== impact-bot {backend} ====\n{report}")
+        runs = 1 if args.profile else args.repeats
+        for number in range(1, runs + 1):
+            results: list[ConfigResult] = []
+            repeat = f" (repeat {number} of {runs})" if runs > 1 else ""
+            if not args.profile:
+                say(f"running: echo bot (bare SDK){repeat} ...")
+                results.append(await run_echo(options))
+            for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+                profiled = " under the profiler" * args.profile
+                say(f"running: impact-bot {backend}{profiled}{repeat} ...")
+                profile = args.profile_clock if args.profile else None
+                result, report = await run_impact(backend, options, profile, args.profile_lines)
+                results.append(result)
+                if report is not None:
+                    reports.append(f"==== impact-bot {backend} ====\n{report}")
+            repeats.append(results)
     except SetupError as exc:
         print(f"setup failed: {exc}", file=sys.stderr)
         return 2
@@ -440,13 +460,14 @@ async def run(args: argparse.Namespace) -> int:
         print(f"check failed: {exc}", file=sys.stderr)
         return 1
 
-    facts = summary(results, options, started)
+    facts = summary(repeats, options, started)
     if args.json:
         if args.profile:
-            facts["profile_html"] = [str(profile_html(r.key).relative_to(ROOT)) for r in results]
+            htmls = [str(profile_html(r.key).relative_to(ROOT)) for r in repeats[0]]
+            facts["profile_html"] = htmls
         print(json.dumps(facts, indent=2))
     else:
-        print_table(results, facts)
+        print_table(repeats, facts)
     if reports:
         out = sys.stderr if args.json else sys.stdout
         print("(figures above were taken under the profiler)", file=out)

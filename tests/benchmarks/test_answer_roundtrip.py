@@ -14,7 +14,7 @@ from aiohttp import web
 
 from benchmarks import answer_roundtrip
 from benchmarks.answer_client import conversation_problems, person_specs
-from benchmarks.answer_figures import Options
+from benchmarks.answer_figures import Options, judged_ratios
 from benchmarks.answer_people import BenchmarkError, echo_text
 from benchmarks.answer_roundtrip import main, measure_client_process
 from tests.conftest import BACKENDS, REQUIRE_POSTGRES
@@ -22,7 +22,7 @@ from tests.fakes.connector import FakeConnector
 
 SMALL = ["--answers-per-person", "3", "--single-people", "1", "--warmup-people", "1"]
 SMALL += ["--warmup-turns", "2"]
-TINY = [*SMALL, "--people", "2", "--backends", "sqlite", "--json"]
+TINY = [*SMALL, "--people", "2", "--backends", "sqlite", "--json", "--repeats", "1"]
 
 
 @pytest.mark.service
@@ -88,6 +88,41 @@ def test_the_profile_covers_the_loop_and_every_database_thread(
     assert profiled >= (2 if backend == "postgresql" else 1)  # PostgreSQL: a pool of threads
     assert "AssessmentStore.act" in workers
     assert "NOT profiled" not in out
+
+
+@pytest.mark.service
+def test_every_repeat_runs_every_configuration_and_the_median_ratio_is_judged(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([*TINY[:-1], "3"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    keys = [(c["repeat"], c["key"]) for c in facts["configs"]]
+    assert keys == [
+        (1, "echo"),
+        (1, "sqlite"),
+        (2, "echo"),
+        (2, "sqlite"),
+        (3, "echo"),
+        (3, "sqlite"),
+    ]
+    by_repeat: dict[int, dict[str, float]] = {c["repeat"]: {} for c in facts["configs"]}
+    for config in facts["configs"]:
+        by_repeat[config["repeat"]][config["key"]] = config["turns_per_s"]
+    each = [figures["sqlite"] / figures["echo"] for figures in by_repeat.values()]
+    assert facts["ratio_each_repeat"]["sqlite"] == pytest.approx(each, rel=0.01)
+    assert facts["ratio_impact_over_echo"]["sqlite"] == pytest.approx(sorted(each)[1], rel=0.01)
+    assert facts["options"]["repeats"] == 3
+    assert all(c["data_check"]["ok"] for c in facts["configs"] if c["key"] == "sqlite")
+
+
+@pytest.mark.unit
+def test_one_slow_repeat_does_not_decide_the_ratio() -> None:
+    judged = judged_ratios(
+        [{"sqlite": 3.9, "postgresql": 3.1}, {"sqlite": 2.4, "postgresql": 1.9},
+         {"sqlite": 4.0, "postgresql": 3.0}]
+    )  # fmt: skip
+    assert judged == {"sqlite": 3.9, "postgresql": 3.0}
+    assert judged_ratios([{"sqlite": 2.4}]) == {"sqlite": 2.4}
 
 
 def _wrong_echo_app() -> web.Application:
