@@ -119,6 +119,9 @@ class _Attempt:
         self.committing = False
         self.finished = False
         self.socket_fd: int | None = None
+        # PostgreSQL in autocommit with `reads_first`: each statement commits as it runs, and
+        # the work says (`about_to_write`) when it sends the first that may change something
+        self.statements_commit = False
 
     def start_commit(self) -> None:
         with self._lock:
@@ -155,6 +158,17 @@ def _shut_down(fd: int) -> None:
 
 
 _current: threading.local = threading.local()  # the attempt a db thread is running
+
+
+def about_to_write() -> None:
+    """Said by work run with `Database.run_autocommit(..., reads_first=True)` just before its
+    first statement that may change something: until then a failure, or the caller giving up,
+    changed nothing (DatabaseUnavailable); from then on each statement commits as it runs, and a
+    failure leaves the outcome unknown. Elsewhere (in a transaction, or outside a unit of work)
+    it does nothing: there the commit is what counts."""
+    attempt: _Attempt | None = getattr(_current, "attempt", None)
+    if attempt is not None and attempt.statements_commit:
+        attempt.start_commit()
 
 
 def _socket_fd(dbapi_connection: Any) -> int | None:
@@ -562,7 +576,13 @@ class Database:
             self._checkpoint_soon()
             return result
 
-    def run_alone_sync(self, work: Callable[[sa.Connection], T]) -> T:
+    @property
+    def statements_stand_alone(self) -> bool:
+        """Whether `run_autocommit` runs each statement as its own transaction (PostgreSQL),
+        rather than the whole work as one (SQLite)."""
+        return self._autocommit is not None
+
+    def run_alone_sync(self, work: Callable[[sa.Connection], T], *, reads_first: bool = False) -> T:
         """Run `work(connection)`, whose statements each stand alone, here and now: on
         PostgreSQL in autocommit, on SQLite as one transaction (see `run_autocommit`)."""
         with self._attempt() as attempt, self.lock_holds.watching(work):
@@ -576,7 +596,9 @@ class Database:
             with self._autocommit.connect() as connection:
                 if attempt is not None:
                     _note_connection(connection.connection.dbapi_connection)
-                    attempt.start_commit()  # each statement commits as it runs
+                    attempt.statements_commit = True
+                    if not reads_first:
+                        attempt.start_commit()  # each statement commits as it runs
                 result = work(connection)
                 connection.commit()  # nothing to send: the statements have committed
             return result
@@ -596,7 +618,10 @@ class Database:
         except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError) as exc:
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             first = without_password(text, self.url)
-            if attempt is not None and attempt.committing:
+            # A deadlock's victim is rolled back whole, even a statement that stood alone
+            original = getattr(exc, "orig", None)
+            rolled_back = getattr(original, "sqlstate", None) == DEADLOCK_DETECTED
+            if attempt is not None and attempt.committing and not rolled_back:
                 raise DatabaseOutcomeUnknown(first) from exc
             raise DatabaseUnavailable(first) from exc
         finally:
@@ -648,9 +673,12 @@ class Database:
         """Run `work(session)` as one transaction on the database thread pool, within
         `work_timeout` seconds (or less inside a `deadline`, such as a turn's); run again if
         PostgreSQL chose it as a deadlock's victim (`DEADLOCK_TRIES`)."""
+        return await self._run_again_if_deadlocked(functools.partial(self.run_sync, work))
+
+    async def _run_again_if_deadlocked(self, unit: Callable[[], T]) -> T:
         for tries in range(1, DEADLOCK_TRIES + 1):
             try:
-                return await self._run_on(self._executor, functools.partial(self.run_sync, work))
+                return await self._run_on(self._executor, unit)
             except DatabaseUnavailable as exc:
                 if tries == DEADLOCK_TRIES or not _deadlock_victim(exc):
                     raise
@@ -659,13 +687,20 @@ class Database:
                 await asyncio.sleep(random.uniform(0.001, 0.02) * tries)  # out of step
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def run_autocommit(self, work: Callable[[sa.Connection], T]) -> T:
+    async def run_autocommit(
+        self, work: Callable[[sa.Connection], T], *, reads_first: bool = False
+    ) -> T:
         """As `run`, for work on a connection whose every statement stands alone: on PostgreSQL
         each statement is its own transaction (autocommit), which saves the BEGIN and COMMIT
         round trips (two of a one-statement unit of work's three) and the ORM session; a
         savepoint cannot be used there, and a statement cut short by the time limit may have
-        committed (DatabaseOutcomeUnknown). On SQLite the work is one transaction."""
-        return await self._run_on(self._executor, functools.partial(self.run_alone_sync, work))
+        committed (DatabaseOutcomeUnknown). With `reads_first` that holds only from the work's
+        `about_to_write()`: a failure before it changed nothing. On SQLite the work is one
+        transaction. Run again, as `run`, if a statement was a deadlock's victim: the work must
+        be safe to run again after the statements before that one committed (ours read again
+        before they write)."""
+        unit = functools.partial(self.run_alone_sync, work, reads_first=reads_first)
+        return await self._run_again_if_deadlocked(unit)
 
     async def _run_on(self, executor: ThreadPoolExecutor, work: Callable[[], T]) -> T:
         limit = self.work_timeout

@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -37,6 +39,7 @@ from store.assessments.round_link import (
     supersede_older,
 )
 from store.assessments.tables import Answer, Assessment, LiveCard
+from store.db import about_to_write
 from store.people import Person, ensure_person, find_person
 from store.rounds.tables import Round
 
@@ -62,57 +65,87 @@ def _typed(name: str, column: sa.Column[object]) -> sa.BindParameter[object]:
     return sa.bindparam(name, type_=column.type)
 
 
-# PostgreSQL: an answer's compare-and-set and its record in one statement (a round trip fewer
-# on every answer): the update of the assessment, then the answer's insert or update only if
-# that moved it on; the statement returns how many assessments it moved on (1, or 0: someone
-# else moved it first, and nothing was written).
-_MOVED = (
-    sa.update(_ASSESSMENTS)
-    .where(
+# The assessment's round is open, its row locked FOR SHARE, as round_link.round_takes_answers
+# reads it in a transaction: for a statement that stands alone (act_alone), a close (an UPDATE of
+# that row) running at the same moment waits for the statement, whose answer its results then
+# include, or the statement waits for the close and finds the round closed. PostgreSQL runs this
+# uncorrelated EXISTS once, before it touches the assessment's row (an InitPlan gating the
+# update), so the round's lock comes first, as in the transaction.
+_ROUNDS: sa.Table = Round.__table__  # type: ignore[attr-defined]
+_ROUND_OPEN = sa.exists(
+    sa.select(_ROUNDS.c.id)
+    .where(_ROUNDS.c.id == sa.bindparam("b_round"), _ROUNDS.c.status == "open")
+    .with_for_update(read=True)
+)
+_MOVE_ON_IN_OPEN_ROUND = _MOVE_ON.where(_ROUND_OPEN)
+
+
+def _moved_cte(*, in_open_round: bool) -> sa.CTE:
+    """The answer's compare-and-set (returning the assessment's id if it moved it on)."""
+    where = [
         _ASSESSMENTS.c.id == sa.bindparam("b_id"),
         _ASSESSMENTS.c.revision == sa.bindparam("b_revision"),
+    ]
+    return (
+        sa.update(_ASSESSMENTS)
+        .where(*where, *([_ROUND_OPEN] if in_open_round else []))
+        .values(
+            position=_typed("position", _ASSESSMENTS.c.position),
+            status=_typed("status", _ASSESSMENTS.c.status),
+            revision=_typed("revision", _ASSESSMENTS.c.revision),
+            updated_at=_typed("updated_at", _ASSESSMENTS.c.updated_at),
+        )
+        .returning(_ASSESSMENTS.c.id)
+        .cte("moved")
     )
-    .values(
-        position=_typed("position", _ASSESSMENTS.c.position),
-        status=_typed("status", _ASSESSMENTS.c.status),
-        revision=_typed("revision", _ASSESSMENTS.c.revision),
-        updated_at=_typed("updated_at", _ASSESSMENTS.c.updated_at),
+
+
+def _move_on_and_record(moved: sa.CTE, *, again: bool) -> sa.Select[Any]:
+    """The compare-and-set, then the answer's insert (or, `again`, its update) only if that
+    moved the assessment on; the statement returns how many it moved on (1, or 0: someone else
+    moved it first, or its round closed, and nothing was written)."""
+    recorded: sa.Insert | sa.Update
+    if again:
+        recorded = (
+            sa.update(_ANSWERS)
+            .where(
+                _ANSWERS.c.assessment_id == moved.c.id,
+                _ANSWERS.c.question_number == sa.bindparam("b_question"),
+            )
+            .values(
+                level=_typed("level", _ANSWERS.c.level),
+                comment=_typed("comment", _ANSWERS.c.comment),
+                answered_at=_typed("updated_at", _ANSWERS.c.answered_at),
+                revision=_ANSWERS.c.revision + 1,
+            )
+        )
+    else:
+        recorded = sa.insert(_ANSWERS).from_select(
+            ["assessment_id", "question_id", "question_number", "level", "comment",
+             "answered_at", "revision"],
+            sa.select(
+                moved.c.id,
+                _typed("question_id", _ANSWERS.c.question_id),
+                _typed("question_number", _ANSWERS.c.question_number),
+                _typed("level", _ANSWERS.c.level),
+                _typed("comment", _ANSWERS.c.comment),
+                _typed("updated_at", _ANSWERS.c.answered_at),
+                sa.literal(1),
+            ),
+        )  # fmt: skip
+    return sa.select(sa.func.count()).select_from(moved).add_cte(recorded.cte("recorded"))
+
+
+# PostgreSQL: an answer's compare-and-set and its record in one statement (a round trip fewer
+# on every answer), by (recorded before, checking the round is open): in a transaction the round
+# was checked before; standing alone the statement checks it itself.
+_MOVE_ON_AND_RECORD = {
+    (again, in_open_round): _move_on_and_record(
+        _moved_cte(in_open_round=in_open_round), again=again
     )
-    .returning(_ASSESSMENTS.c.id)
-    .cte("moved")
-)
-_RECORDED_FIRST = sa.insert(_ANSWERS).from_select(
-    ["assessment_id", "question_id", "question_number", "level", "comment", "answered_at",
-     "revision"],
-    sa.select(
-        _MOVED.c.id,
-        _typed("question_id", _ANSWERS.c.question_id),
-        _typed("question_number", _ANSWERS.c.question_number),
-        _typed("level", _ANSWERS.c.level),
-        _typed("comment", _ANSWERS.c.comment),
-        _typed("updated_at", _ANSWERS.c.answered_at),
-        sa.literal(1),
-    ),
-)  # fmt: skip
-_RECORDED_AGAIN = (
-    sa.update(_ANSWERS)
-    .where(
-        _ANSWERS.c.assessment_id == _MOVED.c.id,
-        _ANSWERS.c.question_number == sa.bindparam("b_question"),
-    )
-    .values(
-        level=_typed("level", _ANSWERS.c.level),
-        comment=_typed("comment", _ANSWERS.c.comment),
-        answered_at=_typed("updated_at", _ANSWERS.c.answered_at),
-        revision=_ANSWERS.c.revision + 1,
-    )
-)
-_MOVE_ON_AND_RECORD_FIRST = (
-    sa.select(sa.func.count()).select_from(_MOVED).add_cte(_RECORDED_FIRST.cte("recorded"))
-)
-_MOVE_ON_AND_RECORD_AGAIN = (
-    sa.select(sa.func.count()).select_from(_MOVED).add_cte(_RECORDED_AGAIN.cte("recorded"))
-)
+    for again in (False, True)
+    for in_open_round in (False, True)
+}
 
 Clock = Callable[[], datetime]
 
@@ -182,26 +215,22 @@ class AssessmentStore:
 
     def owned(self, session: Session, identity: Identity, assessment_id: int) -> Snapshot | None:
         """The assessment's snapshot if it belongs to this person."""
-        return self._owned(session, identity, assessment_id)[0]
+        return self._owned(session.connection(), identity, assessment_id)[0]
 
     def _owned(
-        self, session: Session, identity: Identity, assessment_id: int
+        self, connection: sa.Connection, identity: Identity, assessment_id: int
     ) -> tuple[Snapshot | None, str | None]:
         """The assessment's snapshot if it belongs to this person, and the activity id of the
         person's live card; one query for the ownership check, the state, the live card and
         the answers (this is every answer's hot path)."""
-        rows = (
-            session.connection()
-            .execute(
-                _OWNED_STATE,
-                {
-                    "aid": assessment_id,
-                    "tenant": identity.tenant_id,
-                    "user": identity.teams_user_id,
-                },
-            )
-            .all()
-        )
+        rows = connection.execute(
+            _OWNED_STATE,
+            {
+                "aid": assessment_id,
+                "tenant": identity.tenant_id,
+                "user": identity.teams_user_id,
+            },
+        ).all()
         if not rows:
             return None, None
         person_id, status, position, revision, submitted_at, round_id, live = rows[0][:7]
@@ -350,7 +379,7 @@ class AssessmentStore:
     ) -> tuple[Refused | None, Snapshot | None]:
         """Whether a level may be chosen on this card (None: yes), and the state it was judged
         on; nothing is written."""
-        snapshot, live = self._owned(session, identity, assessment_id)
+        snapshot, live = self._owned(session.connection(), identity, assessment_id)
         if snapshot is None:
             return Refused(Refusal.NOT_YOURS), None
         refusal = check_choice(snapshot, snapshot.person_id, choice)
@@ -370,7 +399,7 @@ class AssessmentStore:
 
         `card_id` is the card it was pressed on: a card other than the person's live one (an
         older copy that is still live on some client) records nothing."""
-        snapshot, live = self._owned(session, identity, assessment_id)
+        snapshot, live = self._owned(session.connection(), identity, assessment_id)
         if snapshot is None:
             return Outcome(Refused(Refusal.NOT_YOURS), None)
         result = decide(snapshot, snapshot.person_id, command)
@@ -385,9 +414,7 @@ class AssessmentStore:
             # Another transaction moved it on first: judge the command again on what it wrote
             # (a double tap then reads as "already saved").
             fresh = self.snapshot(session, self._reload(session, assessment_id))
-            again = decide(fresh, fresh.person_id, command)
-            refusal = again if isinstance(again, Refused) else Refused(Refusal.STALE)
-            return Outcome(refusal, fresh)
+            return Outcome(_refused_after_losing(fresh, command), fresh)
         after = self._moved(snapshot, result.position, result.status, result)
         if result.status is Status.SUBMITTED:
             after = dataclasses.replace(after, submitted_at=now)
@@ -395,6 +422,52 @@ class AssessmentStore:
                 supersede_older(session, after)
                 cancel_nudges(session, after.round_id, after.person_id, now)
         return Outcome(result, after)
+
+    def act_alone(
+        self,
+        connection: sa.Connection,
+        identity: Identity,
+        assessment_id: int,
+        command: Command,
+        card_id: str | None = None,
+    ) -> Outcome | Unsettled:
+        """PostgreSQL, in statements that each stand alone (`Database.run_autocommit` with
+        `reads_first`): `act` in two round trips instead of four or five (BEGIN, the read, the
+        round's lock, the write, COMMIT). The read, then one statement that moves the assessment
+        on (the compare-and-set), records the answer if there is one and, in a round, checks
+        under the round's lock that it is still open.
+
+        Nothing is written when it returns `Unsettled`: a submit, which writes more, is left to
+        `act` (NEEDS_TRANSACTION); a write that found the assessment moved on or its round
+        closed is left to `settle_lost_race` (LOST_RACE), which says which. Refusals that need
+        no write are decided here, as `act` decides them."""
+        snapshot, live = self._owned(connection, identity, assessment_id)
+        if snapshot is None:
+            return Outcome(Refused(Refusal.NOT_YOURS), None)
+        result = decide(snapshot, snapshot.person_id, command)
+        if not isinstance(result, Refused) and _an_older_copy(card_id, live):
+            result = Refused(Refusal.STALE, getattr(command, "question", None))
+        if isinstance(result, Refused):
+            return Outcome(result, snapshot)
+        if result.status is Status.SUBMITTED:
+            return Unsettled.NEEDS_TRANSACTION
+        about_to_write()
+        if not self._move_on_alone(connection, snapshot, result, self.clock()):
+            return Unsettled.LOST_RACE
+        return Outcome(result, self._moved(snapshot, result.position, result.status, result))
+
+    def settle_lost_race(
+        self, session: Session, identity: Identity, assessment_id: int, command: Command
+    ) -> Outcome:
+        """After `act_alone` lost its compare-and-set: refused, on what is stored now, as
+        `act` refuses when its own compare-and-set loses (ROUND_OVER first, if the round has
+        closed). Nothing is written."""
+        fresh, _live = self._owned(session.connection(), identity, assessment_id)
+        if fresh is None:
+            return Outcome(Refused(Refusal.NOT_YOURS), None)
+        if not round_takes_answers(session, fresh):
+            return Outcome(Refused(Refusal.ROUND_OVER, getattr(command, "question", None)), fresh)
+        return Outcome(_refused_after_losing(fresh, command), fresh)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -444,48 +517,54 @@ class AssessmentStore:
             self._record(session, snapshot, decision, now)
         return True
 
-    def _move_on_and_record(
+    def _move_on_alone(
         self, connection: sa.Connection, snapshot: Snapshot, decision: Decision, now: datetime
     ) -> bool:
-        """PostgreSQL: the compare-and-set and the answer's write in one statement."""
+        """PostgreSQL, standing alone: the compare-and-set with the answer's write, if any, and
+        the round's check, if in a round, in one statement (False: nothing was written)."""
+        if decision.record is not None:
+            return self._move_on_and_record(
+                connection, snapshot, decision, now, round_id=snapshot.round_id
+            )
+        values = _moved_on(snapshot, decision.position, decision.status, now)
+        statement = _MOVE_ON
+        if snapshot.round_id is not None:
+            statement, values["b_round"] = _MOVE_ON_IN_OPEN_ROUND, snapshot.round_id
+        return bool(connection.execute(statement, values).rowcount == 1)
+
+    def _move_on_and_record(
+        self,
+        connection: sa.Connection,
+        snapshot: Snapshot,
+        decision: Decision,
+        now: datetime,
+        round_id: int | None = None,
+    ) -> bool:
+        """PostgreSQL: the compare-and-set and the answer's write in one statement; with
+        `round_id`, only while that round is open."""
         record = decision.record
         assert record is not None
-        values: dict[str, object] = {
-            "b_id": snapshot.assessment_id,
-            "b_revision": snapshot.revision,
-            "position": decision.position,
-            "status": decision.status.value,
-            "revision": snapshot.revision + 1,
-            "updated_at": now,
-            "level": record.level,
-            "comment": record.comment,
-        }
-        if record.question in snapshot.answers:
-            statement = _MOVE_ON_AND_RECORD_AGAIN
+        values = _moved_on(snapshot, decision.position, decision.status, now)
+        values |= {"level": record.level, "comment": record.comment}
+        again = record.question in snapshot.answers
+        if again:
             values["b_question"] = record.question
         else:
-            statement = _MOVE_ON_AND_RECORD_FIRST
             values["question_id"] = self.framework.question(record.question).id
             values["question_number"] = record.question
+        if round_id is not None:
+            values["b_round"] = round_id
+        statement = _MOVE_ON_AND_RECORD[again, round_id is not None]
         return bool(connection.execute(statement, values).scalar_one() == 1)
 
     def _compare_and_set(
         self, session: Session, snapshot: Snapshot, position: int, status: Status, now: datetime
     ) -> bool:
         """Move the assessment on, only if its revision is still the one we decided on."""
-        values: dict[str, object] = {
-            "position": position,
-            "status": status.value,
-            "revision": snapshot.revision + 1,
-            "updated_at": now,
-        }
+        values = _moved_on(snapshot, position, status, now)
         if status is Status.SUBMITTED:
             values["submitted_at"] = now
-        result = session.connection().execute(
-            _MOVE_ON,
-            {"b_id": snapshot.assessment_id, "b_revision": snapshot.revision, **values},
-        )
-        return bool(result.rowcount == 1)
+        return bool(session.connection().execute(_MOVE_ON, values).rowcount == 1)
 
     def _record(
         self, session: Session, snapshot: Snapshot, decision: Decision, now: datetime
@@ -523,6 +602,34 @@ class AssessmentStore:
             revision=snapshot.revision + 1,
             answers=answers,
         )
+
+
+class Unsettled(Enum):
+    """Why `AssessmentStore.act_alone` wrote nothing and left the command to a transaction."""
+
+    NEEDS_TRANSACTION = "a submit: act writes it in a transaction"
+    LOST_RACE = "the assessment moved on, or its round closed: settle_lost_race refuses it"
+
+
+def _moved_on(
+    snapshot: Snapshot, position: int, status: Status, now: datetime
+) -> dict[str, object]:
+    """The compare-and-set's parameters: which revision it must still be, and what it becomes."""
+    return {
+        "b_id": snapshot.assessment_id,
+        "b_revision": snapshot.revision,
+        "position": position,
+        "status": status.value,
+        "revision": snapshot.revision + 1,
+        "updated_at": now,
+    }
+
+
+def _refused_after_losing(fresh: Snapshot, command: Command) -> Refused:
+    """A command whose compare-and-set lost, judged again on what the winner stored (a double
+    tap then reads as "already saved"); never written."""
+    again = decide(fresh, fresh.person_id, command)
+    return again if isinstance(again, Refused) else Refused(Refusal.STALE)
 
 
 def _an_older_copy(card_id: str | None, live: str | None) -> bool:

@@ -4,10 +4,15 @@ Units of work on the same pooled connections afterwards are transactions again."
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 import pytest
 import sqlalchemy as sa
+from sqlmodel import Session
 
-from store.db import Database
+from store.db import Database, DatabaseOutcomeUnknown, DatabaseUnavailable, about_to_write
 
 pytestmark = pytest.mark.service
 
@@ -42,3 +47,71 @@ async def test_autocommit_on_postgresql_and_one_transaction_on_sqlite(db: Databa
         with pytest.raises(sa.exc.DBAPIError, match="transaction blocks"):
             await db.run_autocommit(savepoint)
         await db.run(savepoint)
+
+
+def _lost_connection() -> sa.exc.OperationalError:
+    return sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+
+async def test_with_reads_first_only_a_failure_after_about_to_write_leaves_the_outcome_unknown(
+    db: Database,
+) -> None:
+    """An answer on PostgreSQL reads, then writes in one statement that commits as it runs: a
+    failure while it reads changed nothing ("nothing was changed"), one after it said it is
+    about to write may have committed. Without `reads_first` every statement may have."""
+
+    def fails_reading(connection: sa.Connection) -> None:
+        connection.execute(sa.text("SELECT 1"))
+        raise _lost_connection()
+
+    def fails_writing(connection: sa.Connection) -> None:
+        connection.execute(sa.text("SELECT 1"))
+        about_to_write()
+        raise _lost_connection()
+
+    with pytest.raises(DatabaseUnavailable) as raised:
+        await db.run_autocommit(fails_reading, reads_first=True)
+    assert not isinstance(raised.value, DatabaseOutcomeUnknown)
+    written = DatabaseOutcomeUnknown if db.statements_stand_alone else DatabaseUnavailable
+    with pytest.raises(written):
+        await db.run_autocommit(fails_writing, reads_first=True)
+    with pytest.raises(written):
+        await db.run_autocommit(fails_reading)
+    assert db.statements_stand_alone is not db.is_sqlite  # SQLite: one transaction, rolled back
+
+
+async def test_a_statement_standing_alone_that_a_deadlock_chose_is_run_again(db: Database) -> None:
+    """A deadlock's victim is rolled back whole, also in autocommit, so its outcome is known and
+    the work runs again, as `run` does (the answer's one write standing alone)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no deadlock")
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE pair (id INTEGER PRIMARY KEY, n INTEGER)")
+        connection.exec_driver_sql("INSERT INTO pair VALUES (1, 0), (2, 0)")
+    holds_two = threading.Barrier(2, timeout=10)
+    tries = 0
+
+    def standing_alone(connection: sa.Connection) -> None:
+        nonlocal tries
+        tries += 1
+        about_to_write()
+        if tries == 1:
+            holds_two.wait()  # the other holds row 2
+        # One statement (its own transaction) that locks row 1, then waits for row 2: it waits
+        # first, so PostgreSQL's deadlock check (after deadlock_timeout) chooses it
+        connection.exec_driver_sql(
+            "UPDATE pair SET n = n + 1 WHERE id IN (SELECT id FROM pair ORDER BY id FOR UPDATE)"
+        )
+
+    def in_a_transaction(session: Session) -> None:
+        session.execute(sa.text("UPDATE pair SET n = n + 1 WHERE id = 2"))
+        holds_two.wait()
+        time.sleep(0.3)  # the other has locked row 1 and waits for row 2
+        session.execute(sa.text("UPDATE pair SET n = n + 1 WHERE id = 1"))
+
+    await asyncio.gather(db.run_autocommit(standing_alone), db.run(in_a_transaction))
+    assert tries == 2, "chosen as the victim, and run again"
+    with db.engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT id, n FROM pair ORDER BY id").all()
+    assert [tuple(row) for row in rows] == [(1, 2), (2, 2)], "both made their change, once"
+    assert db.deadlock_victims == 1

@@ -470,12 +470,15 @@ async def test_broken_database_gets_a_clear_apology_and_loses_nothing(
     def broken(_session: Any) -> None:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    original = db.run_sync
+    # The database breaks at its first statement, in a transaction or standing alone (an
+    # answer on PostgreSQL): nothing was written, and the apology says so.
+    original, alone = db.run_sync, db.run_alone_sync
     db.run_sync = lambda work: original(broken)  # type: ignore[method-assign]
+    db.run_alone_sync = lambda work, **kw: alone(broken, **kw)  # type: ignore[method-assign]
     try:
         result = await user.press_action(card_id, action, {"level": "4"})
     finally:
-        db.run_sync = original  # type: ignore[method-assign]
+        db.run_sync, db.run_alone_sync = original, alone  # type: ignore[method-assign]
     assert result.status == 200
     assert result.body["type"] == "application/vnd.microsoft.error"
     apology = user.texts()[-1]
