@@ -214,6 +214,12 @@ def print_table(repeats: list[list[ConfigResult]], facts: dict[str, Any]) -> Non
         f"{o['people_in']}; {o['repeats']} repeat(s), each running every configuration in turn"
     )
     results = [r for rs in repeats for r in rs]
+    several = len(repeats) > 1
+    labelled = [
+        (f"{r.key} #{number}" if several else r.key, r)
+        for number, rs in enumerate(repeats, start=1)
+        for r in rs
+    ]
     remote = any(r.client_cpu_s is not None for r in results)
     print(
         f"{'config':<26} {'people':>6} {'turns':>6} {'turns/s':>9} {'p50 ms':>8} {'p95 ms':>8} "
@@ -232,9 +238,9 @@ def print_table(repeats: list[list[ConfigResult]], facts: dict[str, Any]) -> Non
                 f"{p['p50_ms']:>8.2f} {p['p95_ms']:>8.2f} {p['p99_ms']:>8.2f} "
                 f"{r.single_p50_ms:>16.2f} {r.cpu_ms_per_turn:>12.2f}{client}"
             )
-    _print_cpu_note(results, remote)
+    _print_cpu_note(labelled, remote)
     _print_ratios(facts)
-    checks = [(r.key, r.data_check) for r in results if r.data_check is not None]
+    checks = [(label, r.data_check) for label, r in labelled if r.data_check is not None]
     if checks:
         parts = [
             f"{c.passed}/{c.people} people have {c.expected_answers} answers ({key})"
@@ -244,11 +250,11 @@ def print_table(repeats: list[list[ConfigResult]], facts: dict[str, Any]) -> Non
         for key, c in checks:
             for problem in c.problems[:10]:
                 print(f"  {key}: {problem}")
-    for r in results:
+    for label, r in labelled:
         if r.bookkeeping_ms is not None:
             p50 = r.single_p50_ms
             print(
-                f"TeamsUser.press bookkeeping ({r.key}): {r.bookkeeping_ms:.3f} ms per press "
+                f"TeamsUser.press bookkeeping ({label}): {r.bookkeeping_ms:.3f} ms per press "
                 f"({r.bookkeeping_ms / p50 * 100:.1f}% of the 1-person p50)"
             )
 
@@ -277,14 +283,14 @@ def _joined(values: Sequence[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
 
-def _print_cpu_note(results: list[ConfigResult], remote: bool) -> None:
+def _print_cpu_note(labelled: list[tuple[str, ConfigResult]], remote: bool) -> None:
     """What CPU ms/turn covers in this mode (and, with the people apart, the connector check)."""
     if remote:
         print(
             "(CPU ms/turn: the bot's process, all threads: bot + database threads + fake "
             "connector, per timed turn; the people's own CPU is the client column)"
         )
-        checked = ", ".join(f"{r.chats_checked} ({r.key})" for r in results)
+        checked = ", ".join(f"{r.chats_checked} ({label})" for label, r in labelled)
         print(
             f"connector check after the run: one expected activity per turn in every chat: "
             f"{checked} chats"
@@ -294,9 +300,9 @@ def _print_cpu_note(results: list[ConfigResult], remote: bool) -> None:
             "(CPU ms/turn: process CPU of all threads, i.e. bot + fake connector + simulated "
             "people, per timed turn)"
         )
-    for r in results:
+    for label, r in labelled:
         if r.cpu_split is not None:
-            print(f"CPU split ({r.key}): {split_line(r.cpu_split)}")
+            print(f"CPU split ({label}): {split_line(r.cpu_split)}")
         if r.cpu_unread:
             unread = ", ".join(r.cpu_unread)
-            print(f"  ({r.key}: the CPU of {unread}, which did database work, was not read)")
+            print(f"  ({label}: the CPU of {unread}, which did database work, was not read)")

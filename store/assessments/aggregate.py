@@ -1,8 +1,10 @@
 """Storing people, their conversation references and their assessments.
 
 Functions here take an open session (one transaction, see store.db) and are called through
-`Database.run`. The decisions themselves are assessment.rules's; this module loads the
-snapshot it decides on and writes the decision with a compare-and-set on the revision.
+`Database.run`; `AssessmentStore.act_alone`, an answer on PostgreSQL, takes a connection whose
+statements each stand alone (`Database.run_autocommit`). The decisions themselves are
+assessment.rules's; this module loads the snapshot it decides on and writes the decision with a
+compare-and-set on the revision.
 """
 
 from __future__ import annotations
