@@ -141,10 +141,11 @@ def machine() -> dict[str, Any]:
 def judged_ratios(ratios_by_repeat: Sequence[dict[str, float]]) -> dict[str, float]:
     """Each database's ratio to the echo bot as judged: the median over the repeats.
 
-    A repeat runs the echo bot and then each database one after another, so a few seconds in
-    which a neighbour on the host slows this VM fall on one configuration of one repeat (seen
-    here: every figure of one database 60% dearer in CPU for one run). The median of three
-    repeats is not moved by one such run; every repeat's ratio is printed beside it."""
+    A repeat runs the echo bot and then each database one after another, so a stretch of
+    seconds in which something slows this VM falls on some configurations of one repeat (seen
+    here: our turns 26-77% dearer in CPU for one run than in the runs just before and after,
+    the echo bot's not). The median of three repeats is not moved by one such run; every
+    repeat's ratio is printed beside it."""
     keys = [key for key in ratios_by_repeat[0]] if ratios_by_repeat else []
     return {
         key: round(statistics.median(ratios[key] for ratios in ratios_by_repeat), 3) for key in keys
