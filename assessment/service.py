@@ -59,8 +59,9 @@ class AssessmentService:
         self, identity: Identity, assessment_id: int, choice: Choose, card_id: str | None = None
     ) -> tuple[Refused | None, Snapshot | None]:
         """Check a level chosen on a card (None: it stands); nothing is recorded."""
-        return await self.db.run(
-            lambda s: self.store.check_choice(s, identity, assessment_id, choice, card_id)
+        return await self.db.run_autocommit(
+            lambda c: self.store.check_choice(c, identity, assessment_id, choice, card_id),
+            reads_first=True,
         )
 
     async def restart(

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlmodel import Session, col, select
 
-from assessment.rules import Back, ChooseLevel, Decision, Refusal, Refused, Submit
+from assessment.rules import Back, Choose, ChooseLevel, Decision, Refusal, Refused, Submit
 from assessment.service import AssessmentService
 from framework.identity import Identity
 from store.assessments.tables import Answer, Assessment
@@ -91,6 +91,21 @@ async def test_an_answer_in_a_round_is_two_statements_outside_any_transaction(
     assert [autocommit for _text, autocommit in statements] == [True, True]
     assert outcome.snapshot is not None
     assert outcome.snapshot.position == 1
+
+
+async def test_a_tap_on_a_level_is_one_statement_outside_any_transaction(
+    postgres: Database, statements: list[tuple[str, bool]]
+) -> None:
+    """Choosing a level (before every Next) writes nothing: one read, standing alone."""
+    who, _round_id, aid = in_open_round(postgres)
+    service = AssessmentService(postgres, FRAMEWORK, lambda: NOW)
+    statements.clear()
+    refusal, snapshot = await service.choose(who, aid, Choose(1, 3, token=1))
+    assert refusal is None
+    assert snapshot is not None
+    assert [autocommit for _text, autocommit in statements] == [True]
+    refusal, _snapshot = await service.choose(who, aid, Choose(2, 3, token=1))
+    assert refusal == Refused(Refusal.STALE, 2), "judged as before"
 
 
 async def test_a_submit_is_written_in_a_transaction(
