@@ -61,8 +61,13 @@ WORK_TIMEOUT_SECONDS = 60.0  # any unit of work (jobs, the CLI); a turn's is sho
 # Threads that run units of work on PostgreSQL. More threads than cores only add contention for
 # the GIL: in the answer benchmark (20 people at once, 2 cores) the database threads' CPU per
 # turn was 2.1 ms with 2 threads, 2.5 ms with 4 and 3.2 ms with 8, for the same statements.
-# Three keep a turn from waiting behind two slow units of work. Long reads have their own.
-POSTGRES_WORK_THREADS = 3
+# Three were kept for a while, so that a turn never waited behind two slow units of work; once
+# an answer's units became a statement or two each (1 December), two threads gave the answer
+# turn about 7% more throughput than three (make bench, four rounds alternating) and the trust
+# benchmark's due ticks ran in 1.3 s against 1.6-1.9, its answers' p99 unchanged. A turn's work
+# goes before queued background work (_Lanes), so it waits only if both threads are running
+# background units (round steps' batches: at most about 200 ms each). Long reads have their own.
+POSTGRES_WORK_THREADS = 2
 POSTGRES_READ_THREADS = 2
 CHECKPOINT_SECONDS = 1.0  # SQLite: the WAL is checkpointed beside the writer at most this often
 

@@ -74,12 +74,22 @@ def statements(postgres: Database) -> Iterator[list[tuple[str, bool]]]:
     event.remove(postgres.engine, "before_cursor_execute", before)
 
 
-async def test_an_answer_in_a_round_is_two_statements_outside_any_transaction(
+@pytest.fixture
+def answering(
     postgres: Database, statements: list[tuple[str, bool]]
-) -> None:
+) -> tuple[Identity, int, AssessmentService]:
+    """A person in an open round, their assessment, and the service, with no statement seen."""
     who, _round_id, aid = in_open_round(postgres)
-    service = AssessmentService(postgres, FRAMEWORK, lambda: NOW)
     statements.clear()
+    return who, aid, AssessmentService(postgres, FRAMEWORK, lambda: NOW)
+
+
+async def test_an_answer_in_a_round_is_two_statements_outside_any_transaction(
+    postgres: Database,
+    statements: list[tuple[str, bool]],
+    answering: tuple[Identity, int, AssessmentService],
+) -> None:
+    who, aid, service = answering
     outcome = await service.act(who, aid, ChooseLevel(1, 4, "a comment", token=1))
     assert isinstance(outcome.result, Decision)
     assert [autocommit for _text, autocommit in statements] == [True, True]
@@ -94,12 +104,10 @@ async def test_an_answer_in_a_round_is_two_statements_outside_any_transaction(
 
 
 async def test_a_tap_on_a_level_is_one_statement_outside_any_transaction(
-    postgres: Database, statements: list[tuple[str, bool]]
+    statements: list[tuple[str, bool]], answering: tuple[Identity, int, AssessmentService]
 ) -> None:
     """Choosing a level (before every Next) writes nothing: one read, standing alone."""
-    who, _round_id, aid = in_open_round(postgres)
-    service = AssessmentService(postgres, FRAMEWORK, lambda: NOW)
-    statements.clear()
+    who, aid, service = answering
     refusal, snapshot = await service.choose(who, aid, Choose(1, 3, token=1))
     assert refusal is None
     assert snapshot is not None
@@ -109,19 +117,18 @@ async def test_a_tap_on_a_level_is_one_statement_outside_any_transaction(
 
 
 async def test_a_submit_is_written_in_a_transaction(
-    postgres: Database, statements: list[tuple[str, bool]]
+    postgres: Database,
+    statements: list[tuple[str, bool]],
+    answering: tuple[Identity, int, AssessmentService],
 ) -> None:
     """The submit writes more (the assessment, older submissions superseded, nudges cancelled):
     after the read that decides so, it runs as `act` does, in one transaction."""
-    who, _round_id, aid = in_open_round(postgres)
-    service = AssessmentService(postgres, FRAMEWORK, lambda: NOW)
+    who, aid, service = answering
     await service.act(who, aid, ChooseLevel(1, 4, None, token=1))
-    await service.act(who, aid, Back(2, token=2))  # position 1: review is past question 22
-    postgres.run_sync(
-        lambda s: s.execute(sa.update(Assessment).values(position=FRAMEWORK.question_count + 1))
-    )
+    at_the_review = sa.update(Assessment).values(position=FRAMEWORK.question_count + 1)
+    postgres.run_sync(lambda s: s.execute(at_the_review))
     statements.clear()
-    outcome = await service.act(who, aid, Submit(token=3, confirmed=True))
+    outcome = await service.act(who, aid, Submit(token=2, confirmed=True))
     assert isinstance(outcome.result, Decision), outcome.result
     assert statements[0][1] is True, "the read that decides"
     assert not any(autocommit for _text, autocommit in statements[1:]), "then a transaction"

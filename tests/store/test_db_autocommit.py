@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from store.db import Database, DatabaseOutcomeUnknown, DatabaseUnavailable, about_to_write
+from tests.store.test_db_busy import two_rows_to_deadlock_on
 
 pytestmark = pytest.mark.service
 
@@ -83,11 +84,7 @@ async def test_with_reads_first_only_a_failure_after_about_to_write_leaves_the_o
 async def test_a_statement_standing_alone_that_a_deadlock_chose_is_run_again(db: Database) -> None:
     """A deadlock's victim is rolled back whole, also in autocommit, so its outcome is known and
     the work runs again, as `run` does (the answer's one write standing alone)."""
-    if db.is_sqlite:
-        pytest.skip("SQLite has one writer at a time: no deadlock")
-    with db.engine.begin() as connection:
-        connection.exec_driver_sql("CREATE TABLE pair (id INTEGER PRIMARY KEY, n INTEGER)")
-        connection.exec_driver_sql("INSERT INTO pair VALUES (1, 0), (2, 0)")
+    two_rows_to_deadlock_on(db)
     holds_two = threading.Barrier(2, timeout=10)
     tries = 0
 

@@ -251,16 +251,22 @@ def test_the_service_writers_have_no_busy_handler_and_its_reader_keeps_one(
         db.dispose()
 
 
-async def test_a_deadlock_victim_is_run_again(db: Database) -> None:
-    """PostgreSQL: two units of work lock the same two rows in opposite orders (a closing round
-    cancelling its pending nudges, a sender recording a group of their outcomes: seen once in
-    the trust benchmark with two service processes, where the close then failed). PostgreSQL
-    rolls one back as the deadlock's victim; it is run again and both changes are made."""
+def two_rows_to_deadlock_on(db: Database) -> None:
+    """PostgreSQL: a table `pair` of rows 1 and 2 (n = 0), for two units of work to lock in
+    opposite orders. SQLite: skipped (one writer at a time, no deadlock)."""
     if db.is_sqlite:
         pytest.skip("SQLite has one writer at a time: no deadlock")
     with db.engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE pair (id INTEGER PRIMARY KEY, n INTEGER)")
         connection.exec_driver_sql("INSERT INTO pair VALUES (1, 0), (2, 0)")
+
+
+async def test_a_deadlock_victim_is_run_again(db: Database) -> None:
+    """PostgreSQL: two units of work lock the same two rows in opposite orders (a closing round
+    cancelling its pending nudges, a sender recording a group of their outcomes: seen once in
+    the trust benchmark with two service processes, where the close then failed). PostgreSQL
+    rolls one back as the deadlock's victim; it is run again and both changes are made."""
+    two_rows_to_deadlock_on(db)
     both_hold_one = threading.Barrier(2, timeout=10)
     tries = {"a": 0, "b": 0}
 
