@@ -95,13 +95,15 @@ DEADLOCK_TRIES = 3
 DEADLOCK_DETECTED = "40P01"  # SQLSTATE
 
 
+def _from_deadlock_detector(error: BaseException | None) -> bool:
+    """Whether SQLAlchemy's `error` wraps PostgreSQL's deadlock error: that statement, or
+    transaction, was rolled back whole."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) == DEADLOCK_DETECTED
+
+
 def _deadlock_victim(exc: BaseException) -> bool:
     """Whether `exc` (a DatabaseUnavailable) came from PostgreSQL's deadlock detector."""
-    cause = exc.__cause__
-    original = getattr(cause, "orig", None)
-    return getattr(original, "sqlstate", None) == DEADLOCK_DETECTED and not isinstance(
-        exc, DatabaseOutcomeUnknown
-    )
+    return _from_deadlock_detector(exc.__cause__) and not isinstance(exc, DatabaseOutcomeUnknown)
 
 
 class _Abandoned(Exception):
@@ -624,8 +626,7 @@ class Database:
             text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             first = without_password(text, self.url)
             # A deadlock's victim is rolled back whole, even a statement that stood alone
-            original = getattr(exc, "orig", None)
-            rolled_back = getattr(original, "sqlstate", None) == DEADLOCK_DETECTED
+            rolled_back = _from_deadlock_detector(exc)
             if attempt is not None and attempt.committing and not rolled_back:
                 raise DatabaseOutcomeUnknown(first) from exc
             raise DatabaseUnavailable(first) from exc

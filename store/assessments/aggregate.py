@@ -405,9 +405,7 @@ class AssessmentStore:
         snapshot, live = self._owned(session.connection(), identity, assessment_id)
         if snapshot is None:
             return Outcome(Refused(Refusal.NOT_YOURS), None)
-        result = decide(snapshot, snapshot.person_id, command)
-        if not isinstance(result, Refused) and _an_older_copy(card_id, live):
-            result = Refused(Refusal.STALE, getattr(command, "question", None))
+        result = _decided(snapshot, live, command, card_id)
         if not isinstance(result, Refused) and not round_takes_answers(session, snapshot):
             result = Refused(Refusal.ROUND_OVER, getattr(command, "question", None))
         if isinstance(result, Refused):
@@ -447,9 +445,7 @@ class AssessmentStore:
         snapshot, live = self._owned(connection, identity, assessment_id)
         if snapshot is None:
             return Outcome(Refused(Refusal.NOT_YOURS), None)
-        result = decide(snapshot, snapshot.person_id, command)
-        if not isinstance(result, Refused) and _an_older_copy(card_id, live):
-            result = Refused(Refusal.STALE, getattr(command, "question", None))
+        result = _decided(snapshot, live, command, card_id)
         if isinstance(result, Refused):
             return Outcome(result, snapshot)
         if result.status is Status.SUBMITTED:
@@ -626,6 +622,17 @@ def _moved_on(
         "revision": snapshot.revision + 1,
         "updated_at": now,
     }
+
+
+def _decided(
+    snapshot: Snapshot, live: str | None, command: Command, card_id: str | None
+) -> Decision | Refused:
+    """The rules' decision on a command, refused as stale if it was pressed on a card other
+    than the person's live one (`act` and `act_alone` judge alike)."""
+    result = decide(snapshot, snapshot.person_id, command)
+    if not isinstance(result, Refused) and _an_older_copy(card_id, live):
+        return Refused(Refusal.STALE, getattr(command, "question", None))
+    return result
 
 
 def _refused_after_losing(fresh: Snapshot, command: Command) -> Refused:
